@@ -1,0 +1,272 @@
+//! The messages: what a client sends ([`ClientMessage`]) and what the relay sends ([`ServerMessage`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DisplayName, PeerId, RoomId};
+
+/// A message from a client (the SPA) to the relay.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Enter a room; the first message on every connection.
+    Join(Join),
+    /// Pass a negotiation message to another peer of the same room.
+    Signal {
+        /// The peer it is for.
+        to: PeerId,
+        /// What to pass on, untouched.
+        payload: SignalPayload,
+    },
+    /// Leave the room now: the others are told at once, without waiting for a grace period.
+    Leave,
+}
+
+impl ClientMessage {
+    /// Every `type` a client may send, for telling an unknown type from a known one of the wrong shape.
+    pub const TYPES: &'static [&'static str] = &["join", "signal", "leave"];
+}
+
+/// The `join` message. `room` and `name` travel as typed so that the relay can say precisely what is wrong with them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Join {
+    /// The protocol version the client speaks ([`crate::PROTOCOL_VERSION`]).
+    pub version: u32,
+    /// The room id from the link (see [`RoomId::parse`]).
+    pub room: String,
+    /// The display name to show the others (see [`DisplayName::parse`]).
+    pub name: String,
+    /// Present when rejoining after the connection to the relay dropped: keep the peer id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<Resume>,
+}
+
+/// Proof that a client held a peer id: the id and the token it got in `joined`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The peer id to keep.
+    pub peer_id: PeerId,
+    /// The `resume_token` from the `joined` that assigned it.
+    pub token: String,
+}
+
+/// A message from the relay to a client.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The join (or resume) succeeded.
+    Joined(Joined),
+    /// Someone entered the room: the peers already there wait for the newcomer's offer.
+    PeerJoined {
+        /// Who.
+        peer: PeerInfo,
+    },
+    /// Someone left the room, or lost their connection and did not come back within the grace period.
+    PeerLeft {
+        /// Who.
+        peer_id: PeerId,
+        /// Why, so the UI can say "left" or "lost connection".
+        reason: LeaveReason,
+    },
+    /// A negotiation message from another peer; `from` is stamped by the relay and cannot be forged.
+    Signal {
+        /// The sender.
+        from: PeerId,
+        /// What the sender passed, untouched.
+        payload: SignalPayload,
+    },
+    /// A request was refused. The connection stays open unless a close frame follows.
+    Error {
+        /// What went wrong, for programs; stable across versions.
+        code: ErrorCode,
+        /// What went wrong, for people.
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// An `error` message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The reply to a successful `join`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    /// The room, as normalised by the relay.
+    pub room: RoomId,
+    /// The id the others know this client by.
+    pub peer_id: PeerId,
+    /// Secret to send back in `join.resume` after a dropped connection, to keep `peer_id`.
+    pub resume_token: String,
+    /// Whether this join resumed an earlier peer id (the others were not told anything changed).
+    pub resumed: bool,
+    /// Everyone else already in the room. The newcomer offers to each of them.
+    pub peers: Vec<PeerInfo>,
+    /// STUN/TURN servers for `RTCPeerConnection`, in `RTCIceServer` shape. Empty: host candidates only.
+    pub ice_servers: Vec<IceServer>,
+    /// How many people the room holds at most.
+    pub capacity: u32,
+}
+
+/// Another participant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// How to address them.
+    pub id: PeerId,
+    /// What to call them.
+    pub name: DisplayName,
+}
+
+/// Why a peer left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaveReason {
+    /// They left (sent `leave` or closed the connection cleanly).
+    Left,
+    /// Their connection dropped and they did not come back within the grace period.
+    Disconnected,
+}
+
+/// One STUN or TURN server, serialised the way `RTCIceServer` expects it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN REST username (`expiry:peerid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN REST credential (base64 HMAC-SHA1 of the username).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// A WebRTC negotiation message, passed from one peer to another without the relay looking inside.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SignalPayload {
+    /// An SDP offer (a first negotiation, a renegotiation or an ICE restart).
+    Offer {
+        /// The session description.
+        sdp: String,
+    },
+    /// An SDP answer.
+    Answer {
+        /// The session description.
+        sdp: String,
+    },
+    /// A trickled ICE candidate (`RTCIceCandidateInit`).
+    Candidate {
+        /// The `candidate:` attribute line.
+        candidate: String,
+        /// The media stream identification tag.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_mid: Option<String>,
+        /// The index of the m-line.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sdp_m_line_index: Option<u16>,
+        /// The ICE username fragment, telling candidates of an old ICE generation from new ones.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username_fragment: Option<String>,
+    },
+    /// The sender has gathered all its candidates.
+    EndOfCandidates,
+}
+
+/// What went wrong, as a stable machine-readable code. `docs/PROTOCOL.md` says when each is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not JSON.
+    InvalidJson,
+    /// The JSON nests deeper than the relay reads.
+    TooDeep,
+    /// The JSON has no `type`, or one the relay does not know.
+    UnknownType,
+    /// A known `type` with missing or mistyped fields.
+    InvalidMessage,
+    /// A binary frame; the protocol is text only.
+    BinaryUnsupported,
+    /// Too many messages too fast; this one was dropped.
+    RateLimited,
+    /// `signal` or `leave` before a successful `join`.
+    NotJoined,
+    /// `join` on a connection that already joined.
+    AlreadyJoined,
+    /// `signal` to a peer that is not in the sender's room.
+    UnknownPeer,
+    /// Someone in the room already has that name.
+    NameTaken,
+    /// The name is empty, too long or has control characters.
+    InvalidName,
+    /// The room is at capacity.
+    RoomFull,
+    /// The room id is not a valid room id.
+    InvalidRoom,
+    /// The client speaks a protocol version the relay does not.
+    UnsupportedVersion,
+    /// The resume token does not match the peer id (or belongs to another room).
+    InvalidResume,
+    /// The relay cannot take new joins right now (e.g. its shared registry is unreachable); retry later.
+    Unavailable,
+    /// A code this build does not know, from a newer relay.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// Every code, in the order documented.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidJson,
+        ErrorCode::TooDeep,
+        ErrorCode::UnknownType,
+        ErrorCode::InvalidMessage,
+        ErrorCode::BinaryUnsupported,
+        ErrorCode::RateLimited,
+        ErrorCode::NotJoined,
+        ErrorCode::AlreadyJoined,
+        ErrorCode::UnknownPeer,
+        ErrorCode::NameTaken,
+        ErrorCode::InvalidName,
+        ErrorCode::RoomFull,
+        ErrorCode::InvalidRoom,
+        ErrorCode::UnsupportedVersion,
+        ErrorCode::InvalidResume,
+        ErrorCode::Unavailable,
+        ErrorCode::Unknown,
+    ];
+
+    /// The code as it appears on the wire (and as a metrics label).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::TooDeep => "too_deep",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::BinaryUnsupported => "binary_unsupported",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::NotJoined => "not_joined",
+            ErrorCode::AlreadyJoined => "already_joined",
+            ErrorCode::UnknownPeer => "unknown_peer",
+            ErrorCode::NameTaken => "name_taken",
+            ErrorCode::InvalidName => "invalid_name",
+            ErrorCode::RoomFull => "room_full",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::InvalidResume => "invalid_resume",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+/// The SPA's runtime configuration, `config.json` next to `index.html`: the same build works from any static host.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    /// The relay's WebSocket URL. Absent: `/ws` on the origin the SPA was loaded from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_url: Option<String>,
+}
