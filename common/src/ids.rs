@@ -137,9 +137,7 @@ impl fmt::Display for InvalidName {
         match self {
             InvalidName::Empty => f.write_str("a name cannot be empty"),
             InvalidName::TooLong => write!(f, "a name has at most {MAX_NAME_CHARS} characters"),
-            InvalidName::ControlCharacter => {
-                f.write_str("a name cannot contain control characters")
-            }
+            InvalidName::ControlCharacter => f.write_str("a name cannot contain control characters"),
         }
     }
 }
@@ -201,19 +199,10 @@ mod tests {
     #[test]
     fn room_id_parse_forgives_case_and_spaces_only() {
         let id = RoomId::from_random([7; 16]);
-        assert_eq!(
-            RoomId::parse(&format!("  {}\n", id.as_str().to_uppercase())),
-            Ok(id.clone())
-        );
+        assert_eq!(RoomId::parse(&format!("  {}\n", id.as_str().to_uppercase())), Ok(id.clone()));
         assert_eq!(RoomId::parse(&id.as_str()[1..]), Err(InvalidRoomId));
-        assert_eq!(
-            RoomId::parse(&format!("{}a", id.as_str())),
-            Err(InvalidRoomId)
-        );
-        assert_eq!(
-            RoomId::parse("abcdefghijklmnopqrstuvwx1a"),
-            Err(InvalidRoomId)
-        );
+        assert_eq!(RoomId::parse(&format!("{}a", id.as_str())), Err(InvalidRoomId));
+        assert_eq!(RoomId::parse("abcdefghijklmnopqrstuvwx1a"), Err(InvalidRoomId));
         assert_eq!(RoomId::parse("../../etc/passwd"), Err(InvalidRoomId));
     }
 
@@ -221,22 +210,9 @@ mod tests {
     fn names_are_trimmed_and_bounded() {
         assert_eq!(DisplayName::parse("  Ada ").unwrap().as_str(), "Ada");
         assert_eq!(DisplayName::parse("   "), Err(InvalidName::Empty));
-        assert_eq!(
-            DisplayName::parse(&"é".repeat(MAX_NAME_CHARS))
-                .unwrap()
-                .as_str()
-                .chars()
-                .count(),
-            MAX_NAME_CHARS
-        );
-        assert_eq!(
-            DisplayName::parse(&"x".repeat(MAX_NAME_CHARS + 1)),
-            Err(InvalidName::TooLong)
-        );
-        assert_eq!(
-            DisplayName::parse("a\u{1b}[2J"),
-            Err(InvalidName::ControlCharacter)
-        );
+        assert_eq!(DisplayName::parse(&"é".repeat(MAX_NAME_CHARS)).unwrap().as_str().chars().count(), MAX_NAME_CHARS);
+        assert_eq!(DisplayName::parse(&"x".repeat(MAX_NAME_CHARS + 1)), Err(InvalidName::TooLong));
+        assert_eq!(DisplayName::parse("a\u{1b}[2J"), Err(InvalidName::ControlCharacter));
         assert_eq!(
             DisplayName::parse("Ada").unwrap().uniqueness_key(),
             DisplayName::parse("ADA").unwrap().uniqueness_key()

@@ -86,10 +86,7 @@ pub enum ServerMessage {
 impl ServerMessage {
     /// An `error` message.
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
-        ServerMessage::Error {
-            code,
-            message: message.into(),
-        }
+        ServerMessage::Error { code, message: message.into() }
     }
 }
 

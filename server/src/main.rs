@@ -1,1 +1,56 @@
-fn main() {}
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use huddle_server::{Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let config = Config::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    match config.log_format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime starts");
+    runtime.block_on(run(config))
+}
+
+async fn run(config: Config) -> ExitCode {
+    let serving_spa = config.static_dir.is_some();
+    let relay = match huddle_server::start(config).await {
+        Ok(relay) => relay,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = relay.local_addr();
+    tracing::info!(%addr, "relay listening on ws://{addr}/ws");
+    if serving_spa {
+        tracing::info!("Huddle is running at http://{addr}");
+    }
+    let signal = shutdown_signal().await;
+    tracing::info!(signal, "shutting down: closing every connection with 1001");
+    relay.shut_down(Duration::from_secs(5)).await;
+    ExitCode::SUCCESS
+}
+
+/// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "SIGINT",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}

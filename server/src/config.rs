@@ -1,0 +1,116 @@
+//! The relay's configuration: every flag can also be set from the environment.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// Huddle's signaling relay: passes WebRTC negotiation between the peers of a room over WebSockets, and can serve
+/// the built SPA. Media and chat never pass through it.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "huddle-server", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on. Use 0.0.0.0 (or ::) to accept connections from other hosts.
+    #[arg(long, env = "HUDDLE_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to listen on (PaaS convention: PORT); 0 picks a free one.
+    #[arg(long, env = "PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// Also serve the built SPA from this directory (unknown paths fall back to index.html) and /config.json.
+    #[arg(long, env = "HUDDLE_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// The relay's public WebSocket URL written into /config.json (e.g. wss://relay.example.com/ws).
+    /// Unset: the SPA connects to /ws on the origin it was loaded from.
+    #[arg(long, env = "HUDDLE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Browser origins allowed to open a WebSocket (repeat, or comma-separate in the environment).
+    /// None given: every origin is allowed.
+    #[arg(long = "allowed-origin", env = "HUDDLE_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Most people in one room.
+    #[arg(long, env = "HUDDLE_ROOM_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=64))]
+    pub room_capacity: u32,
+
+    /// Most WebSocket connections open at once; more are refused with 503 at upgrade.
+    #[arg(long, env = "HUDDLE_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Largest accepted message, in bytes; a larger frame closes the connection with 1009.
+    #[arg(long, env = "HUDDLE_MAX_MESSAGE_BYTES", default_value_t = huddle_common::MAX_MESSAGE_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// Messages per second a connection may send on average.
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_PER_SEC", default_value_t = 50)]
+    pub rate_limit_per_sec: u32,
+
+    /// Messages a connection may send in a burst above the average.
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_BURST", default_value_t = 200)]
+    pub rate_limit_burst: u32,
+
+    /// Consecutive messages dropped by the rate limit before the connection is closed with 1008.
+    #[arg(long, env = "HUDDLE_RATE_LIMIT_CLOSE_AFTER", default_value_t = 100)]
+    pub rate_limit_close_after: u32,
+
+    /// Messages waiting to be sent to one connection; a client that falls further behind is disconnected.
+    #[arg(long, env = "HUDDLE_QUEUE_CAPACITY", default_value_t = 256)]
+    pub queue_capacity: usize,
+
+    /// How often the relay pings each connection.
+    #[arg(long, env = "HUDDLE_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// A connection silent for this long (no message, no pong) is dropped.
+    #[arg(long, env = "HUDDLE_HEARTBEAT_TIMEOUT", default_value = "45s", value_parser = humantime::parse_duration)]
+    pub heartbeat_timeout: Duration,
+
+    /// How long a peer whose connection dropped stays in its room, waiting to resume, before the others are told.
+    #[arg(long, env = "HUDDLE_REJOIN_GRACE", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub rejoin_grace: Duration,
+
+    /// Secret keying resume tokens. Set it (and share it between relays) so a peer can resume after a restart.
+    /// Unset: a random secret per process.
+    #[arg(long, env = "HUDDLE_RESUME_SECRET", hide_env_values = true)]
+    pub resume_secret: Option<String>,
+
+    /// STUN server URL handed to clients (repeatable). None by default: no public server is ever assumed.
+    #[arg(long = "stun-url", env = "HUDDLE_STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Vec<String>,
+
+    /// TURN server URL handed to clients with credentials (repeatable; needs --turn-secret).
+    #[arg(long = "turn-url", env = "HUDDLE_TURN_URLS", value_delimiter = ',', requires = "turn_secret")]
+    pub turn_urls: Vec<String>,
+
+    /// Shared secret of the TURN server (coturn: use-auth-secret, static-auth-secret).
+    #[arg(long, env = "HUDDLE_TURN_SECRET", hide_env_values = true, requires = "turn_urls")]
+    pub turn_secret: Option<String>,
+
+    /// How long TURN credentials stay valid.
+    #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    pub turn_ttl: Duration,
+
+    /// Log format.
+    #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// For people at a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl Config {
+    /// The defaults, as if started with no flags and an empty environment (for tests and embedding).
+    pub fn defaults() -> Self {
+        Config::parse_from(["huddle-server"])
+    }
+}

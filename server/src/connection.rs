@@ -1,0 +1,298 @@
+//! One task per WebSocket: reads and answers the client's messages, writes what the registry queues for it,
+//! pings it, and tells the registry how the connection ended.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use futures_util::{SinkExt, StreamExt};
+use huddle_common::{
+    close_code, ClientMessage, DisplayName, ErrorCode, Join, Joined, LeaveReason, PeerId, RoomId, ServerMessage,
+    PROTOCOL_VERSION,
+};
+use tokio::sync::mpsc;
+use tokio::time::{interval_at, Instant, MissedTickBehavior};
+use warp::ws::{Message, WebSocket};
+
+use crate::decode::decode;
+use crate::metrics::Rejection;
+use crate::rate_limit::{RateLimiter, Verdict};
+use crate::registry::{CloseRequest, JoinError, JoinRequest, Outbox};
+use crate::relay::{ConnectionSlot, Relay};
+
+/// Where a connection stands in the protocol.
+enum State {
+    /// Connected, not in a room (before `join`, or after a refused one).
+    Lobby,
+    /// In a room.
+    Joined { room: RoomId, peer: PeerId },
+}
+
+/// How a connection ended, which decides what the rest of its room is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// `leave`, or a close frame from the client: the others are told at once.
+    Left,
+    /// The connection dropped (or the client stopped reading or answering): wait for a resume.
+    Dropped,
+    /// The relay closed it for abuse: the others are told at once.
+    Expelled,
+    /// The relay is going away; no one is told anything.
+    Shutdown,
+    /// Another connection resumed this peer; it is no longer this connection's business.
+    Replaced,
+}
+
+/// What handling one message asks of the loop.
+enum Flow {
+    Continue,
+    End(Ending),
+    Close(u16, &'static str, Ending),
+}
+
+struct Connection {
+    relay: Arc<Relay>,
+    slot: ConnectionSlot,
+    outbox: Outbox,
+    state: State,
+    limiter: RateLimiter,
+}
+
+/// Serves one upgraded WebSocket until it ends.
+pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlot) {
+    let limits = relay.limits.clone();
+    let (queue, mut queued) = mpsc::channel::<Arc<str>>(limits.queue_capacity);
+    let close = Arc::new(CloseRequest::default());
+    let outbox = Outbox { conn: slot.id, queue, close: Arc::clone(&close) };
+    let limiter = RateLimiter::new(
+        limits.rate_limit_per_sec,
+        limits.rate_limit_burst,
+        limits.rate_limit_close_after,
+        Instant::now().into_std(),
+    );
+    let mut connection = Connection { relay: Arc::clone(&relay), slot, outbox, state: State::Lobby, limiter };
+    let mut shutdown = relay.shutdown_signal();
+    let mut heartbeat = interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last_heard = Instant::now();
+
+    let ending = loop {
+        let flow = tokio::select! {
+            _ = async { drop(shutdown.wait_for(|down| *down).await) } => {
+                Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
+            }
+            code = close.requested() => {
+                let ending = if code == close_code::REPLACED { Ending::Replaced } else { Ending::Dropped };
+                Flow::Close(code, close_reason(code), ending)
+            }
+            frame = socket.next() => match frame {
+                Some(Ok(message)) => {
+                    last_heard = Instant::now();
+                    connection.on_frame(message)
+                }
+                Some(Err(error)) => connection.on_read_error(error),
+                None => Flow::End(Ending::Dropped),
+            },
+            Some(text) = queued.recv() => {
+                // A write blocks while the client's TCP window is full; a client that stays that way is cut off
+                // (by the timeout, or at once when its queue overflows meanwhile).
+                let send = tokio::time::timeout(limits.heartbeat_timeout, socket.send(Message::text(&*text)));
+                tokio::select! {
+                    sent = send => match sent {
+                        Ok(Ok(())) => Flow::Continue,
+                        Ok(Err(_)) => Flow::End(Ending::Dropped),
+                        Err(_) => {
+                            relay.metrics.reject(Rejection::SlowConsumer);
+                            Flow::End(Ending::Dropped)
+                        }
+                    },
+                    _ = close.requested() => Flow::End(Ending::Dropped),
+                }
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() >= limits.heartbeat_timeout {
+                    relay.metrics.reject(Rejection::HeartbeatTimeout);
+                    Flow::Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout", Ending::Dropped)
+                } else if socket.send(Message::ping(Vec::new())).await.is_err() {
+                    Flow::End(Ending::Dropped)
+                } else {
+                    Flow::Continue
+                }
+            }
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::End(ending) => break ending,
+            Flow::Close(code, reason, ending) => {
+                // Best effort, bounded: what was queued (e.g. the error explaining the close) goes first, unless the
+                // client is closed for not reading it.
+                let farewell = async {
+                    if code != close_code::SLOW_CONSUMER {
+                        while let Ok(text) = queued.try_recv() {
+                            socket.feed(Message::text(&*text)).await?;
+                        }
+                    }
+                    socket.send(Message::close_with(code, reason)).await
+                };
+                let _ = tokio::time::timeout(limits.heartbeat_interval, farewell).await;
+                break ending;
+            }
+        }
+    };
+    connection.finish(ending);
+}
+
+fn close_reason(code: u16) -> &'static str {
+    match code {
+        close_code::SLOW_CONSUMER => "too slow reading messages",
+        close_code::REPLACED => "replaced by a newer connection",
+        _ => "closed by the relay",
+    }
+}
+
+impl Connection {
+    fn reply(&self, code: ErrorCode, message: impl Into<String>) {
+        self.relay.metrics.reject(Rejection::Error(code));
+        let text: Arc<str> = serde_json::to_string(&ServerMessage::error(code, message)).expect("serializes").into();
+        if self.outbox.queue.try_send(text).is_err() {
+            self.outbox.close.request(close_code::SLOW_CONSUMER);
+        }
+    }
+
+    fn on_read_error(&self, error: warp::Error) -> Flow {
+        let source = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
+        if let Some(tungstenite::Error::Capacity(_)) = source {
+            self.relay.metrics.reject(Rejection::TooBig);
+            Flow::Close(close_code::MESSAGE_TOO_BIG, "message too big", Ending::Expelled)
+        } else {
+            tracing::debug!(conn = self.slot.id, %error, "read error");
+            Flow::End(Ending::Dropped)
+        }
+    }
+
+    fn on_frame(&mut self, message: Message) -> Flow {
+        if message.is_close() {
+            return Flow::End(Ending::Left);
+        }
+        if message.is_ping() || message.is_pong() {
+            return Flow::Continue;
+        }
+        let metrics = &self.relay.metrics;
+        metrics.messages_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        metrics.bytes_received.fetch_add(message.as_bytes().len() as u64, std::sync::atomic::Ordering::Relaxed);
+        match self.limiter.check(Instant::now().into_std()) {
+            Verdict::Allow => {}
+            Verdict::Drop { notify } => {
+                if notify {
+                    self.reply(ErrorCode::RateLimited, "too many messages; slow down");
+                } else {
+                    metrics.reject(Rejection::Error(ErrorCode::RateLimited));
+                }
+                return Flow::Continue;
+            }
+            Verdict::Close => {
+                metrics.reject(Rejection::Flood);
+                return Flow::Close(close_code::POLICY_VIOLATION, "message flood", Ending::Expelled);
+            }
+        }
+        let Ok(text) = message.to_str() else {
+            self.reply(ErrorCode::BinaryUnsupported, "binary frames are not part of the protocol; send JSON text");
+            return Flow::Continue;
+        };
+        match decode(text) {
+            Ok(message) => self.on_message(message),
+            Err(error) => {
+                self.reply(error.code(), error.to_string());
+                Flow::Continue
+            }
+        }
+    }
+
+    fn on_message(&mut self, message: ClientMessage) -> Flow {
+        match (message, &self.state) {
+            (ClientMessage::Join(_), State::Joined { .. }) => {
+                self.reply(ErrorCode::AlreadyJoined, "this connection is already in a room");
+            }
+            (ClientMessage::Join(join), State::Lobby) => self.join(join),
+            (ClientMessage::Signal { to, payload }, State::Joined { room, peer }) => {
+                let message = ServerMessage::Signal { from: peer.clone(), payload };
+                let delivered = self.relay.registry().relay(room, peer, &to, &message);
+                if !delivered {
+                    self.reply(ErrorCode::UnknownPeer, format!("no peer {to} in this room"));
+                }
+            }
+            (ClientMessage::Leave, State::Joined { .. }) => return Flow::End(Ending::Left),
+            (ClientMessage::Signal { .. } | ClientMessage::Leave, State::Lobby) => {
+                self.reply(ErrorCode::NotJoined, "join a room first");
+            }
+        }
+        Flow::Continue
+    }
+
+    fn join(&mut self, join: Join) {
+        if join.version != PROTOCOL_VERSION {
+            let message = format!("this relay speaks protocol version {PROTOCOL_VERSION}, not {}", join.version);
+            return self.reply(ErrorCode::UnsupportedVersion, message);
+        }
+        let room = match RoomId::parse(&join.room) {
+            Ok(room) => room,
+            Err(error) => return self.reply(ErrorCode::InvalidRoom, error.to_string()),
+        };
+        let name = match DisplayName::parse(&join.name) {
+            Ok(name) => name,
+            Err(error) => return self.reply(ErrorCode::InvalidName, error.to_string()),
+        };
+        let (peer_id, resuming) = match join.resume {
+            Some(resume) if self.relay.resume_key.verify(&room, &resume.peer_id, &resume.token) => {
+                (resume.peer_id, true)
+            }
+            Some(_) => return self.reply(ErrorCode::InvalidResume, "the resume token is not valid for this room"),
+            None => (new_peer_id(), false),
+        };
+        let relay = &self.relay;
+        let request =
+            JoinRequest { room: room.clone(), name, peer_id: peer_id.clone(), resuming, outbox: self.outbox.clone() };
+        let result = relay.registry().join(request, |admission| {
+            ServerMessage::Joined(Joined {
+                room: room.clone(),
+                peer_id: admission.peer_id.clone(),
+                resume_token: relay.resume_key.token(&room, admission.peer_id),
+                resumed: admission.resumed,
+                peers: admission.peers,
+                ice_servers: relay.ice.servers_for(admission.peer_id, SystemTime::now()),
+                capacity: relay.room_capacity,
+            })
+        });
+        match result {
+            Ok(()) => {
+                tracing::info!(conn = self.slot.id, %room, peer = %peer_id, resuming, "joined");
+                self.state = State::Joined { room, peer: peer_id };
+            }
+            Err(error @ JoinError::RoomFull(_)) => self.reply(ErrorCode::RoomFull, error.to_string()),
+            Err(error @ JoinError::NameTaken) => self.reply(ErrorCode::NameTaken, error.to_string()),
+        }
+    }
+
+    /// Tells the registry how this connection ended.
+    fn finish(self, ending: Ending) {
+        let State::Joined { room, peer } = self.state else { return };
+        tracing::info!(conn = self.slot.id, %room, %peer, ?ending, "connection ended");
+        let conn = self.slot.id;
+        match ending {
+            Ending::Left => self.relay.registry().leave(&room, &peer, conn, LeaveReason::Left),
+            Ending::Expelled => self.relay.registry().leave(&room, &peer, conn, LeaveReason::Disconnected),
+            Ending::Dropped => {
+                let epoch = self.relay.registry().disconnect(&room, &peer, conn);
+                if let Some(epoch) = epoch {
+                    self.relay.schedule_expiry(room, peer, epoch);
+                }
+            }
+            Ending::Shutdown | Ending::Replaced => {}
+        }
+    }
+}
+
+fn new_peer_id() -> PeerId {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).expect("the OS random source is available");
+    PeerId::from_random(bytes)
+}

@@ -1,0 +1,65 @@
+//! Huddle's signaling relay: rooms of peers exchanging WebRTC negotiation messages over WebSockets.
+//!
+//! The binary (`main.rs`) only parses the configuration and waits for a signal; [`start`] is what tests use too.
+
+pub mod config;
+mod connection;
+pub mod decode;
+pub mod metrics;
+mod rate_limit;
+pub mod registry;
+pub mod relay;
+pub mod resume;
+mod routes;
+pub mod turn;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use config::{Config, LogFormat};
+pub use relay::Relay;
+
+/// A relay listening for connections.
+pub struct RunningRelay {
+    addr: SocketAddr,
+    relay: Arc<Relay>,
+    stop_accepting: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+}
+
+/// Binds and starts serving in the background.
+pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
+    let relay = Relay::new(&config);
+    let routes = routes::routes(Arc::clone(&relay), &config);
+    let (stop_accepting, stopped) = oneshot::channel::<()>();
+    let (addr, server) = warp::serve(routes)
+        .try_bind_with_graceful_shutdown(SocketAddr::new(config.host, config.port), async {
+            let _ = stopped.await;
+        })
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::AddrInUse, error))?;
+    let server = tokio::spawn(server);
+    Ok(RunningRelay { addr, relay, stop_accepting, server })
+}
+
+impl RunningRelay {
+    /// The address it listens on (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The shared state, for inspecting metrics in tests.
+    pub fn relay(&self) -> &Arc<Relay> {
+        &self.relay
+    }
+
+    /// Stops accepting, closes every WebSocket with 1001 (going away) and waits for them, at most `timeout`.
+    pub async fn shut_down(self, timeout: Duration) {
+        let _ = self.stop_accepting.send(());
+        self.relay.shut_down(timeout).await;
+        let _ = tokio::time::timeout(timeout, self.server).await;
+    }
+}

@@ -1,0 +1,80 @@
+//! ICE servers for `joined`: STUN URLs as configured, TURN URLs with short-lived REST credentials.
+//!
+//! The credentials follow the TURN REST convention that coturn verifies with `use-auth-secret`:
+//! username = `<unix expiry>:<peer id>`, credential = base64(HMAC-SHA1(secret, username)).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use huddle_common::{IceServer, PeerId};
+use sha1::Sha1;
+
+/// The ICE servers a relay hands out.
+#[derive(Clone, Debug, Default)]
+pub struct IceConfig {
+    stun_urls: Vec<String>,
+    turn: Option<Turn>,
+}
+
+#[derive(Clone, Debug)]
+struct Turn {
+    urls: Vec<String>,
+    secret: String,
+    ttl: Duration,
+}
+
+impl IceConfig {
+    /// STUN URLs, and TURN URLs with their shared secret and credential lifetime (TURN needs both).
+    pub fn new(
+        stun_urls: Vec<String>,
+        turn_urls: Vec<String>,
+        turn_secret: Option<String>,
+        turn_ttl: Duration,
+    ) -> Self {
+        let turn = match turn_secret {
+            Some(secret) if !turn_urls.is_empty() => Some(Turn { urls: turn_urls, secret, ttl: turn_ttl }),
+            _ => None,
+        };
+        IceConfig { stun_urls, turn }
+    }
+
+    /// The list for one peer, with TURN credentials valid from `now` for the configured lifetime.
+    pub fn servers_for(&self, peer: &PeerId, now: SystemTime) -> Vec<IceServer> {
+        let mut servers = Vec::new();
+        if !self.stun_urls.is_empty() {
+            servers.push(IceServer { urls: self.stun_urls.clone(), username: None, credential: None });
+        }
+        if let Some(turn) = &self.turn {
+            let expiry = (now + turn.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+            let username = format!("{expiry}:{peer}");
+            let credential = turn_credential(&turn.secret, &username);
+            servers.push(IceServer { urls: turn.urls.clone(), username: Some(username), credential: Some(credential) });
+        }
+        servers
+    }
+}
+
+/// base64(HMAC-SHA1(secret, username)): the password coturn expects for `username`.
+fn turn_credential(secret: &str, username: &str) -> String {
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(username.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_servers_unless_configured() {
+        let config = IceConfig::new(vec![], vec!["turn:127.0.0.1:3478".into()], None, Duration::from_secs(60));
+        assert!(config.servers_for(&PeerId::from("p"), SystemTime::now()).is_empty());
+    }
+
+    #[test]
+    fn credential_matches_the_rfc_2202_hmac_sha1_vector() {
+        // RFC 2202 test case 2: key "Jefe", data "what do ya want for nothing?".
+        assert_eq!(turn_credential("Jefe", "what do ya want for nothing?"), "7/zfauXrL6LSdBbV8YTfnCWafHk=");
+    }
+}

@@ -1,0 +1,214 @@
+//! A relay on 127.0.0.1:0 and real WebSocket clients (tokio-tungstenite) to drive it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use huddle_common::{
+    ClientMessage, ErrorCode, Join, Joined, PeerId, Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
+};
+use huddle_server::{Config, RunningRelay};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long any single expected event may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// Starts a relay with the defaults, changed by `tweak`, on a free loopback port.
+pub async fn relay(tweak: impl FnOnce(&mut Config)) -> RunningRelay {
+    let mut config = Config::defaults();
+    config.host = "127.0.0.1".parse().unwrap();
+    config.port = 0;
+    tweak(&mut config);
+    huddle_server::start(config).await.expect("relay starts")
+}
+
+/// A fresh random room id.
+pub fn room() -> RoomId {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).unwrap();
+    RoomId::from_random(bytes)
+}
+
+/// A minimal offer payload carrying `marker` so a test can tell messages apart.
+pub fn offer(marker: &str) -> SignalPayload {
+    SignalPayload::Offer { sdp: format!("v=0\r\no=- {marker} 2 IN IP4 127.0.0.1\r\n") }
+}
+
+/// One WebSocket client.
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    /// Connects to `/ws`.
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await.expect("upgrade succeeds");
+        Client { ws }
+    }
+
+    /// Connects with an `Origin` header; the HTTP status when the upgrade is refused.
+    pub async fn connect_from(addr: SocketAddr, origin: &str) -> Result<Client, u16> {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        request.headers_mut().insert("origin", origin.parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(other) => panic!("unexpected connect error: {other}"),
+        }
+    }
+
+    /// Sends a frame as is.
+    pub async fn send_frame(&mut self, message: Message) {
+        self.ws.send(message).await.expect("send");
+    }
+
+    /// Sends raw text.
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.send_frame(Message::Text(text.into())).await;
+    }
+
+    /// Sends a protocol message.
+    pub async fn send(&mut self, message: &ClientMessage) {
+        self.send_text(serde_json::to_string(message).unwrap()).await;
+    }
+
+    /// The next protocol message (control frames skipped); fails the test after [`WAIT`].
+    pub async fn recv(&mut self) -> ServerMessage {
+        loop {
+            match self.next_frame().await {
+                Some(Message::Text(text)) => return serde_json::from_str(&text).expect("relay sends valid messages"),
+                Some(Message::Ping(_) | Message::Pong(_)) => continue,
+                other => panic!("expected a message, got {other:?}"),
+            }
+        }
+    }
+
+    /// Expects an `error` and returns its code.
+    pub async fn recv_error(&mut self) -> ErrorCode {
+        match self.recv().await {
+            ServerMessage::Error { code, message } => {
+                assert!(!message.is_empty(), "an error always explains itself");
+                code
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    /// Expects a `signal` and returns its sender and payload.
+    pub async fn recv_signal(&mut self) -> (PeerId, SignalPayload) {
+        match self.recv().await {
+            ServerMessage::Signal { from, payload } => (from, payload),
+            other => panic!("expected a signal, got {other:?}"),
+        }
+    }
+
+    /// Reads until the relay closes the connection; returns the close frame (None when it just dropped).
+    pub async fn recv_close(&mut self) -> Option<CloseFrame<'static>> {
+        loop {
+            match self.next_frame().await {
+                Some(Message::Close(frame)) => return frame,
+                None => return None,
+                Some(_) => continue,
+            }
+        }
+    }
+
+    async fn next_frame(&mut self) -> Option<Message> {
+        match tokio::time::timeout(WAIT, self.ws.next()).await.expect("timed out waiting for the relay") {
+            Some(Ok(message)) => Some(message),
+            Some(Err(_)) | None => None,
+        }
+    }
+
+    /// Sends `join` and returns the reply.
+    pub async fn try_join(&mut self, room: &RoomId, name: &str, resume: Option<Resume>) -> ServerMessage {
+        let join = Join { version: PROTOCOL_VERSION, room: room.to_string(), name: name.into(), resume };
+        self.send(&ClientMessage::Join(join)).await;
+        self.recv().await
+    }
+
+    /// Joins and expects success.
+    pub async fn join(&mut self, room: &RoomId, name: &str) -> Joined {
+        match self.try_join(room, name, None).await {
+            ServerMessage::Joined(joined) => joined,
+            other => panic!("join as {name} refused: {other:?}"),
+        }
+    }
+
+    /// Sends a signal.
+    pub async fn signal(&mut self, to: &PeerId, payload: SignalPayload) {
+        self.send(&ClientMessage::Signal { to: to.clone(), payload }).await;
+    }
+
+    /// Closes cleanly (close frame).
+    pub async fn close(mut self) {
+        self.ws.close(None).await.expect("close");
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.ws.next()).await {}
+    }
+
+    /// Vanishes without a close frame, as a crashed tab or a lost network would.
+    pub fn vanish(self) {
+        drop(self);
+    }
+
+    /// The underlying stream, for tests that must stop reading.
+    pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
+    }
+}
+
+/// Joins `names` into one room in order and returns their clients and peer ids, with every `peer_joined`
+/// notification consumed.
+pub async fn room_of(addr: SocketAddr, room: &RoomId, names: &[&str]) -> Vec<(Client, PeerId)> {
+    let mut members: Vec<(Client, PeerId)> = Vec::new();
+    for name in names {
+        let mut client = Client::connect(addr).await;
+        let joined = client.join(room, name).await;
+        for (other, _) in &mut members {
+            match other.recv().await {
+                ServerMessage::PeerJoined { peer } => assert_eq!(peer.id, joined.peer_id),
+                unexpected => panic!("expected peer_joined, got {unexpected:?}"),
+            }
+        }
+        members.push((client, joined.peer_id));
+    }
+    members
+}
+
+/// A plain HTTP/1.1 GET; returns the status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response)).await.expect("HTTP response in time").unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// The value of one line of `/metrics`, e.g. `huddle_rooms` or `huddle_rejections_total{reason="room_full"}`.
+pub async fn metric(addr: SocketAddr, series: &str) -> u64 {
+    let (_, body) = http_get(addr, "/metrics").await;
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{body}"))
+}
+
+/// Waits until `/metrics` shows `series` at `value`, at most [`WAIT`].
+pub async fn wait_for_metric(addr: SocketAddr, series: &str, value: u64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = metric(addr, series).await;
+        if now == value {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{series} stayed at {now}, expected {value}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real relay on 127.0.0.1:0, driven by real WebSocket clients.
+//!
+//! Where a test must show that something did *not* arrive, it sends a marker along a path that does arrive and
+//! checks the marker comes next (each connection's messages are delivered in order), instead of waiting and hoping.
+
+mod bad_input;
+mod harness;
+mod http;
+mod lifecycle;
+mod limits;
+mod rooms;
+mod shutdown;
