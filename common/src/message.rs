@@ -267,3 +267,26 @@ pub struct ClientConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relay_url: Option<String>,
 }
+
+/// A message between two SPAs over their `RTCDataChannel`: it never passes through the relay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PeerMessage {
+    /// A chat line, for everyone in the call (each peer sends it on every channel).
+    Chat {
+        /// The text as typed.
+        text: String,
+    },
+    /// Whether the sender's microphone and camera are on, sent when the channel opens and on every change.
+    MediaState {
+        /// The microphone is on (not muted).
+        mic: bool,
+        /// The camera is on.
+        camera: bool,
+    },
+}
+
+impl PeerMessage {
+    /// The longest chat line, in characters; longer ones are refused by the sender and dropped by the receiver.
+    pub const MAX_CHAT_CHARS: usize = 2_000;
+}

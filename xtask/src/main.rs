@@ -1,1 +1,72 @@
-fn main() {}
+//! `cargo xtask`: Huddle's developer tasks — install the toolchain, build the SPA, run the relay, run every check.
+//!
+//! Plain Rust with no dependencies, so it builds in seconds on a fresh machine before anything else is installed.
+
+mod checks;
+mod relay;
+mod runner;
+mod spa;
+mod tools;
+mod workspace;
+
+use std::process::ExitCode;
+
+const HELP: &str = "\
+Huddle's developer tasks.
+
+Usage: cargo xtask <COMMAND> [ARGS]
+
+Commands:
+  setup         Install what the build needs, skipping what is there: the wasm32 target, trunk,
+                wasm-bindgen-cli (the version in Cargo.lock) and binaryen's wasm-opt (from npm)
+  build         setup, then build the SPA into dist/ (trunk, release) and print its size
+  run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
+                ARGS go to huddle-server (e.g. -- --port 9000)
+  test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32) and cargo test --workspace;
+                ARGS go to cargo test (e.g. golden -- --nocapture)
+  help          Print this text
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+
+    let result = match command.as_deref() {
+        Some("setup") => no_args("setup", &rest).and_then(|()| tools::setup()),
+        Some("build") => no_args("build", &rest).and_then(|()| spa::build()),
+        Some("run") => relay::run(strip_separator(&rest)),
+        Some("test") => checks::test(&rest),
+        None | Some("help" | "-h" | "--help") => {
+            print!("{HELP}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => {
+            eprint!("xtask: unknown command `{other}`\n\n{HELP}");
+            return ExitCode::from(2);
+        }
+    };
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("xtask: {failure}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn no_args(command: &str, rest: &[String]) -> runner::Result {
+    match rest.first() {
+        None => Ok(()),
+        Some(arg) => Err(runner::Failure::new(command, format!("takes no arguments (got `{arg}`)"))),
+    }
+}
+
+/// `cargo xtask run -- --port 9000` reaches us with the `--`; it only separates, so drop it.
+fn strip_separator(args: &[String]) -> &[String] {
+    match args.first() {
+        Some(first) if first == "--" => &args[1..],
+        _ => args,
+    }
+}

@@ -1,0 +1,5 @@
+//! The call's logic, as plain Rust: what the screen shows, negotiation decisions, reconnect timing.
+
+pub mod backoff;
+pub mod negotiation;
+pub mod state;

@@ -1,0 +1,404 @@
+//! Everything the call screen shows, changed only through [`Action`]s: plain Rust, unit-tested natively, and the
+//! state behind Yew's `use_reducer`.
+
+use std::rc::Rc;
+
+use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
+
+/// Where the call stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Phase {
+    /// Waiting for the relay's `joined`.
+    Joining,
+    /// In the room.
+    InCall,
+    /// The relay connection dropped; calls already connected go on while the app reconnects.
+    Reconnecting,
+    /// Over, and why.
+    Ended(Ending),
+}
+
+/// Why the call screen ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ending {
+    /// The person pressed Leave.
+    Left,
+    /// The relay refused the join.
+    Refused {
+        /// The protocol error code.
+        code: ErrorCode,
+        /// The relay's explanation.
+        message: String,
+    },
+    /// The same person joined from another tab, which took over.
+    Replaced,
+    /// The relay closed the connection for abuse, or cannot be reached at all.
+    RelayUnavailable,
+}
+
+/// `RTCPeerConnection.connectionState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not started.
+    New,
+    /// ICE/DTLS in progress.
+    Connecting,
+    /// Media can flow.
+    Connected,
+    /// Lost for now; may come back (or an ICE restart brings it back).
+    Disconnected,
+    /// Gave up; an ICE restart is under way.
+    Failed,
+    /// Closed.
+    Closed,
+}
+
+impl LinkState {
+    /// The browser's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::New => "new",
+            LinkState::Connecting => "connecting",
+            LinkState::Connected => "connected",
+            LinkState::Disconnected => "disconnected",
+            LinkState::Failed => "failed",
+            LinkState::Closed => "closed",
+        }
+    }
+
+    /// From the browser's name; unknown names read as connecting.
+    pub fn from_browser(name: &str) -> LinkState {
+        match name {
+            "new" => LinkState::New,
+            "connected" => LinkState::Connected,
+            "disconnected" => LinkState::Disconnected,
+            "failed" => LinkState::Failed,
+            "closed" => LinkState::Closed,
+            _ => LinkState::Connecting,
+        }
+    }
+
+    /// What a person is told while the link is not up (None once connected).
+    pub fn label(self) -> Option<&'static str> {
+        match self {
+            LinkState::Connected => None,
+            LinkState::New | LinkState::Connecting => Some("Connecting…"),
+            LinkState::Disconnected => Some("Connection lost, reconnecting…"),
+            LinkState::Failed => Some("Reconnecting…"),
+            LinkState::Closed => Some("Disconnected"),
+        }
+    }
+}
+
+/// Another person in the call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RemotePeer {
+    /// Their id.
+    pub id: PeerId,
+    /// Their name.
+    pub name: DisplayName,
+    /// The state of the peer connection to them.
+    pub link: LinkState,
+    /// Their microphone is on (as they last told us).
+    pub mic_on: bool,
+    /// Their camera is on (as they last told us).
+    pub camera_on: bool,
+    /// Bumped when their media stream gains or loses a track, so the tile re-attaches it.
+    pub media_revision: u32,
+}
+
+/// Who wrote a chat line.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Author {
+    /// This person.
+    Me,
+    /// Someone else, by the name they had then.
+    Peer(DisplayName),
+}
+
+/// One chat line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatLine {
+    /// Who wrote it.
+    pub author: Author,
+    /// What they wrote.
+    pub text: String,
+}
+
+/// The call screen's state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallState {
+    /// Where the call stands.
+    pub phase: Phase,
+    /// Our peer id, once joined.
+    pub me: Option<PeerId>,
+    /// Everyone else, in the order they arrived.
+    pub peers: Vec<RemotePeer>,
+    /// Our microphone is on.
+    pub mic_on: bool,
+    /// Our camera is on.
+    pub camera_on: bool,
+    /// The chat so far.
+    pub chat: Vec<ChatLine>,
+    /// The chat panel is open.
+    pub chat_open: bool,
+    /// Chat lines received while the panel was closed.
+    pub unread: usize,
+    /// A short-lived message for the person (someone left, the link was copied…).
+    pub notice: Option<String>,
+}
+
+/// Everything that can change the call screen.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// The relay admitted us (first join, or a rejoin after a relay blip).
+    Joined {
+        /// Our id.
+        me: PeerId,
+        /// Who is in the room.
+        peers: Vec<PeerInfo>,
+    },
+    /// Someone entered.
+    PeerJoined(PeerInfo),
+    /// Someone left or dropped.
+    PeerLeft {
+        /// Who.
+        peer: PeerId,
+        /// They lost their connection (rather than leaving).
+        dropped: bool,
+    },
+    /// A peer connection changed state.
+    Link(PeerId, LinkState),
+    /// A remote stream gained or lost a track.
+    RemoteMediaChanged(PeerId),
+    /// A message arrived on a data channel.
+    FromPeer(PeerId, PeerMessage),
+    /// We sent a chat line.
+    ChatSent(String),
+    /// Open or close the chat panel.
+    ToggleChat,
+    /// Our microphone was switched.
+    SetMic(bool),
+    /// Our camera was switched.
+    SetCamera(bool),
+    /// Show a notice.
+    Notice(String),
+    /// Hide the notice.
+    ClearNotice,
+    /// The relay connection dropped; reconnecting.
+    RelayLost,
+    /// The call is over.
+    End(Ending),
+}
+
+impl CallState {
+    /// The state when the call screen opens, with the devices as chosen in the lobby.
+    pub fn new(mic_on: bool, camera_on: bool) -> Self {
+        CallState {
+            phase: Phase::Joining,
+            me: None,
+            peers: Vec::new(),
+            mic_on,
+            camera_on,
+            chat: Vec::new(),
+            chat_open: false,
+            unread: 0,
+            notice: None,
+        }
+    }
+
+    /// The peer with this id.
+    pub fn peer(&self, id: &PeerId) -> Option<&RemotePeer> {
+        self.peers.iter().find(|peer| &peer.id == id)
+    }
+
+    fn peer_mut(&mut self, id: &PeerId) -> Option<&mut RemotePeer> {
+        self.peers.iter_mut().find(|peer| &peer.id == id)
+    }
+
+    fn add_peer(&mut self, info: PeerInfo) {
+        if self.peer(&info.id).is_none() {
+            self.peers.push(RemotePeer {
+                id: info.id,
+                name: info.name,
+                link: LinkState::New,
+                // Until they say otherwise: a tile shows their video if it arrives.
+                mic_on: true,
+                camera_on: true,
+                media_revision: 0,
+            });
+        }
+    }
+
+    /// Applies one action.
+    pub fn apply(&mut self, action: Action) {
+        if matches!(self.phase, Phase::Ended(_)) {
+            return;
+        }
+        match action {
+            Action::Joined { me, peers } => {
+                self.phase = Phase::InCall;
+                self.me = Some(me);
+                // After a relay blip the list may lack peers who are still reconnecting themselves: keep ours.
+                for info in peers {
+                    self.add_peer(info);
+                }
+            }
+            Action::PeerJoined(info) => {
+                self.notice = Some(format!("{} joined", info.name));
+                self.add_peer(info);
+            }
+            Action::PeerLeft { peer, dropped } => {
+                if let Some(index) = self.peers.iter().position(|p| p.id == peer) {
+                    let gone = self.peers.remove(index);
+                    let how = if dropped { "lost connection" } else { "left" };
+                    self.notice = Some(format!("{} {how}", gone.name));
+                }
+            }
+            Action::Link(peer, link) => {
+                if let Some(peer) = self.peer_mut(&peer) {
+                    peer.link = link;
+                }
+            }
+            Action::RemoteMediaChanged(peer) => {
+                if let Some(peer) = self.peer_mut(&peer) {
+                    peer.media_revision = peer.media_revision.wrapping_add(1);
+                }
+            }
+            Action::FromPeer(from, message) => self.on_peer_message(from, message),
+            Action::ChatSent(text) => self.chat.push(ChatLine { author: Author::Me, text }),
+            Action::ToggleChat => {
+                self.chat_open = !self.chat_open;
+                if self.chat_open {
+                    self.unread = 0;
+                }
+            }
+            Action::SetMic(on) => self.mic_on = on,
+            Action::SetCamera(on) => self.camera_on = on,
+            Action::Notice(text) => self.notice = Some(text),
+            Action::ClearNotice => self.notice = None,
+            Action::RelayLost => {
+                if self.phase == Phase::InCall {
+                    self.phase = Phase::Reconnecting;
+                }
+            }
+            Action::End(ending) => self.phase = Phase::Ended(ending),
+        }
+    }
+
+    fn on_peer_message(&mut self, from: PeerId, message: PeerMessage) {
+        let Some(peer) = self.peer_mut(&from) else { return };
+        match message {
+            PeerMessage::MediaState { mic, camera } => {
+                peer.mic_on = mic;
+                peer.camera_on = camera;
+            }
+            PeerMessage::Chat { text } => {
+                if text.trim().is_empty() || text.chars().count() > PeerMessage::MAX_CHAT_CHARS {
+                    return;
+                }
+                let author = Author::Peer(peer.name.clone());
+                self.chat.push(ChatLine { author, text });
+                if !self.chat_open {
+                    self.unread += 1;
+                }
+            }
+        }
+    }
+}
+
+impl yew::Reducible for CallState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: &str, name: &str) -> PeerInfo {
+        PeerInfo { id: id.into(), name: DisplayName::parse(name).unwrap() }
+    }
+
+    fn joined_with(peers: &[(&str, &str)]) -> CallState {
+        let mut state = CallState::new(true, true);
+        let peers = peers.iter().map(|(id, name)| info(id, name)).collect();
+        state.apply(Action::Joined { me: "me".into(), peers });
+        state
+    }
+
+    #[test]
+    fn joining_lists_the_room_and_arrivals_and_departures_update_it() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        assert_eq!(state.phase, Phase::InCall);
+        assert_eq!(state.peers.len(), 1);
+        assert_eq!(state.peers[0].link, LinkState::New);
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        assert_eq!(state.notice.as_deref(), Some("Bob joined"));
+        state.apply(Action::PeerLeft { peer: "a".into(), dropped: true });
+        assert_eq!(state.notice.as_deref(), Some("Ada lost connection"));
+        assert_eq!(state.peers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["Bob"]);
+    }
+
+    #[test]
+    fn a_rejoin_after_a_relay_blip_keeps_peers_the_relay_does_not_list_yet() {
+        let mut state = joined_with(&[("a", "Ada"), ("b", "Bob")]);
+        state.apply(Action::Link("a".into(), LinkState::Connected));
+        state.apply(Action::RelayLost);
+        assert_eq!(state.phase, Phase::Reconnecting);
+        state.apply(Action::Joined { me: "me".into(), peers: vec![info("b", "Bob")] });
+        assert_eq!(state.phase, Phase::InCall);
+        assert_eq!(state.peers.len(), 2);
+        assert_eq!(state.peer(&"a".into()).unwrap().link, LinkState::Connected);
+    }
+
+    #[test]
+    fn chat_counts_unread_lines_until_the_panel_opens() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        state.apply(Action::FromPeer("a".into(), PeerMessage::Chat { text: "hi".into() }));
+        state.apply(Action::FromPeer("a".into(), PeerMessage::Chat { text: "there".into() }));
+        assert_eq!(state.unread, 2);
+        state.apply(Action::ToggleChat);
+        assert_eq!(state.unread, 0);
+        state.apply(Action::FromPeer("a".into(), PeerMessage::Chat { text: "open now".into() }));
+        assert_eq!(state.unread, 0);
+        state.apply(Action::ChatSent("hello".into()));
+        let authors: Vec<_> = state.chat.iter().map(|line| line.author.clone()).collect();
+        let ada = Author::Peer(DisplayName::parse("Ada").unwrap());
+        assert_eq!(authors, [ada.clone(), ada.clone(), ada, Author::Me]);
+    }
+
+    #[test]
+    fn hostile_peer_messages_change_nothing() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        let before = state.clone();
+        state.apply(Action::FromPeer("stranger".into(), PeerMessage::Chat { text: "hi".into() }));
+        state.apply(Action::FromPeer("a".into(), PeerMessage::Chat { text: "   ".into() }));
+        let flood = "x".repeat(PeerMessage::MAX_CHAT_CHARS + 1);
+        state.apply(Action::FromPeer("a".into(), PeerMessage::Chat { text: flood }));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn media_state_from_a_peer_shows_on_their_tile() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: false }));
+        let ada = state.peer(&"a".into()).unwrap();
+        assert!(!ada.mic_on && !ada.camera_on);
+    }
+
+    #[test]
+    fn nothing_changes_once_the_call_ended() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        state.apply(Action::End(Ending::Left));
+        let ended = state.clone();
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        state.apply(Action::RelayLost);
+        assert_eq!(state, ended);
+    }
+}

@@ -1,0 +1,43 @@
+//! Browser methods web-sys does not bind (or binds only behind unstable flags).
+
+use js_sys::{Promise, Reflect};
+use wasm_bindgen::prelude::*;
+use web_sys::{RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection};
+
+#[wasm_bindgen]
+extern "C" {
+    /// `RTCPeerConnection`, seen through the methods bound here.
+    #[wasm_bindgen(js_name = RTCPeerConnection)]
+    type PeerConnectionMethods;
+
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description(this: &PeerConnectionMethods) -> Promise;
+
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &PeerConnectionMethods);
+
+    /// `navigator.clipboard.writeText(text)`.
+    #[wasm_bindgen(js_namespace = ["navigator", "clipboard"], js_name = writeText, catch)]
+    pub fn clipboard_write_text(text: &str) -> Result<Promise, JsValue>;
+}
+
+/// `pc.setLocalDescription()` without arguments: creates the right offer or answer for the current state (the form
+/// perfect negotiation relies on).
+pub fn set_local_description_implicit(pc: &RtcPeerConnection) -> Promise {
+    pc.unchecked_ref::<PeerConnectionMethods>().set_local_description()
+}
+
+/// `pc.restartIce()`: asks for an ICE restart on the next negotiation.
+pub fn restart_ice(pc: &RtcPeerConnection) {
+    pc.unchecked_ref::<PeerConnectionMethods>().restart_ice();
+}
+
+/// `candidate.usernameFragment`.
+pub fn username_fragment(candidate: &RtcIceCandidate) -> Option<String> {
+    Reflect::get(candidate, &"usernameFragment".into()).ok().and_then(|value| value.as_string())
+}
+
+/// Sets `init.usernameFragment`.
+pub fn set_username_fragment(init: &RtcIceCandidateInit, fragment: &str) {
+    let _ = Reflect::set(init, &"usernameFragment".into(), &fragment.into());
+}

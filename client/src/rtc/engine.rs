@@ -1,0 +1,314 @@
+//! The call engine: the relay connection (with reconnect and resume) and one [`PeerLink`] per remote peer.
+//! It turns relay messages and link events into [`Action`]s for the call screen.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
+use huddle_common::{
+    close_code, ClientMessage, ErrorCode, IceServer, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId,
+    ServerMessage, SignalPayload, PROTOCOL_VERSION,
+};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::MediaStream;
+use yew::Callback;
+
+use crate::call::backoff::Backoff;
+use crate::call::state::{Action, Ending};
+use crate::rtc::media::LocalMedia;
+use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
+
+/// How many times the first connection to the relay is tried before telling the person it is unreachable.
+const FIRST_CONNECT_ATTEMPTS: u32 = 4;
+
+/// A running call. Cloning shares it.
+#[derive(Clone)]
+pub struct Engine(Rc<Inner>);
+
+impl PartialEq for Engine {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+struct Inner {
+    relay_url: String,
+    room: RoomId,
+    name: String,
+    media: LocalMedia,
+    dispatch: Callback<Action>,
+    /// Our id and resume token, once joined.
+    identity: RefCell<Option<(PeerId, String)>>,
+    ice_servers: RefCell<Vec<IceServer>>,
+    /// Everyone the relay says is in the room (links are made lazily, see `on_signal`).
+    links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
+    outgoing: RefCell<Option<mpsc::UnboundedSender<ClientMessage>>>,
+    camera_on: Cell<bool>,
+    ended: Cell<bool>,
+}
+
+impl Engine {
+    /// Connects to the relay and joins `room` as `name`, sending `media`.
+    pub fn start(relay_url: String, room: RoomId, name: String, media: LocalMedia, dispatch: Callback<Action>) -> Self {
+        let camera_on = media.video_track().is_some();
+        let engine = Engine(Rc::new(Inner {
+            relay_url,
+            room,
+            name,
+            media,
+            dispatch,
+            identity: RefCell::new(None),
+            ice_servers: RefCell::new(Vec::new()),
+            links: RefCell::new(HashMap::new()),
+            outgoing: RefCell::new(None),
+            camera_on: Cell::new(camera_on),
+            ended: Cell::new(false),
+        }));
+        spawn_local(engine.clone().relay_loop());
+        engine
+    }
+
+    /// What `peer` sends us.
+    pub fn remote_stream(&self, peer: &PeerId) -> Option<MediaStream> {
+        self.0.links.borrow().get(peer).map(|link| link.remote_stream())
+    }
+
+    /// Our own camera and microphone.
+    pub fn local_media(&self) -> &LocalMedia {
+        &self.0.media
+    }
+
+    /// Mutes or unmutes the microphone, and tells the others.
+    pub fn set_mic(&self, on: bool) {
+        self.0.media.set_mic_enabled(on);
+        self.broadcast(&self.media_state());
+    }
+
+    /// Turns the camera on or off (off releases the device), and tells the others.
+    pub async fn set_camera(&self, on: bool) -> Result<(), String> {
+        let track = if on { Some(self.0.media.start_camera().await?) } else { None };
+        if !on {
+            self.0.media.stop_camera();
+        }
+        self.0.camera_on.set(on);
+        for link in self.0.links.borrow().values() {
+            link.set_video(track.clone());
+        }
+        self.broadcast(&self.media_state());
+        Ok(())
+    }
+
+    /// Sends a chat line to everyone.
+    pub fn send_chat(&self, text: String) {
+        self.broadcast(&PeerMessage::Chat { text: text.clone() });
+        self.0.dispatch.emit(Action::ChatSent(text));
+    }
+
+    /// Leaves the room: tells the relay, closes every connection and releases the devices.
+    pub fn leave(&self) {
+        if self.0.ended.replace(true) {
+            return;
+        }
+        self.send(ClientMessage::Leave);
+        // Dropping the sender ends the writer, which closes the socket after the leave went out.
+        self.0.outgoing.borrow_mut().take();
+        for (_, link) in self.0.links.borrow_mut().drain() {
+            link.close();
+        }
+        self.0.media.stop();
+    }
+
+    fn media_state(&self) -> PeerMessage {
+        PeerMessage::MediaState { mic: self.0.media.mic_enabled(), camera: self.0.camera_on.get() }
+    }
+
+    fn broadcast(&self, message: &PeerMessage) {
+        for link in self.0.links.borrow().values() {
+            link.send(message);
+        }
+    }
+
+    fn send(&self, message: ClientMessage) {
+        if let Some(outgoing) = self.0.outgoing.borrow().as_ref() {
+            let _ = outgoing.unbounded_send(message);
+        }
+    }
+
+    fn end(&self, ending: Ending) {
+        self.leave();
+        self.0.dispatch.emit(Action::End(ending));
+    }
+
+    /// Connects, joins (resuming after a drop), reads until the socket closes, and reconnects with backoff.
+    async fn relay_loop(self) {
+        let mut backoff = Backoff::new();
+        let mut ever_joined = false;
+        while !self.0.ended.get() {
+            match self.session(&mut backoff, &mut ever_joined).await {
+                Some(ending) => return self.end(ending),
+                None if self.0.ended.get() => return,
+                None if !ever_joined && backoff.attempts() >= FIRST_CONNECT_ATTEMPTS => {
+                    return self.end(Ending::RelayUnavailable);
+                }
+                None => {
+                    self.0.dispatch.emit(Action::RelayLost);
+                    let delay = backoff.next_delay_ms(js_sys::Math::random());
+                    gloo_timers::future::TimeoutFuture::new(delay).await;
+                }
+            }
+        }
+    }
+
+    /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
+    async fn session(&self, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
+        let Ok(socket) = WebSocket::open(&self.0.relay_url) else { return None };
+        let (mut sink, mut stream) = socket.split();
+        let (outgoing, mut queued) = mpsc::unbounded::<ClientMessage>();
+        let resume = self.0.identity.borrow().clone().map(|(peer_id, token)| Resume { peer_id, token });
+        let join = Join { version: PROTOCOL_VERSION, room: self.0.room.to_string(), name: self.0.name.clone(), resume };
+        let _ = outgoing.unbounded_send(ClientMessage::Join(join));
+        *self.0.outgoing.borrow_mut() = Some(outgoing);
+        spawn_local(async move {
+            while let Some(message) = queued.next().await {
+                let text = serde_json::to_string(&message).expect("serializes");
+                if sink.send(Message::Text(text)).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+        while let Some(frame) = stream.next().await {
+            match frame {
+                Ok(Message::Text(text)) => {
+                    // Unknown message types from a newer relay are skipped, not fatal.
+                    let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
+                    if let ServerMessage::Joined(_) = &message {
+                        backoff.reset();
+                        *ever_joined = true;
+                    }
+                    if let Some(ending) = self.on_message(message) {
+                        return Some(ending);
+                    }
+                }
+                Ok(Message::Bytes(_)) => {}
+                Err(WebSocketError::ConnectionClose(close)) => {
+                    return match close.code {
+                        close_code::REPLACED => Some(Ending::Replaced),
+                        close_code::POLICY_VIOLATION => Some(Ending::RelayUnavailable),
+                        _ => None,
+                    };
+                }
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    fn on_message(&self, message: ServerMessage) -> Option<Ending> {
+        let dispatch = &self.0.dispatch;
+        match message {
+            ServerMessage::Joined(joined) => {
+                *self.0.ice_servers.borrow_mut() = joined.ice_servers;
+                *self.0.identity.borrow_mut() = Some((joined.peer_id.clone(), joined.resume_token));
+                // The newcomer starts the negotiation with everyone already there; links that survived a relay
+                // blip are kept as they are, media still flowing.
+                for peer in &joined.peers {
+                    if !self.0.links.borrow().contains_key(&peer.id) {
+                        self.connect(&joined.peer_id, peer.id.clone(), true);
+                    }
+                }
+                dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
+            }
+            ServerMessage::PeerJoined { peer } => dispatch.emit(Action::PeerJoined(peer)),
+            ServerMessage::PeerLeft { peer_id, reason } => {
+                if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
+                    link.close();
+                }
+                dispatch.emit(Action::PeerLeft { peer: peer_id, dropped: reason != LeaveReason::Left });
+            }
+            ServerMessage::Signal { from, payload } => self.on_signal(from, payload),
+            ServerMessage::Error { code, message } => match code {
+                ErrorCode::NameTaken
+                | ErrorCode::RoomFull
+                | ErrorCode::InvalidRoom
+                | ErrorCode::InvalidName
+                | ErrorCode::UnsupportedVersion => return Some(Ending::Refused { code, message }),
+                ErrorCode::InvalidResume => {
+                    // The relay no longer knows us by that id: join afresh.
+                    self.0.identity.borrow_mut().take();
+                    let join = Join {
+                        version: PROTOCOL_VERSION,
+                        room: self.0.room.to_string(),
+                        name: self.0.name.clone(),
+                        resume: None,
+                    };
+                    self.send(ClientMessage::Join(join));
+                }
+                _ => web_sys::console::warn_1(&format!("relay: {} ({message})", code.as_str()).into()),
+            },
+        }
+        None
+    }
+
+    /// A signal from a peer: the first one from a peer we have no link with (their offer) creates the link.
+    fn on_signal(&self, from: PeerId, payload: SignalPayload) {
+        let existing = self.0.links.borrow().get(&from).cloned();
+        let link = match existing {
+            Some(link) => link,
+            None => {
+                let Some((me, _)) = self.0.identity.borrow().clone() else { return };
+                if !matches!(payload, SignalPayload::Offer { .. }) {
+                    return;
+                }
+                match self.connect(&me, from.clone(), false) {
+                    Some(link) => link,
+                    None => return,
+                }
+            }
+        };
+        link.receive(payload);
+    }
+
+    fn connect(&self, me: &PeerId, peer: PeerId, initiate: bool) -> Option<Rc<PeerLink>> {
+        let outgoing = Outgoing {
+            audio: self.0.media.audio_track(),
+            video: self.0.camera_on.get().then(|| self.0.media.video_track()).flatten(),
+        };
+        let engine = Rc::downgrade(&self.0);
+        let target = peer.clone();
+        let report = Rc::new(move |event: LinkEvent| {
+            if let Some(inner) = engine.upgrade() {
+                Engine(inner).on_link_event(&target, event);
+            }
+        });
+        let ice_servers = self.0.ice_servers.borrow().clone();
+        match PeerLink::new(me, peer.clone(), &ice_servers, outgoing, initiate, report) {
+            Ok(link) => {
+                self.0.links.borrow_mut().insert(peer, Rc::clone(&link));
+                Some(link)
+            }
+            Err(error) => {
+                web_sys::console::error_2(&"cannot create a peer connection:".into(), &error);
+                None
+            }
+        }
+    }
+
+    fn on_link_event(&self, peer: &PeerId, event: LinkEvent) {
+        let dispatch = &self.0.dispatch;
+        match event {
+            LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
+            LinkEvent::State(state) => dispatch.emit(Action::Link(peer.clone(), state)),
+            LinkEvent::MediaChanged => dispatch.emit(Action::RemoteMediaChanged(peer.clone())),
+            LinkEvent::ChannelOpen => {
+                if let Some(link) = self.0.links.borrow().get(peer) {
+                    link.send(&self.media_state());
+                }
+            }
+            LinkEvent::Message(message) => dispatch.emit(Action::FromPeer(peer.clone(), message)),
+        }
+    }
+}

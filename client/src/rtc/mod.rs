@@ -1,0 +1,8 @@
+//! The browser side of a call: web-sys glue behind small Rust types.
+
+mod bindings;
+pub mod engine;
+pub mod media;
+pub mod peer;
+
+pub use bindings::clipboard_write_text;

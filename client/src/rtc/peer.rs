@@ -1,0 +1,430 @@
+//! One `RTCPeerConnection` to one remote peer, its chat/state data channel, and the perfect-negotiation routine
+//! that drives it. Everything that happens to a connection (signals from the relay, `negotiationneeded`) goes
+//! through one queue handled in order, so two negotiations never interleave.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use huddle_common::{IceServer, PeerId, PeerMessage, SignalPayload};
+use js_sys::{Array, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
+    RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcTrackEvent,
+};
+
+use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
+use crate::call::state::LinkState;
+use crate::rtc::bindings::{restart_ice, set_local_description_implicit, set_username_fragment, username_fragment};
+
+/// A data channel message longer than this is dropped unread.
+const MAX_PEER_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// What a peer link reports to the call.
+pub enum LinkEvent {
+    /// A negotiation message to pass to the peer through the relay.
+    Signal(SignalPayload),
+    /// The connection's state changed.
+    State(LinkState),
+    /// The remote stream gained or lost a track.
+    MediaChanged,
+    /// The data channel opened: time to tell the peer our mic/camera state.
+    ChannelOpen,
+    /// A message arrived on the data channel.
+    Message(PeerMessage),
+}
+
+/// What the local side sends: the tracks, and whether the camera is on.
+pub struct Outgoing {
+    /// The microphone track, if any.
+    pub audio: Option<MediaStreamTrack>,
+    /// The camera track, if any and on.
+    pub video: Option<MediaStreamTrack>,
+}
+
+enum Work {
+    Signal(SignalPayload),
+    Negotiate,
+}
+
+/// The connection to one remote peer.
+pub struct PeerLink {
+    id: PeerId,
+    pc: RtcPeerConnection,
+    channel: RefCell<Option<RtcDataChannel>>,
+    remote: MediaStream,
+    work: mpsc::UnboundedSender<Work>,
+    report: Rc<dyn Fn(LinkEvent)>,
+    audio: RefCell<Option<RtcRtpTransceiver>>,
+    video: RefCell<Option<RtcRtpTransceiver>>,
+    outgoing: RefCell<Outgoing>,
+    /// Our tracks are attached (at once when we start the negotiation, after the first offer when they do).
+    prepared: Cell<bool>,
+    closed: Cell<bool>,
+    // Event handlers, kept alive as long as the connection.
+    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+}
+
+fn rtc_configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
+    let config = RtcConfiguration::new();
+    let servers = Array::new();
+    for server in ice_servers {
+        let entry = RtcIceServer::new();
+        let urls: Array = server.urls.iter().map(|url| JsValue::from_str(url)).collect();
+        entry.set_urls(&urls);
+        if let Some(username) = &server.username {
+            entry.set_username(username);
+        }
+        if let Some(credential) = &server.credential {
+            entry.set_credential(credential);
+        }
+        servers.push(&entry);
+    }
+    config.set_ice_servers(&servers);
+    config
+}
+
+fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
+    let init = RtcSessionDescriptionInit::new(kind);
+    init.set_sdp(sdp);
+    init
+}
+
+impl PeerLink {
+    /// A connection to `id`. When `initiate` is true our media is attached at once and the browser's
+    /// `negotiationneeded` starts the offer; otherwise we wait for their offer and answer it.
+    pub fn new(
+        me: &PeerId,
+        id: PeerId,
+        ice_servers: &[IceServer],
+        outgoing: Outgoing,
+        initiate: bool,
+        report: Rc<dyn Fn(LinkEvent)>,
+    ) -> Result<Rc<PeerLink>, JsValue> {
+        let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice_servers))?;
+        let (work, queue) = mpsc::unbounded();
+        let link = Rc::new_cyclic(|weak: &std::rc::Weak<PeerLink>| {
+            let mut handlers: Vec<Closure<dyn FnMut(JsValue)>> = Vec::new();
+            {
+                let work = work.clone();
+                handlers.push(Closure::new(move |_: JsValue| {
+                    let _ = work.unbounded_send(Work::Negotiate);
+                }));
+                pc.set_onnegotiationneeded(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
+            }
+            {
+                let report = Rc::clone(&report);
+                handlers.push(Closure::new(move |event: JsValue| {
+                    let event: RtcPeerConnectionIceEvent = event.unchecked_into();
+                    let payload = match event.candidate() {
+                        Some(candidate) => SignalPayload::Candidate {
+                            candidate: candidate.candidate(),
+                            sdp_mid: candidate.sdp_mid(),
+                            sdp_m_line_index: candidate.sdp_m_line_index(),
+                            username_fragment: username_fragment(&candidate),
+                        },
+                        None => SignalPayload::EndOfCandidates,
+                    };
+                    report(LinkEvent::Signal(payload));
+                }));
+                pc.set_onicecandidate(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
+            }
+            {
+                let weak = weak.clone();
+                handlers.push(Closure::new(move |_: JsValue| {
+                    if let Some(link) = weak.upgrade() {
+                        link.on_connection_state();
+                    }
+                }));
+                pc.set_onconnectionstatechange(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
+            }
+            let remote = MediaStream::new().expect("MediaStream constructor");
+            {
+                let (remote, report) = (remote.clone(), Rc::clone(&report));
+                handlers.push(Closure::new(move |event: JsValue| {
+                    let event: RtcTrackEvent = event.unchecked_into();
+                    let track = event.track();
+                    if !remote.get_tracks().includes(&track, 0) {
+                        remote.add_track(&track);
+                    }
+                    report(LinkEvent::MediaChanged);
+                }));
+                pc.set_ontrack(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
+            }
+            PeerLink {
+                id,
+                pc: pc.clone(),
+                channel: RefCell::new(None),
+                remote,
+                work,
+                report,
+                audio: RefCell::new(None),
+                video: RefCell::new(None),
+                outgoing: RefCell::new(outgoing),
+                prepared: Cell::new(false),
+                closed: Cell::new(false),
+                _handlers: handlers,
+            }
+        });
+        expose(&link.id, Some(&link.pc));
+        let negotiator = Negotiator::new(me, &link.id);
+        spawn_local(Rc::clone(&link).run(queue, negotiator));
+        if initiate {
+            link.prepare();
+        }
+        Ok(link)
+    }
+
+    /// The stream of what this peer sends us.
+    pub fn remote_stream(&self) -> MediaStream {
+        self.remote.clone()
+    }
+
+    /// Hands a signal from this peer to the negotiation routine.
+    pub fn receive(&self, payload: SignalPayload) {
+        let _ = self.work.unbounded_send(Work::Signal(payload));
+    }
+
+    /// Sends a message on the data channel, if it is open.
+    pub fn send(&self, message: &PeerMessage) {
+        if let Some(channel) = self.channel.borrow().as_ref() {
+            if channel.ready_state() == RtcDataChannelState::Open {
+                let _ = channel.send_with_str(&serde_json::to_string(message).expect("serializes"));
+            }
+        }
+    }
+
+    /// Starts or stops sending video. Stopping turns the sender to receive-only, which renegotiates, so the others'
+    /// decoders stop too; starting replaces the track and renegotiates back.
+    pub fn set_video(&self, track: Option<MediaStreamTrack>) {
+        if let Some(transceiver) = self.video.borrow().as_ref() {
+            let _ = transceiver.sender().replace_track(track.as_ref());
+            transceiver.set_direction(direction(track.is_some()));
+        }
+        self.outgoing.borrow_mut().video = track;
+    }
+
+    /// Closes the connection for good.
+    pub fn close(&self) {
+        if !self.closed.replace(true) {
+            self.pc.close();
+            self.work.close_channel();
+            expose(&self.id, None);
+        }
+    }
+
+    /// Attaches our tracks and opens the data channel: at once when we initiate, or once their first offer is set
+    /// (reusing the transceivers it created, so answering needs no second round).
+    fn prepare(self: &Rc<Self>) {
+        if self.prepared.replace(true) {
+            return;
+        }
+        let outgoing = self.outgoing.borrow();
+        let transceivers = self.pc.get_transceivers();
+        let find = |kind: &str| -> Option<RtcRtpTransceiver> {
+            transceivers
+                .iter()
+                .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
+                .find(|t| t.receiver().track().kind() == kind && t.mid().is_some())
+        };
+        for (kind, track, slot) in [("audio", &outgoing.audio, &self.audio), ("video", &outgoing.video, &self.video)] {
+            let transceiver = find(kind).unwrap_or_else(|| {
+                let init = RtcRtpTransceiverInit::new();
+                init.set_direction(direction(track.is_some()));
+                self.pc.add_transceiver_with_str_and_init(kind, &init)
+            });
+            let _ = transceiver.sender().replace_track(track.as_ref());
+            transceiver.set_direction(direction(track.is_some()));
+            *slot.borrow_mut() = Some(transceiver);
+        }
+        // A pre-negotiated channel: both sides create it with the same id, no `datachannel` event involved.
+        let init = RtcDataChannelInit::new();
+        init.set_negotiated(true);
+        init.set_id(0);
+        let channel = self.pc.create_data_channel_with_data_channel_dict("huddle", &init);
+        let report = Rc::clone(&self.report);
+        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| report(LinkEvent::ChannelOpen));
+        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        let report = Rc::clone(&self.report);
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let event: MessageEvent = event.unchecked_into();
+            let Some(text) = event.data().as_string() else { return };
+            if text.len() > MAX_PEER_MESSAGE_BYTES {
+                return;
+            }
+            if let Ok(message) = serde_json::from_str::<PeerMessage>(&text) {
+                report(LinkEvent::Message(message));
+            }
+        });
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        // The channel lives as long as the page's connection; its handlers must too.
+        on_open.forget();
+        on_message.forget();
+        *self.channel.borrow_mut() = Some(channel);
+    }
+
+    fn on_connection_state(self: &Rc<Self>) {
+        let state = LinkState::from_browser(&format!("{:?}", self.pc.connection_state()).to_lowercase());
+        (self.report)(LinkEvent::State(state));
+        match state {
+            LinkState::Failed => restart_ice(&self.pc),
+            LinkState::Disconnected => {
+                // Often transient (a Wi-Fi hiccup); if it lasts, restart ICE rather than wait for `failed`.
+                let link = Rc::downgrade(self);
+                spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new(4_000).await;
+                    if let Some(link) = link.upgrade() {
+                        if !link.closed.get()
+                            && link.pc.connection_state() == web_sys::RtcPeerConnectionState::Disconnected
+                        {
+                            restart_ice(&link.pc);
+                        }
+                    }
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn signaling_state(&self) -> SignalingState {
+        match self.pc.signaling_state() {
+            RtcSignalingState::Stable => SignalingState::Stable,
+            RtcSignalingState::HaveLocalOffer => SignalingState::HaveLocalOffer,
+            _ => SignalingState::Other,
+        }
+    }
+
+    /// The perfect-negotiation routine: every piece of work, in order.
+    async fn run(self: Rc<Self>, mut queue: mpsc::UnboundedReceiver<Work>, mut negotiator: Negotiator) {
+        let mut candidates: CandidateQueue<RtcIceCandidateInit> = CandidateQueue::default();
+        while let Some(work) = queue.next().await {
+            if self.closed.get() {
+                break;
+            }
+            let result = match work {
+                Work::Negotiate => self.offer(&mut negotiator).await,
+                Work::Signal(SignalPayload::Offer { sdp }) => {
+                    self.on_description(&mut negotiator, &mut candidates, DescriptionKind::Offer, sdp).await
+                }
+                Work::Signal(SignalPayload::Answer { sdp }) => {
+                    self.on_description(&mut negotiator, &mut candidates, DescriptionKind::Answer, sdp).await
+                }
+                Work::Signal(SignalPayload::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment }) => {
+                    let init = RtcIceCandidateInit::new(&candidate);
+                    init.set_sdp_mid(sdp_mid.as_deref());
+                    init.set_sdp_m_line_index(sdp_m_line_index);
+                    if let Some(fragment) = &username_fragment {
+                        set_username_fragment(&init, fragment);
+                    }
+                    match candidates.offer(init, self.pc.remote_description().is_some()) {
+                        Some(init) => self.add_candidate(&negotiator, &init).await,
+                        None => Ok(()),
+                    }
+                }
+                Work::Signal(SignalPayload::EndOfCandidates) => Ok(()),
+            };
+            if let Err(error) = result {
+                web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
+            }
+        }
+    }
+
+    async fn offer(self: &Rc<Self>, negotiator: &mut Negotiator) -> Result<(), JsValue> {
+        // `negotiationneeded` fires again once the state is stable, if still needed.
+        if self.signaling_state() != SignalingState::Stable {
+            return Ok(());
+        }
+        negotiator.set_making_offer(true);
+        let result = JsFuture::from(set_local_description_implicit(&self.pc)).await;
+        negotiator.set_making_offer(false);
+        result?;
+        self.send_local_description();
+        Ok(())
+    }
+
+    async fn on_description(
+        self: &Rc<Self>,
+        negotiator: &mut Negotiator,
+        candidates: &mut CandidateQueue<RtcIceCandidateInit>,
+        kind: DescriptionKind,
+        sdp: String,
+    ) -> Result<(), JsValue> {
+        let answer = match negotiator.on_description(kind, self.signaling_state()) {
+            Decision::Ignore => return Ok(()),
+            Decision::Apply { answer } => answer,
+        };
+        let sdp_type = if kind == DescriptionKind::Offer { RtcSdpType::Offer } else { RtcSdpType::Answer };
+        let applied = JsFuture::from(self.pc.set_remote_description(&description(sdp_type, &sdp))).await;
+        negotiator.remote_description_applied();
+        applied?;
+        for init in candidates.drain() {
+            self.add_candidate(negotiator, &init).await?;
+        }
+        if answer {
+            self.prepare();
+            JsFuture::from(set_local_description_implicit(&self.pc)).await?;
+            self.send_local_description();
+        }
+        Ok(())
+    }
+
+    async fn add_candidate(&self, negotiator: &Negotiator, init: &RtcIceCandidateInit) -> Result<(), JsValue> {
+        match JsFuture::from(self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(init))).await {
+            Err(_) if negotiator.candidate_failure_expected() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    fn send_local_description(&self) {
+        let Some(local) = self.pc.local_description() else { return };
+        let sdp = local.sdp();
+        let payload = match local.type_() {
+            RtcSdpType::Offer => SignalPayload::Offer { sdp },
+            RtcSdpType::Answer => SignalPayload::Answer { sdp },
+            _ => return,
+        };
+        (self.report)(LinkEvent::Signal(payload));
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn direction(sending: bool) -> RtcRtpTransceiverDirection {
+    if sending {
+        RtcRtpTransceiverDirection::Sendrecv
+    } else {
+        RtcRtpTransceiverDirection::Recvonly
+    }
+}
+
+/// Keeps `window.__huddle_pcs` (peer id → RTCPeerConnection) current: for the browser's console and for the
+/// end-to-end tests, which read connection state and `getStats()` from it.
+fn expose(peer: &PeerId, pc: Option<&RtcPeerConnection>) {
+    let Some(window) = web_sys::window() else { return };
+    let key = JsValue::from_str("__huddle_pcs");
+    let map = match Reflect::get(&window, &key) {
+        Ok(map) if map.is_instance_of::<js_sys::Map>() => map.unchecked_into::<js_sys::Map>(),
+        _ => {
+            let map = js_sys::Map::new();
+            let _ = Reflect::set(&window, &key, &map);
+            map
+        }
+    };
+    match pc {
+        Some(pc) => {
+            map.set(&peer.as_str().into(), pc);
+        }
+        None => {
+            map.delete(&peer.as_str().into());
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The chat side panel. Lines travel over the peers' data channels, never through the relay.
+
+use huddle_common::PeerMessage;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::call::state::{Author, ChatLine};
+
+/// Properties of [`Chat`].
+#[derive(Properties, PartialEq)]
+pub struct ChatProps {
+    /// The conversation so far.
+    pub lines: Vec<ChatLine>,
+    /// Send a line.
+    pub on_send: Callback<String>,
+    /// Close the panel.
+    pub on_close: Callback<MouseEvent>,
+}
+
+/// The chat panel.
+#[function_component(Chat)]
+pub fn chat(props: &ChatProps) -> Html {
+    let draft = use_state(String::new);
+    let list = use_node_ref();
+    let input = use_node_ref();
+    // Keep the newest line in view.
+    {
+        let list = list.clone();
+        use_effect_with(props.lines.len(), move |_| {
+            if let Some(list) = list.cast::<web_sys::Element>() {
+                list.set_scroll_top(list.scroll_height());
+            }
+        });
+    }
+    {
+        let input = input.clone();
+        use_effect_with((), move |_| {
+            if let Some(input) = input.cast::<HtmlInputElement>() {
+                let _ = input.focus();
+            }
+        });
+    }
+    let on_input = {
+        let draft = draft.clone();
+        Callback::from(move |event: InputEvent| draft.set(event.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let on_submit = {
+        let (draft, on_send) = (draft.clone(), props.on_send.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let text = draft.trim().to_owned();
+            if !text.is_empty() {
+                on_send.emit(text);
+                draft.set(String::new());
+            }
+        })
+    };
+    html! {
+        <aside id="chat" class="chat" aria-label="Chat">
+            <header>
+                <h2>{ "Chat" }</h2>
+                <button type="button" class="icon" aria-label="Close chat" onclick={props.on_close.clone()}>{ "✕" }</button>
+            </header>
+            <ol class="chat-lines" ref={list} aria-live="polite">
+                if props.lines.is_empty() {
+                    <li class="chat-empty">{ "Messages go straight to the others, peer to peer." }</li>
+                }
+                { for props.lines.iter().map(|line| {
+                    let (author, mine) = match &line.author {
+                        Author::Me => ("You".to_owned(), true),
+                        Author::Peer(name) => (name.to_string(), false),
+                    };
+                    html! {
+                        <li class={classes!("chat-message", mine.then_some("mine"))}>
+                            <span class="chat-author">{ author }</span>
+                            <span class="chat-text">{ &line.text }</span>
+                        </li>
+                    }
+                }) }
+            </ol>
+            <form class="chat-form" onsubmit={on_submit}>
+                <input id="chat-input" ref={input} type="text" placeholder="Message everyone" aria-label="Message"
+                    maxlength={PeerMessage::MAX_CHAT_CHARS.to_string()} value={(*draft).clone()} oninput={on_input} />
+                <button id="chat-send" type="submit" aria-label="Send">{ "Send" }</button>
+            </form>
+        </aside>
+    }
+}

@@ -1,0 +1,321 @@
+//! Before joining: camera preview, mic level, device pickers, mic/camera toggles, the link to share, the name.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo_timers::callback::Interval;
+use huddle_common::{DisplayName, RoomId};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+use crate::prefs;
+use crate::rtc::media::{list_devices, Device, Devices, LocalMedia, MicLevel};
+use crate::ui::copy_link::CopyLink;
+use crate::ui::video::Video;
+
+/// What the lobby hands to the call.
+#[derive(Clone, PartialEq)]
+pub struct Ready {
+    /// The display name.
+    pub name: String,
+    /// The devices, as set up in the lobby.
+    pub media: LocalMedia,
+}
+
+/// Properties of [`Lobby`].
+#[derive(Properties, PartialEq)]
+pub struct LobbyProps {
+    /// The room about to be joined.
+    pub room: RoomId,
+    /// The person pressed Join.
+    pub on_join: Callback<Ready>,
+}
+
+/// The room's lobby.
+#[function_component(Lobby)]
+pub fn lobby(props: &LobbyProps) -> Html {
+    let media = use_state(|| None::<LocalMedia>);
+    let problem = use_state(|| None::<String>);
+    let devices = use_state(Devices::default);
+    let revision = use_state(|| 0u32);
+    let mic_on = use_state(|| true);
+    let camera_on = use_state(|| true);
+    let name = use_state(prefs::name);
+    let name_error = use_state(|| None::<String>);
+    let handed_over = use_mut_ref(|| false);
+
+    // Acquire the devices once; release them on leaving the lobby unless the call took them.
+    {
+        let (media, problem, devices, camera_on) = (media.clone(), problem.clone(), devices.clone(), camera_on.clone());
+        let handed_over = handed_over.clone();
+        use_effect_with((), move |_| {
+            let alive = Rc::new(Cell::new(true));
+            let still = Rc::clone(&alive);
+            let acquired = Rc::new(RefCell::new(None::<LocalMedia>));
+            let slot = Rc::clone(&acquired);
+            spawn_local(async move {
+                let (local, trouble) = LocalMedia::acquire(prefs::devices()).await;
+                if !still.get() {
+                    local.stop();
+                    return;
+                }
+                camera_on.set(local.video_track().is_some());
+                *slot.borrow_mut() = Some(local.clone());
+                media.set(Some(local));
+                problem.set(trouble);
+                devices.set(list_devices().await);
+            });
+            move || {
+                alive.set(false);
+                if !*handed_over.borrow() {
+                    if let Some(local) = acquired.borrow_mut().take() {
+                        local.stop();
+                    }
+                }
+            }
+        });
+    }
+
+    // The mic level meter, drawn straight into the <meter> ten times a second (no re-render).
+    let meter = use_node_ref();
+    {
+        let meter = meter.clone();
+        use_effect_with((*media).clone(), move |media| {
+            let level = media.as_ref().and_then(|media| MicLevel::new(&media.stream()));
+            let interval = level.map(|level| {
+                Interval::new(100, move || {
+                    if let Some(meter) = meter.cast::<web_sys::Element>() {
+                        let _ = meter.set_attribute("value", &format!("{:.2}", level.level()));
+                    }
+                })
+            });
+            move || drop(interval)
+        });
+    }
+
+    let toggle_mic = {
+        let (media, mic_on) = (media.clone(), mic_on.clone());
+        Callback::from(move |_: MouseEvent| {
+            let on = !*mic_on;
+            if let Some(media) = media.as_ref() {
+                media.set_mic_enabled(on);
+            }
+            mic_on.set(on);
+        })
+    };
+    let toggle_camera = {
+        let (media, camera_on, problem, revision) =
+            (media.clone(), camera_on.clone(), problem.clone(), revision.clone());
+        Callback::from(move |_: MouseEvent| {
+            let Some(media) = (*media).clone() else { return };
+            if *camera_on {
+                media.stop_camera();
+                camera_on.set(false);
+                revision.set(*revision + 1);
+            } else {
+                let (camera_on, problem, revision) = (camera_on.clone(), problem.clone(), revision.clone());
+                spawn_local(async move {
+                    match media.start_camera().await {
+                        Ok(_) => camera_on.set(true),
+                        Err(why) => problem.set(Some(why)),
+                    }
+                    revision.set(*revision + 1);
+                });
+            }
+        })
+    };
+    let pick_camera = {
+        let (media, problem, revision, camera_on) =
+            (media.clone(), problem.clone(), revision.clone(), camera_on.clone());
+        Callback::from(move |event: Event| {
+            let id = event.target_unchecked_into::<HtmlSelectElement>().value();
+            let Some(media) = (*media).clone() else { return };
+            let (problem, revision, camera_on) = (problem.clone(), revision.clone(), camera_on.clone());
+            spawn_local(async move {
+                match media.use_camera(id).await {
+                    Ok(_) => camera_on.set(true),
+                    Err(why) => problem.set(Some(why)),
+                }
+                prefs::set_devices(&media.choice());
+                revision.set(*revision + 1);
+            });
+        })
+    };
+    let pick_mic = {
+        let (media, problem, revision) = (media.clone(), problem.clone(), revision.clone());
+        Callback::from(move |event: Event| {
+            let id = event.target_unchecked_into::<HtmlSelectElement>().value();
+            let Some(media) = (*media).clone() else { return };
+            let (problem, revision) = (problem.clone(), revision.clone());
+            spawn_local(async move {
+                if let Err(why) = media.use_mic(id).await {
+                    problem.set(Some(why));
+                }
+                prefs::set_devices(&media.choice());
+                revision.set(*revision + 1);
+            });
+        })
+    };
+    let on_name = {
+        let (name, name_error) = (name.clone(), name_error.clone());
+        Callback::from(move |event: InputEvent| {
+            name.set(event.target_unchecked_into::<HtmlInputElement>().value());
+            name_error.set(None);
+        })
+    };
+    let join = {
+        let (media, name, name_error, on_join) =
+            (media.clone(), name.clone(), name_error.clone(), props.on_join.clone());
+        Callback::from(move |event: SubmitEvent| {
+            event.prevent_default();
+            let Some(media) = (*media).clone() else { return };
+            match DisplayName::parse(&name) {
+                Ok(valid) => {
+                    prefs::set_name(valid.as_str());
+                    *handed_over.borrow_mut() = true;
+                    on_join.emit(Ready { name: valid.as_str().to_owned(), media });
+                }
+                Err(why) => name_error.set(Some(capitalize(&why.to_string()))),
+            }
+        })
+    };
+
+    let choice = media.as_ref().map(LocalMedia::choice).unwrap_or_default();
+    let has_mic = media.as_ref().is_some_and(|m| m.audio_track().is_some());
+    let ready = media.is_some();
+    let share = share_link(&props.room);
+
+    html! {
+        <main class="lobby">
+            <section class="preview-pane">
+                <div class="preview">
+                    <Video id="preview" stream={media.as_ref().map(LocalMedia::stream)} revision={*revision}
+                        muted=true mirrored=true />
+                    if !*camera_on {
+                        <div class="preview-off">{ if ready { "Camera is off" } else { "Starting camera…" } }</div>
+                    }
+                </div>
+                <div class="preview-controls">
+                    <ToggleButton id="toggle-mic" on={*mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
+                        label_off="Unmute microphone" icon_on="🎤" icon_off="🔇" onclick={toggle_mic} />
+                    <ToggleButton id="toggle-camera" on={*camera_on} disabled={!ready} label_on="Turn camera off"
+                        label_off="Turn camera on" icon_on="📷" icon_off="🚫" onclick={toggle_camera} />
+                    <label class="meter-label">
+                        <span class="visually-hidden">{ "Microphone level" }</span>
+                        <meter id="mic-level" ref={meter} min="0" max="1" value="0" aria-label="Microphone level" />
+                    </label>
+                </div>
+                if let Some(problem) = &*problem {
+                    <p id="media-error" class="media-error" role="alert">{ problem }</p>
+                }
+            </section>
+            <section class="join-pane">
+                <h1>{ "Ready to join?" }</h1>
+                <form onsubmit={join} class="join-form">
+                    <label class="field">
+                        <span>{ "Your name" }</span>
+                        <input id="name" type="text" maxlength="32" autocomplete="nickname" value={(*name).clone()}
+                            oninput={on_name} required=true aria-invalid={name_error.is_some().to_string()} />
+                    </label>
+                    if let Some(error) = &*name_error {
+                        <p class="form-error" role="alert">{ error }</p>
+                    }
+                    <DevicePicker id="camera-select" label="Camera" devices={devices.cameras.clone()}
+                        selected={choice.camera.clone()} onchange={pick_camera} />
+                    <DevicePicker id="mic-select" label="Microphone" devices={devices.mics.clone()}
+                        selected={choice.mic.clone()} onchange={pick_mic} />
+                    <button id="join" type="submit" class="primary big" disabled={!ready}>
+                        { if ready { "Join" } else { "Getting your camera…" } }
+                    </button>
+                </form>
+                <div class="share">
+                    <span>{ "Invite others with this link" }</span>
+                    <code id="share-link">{ share.clone() }</code>
+                    <CopyLink link={share} />
+                </div>
+            </section>
+        </main>
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The room's link, as shared.
+pub fn share_link(room: &RoomId) -> String {
+    let origin = web_sys::window().and_then(|window| window.location().origin().ok()).unwrap_or_default();
+    format!("{origin}/r/{room}")
+}
+
+/// Properties of [`ToggleButton`].
+#[derive(Properties, PartialEq)]
+pub struct ToggleProps {
+    /// Element id.
+    pub id: AttrValue,
+    /// The device is on.
+    pub on: bool,
+    /// Nothing to toggle.
+    #[prop_or_default]
+    pub disabled: bool,
+    /// Accessible label while on (what pressing does).
+    pub label_on: AttrValue,
+    /// Accessible label while off.
+    pub label_off: AttrValue,
+    /// Icon while on.
+    pub icon_on: AttrValue,
+    /// Icon while off.
+    pub icon_off: AttrValue,
+    /// Pressed.
+    pub onclick: Callback<MouseEvent>,
+}
+
+/// A mic or camera switch: `aria-pressed` is true while the device is on.
+#[function_component(ToggleButton)]
+pub fn toggle_button(props: &ToggleProps) -> Html {
+    let label = if props.on { &props.label_on } else { &props.label_off };
+    html! {
+        <button id={props.id.clone()} type="button" class={classes!("round", (!props.on).then_some("off"))}
+            aria-pressed={props.on.to_string()} aria-label={label.clone()} title={label.clone()}
+            disabled={props.disabled} onclick={props.onclick.clone()}>
+            <span aria-hidden="true">{ if props.on { &props.icon_on } else { &props.icon_off } }</span>
+        </button>
+    }
+}
+
+/// Properties of [`DevicePicker`].
+#[derive(Properties, PartialEq)]
+pub struct PickerProps {
+    /// Element id.
+    pub id: AttrValue,
+    /// What it picks.
+    pub label: AttrValue,
+    /// The choices.
+    pub devices: Vec<Device>,
+    /// The device in use.
+    pub selected: Option<String>,
+    /// A choice was made.
+    pub onchange: Callback<Event>,
+}
+
+/// A camera or microphone picker.
+#[function_component(DevicePicker)]
+pub fn device_picker(props: &PickerProps) -> Html {
+    html! {
+        <label class="field">
+            <span>{ &props.label }</span>
+            <select id={props.id.clone()} onchange={props.onchange.clone()} disabled={props.devices.is_empty()}>
+                if props.devices.is_empty() {
+                    <option>{ "None found" }</option>
+                }
+                { for props.devices.iter().enumerate().map(|(index, device)| {
+                    let label = if device.label.is_empty() { format!("{} {}", props.label, index + 1) } else { device.label.clone() };
+                    let selected = props.selected.as_deref() == Some(device.id.as_str());
+                    html! { <option value={device.id.clone()} {selected}>{ label }</option> }
+                }) }
+            </select>
+        </label>
+    }
+}

@@ -1,0 +1,9 @@
+//! Yew components: small presentational pieces and the screens made of them.
+
+pub mod call;
+pub mod chat;
+pub mod copy_link;
+pub mod ended;
+pub mod home;
+pub mod lobby;
+pub mod video;

@@ -1,0 +1,195 @@
+//! The toolchain the SPA build needs. `cargo xtask setup` installs each tool only when it is missing or of the
+//! wrong version, so a second run takes a second or two.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use crate::runner::{self, Failure, Result};
+use crate::workspace;
+
+/// The trunk release the build is known to work with.
+pub const TRUNK_VERSION: &str = "0.21.14";
+
+/// binaryen's release, for wasm-opt. Keep equal to `[tools] wasm_opt` in `Trunk.toml`, which trunk checks.
+/// Debian's binaryen is too old for the wasm rustc emits, so it comes from npm instead.
+pub const BINARYEN_VERSION: &str = "132";
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// One thing setup makes sure of.
+enum Tool {
+    /// The rustc target the SPA compiles to.
+    WasmTarget,
+    /// The SPA bundler.
+    Trunk,
+    /// Generates the JS glue; its version must equal the `wasm-bindgen` library's in `Cargo.lock`.
+    WasmBindgen { version: String },
+    /// Shrinks the wasm; trunk finds it on PATH.
+    WasmOpt,
+}
+
+impl Tool {
+    fn label(&self) -> String {
+        match self {
+            Tool::WasmTarget => format!("rust target {WASM_TARGET}"),
+            Tool::Trunk => format!("trunk {TRUNK_VERSION}"),
+            Tool::WasmBindgen { version } => format!("wasm-bindgen-cli {version}"),
+            Tool::WasmOpt => format!("binaryen {BINARYEN_VERSION} (wasm-opt)"),
+        }
+    }
+
+    fn is_installed(&self) -> bool {
+        match self {
+            Tool::WasmTarget => runner::probe(workspace::command("rustup").args(["target", "list", "--installed"]))
+                .is_some_and(|targets| targets.lines().any(|line| line.trim() == WASM_TARGET)),
+            Tool::Trunk => reports_version(&mut command("trunk"), 1, TRUNK_VERSION),
+            Tool::WasmBindgen { version } => reports_version(&mut command("wasm-bindgen"), 1, version),
+            // Asked by path: only the copy setup installed is put in front of trunk's PATH.
+            Tool::WasmOpt => {
+                reports_version(&mut Command::new(binaryen_bin_dir().join("wasm-opt")), 2, BINARYEN_VERSION)
+            }
+        }
+    }
+
+    fn install(&self) -> Result {
+        let step = format!("install {}", self.label());
+        match self {
+            Tool::WasmTarget => runner::run(&step, workspace::command("rustup").args(["target", "add", WASM_TARGET])),
+            Tool::Trunk => runner::run(
+                &step,
+                workspace::cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
+            ),
+            // Deliberately without `--locked`: that is the install verified to work on our machines.
+            Tool::WasmBindgen { version } => {
+                runner::run(&step, workspace::cargo().args(["install", "wasm-bindgen-cli", "--version", version]))
+            }
+            Tool::WasmOpt => {
+                let dir = binaryen_dir();
+                fs::create_dir_all(&dir)
+                    .map_err(|error| Failure::new(&step, format!("cannot create {}: {error}", dir.display())))?;
+                runner::run(
+                    &step,
+                    workspace::command("npm")
+                        .arg("install")
+                        .arg("--prefix")
+                        .arg(&dir)
+                        .args(["--no-audit", "--no-fund", "--loglevel=error"])
+                        .arg(format!("binaryen@{BINARYEN_VERSION}")),
+                )
+            }
+        }
+    }
+}
+
+/// Whether `command --version` runs and its word at `index` (of the first line) is `version`.
+fn reports_version(command: &mut Command, index: usize, version: &str) -> bool {
+    runner::probe(command.arg("--version")).is_some_and(|output| version_word(&output, index) == Some(version))
+}
+
+/// The `index`th whitespace-separated word of the first line: `trunk 0.21.14` → 1, `wasm-opt version 132` → 2.
+fn version_word(output: &str, index: usize) -> Option<&str> {
+    output.lines().next()?.split_whitespace().nth(index)
+}
+
+fn binaryen_dir() -> PathBuf {
+    workspace::cache_dir().join("binaryen")
+}
+
+fn binaryen_bin_dir() -> PathBuf {
+    binaryen_dir().join("node_modules").join(".bin")
+}
+
+/// A command for a tool setup installed: its directories go in front of `PATH`, for the tool and its children
+/// (trunk looks up wasm-bindgen and wasm-opt on `PATH`).
+pub fn command(program: &str) -> Command {
+    let mut command = workspace::command(program);
+    command.env("PATH", workspace::path_with(&[binaryen_bin_dir(), workspace::cargo_bin_dir()]));
+    command
+}
+
+/// The version of `package` recorded in a `Cargo.lock`.
+fn locked_version(lock: &str, package: &str) -> Option<String> {
+    let name_line = format!("name = \"{package}\"");
+    let mut lines = lock.lines();
+    lines.find(|line| line.trim() == name_line)?;
+    let version = lines.next()?.trim().strip_prefix("version = \"")?;
+    Some(version.strip_suffix('"')?.to_owned())
+}
+
+fn wasm_bindgen_version() -> Result<String> {
+    let path = workspace::root().join("Cargo.lock");
+    let lock = fs::read_to_string(&path)
+        .map_err(|error| Failure::new("setup", format!("cannot read {}: {error}", path.display())))?;
+    locked_version(&lock, "wasm-bindgen")
+        .ok_or_else(|| Failure::new("setup", "Cargo.lock has no wasm-bindgen; it should, through huddle-client"))
+}
+
+/// Installs whatever of the toolchain is missing, printing one line per tool.
+pub fn setup() -> Result {
+    let tools = [Tool::WasmTarget, Tool::Trunk, Tool::WasmBindgen { version: wasm_bindgen_version()? }, Tool::WasmOpt];
+    for tool in tools {
+        let label = tool.label();
+        if tool.is_installed() {
+            println!("{label:<32} present");
+            continue;
+        }
+        println!("{label:<32} installing…");
+        let start = Instant::now();
+        tool.install()?;
+        if !tool.is_installed() {
+            return Err(Failure::new(
+                format!("install {label}"),
+                "the install finished, but the tool still does not report the expected version",
+            ));
+        }
+        println!("{label:<32} installed in {}", runner::human_duration(start.elapsed()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_words_are_read_from_the_first_line() {
+        assert_eq!(version_word("trunk 0.21.14\n", 1), Some("0.21.14"));
+        assert_eq!(version_word("wasm-bindgen 0.2.130", 1), Some("0.2.130"));
+        assert_eq!(version_word("wasm-opt version 132 (version_132)\nmore", 2), Some("132"));
+        assert_eq!(version_word("", 1), None);
+    }
+
+    #[test]
+    fn locked_versions_come_from_the_package_entry() {
+        let lock = "\
+[[package]]
+name = \"wasm-bindgen-macro\"
+version = \"0.2.130\"
+
+[[package]]
+name = \"wasm-bindgen\"
+version = \"0.2.130\"
+source = \"registry+https://github.com/rust-lang/crates.io-index\"
+";
+        assert_eq!(locked_version(lock, "wasm-bindgen").as_deref(), Some("0.2.130"));
+        assert_eq!(locked_version(lock, "yew"), None);
+    }
+
+    #[test]
+    fn the_workspace_lock_pins_the_wasm_bindgen_the_client_asks_for() {
+        let manifest = fs::read_to_string(workspace::root().join("client/Cargo.toml")).unwrap();
+        let version = wasm_bindgen_version().unwrap();
+        assert!(
+            manifest.contains(&format!("wasm-bindgen = \"={version}\"")),
+            "client/Cargo.toml should pin wasm-bindgen = \"={version}\""
+        );
+    }
+
+    #[test]
+    fn trunk_checks_the_same_binaryen_that_setup_installs() {
+        let trunk_toml = fs::read_to_string(workspace::root().join("Trunk.toml")).unwrap();
+        assert!(trunk_toml.contains(&format!("wasm_opt = \"version_{BINARYEN_VERSION}\"")));
+    }
+}
