@@ -128,7 +128,8 @@ pub enum InvalidName {
     Empty,
     /// More than [`MAX_NAME_CHARS`] characters.
     TooLong,
-    /// Control characters (newlines, escapes) have no place on a tile.
+    /// Control characters (newlines, escapes) and invisible formatting (zero-width, text-direction overrides)
+    /// have no place on a tile: they make names that look empty or like someone else's.
     ControlCharacter,
 }
 
@@ -137,7 +138,7 @@ impl fmt::Display for InvalidName {
         match self {
             InvalidName::Empty => f.write_str("a name cannot be empty"),
             InvalidName::TooLong => write!(f, "a name has at most {MAX_NAME_CHARS} characters"),
-            InvalidName::ControlCharacter => f.write_str("a name cannot contain control characters"),
+            InvalidName::ControlCharacter => f.write_str("a name cannot contain control or invisible characters"),
         }
     }
 }
@@ -152,7 +153,7 @@ impl DisplayName {
             Err(InvalidName::Empty)
         } else if name.chars().count() > MAX_NAME_CHARS {
             Err(InvalidName::TooLong)
-        } else if name.chars().any(char::is_control) {
+        } else if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
             Err(InvalidName::ControlCharacter)
         } else {
             Ok(Self(name.to_owned()))
@@ -168,6 +169,11 @@ impl DisplayName {
     pub fn uniqueness_key(&self) -> String {
         self.0.to_lowercase()
     }
+}
+
+/// Zero-width and text-direction formatting characters.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 impl<'de> Deserialize<'de> for DisplayName {
@@ -213,6 +219,8 @@ mod tests {
         assert_eq!(DisplayName::parse(&"é".repeat(MAX_NAME_CHARS)).unwrap().as_str().chars().count(), MAX_NAME_CHARS);
         assert_eq!(DisplayName::parse(&"x".repeat(MAX_NAME_CHARS + 1)), Err(InvalidName::TooLong));
         assert_eq!(DisplayName::parse("a\u{1b}[2J"), Err(InvalidName::ControlCharacter));
+        assert_eq!(DisplayName::parse("\u{200B}"), Err(InvalidName::ControlCharacter));
+        assert_eq!(DisplayName::parse("Ada\u{202E}evE"), Err(InvalidName::ControlCharacter));
         assert_eq!(
             DisplayName::parse("Ada").unwrap().uniqueness_key(),
             DisplayName::parse("ADA").unwrap().uniqueness_key()

@@ -114,3 +114,34 @@ impl Config {
         Config::parse_from(["huddle-server"])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_readme_documents_every_flag_and_its_variable() {
+        let readme = include_str!("../../README.md");
+        for arg in Config::command().get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            assert!(readme.contains(&format!("| `--{long}` |")), "README lacks --{long}");
+            if let Some(env) = arg.get_env() {
+                let env = env.to_string_lossy();
+                assert!(readme.contains(&format!("| `{env}` |")), "README lacks {env} for --{long}");
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let config = Config::defaults();
+        assert!(config.host.is_loopback(), "binds loopback unless told otherwise");
+        assert!(config.stun_urls.is_empty() && config.turn_urls.is_empty(), "no public ICE server by default");
+        assert_eq!(config.room_capacity, 4);
+    }
+}

@@ -2,7 +2,7 @@
 //! It turns relay messages and link events into [`Action`]s for the call screen.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use futures::channel::mpsc;
@@ -17,7 +17,7 @@ use web_sys::MediaStream;
 use yew::Callback;
 
 use crate::call::backoff::Backoff;
-use crate::call::state::{Action, Ending};
+use crate::call::state::{Action, Ending, LinkState};
 use crate::rtc::media::LocalMedia;
 use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
 
@@ -43,7 +43,9 @@ struct Inner {
     /// Our id and resume token, once joined.
     identity: RefCell<Option<(PeerId, String)>>,
     ice_servers: RefCell<Vec<IceServer>>,
-    /// Everyone the relay says is in the room (links are made lazily, see `on_signal`).
+    /// Who the relay says is in the room now.
+    roster: RefCell<HashSet<PeerId>>,
+    /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
     links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
     outgoing: RefCell<Option<mpsc::UnboundedSender<ClientMessage>>>,
     camera_on: Cell<bool>,
@@ -62,6 +64,7 @@ impl Engine {
             dispatch,
             identity: RefCell::new(None),
             ice_servers: RefCell::new(Vec::new()),
+            roster: RefCell::new(HashSet::new()),
             links: RefCell::new(HashMap::new()),
             outgoing: RefCell::new(None),
             camera_on: Cell::new(camera_on),
@@ -213,6 +216,7 @@ impl Engine {
             ServerMessage::Joined(joined) => {
                 *self.0.ice_servers.borrow_mut() = joined.ice_servers;
                 *self.0.identity.borrow_mut() = Some((joined.peer_id.clone(), joined.resume_token));
+                *self.0.roster.borrow_mut() = joined.peers.iter().map(|peer| peer.id.clone()).collect();
                 // The newcomer starts the negotiation with everyone already there; links that survived a relay
                 // blip are kept as they are, media still flowing.
                 for peer in &joined.peers {
@@ -222,8 +226,12 @@ impl Engine {
                 }
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
-            ServerMessage::PeerJoined { peer } => dispatch.emit(Action::PeerJoined(peer)),
+            ServerMessage::PeerJoined { peer } => {
+                self.0.roster.borrow_mut().insert(peer.id.clone());
+                dispatch.emit(Action::PeerJoined(peer));
+            }
             ServerMessage::PeerLeft { peer_id, reason } => {
+                self.0.roster.borrow_mut().remove(&peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -237,8 +245,13 @@ impl Engine {
                 | ErrorCode::InvalidName
                 | ErrorCode::UnsupportedVersion => return Some(Ending::Refused { code, message }),
                 ErrorCode::InvalidResume => {
-                    // The relay no longer knows us by that id: join afresh.
+                    // The relay restarted with another resume secret and cannot know us by our id: join afresh,
+                    // and let the others meet us under a new id (they drop our old connection once it fails).
                     self.0.identity.borrow_mut().take();
+                    for (peer, link) in self.0.links.borrow_mut().drain() {
+                        link.close();
+                        dispatch.emit(Action::PeerLeft { peer, dropped: true });
+                    }
                     let join = Join {
                         version: PROTOCOL_VERSION,
                         room: self.0.room.to_string(),
@@ -301,7 +314,19 @@ impl Engine {
         let dispatch = &self.0.dispatch;
         match event {
             LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
-            LinkEvent::State(state) => dispatch.emit(Action::Link(peer.clone(), state)),
+            LinkEvent::State(state) => {
+                // A connection that died to someone the relay no longer lists (they left while the relay was
+                // down, or came back under a new id) will not be repaired: drop it.
+                let dead = matches!(state, LinkState::Failed | LinkState::Closed);
+                if dead && !self.0.roster.borrow().contains(peer) {
+                    if let Some(link) = self.0.links.borrow_mut().remove(peer) {
+                        link.close();
+                    }
+                    dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
+                } else {
+                    dispatch.emit(Action::Link(peer.clone(), state));
+                }
+            }
             LinkEvent::MediaChanged => dispatch.emit(Action::RemoteMediaChanged(peer.clone())),
             LinkEvent::ChannelOpen => {
                 if let Some(link) = self.0.links.borrow().get(peer) {

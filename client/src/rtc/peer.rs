@@ -271,6 +271,10 @@ impl PeerLink {
     fn on_connection_state(self: &Rc<Self>) {
         let state = LinkState::from_browser(&format!("{:?}", self.pc.connection_state()).to_lowercase());
         (self.report)(LinkEvent::State(state));
+        // The call may have given up on this connection in response.
+        if self.closed.get() {
+            return;
+        }
         match state {
             LinkState::Failed => restart_ice(&self.pc),
             LinkState::Disconnected => {

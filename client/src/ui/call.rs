@@ -9,6 +9,7 @@ use crate::rtc::engine::Engine;
 use crate::ui::chat::Chat;
 use crate::ui::copy_link::CopyLink;
 use crate::ui::ended::Ended;
+use crate::ui::icon::{Icon, Svg};
 use crate::ui::lobby::{share_link, Ready, ToggleButton};
 use crate::ui::video::Video;
 
@@ -118,8 +119,8 @@ pub fn call(props: &CallProps) -> Html {
                         if !state.camera_on { <Avatar name={"You".to_owned()} /> }
                         <div class="tile-label">
                             <span class="tile-name">{ "You" }</span>
-                            if !state.mic_on { <span class="tile-muted" title="Microphone off" aria-label="Microphone off">{ "🔇" }</span> }
-                            if !state.camera_on { <span class="tile-camera-off" title="Camera off" aria-label="Camera off">{ "🚫" }</span> }
+                            if !state.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
+                            if !state.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
                         </div>
                     </div>
                     { for state.peers.iter().map(|peer| html! {
@@ -138,12 +139,12 @@ pub fn call(props: &CallProps) -> Html {
             }
             <nav class="controls" aria-label="Call controls">
                 <ToggleButton id="toggle-mic" on={state.mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                    label_off="Unmute microphone" icon_on="🎤" icon_off="🔇" onclick={toggle_mic} />
+                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic} />
                 <ToggleButton id="toggle-camera" on={state.camera_on} label_on="Turn camera off"
-                    label_off="Turn camera on" icon_on="📷" icon_off="🚫" onclick={toggle_camera} />
+                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera} />
                 <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
                     aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={toggle_chat}>
-                    <span aria-hidden="true">{ "💬" }</span>
+                    <Svg icon={Icon::Chat} />
                     if state.unread > 0 {
                         <span id="chat-unread" class="badge" aria-label={format!("{} unread", state.unread)}>
                             { state.unread }
@@ -152,7 +153,7 @@ pub fn call(props: &CallProps) -> Html {
                 </button>
                 <CopyLink link={share_link(&props.room)} round=true />
                 <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={leave}>
-                    <span aria-hidden="true">{ "📞" }</span>
+                    <Svg icon={Icon::Leave} />
                 </button>
             </nav>
         </main>
@@ -180,8 +181,8 @@ fn remote_tile(props: &RemoteTileProps) -> Html {
             }
             <div class="tile-label">
                 <span class="tile-name">{ name }</span>
-                if !peer.mic_on { <span class="tile-muted" title="Microphone off" aria-label="Microphone off">{ "🔇" }</span> }
-                if !peer.camera_on { <span class="tile-camera-off" title="Camera off" aria-label="Camera off">{ "🚫" }</span> }
+                if !peer.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
+                if !peer.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
             </div>
         </div>
     }

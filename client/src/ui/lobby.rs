@@ -12,6 +12,7 @@ use yew::prelude::*;
 use crate::prefs;
 use crate::rtc::media::{list_devices, Device, Devices, LocalMedia, MicLevel};
 use crate::ui::copy_link::CopyLink;
+use crate::ui::icon::{Icon, Svg};
 use crate::ui::video::Video;
 
 /// What the lobby hands to the call.
@@ -198,9 +199,9 @@ pub fn lobby(props: &LobbyProps) -> Html {
                 </div>
                 <div class="preview-controls">
                     <ToggleButton id="toggle-mic" on={*mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                        label_off="Unmute microphone" icon_on="🎤" icon_off="🔇" onclick={toggle_mic} />
+                        label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic} />
                     <ToggleButton id="toggle-camera" on={*camera_on} disabled={!ready} label_on="Turn camera off"
-                        label_off="Turn camera on" icon_on="📷" icon_off="🚫" onclick={toggle_camera} />
+                        label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera} />
                     <label class="meter-label">
                         <span class="visually-hidden">{ "Microphone level" }</span>
                         <meter id="mic-level" ref={meter} min="0" max="1" value="0" aria-label="Microphone level" />
@@ -265,9 +266,9 @@ pub struct ToggleProps {
     /// Accessible label while off.
     pub label_off: AttrValue,
     /// Icon while on.
-    pub icon_on: AttrValue,
+    pub icon_on: Icon,
     /// Icon while off.
-    pub icon_off: AttrValue,
+    pub icon_off: Icon,
     /// Pressed.
     pub onclick: Callback<MouseEvent>,
 }
@@ -280,7 +281,7 @@ pub fn toggle_button(props: &ToggleProps) -> Html {
         <button id={props.id.clone()} type="button" class={classes!("round", (!props.on).then_some("off"))}
             aria-pressed={props.on.to_string()} aria-label={label.clone()} title={label.clone()}
             disabled={props.disabled} onclick={props.onclick.clone()}>
-            <span aria-hidden="true">{ if props.on { &props.icon_on } else { &props.icon_off } }</span>
+            <Svg icon={if props.on { props.icon_on } else { props.icon_off }} />
         </button>
     }
 }

@@ -5,5 +5,6 @@ pub mod chat;
 pub mod copy_link;
 pub mod ended;
 pub mod home;
+pub mod icon;
 pub mod lobby;
 pub mod video;

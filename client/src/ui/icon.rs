@@ -1,0 +1,69 @@
+//! Line icons as inline SVG: no icon font or emoji font needed, and they follow the text colour.
+
+use yew::prelude::*;
+
+/// Which icon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Icon {
+    /// Microphone on.
+    Mic,
+    /// Microphone off.
+    MicOff,
+    /// Camera on.
+    Camera,
+    /// Camera off.
+    CameraOff,
+    /// Chat.
+    Chat,
+    /// Copy link.
+    Link,
+    /// Hang up.
+    Leave,
+}
+
+impl Icon {
+    fn paths(self) -> Html {
+        let mic = html! { <>
+            <rect x="9" y="3" width="6" height="11" rx="3" />
+            <path d="M5 11a7 7 0 0 0 14 0M12 18v3" />
+        </> };
+        let camera = html! { <>
+            <rect x="3" y="6" width="13" height="12" rx="2" />
+            <path d="M16 10.5l5-3v9l-5-3z" />
+        </> };
+        let slash = html! { <path d="M4 3l17 18" /> };
+        match self {
+            Icon::Mic => mic,
+            Icon::MicOff => html! { <>{ mic }{ slash }</> },
+            Icon::Camera => camera,
+            Icon::CameraOff => html! { <>{ camera }{ slash }</> },
+            Icon::Chat => html! { <path d="M4 5h16v11H9l-5 4z" /> },
+            Icon::Link => html! { <>
+                <path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1" />
+                <path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1" />
+            </> },
+            Icon::Leave => html! {
+                <path d="M3 14.5c5-4.7 13-4.7 18 0l-2.4 2.4-3.2-1.4v-2.6a12 12 0 0 0-6.8 0v2.6l-3.2 1.4z"
+                    fill="currentColor" />
+            },
+        }
+    }
+}
+
+/// Properties of [`Svg`].
+#[derive(Properties, PartialEq)]
+pub struct SvgProps {
+    /// Which icon.
+    pub icon: Icon,
+}
+
+/// An icon, decorative: the button around it carries the accessible label.
+#[function_component(Svg)]
+pub fn svg(props: &SvgProps) -> Html {
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" width="22" height="22" fill="none" stroke="currentColor"
+            stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">
+            { props.icon.paths() }
+        </svg>
+    }
+}
