@@ -277,12 +277,16 @@ pub enum PeerMessage {
         /// The text as typed.
         text: String,
     },
-    /// Whether the sender's microphone and camera are on, sent when the channel opens and on every change.
+    /// Whether the sender's microphone, camera and screen share are on, sent when the channel opens and on every
+    /// change.
     MediaState {
         /// The microphone is on (not muted).
         mic: bool,
         /// The camera is on.
         camera: bool,
+        /// A screen (or window) is being shared, on its own track.
+        #[serde(default)]
+        screen: bool,
     },
 }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use huddle_common::{
     ClientConfig, ClientMessage, DisplayName, ErrorCode, IceServer, Join, Joined, LeaveReason, PeerId, PeerInfo,
-    Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
+    PeerMessage, Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -300,6 +300,22 @@ fn config_default() {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Codes, tags and compatibility rules
+
+#[test]
+fn peer_chat() {
+    assert_golden("peer_chat", &PeerMessage::Chat { text: "Can everyone see my screen?".into() });
+}
+
+#[test]
+fn peer_media_state() {
+    assert_golden("peer_media_state", &PeerMessage::MediaState { mic: false, camera: true, screen: true });
+}
+
+#[test]
+fn a_media_state_from_before_screen_sharing_parses() {
+    let old: PeerMessage = serde_json::from_str(r#"{"type":"media_state","mic":true,"camera":false}"#).unwrap();
+    assert_eq!(old, PeerMessage::MediaState { mic: true, camera: false, screen: false });
+}
 
 #[test]
 fn every_error_code_is_its_as_str_on_the_wire() {

@@ -29,18 +29,14 @@ pub fn test(cargo_test_args: &[String]) -> Result {
     step("clippy (wasm32)", &mut || {
         let wasm32 = ["--target", "wasm32-unknown-unknown"];
         let deny_warnings = ["--", "-D", "warnings"];
+        // The crates that run in the browser, tests included (the property tests are host-only, see
+        // common/Cargo.toml).
         runner::run(
             "clippy (wasm32)",
             workspace::cargo()
-                .args(["clippy", "-p", "huddle-client", "--all-targets"])
+                .args(["clippy", "-p", "huddle-client", "-p", "huddle-common", "--all-targets"])
                 .args(wasm32)
                 .args(deny_warnings),
-        )?;
-        // Only the library: the protocol tests use proptest, whose getrandom does not build for
-        // wasm32-unknown-unknown, and they run natively in `cargo test` anyway.
-        runner::run(
-            "clippy (wasm32)",
-            workspace::cargo().args(["clippy", "-p", "huddle-common", "--lib"]).args(wasm32).args(deny_warnings),
         )
     })?;
     let mut tally = TestTally::default();

@@ -103,6 +103,8 @@ pub struct RemotePeer {
     pub mic_on: bool,
     /// Their camera is on (as they last told us).
     pub camera_on: bool,
+    /// They share their screen (as they last told us).
+    pub screen_on: bool,
     /// Bumped when their media stream gains or loses a track, so the tile re-attaches it.
     pub media_revision: u32,
 }
@@ -138,6 +140,8 @@ pub struct CallState {
     pub mic_on: bool,
     /// Our camera is on.
     pub camera_on: bool,
+    /// We share our screen.
+    pub sharing: bool,
     /// The chat so far.
     pub chat: Vec<ChatLine>,
     /// The chat panel is open.
@@ -181,6 +185,8 @@ pub enum Action {
     SetMic(bool),
     /// Our camera was switched.
     SetCamera(bool),
+    /// Our screen share started or stopped.
+    SetSharing(bool),
     /// Show a notice.
     Notice(String),
     /// Hide the notice.
@@ -200,6 +206,7 @@ impl CallState {
             peers: Vec::new(),
             mic_on,
             camera_on,
+            sharing: false,
             chat: Vec::new(),
             chat_open: false,
             unread: 0,
@@ -225,6 +232,7 @@ impl CallState {
                 // Until they say otherwise: a tile shows their video if it arrives.
                 mic_on: true,
                 camera_on: true,
+                screen_on: false,
                 media_revision: 0,
             });
         }
@@ -275,6 +283,7 @@ impl CallState {
             }
             Action::SetMic(on) => self.mic_on = on,
             Action::SetCamera(on) => self.camera_on = on,
+            Action::SetSharing(on) => self.sharing = on,
             Action::Notice(text) => self.notice = Some(text),
             Action::ClearNotice => self.notice = None,
             Action::RelayLost => {
@@ -289,9 +298,10 @@ impl CallState {
     fn on_peer_message(&mut self, from: PeerId, message: PeerMessage) {
         let Some(peer) = self.peer_mut(&from) else { return };
         match message {
-            PeerMessage::MediaState { mic, camera } => {
+            PeerMessage::MediaState { mic, camera, screen } => {
                 peer.mic_on = mic;
                 peer.camera_on = camera;
+                peer.screen_on = screen;
             }
             PeerMessage::Chat { text } => {
                 if text.trim().is_empty() || text.chars().count() > PeerMessage::MAX_CHAT_CHARS {
@@ -387,9 +397,9 @@ mod tests {
     #[test]
     fn media_state_from_a_peer_shows_on_their_tile() {
         let mut state = joined_with(&[("a", "Ada")]);
-        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: false }));
+        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: false, screen: true }));
         let ada = state.peer(&"a".into()).unwrap();
-        assert!(!ada.mic_on && !ada.camera_on);
+        assert!(!ada.mic_on && !ada.camera_on && ada.screen_on);
     }
 
     #[test]

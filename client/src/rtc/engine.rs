@@ -12,13 +12,14 @@ use huddle_common::{
     close_code, ClientMessage, ErrorCode, IceServer, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId,
     ServerMessage, SignalPayload, PROTOCOL_VERSION,
 };
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::MediaStream;
 use yew::Callback;
 
 use crate::call::backoff::Backoff;
 use crate::call::state::{Action, Ending, LinkState};
-use crate::rtc::media::LocalMedia;
+use crate::rtc::media::{pick_screen, LocalMedia, Screen};
 use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
@@ -49,6 +50,7 @@ struct Inner {
     links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
     outgoing: RefCell<Option<mpsc::UnboundedSender<ClientMessage>>>,
     camera_on: Cell<bool>,
+    screen: RefCell<Option<Screen>>,
     ended: Cell<bool>,
 }
 
@@ -68,6 +70,7 @@ impl Engine {
             links: RefCell::new(HashMap::new()),
             outgoing: RefCell::new(None),
             camera_on: Cell::new(camera_on),
+            screen: RefCell::new(None),
             ended: Cell::new(false),
         }));
         spawn_local(engine.clone().relay_loop());
@@ -77,6 +80,49 @@ impl Engine {
     /// What `peer` sends us.
     pub fn remote_stream(&self, peer: &PeerId) -> Option<MediaStream> {
         self.0.links.borrow().get(peer).map(|link| link.remote_stream())
+    }
+
+    /// What `peer` shares of their screen.
+    pub fn remote_screen(&self, peer: &PeerId) -> Option<MediaStream> {
+        self.0.links.borrow().get(peer).and_then(|link| link.remote_screen())
+    }
+
+    /// Our shared screen, if sharing.
+    pub fn local_screen(&self) -> Option<MediaStream> {
+        self.0.screen.borrow().as_ref().map(|screen| Clone::clone(&screen.stream))
+    }
+
+    /// Asks which screen to share and shares it with everyone. Stopping it from the browser's own control ends the
+    /// share as the button does.
+    pub async fn start_screen_share(&self) -> Result<(), String> {
+        let screen = pick_screen().await?;
+        let engine = Rc::downgrade(&self.0);
+        let on_ended = Closure::<dyn FnMut()>::new(move || {
+            if let Some(inner) = engine.upgrade() {
+                Engine(inner).stop_screen_share();
+            }
+        });
+        screen.track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
+        on_ended.forget();
+        for link in self.0.links.borrow().values() {
+            link.set_screen(Some(screen.clone()));
+        }
+        *self.0.screen.borrow_mut() = Some(screen);
+        self.broadcast(&self.media_state());
+        self.0.dispatch.emit(Action::SetSharing(true));
+        Ok(())
+    }
+
+    /// Stops sharing the screen.
+    pub fn stop_screen_share(&self) {
+        let Some(screen) = self.0.screen.borrow_mut().take() else { return };
+        screen.track.set_onended(None);
+        screen.track.stop();
+        for link in self.0.links.borrow().values() {
+            link.set_screen(None);
+        }
+        self.broadcast(&self.media_state());
+        self.0.dispatch.emit(Action::SetSharing(false));
     }
 
     /// Our own camera and microphone.
@@ -121,11 +167,18 @@ impl Engine {
         for (_, link) in self.0.links.borrow_mut().drain() {
             link.close();
         }
+        if let Some(screen) = self.0.screen.borrow_mut().take() {
+            screen.track.stop();
+        }
         self.0.media.stop();
     }
 
     fn media_state(&self) -> PeerMessage {
-        PeerMessage::MediaState { mic: self.0.media.mic_enabled(), camera: self.0.camera_on.get() }
+        PeerMessage::MediaState {
+            mic: self.0.media.mic_enabled(),
+            camera: self.0.camera_on.get(),
+            screen: self.0.screen.borrow().is_some(),
+        }
     }
 
     fn broadcast(&self, message: &PeerMessage) {
@@ -289,6 +342,7 @@ impl Engine {
         let outgoing = Outgoing {
             audio: self.0.media.audio_track(),
             video: self.0.camera_on.get().then(|| self.0.media.video_track()).flatten(),
+            screen: self.0.screen.borrow().clone(),
         };
         let engine = Rc::downgrade(&self.0);
         let target = peer.clone();
@@ -327,7 +381,9 @@ impl Engine {
                     dispatch.emit(Action::Link(peer.clone(), state));
                 }
             }
-            LinkEvent::MediaChanged => dispatch.emit(Action::RemoteMediaChanged(peer.clone())),
+            LinkEvent::MediaChanged | LinkEvent::ScreenChanged => {
+                dispatch.emit(Action::RemoteMediaChanged(peer.clone()))
+            }
             LinkEvent::ChannelOpen => {
                 if let Some(link) = self.0.links.borrow().get(peer) {
                     link.send(&self.media_state());

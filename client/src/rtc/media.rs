@@ -1,4 +1,7 @@
 //! The local camera and microphone: acquiring them with fallbacks, switching devices, and the mic level meter.
+//!
+//! Beware: `MediaStream` and `MediaStreamTrack` have inherent `clone()` methods that call the JavaScript `clone()`
+//! (a new stream, a new track holding the device). To copy the handle, write `Clone::clone(&x)`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -140,7 +143,7 @@ impl LocalMedia {
 
     /// The stream to show in the local preview or tile.
     pub fn stream(&self) -> MediaStream {
-        self.0.stream.clone()
+        Clone::clone(&self.0.stream)
     }
 
     /// The live microphone track, if any.
@@ -185,7 +188,7 @@ impl LocalMedia {
         let track = first_track(&stream, "video").ok_or("The camera gave no picture.")?;
         self.stop_camera();
         self.0.stream.add_track(&track);
-        *self.0.video.borrow_mut() = Some(track.clone());
+        *self.0.video.borrow_mut() = Some(Clone::clone(&track));
         Ok(track)
     }
 
@@ -202,7 +205,7 @@ impl LocalMedia {
         let stream = get_user_media(Some(&Some(id)), None).await.map_err(|error| explain(&error, "microphone"))?;
         let track = first_track(&stream, "audio").ok_or("The microphone gave no sound.")?;
         track.set_enabled(enabled);
-        if let Some(old) = self.0.audio.borrow_mut().replace(track.clone()) {
+        if let Some(old) = self.0.audio.borrow_mut().replace(Clone::clone(&track)) {
             old.stop();
             self.0.stream.remove_track(&old);
         }
@@ -217,6 +220,34 @@ impl LocalMedia {
         }
         self.stop_camera();
     }
+}
+
+/// A screen or window the person picked to share, as a stream with one video track.
+#[derive(Clone)]
+pub struct Screen {
+    /// Its stream (its id travels in the SDP, which is how the others tell it from the camera).
+    pub stream: MediaStream,
+    /// Its video track.
+    pub track: MediaStreamTrack,
+}
+
+/// Asks the person which screen or window to share (the browser shows its own picker).
+pub async fn pick_screen() -> Result<Screen, String> {
+    let devices = media_devices()?;
+    let promise = devices.get_display_media().map_err(|error| explain(&error, "screen"))?;
+    let stream: MediaStream = match JsFuture::from(promise).await {
+        Ok(stream) => stream.unchecked_into(),
+        Err(error) => {
+            let name = Reflect::get(&error, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
+            return Err(if name == "NotAllowedError" {
+                "Screen sharing was cancelled.".to_owned()
+            } else {
+                explain(&error, "screen")
+            });
+        }
+    };
+    let track = first_track(&stream, "video").ok_or("The shared screen has no picture.")?;
+    Ok(Screen { stream, track })
 }
 
 /// Lists cameras and microphones.

@@ -21,6 +21,7 @@ use web_sys::{
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{restart_ice, set_local_description_implicit, set_username_fragment, username_fragment};
+use crate::rtc::media::Screen;
 
 /// A data channel message longer than this is dropped unread.
 const MAX_PEER_MESSAGE_BYTES: usize = 16 * 1024;
@@ -33,6 +34,8 @@ pub enum LinkEvent {
     State(LinkState),
     /// The remote stream gained or lost a track.
     MediaChanged,
+    /// The peer's shared screen arrived (or changed).
+    ScreenChanged,
     /// The data channel opened: time to tell the peer our mic/camera state.
     ChannelOpen,
     /// A message arrived on the data channel.
@@ -45,6 +48,8 @@ pub struct Outgoing {
     pub audio: Option<MediaStreamTrack>,
     /// The camera track, if any and on.
     pub video: Option<MediaStreamTrack>,
+    /// The shared screen, if sharing.
+    pub screen: Option<Screen>,
 }
 
 enum Work {
@@ -58,10 +63,12 @@ pub struct PeerLink {
     pc: RtcPeerConnection,
     channel: RefCell<Option<RtcDataChannel>>,
     remote: MediaStream,
+    remote_screen: Rc<RefCell<Option<MediaStream>>>,
     work: mpsc::UnboundedSender<Work>,
     report: Rc<dyn Fn(LinkEvent)>,
     audio: RefCell<Option<RtcRtpTransceiver>>,
     video: RefCell<Option<RtcRtpTransceiver>>,
+    screen: RefCell<Option<RtcRtpTransceiver>>,
     outgoing: RefCell<Outgoing>,
     /// Our tracks are attached (at once when we start the negotiation, after the first offer when they do).
     prepared: Cell<bool>,
@@ -144,10 +151,18 @@ impl PeerLink {
                 pc.set_onconnectionstatechange(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
             }
             let remote = MediaStream::new().expect("MediaStream constructor");
+            let remote_screen = Rc::new(RefCell::new(None));
             {
-                let (remote, report) = (remote.clone(), Rc::clone(&report));
+                let (remote, remote_screen, report) =
+                    (Clone::clone(&remote), Rc::clone(&remote_screen), Rc::clone(&report));
                 handlers.push(Closure::new(move |event: JsValue| {
                     let event: RtcTrackEvent = event.unchecked_into();
+                    // Camera and microphone are sent without a stream; a shared screen comes with its own.
+                    if let Some(stream) = event.streams().iter().next() {
+                        *remote_screen.borrow_mut() = Some(stream.unchecked_into::<MediaStream>());
+                        report(LinkEvent::ScreenChanged);
+                        return;
+                    }
                     let track = event.track();
                     if !remote.get_tracks().includes(&track, 0) {
                         remote.add_track(&track);
@@ -161,10 +176,12 @@ impl PeerLink {
                 pc: pc.clone(),
                 channel: RefCell::new(None),
                 remote,
+                remote_screen,
                 work,
                 report,
                 audio: RefCell::new(None),
                 video: RefCell::new(None),
+                screen: RefCell::new(None),
                 outgoing: RefCell::new(outgoing),
                 prepared: Cell::new(false),
                 closed: Cell::new(false),
@@ -182,7 +199,12 @@ impl PeerLink {
 
     /// The stream of what this peer sends us.
     pub fn remote_stream(&self) -> MediaStream {
-        self.remote.clone()
+        Clone::clone(&self.remote)
+    }
+
+    /// What this peer shares of their screen, if anything arrived.
+    pub fn remote_screen(&self) -> Option<MediaStream> {
+        self.remote_screen.borrow().as_ref().map(Clone::clone)
     }
 
     /// Hands a signal from this peer to the negotiation routine.
@@ -199,14 +221,34 @@ impl PeerLink {
         }
     }
 
-    /// Starts or stops sending video. Stopping turns the sender to receive-only, which renegotiates, so the others'
-    /// decoders stop too; starting replaces the track and renegotiates back.
+    /// Starts or stops sending video by swapping the sender's track: no renegotiation, so turning the camera on or
+    /// off is instant and cannot collide with the other side's negotiation. (Turning the transceiver to receive-only
+    /// instead would renegotiate, and Chrome can leave the far side's receiver muted after such a change.)
     pub fn set_video(&self, track: Option<MediaStreamTrack>) {
         if let Some(transceiver) = self.video.borrow().as_ref() {
             let _ = transceiver.sender().replace_track(track.as_ref());
-            transceiver.set_direction(direction(track.is_some()));
         }
         self.outgoing.borrow_mut().video = track;
+    }
+
+    /// Starts or stops sending a shared screen, on a transceiver of its own (this renegotiates).
+    pub fn set_screen(&self, screen: Option<Screen>) {
+        if let Some(old) = self.screen.borrow_mut().take() {
+            old.stop();
+        }
+        if self.prepared.get() {
+            if let Some(screen) = &screen {
+                *self.screen.borrow_mut() = Some(self.add_screen_transceiver(screen));
+            }
+        }
+        self.outgoing.borrow_mut().screen = screen;
+    }
+
+    fn add_screen_transceiver(&self, screen: &Screen) -> RtcRtpTransceiver {
+        let init = RtcRtpTransceiverInit::new();
+        init.set_direction(RtcRtpTransceiverDirection::Sendonly);
+        init.set_streams(&Array::of1(&screen.stream));
+        self.pc.add_transceiver_with_media_stream_track_and_init(&screen.track, &init)
     }
 
     /// Closes the connection for good.
@@ -233,14 +275,18 @@ impl PeerLink {
                 .find(|t| t.receiver().track().kind() == kind && t.mid().is_some())
         };
         for (kind, track, slot) in [("audio", &outgoing.audio, &self.audio), ("video", &outgoing.video, &self.video)] {
+            // Always send-receive, even without a track yet: a camera turned on later just fills the sender.
             let transceiver = find(kind).unwrap_or_else(|| {
                 let init = RtcRtpTransceiverInit::new();
-                init.set_direction(direction(track.is_some()));
+                init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
                 self.pc.add_transceiver_with_str_and_init(kind, &init)
             });
             let _ = transceiver.sender().replace_track(track.as_ref());
-            transceiver.set_direction(direction(track.is_some()));
+            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
             *slot.borrow_mut() = Some(transceiver);
+        }
+        if let Some(screen) = &outgoing.screen {
+            *self.screen.borrow_mut() = Some(self.add_screen_transceiver(screen));
         }
         // A pre-negotiated channel: both sides create it with the same id, no `datachannel` event involved.
         let init = RtcDataChannelInit::new();
@@ -306,11 +352,18 @@ impl PeerLink {
     /// The perfect-negotiation routine: every piece of work, in order.
     async fn run(self: Rc<Self>, mut queue: mpsc::UnboundedReceiver<Work>, mut negotiator: Negotiator) {
         let mut candidates: CandidateQueue<RtcIceCandidateInit> = CandidateQueue::default();
+        // A `negotiationneeded` that finds a negotiation in progress waits for it to end. The browser does not fire
+        // the event again while its negotiation-needed flag stays set, so dropping it would lose the change.
+        let mut deferred = false;
         while let Some(work) = queue.next().await {
             if self.closed.get() {
                 break;
             }
             let result = match work {
+                Work::Negotiate if self.signaling_state() != SignalingState::Stable => {
+                    deferred = true;
+                    Ok(())
+                }
                 Work::Negotiate => self.offer(&mut negotiator).await,
                 Work::Signal(SignalPayload::Offer { sdp }) => {
                     self.on_description(&mut negotiator, &mut candidates, DescriptionKind::Offer, sdp).await
@@ -335,14 +388,16 @@ impl PeerLink {
             if let Err(error) = result {
                 web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
             }
+            if deferred && !self.closed.get() && self.signaling_state() == SignalingState::Stable {
+                deferred = false;
+                if let Err(error) = self.offer(&mut negotiator).await {
+                    web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
+                }
+            }
         }
     }
 
     async fn offer(self: &Rc<Self>, negotiator: &mut Negotiator) -> Result<(), JsValue> {
-        // `negotiationneeded` fires again once the state is stable, if still needed.
-        if self.signaling_state() != SignalingState::Stable {
-            return Ok(());
-        }
         negotiator.set_making_offer(true);
         let result = JsFuture::from(set_local_description_implicit(&self.pc)).await;
         negotiator.set_making_offer(false);
@@ -362,6 +417,12 @@ impl PeerLink {
             Decision::Ignore => return Ok(()),
             Decision::Apply { answer } => answer,
         };
+        if kind == DescriptionKind::Offer && self.signaling_state() == SignalingState::HaveLocalOffer {
+            // Glare, and we are polite: withdraw our offer first. Explicitly, for browsers without the implicit
+            // rollback of setRemoteDescription.
+            JsFuture::from(self.pc.set_local_description(&RtcSessionDescriptionInit::new(RtcSdpType::Rollback)))
+                .await?;
+        }
         let sdp_type = if kind == DescriptionKind::Offer { RtcSdpType::Offer } else { RtcSdpType::Answer };
         let applied = JsFuture::from(self.pc.set_remote_description(&description(sdp_type, &sdp))).await;
         negotiator.remote_description_applied();
@@ -399,14 +460,6 @@ impl PeerLink {
 impl Drop for PeerLink {
     fn drop(&mut self) {
         self.close();
-    }
-}
-
-fn direction(sending: bool) -> RtcRtpTransceiverDirection {
-    if sending {
-        RtcRtpTransceiverDirection::Sendrecv
-    } else {
-        RtcRtpTransceiverDirection::Recvonly
     }
 }
 

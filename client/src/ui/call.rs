@@ -85,6 +85,21 @@ pub fn call(props: &CallProps) -> Html {
             });
         })
     };
+    let toggle_screen = {
+        let (engine, state) = (engine.clone(), state.clone());
+        Callback::from(move |_: MouseEvent| {
+            if state.sharing {
+                engine.stop_screen_share();
+                return;
+            }
+            let (engine, state) = (engine.clone(), state.clone());
+            spawn_local(async move {
+                if let Err(why) = engine.start_screen_share().await {
+                    state.dispatch(Action::Notice(why));
+                }
+            });
+        })
+    };
     let toggle_chat = {
         let state = state.clone();
         Callback::from(move |_: MouseEvent| state.dispatch(Action::ToggleChat))
@@ -102,7 +117,16 @@ pub fn call(props: &CallProps) -> Html {
     };
 
     let media = engine.local_media();
-    let tiles = state.peers.len() + 1;
+    let remote_screens: Vec<(String, Option<web_sys::MediaStream>, u32)> = state
+        .peers
+        .iter()
+        .filter(|peer| peer.screen_on)
+        .filter_map(|peer| engine.remote_screen(&peer.id).map(|s| (peer.id.to_string(), Some(s), peer.media_revision)))
+        .collect();
+    let local_screen = engine.local_screen();
+    let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
+    let names: std::collections::HashMap<String, String> =
+        state.peers.iter().map(|peer| (peer.id.to_string(), peer.name.to_string())).collect();
     let has_mic = media.audio_track().is_some();
     html! {
         <main class={classes!("call", state.chat_open.then_some("with-chat"))}>
@@ -126,6 +150,21 @@ pub fn call(props: &CallProps) -> Html {
                     { for state.peers.iter().map(|peer| html! {
                         <RemoteTile key={peer.id.to_string()} peer={peer.clone()} stream={engine.remote_stream(&peer.id)} />
                     }) }
+                    if let Some(stream) = local_screen {
+                        <div class="tile screen local-screen" aria-label="Your screen">
+                            <Video stream={Some(stream)} muted=true />
+                            <div class="tile-label"><span class="tile-name">{ "Your screen" }</span></div>
+                        </div>
+                    }
+                    { for remote_screens.into_iter().map(|(id, stream, revision)| {
+                        let label = format!("{}'s screen", names.get(&id).map(String::as_str).unwrap_or("Someone"));
+                        html! {
+                            <div key={format!("screen-{id}")} class="tile screen" data-screen-of={id} aria-label={label.clone()}>
+                                <Video {stream} {revision} muted=true />
+                                <div class="tile-label"><span class="tile-name">{ label }</span></div>
+                            </div>
+                        }
+                    }) }
                 </div>
                 if state.peers.is_empty() && state.phase == Phase::InCall {
                     <p class="alone">{ "You're the only one here. Share the link to invite someone." }</p>
@@ -142,6 +181,13 @@ pub fn call(props: &CallProps) -> Html {
                     label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic} />
                 <ToggleButton id="toggle-camera" on={state.camera_on} label_on="Turn camera off"
                     label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera} />
+                <button id="toggle-screen" type="button" class={classes!("round", state.sharing.then_some("active"))}
+                    aria-pressed={state.sharing.to_string()}
+                    aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
+                    title={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
+                    onclick={toggle_screen}>
+                    <Svg icon={Icon::Screen} />
+                </button>
                 <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
                     aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={toggle_chat}>
                     <Svg icon={Icon::Chat} />

@@ -13,6 +13,8 @@ pub enum Icon {
     Camera,
     /// Camera off.
     CameraOff,
+    /// Share screen.
+    Screen,
     /// Chat.
     Chat,
     /// Copy link.
@@ -37,6 +39,10 @@ impl Icon {
             Icon::MicOff => html! { <>{ mic }{ slash }</> },
             Icon::Camera => camera,
             Icon::CameraOff => html! { <>{ camera }{ slash }</> },
+            Icon::Screen => html! { <>
+                <rect x="3" y="4" width="18" height="12" rx="2" />
+                <path d="M8 20h8M12 16v4M12 7v6M9.5 9.5L12 7l2.5 2.5" />
+            </> },
             Icon::Chat => html! { <path d="M4 5h16v11H9l-5 4z" /> },
             Icon::Link => html! { <>
                 <path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1" />

@@ -1,0 +1,323 @@
+//! One simulated person's browser: its own headless Chromium with a fresh profile, fake camera and microphone,
+//! driven over WebDriver.
+
+use std::path::Path;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::wd::{Capabilities, TimeoutConfiguration};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+
+use crate::driver::{driver, Driver};
+use crate::scratch::{slug, ScratchDir};
+use crate::wait::{wait_for, wait_until, TIMEOUT};
+use crate::{artifacts, diagnostics, Error, Result};
+
+/// How long a page script may run (the media observations sample for about a second).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a navigation may take; everything is served from loopback.
+const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The size of the browser window, which in headless Chromium is the page's viewport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewport {
+    /// A laptop: 1280x800.
+    Desktop,
+    /// A phone held upright: 390x844.
+    Phone,
+}
+
+impl Viewport {
+    /// Width and height in CSS pixels.
+    pub fn size(self) -> (u32, u32) {
+        match self {
+            Viewport::Desktop => (1280, 800),
+            Viewport::Phone => (390, 844),
+        }
+    }
+}
+
+/// How to launch a [`Browser`].
+#[derive(Clone, Debug)]
+pub struct BrowserOptions {
+    /// Who this browser is in the test (used in failure reports).
+    pub label: String,
+    /// The window size.
+    pub viewport: Viewport,
+    /// More Chromium switches, e.g. `--use-file-for-fake-video-capture=FILE.y4m`.
+    pub extra_args: Vec<String>,
+    /// Give the page the fake camera and microphone without asking (the default). When false, every permission
+    /// prompt is denied instead, as for a person who clicks "Block".
+    pub grant_media: bool,
+}
+
+impl BrowserOptions {
+    /// A desktop-sized browser that grants camera and microphone.
+    pub fn new(label: &str) -> Self {
+        BrowserOptions {
+            label: label.to_owned(),
+            viewport: Viewport::Desktop,
+            extra_args: Vec::new(),
+            grant_media: true,
+        }
+    }
+}
+
+/// A headless Chromium session; Chromium quits and its profile is deleted when this is dropped.
+pub struct Browser {
+    client: Client,
+    session: String,
+    driver: &'static Driver,
+    label: String,
+    _profile: ScratchDir,
+}
+
+impl Browser {
+    /// Launches a desktop-sized browser for the person `label`.
+    pub async fn launch(label: &str) -> Result<Browser> {
+        Self::launch_with(BrowserOptions::new(label)).await
+    }
+
+    /// Launches a phone-sized (390x844) browser for the person `label`.
+    pub async fn launch_phone(label: &str) -> Result<Browser> {
+        Self::launch_with(BrowserOptions { viewport: Viewport::Phone, ..BrowserOptions::new(label) }).await
+    }
+
+    /// Launches a browser as described.
+    pub async fn launch_with(options: BrowserOptions) -> Result<Browser> {
+        let driver = driver()?;
+        let profile = ScratchDir::new(&format!("profile-{}", slug(&options.label)))?;
+        let (width, height) = options.viewport.size();
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--use-fake-device-for-media-stream",
+            // Without it no ICE candidate exists in a loopback-only namespace.
+            "--allow-loopback-in-peer-connection",
+            "--autoplay-policy=no-user-gesture-required",
+            "--hide-scrollbars",
+            "--lang=en-US",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        args.push(
+            if options.grant_media { "--use-fake-ui-for-media-stream" } else { "--deny-permission-prompts" }.into(),
+        );
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.push(format!("--window-size={width},{height}"));
+        args.extend(options.extra_args);
+
+        let mut capabilities = Capabilities::new();
+        capabilities.insert("browserName".into(), json!("chrome"));
+        capabilities.insert("goog:chromeOptions".into(), json!({ "binary": artifacts::chromium()?, "args": args }));
+        capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        let client = ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url()).await?;
+        let session = match client.session_id().await {
+            Ok(Some(session)) => session,
+            other => {
+                let _ = client.close().await;
+                return Err(Error::Check(format!("chromedriver gave no session id: {other:?}")));
+            }
+        };
+        driver.track(&session, &options.label);
+        let browser = Browser { client, session, driver, label: options.label, _profile: profile };
+        let timeouts = TimeoutConfiguration::new(Some(SCRIPT_TIMEOUT), Some(PAGE_LOAD_TIMEOUT), Some(Duration::ZERO));
+        browser.client.update_timeouts(timeouts).await.map_err(|e| Error::webdriver("set timeouts", e))?;
+        browser.fit_viewport(width, height).await?;
+        Ok(browser)
+    }
+
+    /// Resizes the window so that the page's viewport (not the window) is `width` x `height`: even headless,
+    /// Chromium keeps room for its toolbar inside `--window-size`.
+    async fn fit_viewport(&self, width: u32, height: u32) -> Result<()> {
+        const VIEWPORT: &str = "return [innerWidth, innerHeight, outerWidth, outerHeight];";
+        let sizes = self.eval_js(VIEWPORT, Vec::new()).await?;
+        let size = |i: usize| sizes[i].as_u64().map(|v| v as u32);
+        let (Some(inner_w), Some(inner_h), Some(outer_w), Some(outer_h)) = (size(0), size(1), size(2), size(3)) else {
+            return Err(Error::Script { what: format!("{}: viewport size", self.label), value: sizes });
+        };
+        if (inner_w, inner_h) == (width, height) {
+            return Ok(());
+        }
+        let (window_w, window_h) = (width + outer_w.saturating_sub(inner_w), height + outer_h.saturating_sub(inner_h));
+        self.client.set_window_size(window_w, window_h).await.map_err(|e| self.error("resize the window", e))?;
+        let now = self.eval_js("return [innerWidth, innerHeight];", Vec::new()).await?;
+        if now == json!([width, height]) {
+            Ok(())
+        } else {
+            Err(Error::Check(format!("{}: viewport is {now} after resizing, not [{width}, {height}]", self.label)))
+        }
+    }
+
+    /// Who this browser is in the test.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The fantoccini client, for anything the helpers here do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Navigates to `url` and waits for the page's load event.
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        self.client.goto(url).await.map_err(|e| self.error(format!("open {url}"), e))
+    }
+
+    /// The current URL.
+    pub async fn current_url(&self) -> Result<String> {
+        Ok(self.client.current_url().await.map_err(|e| self.error("read the URL", e))?.to_string())
+    }
+
+    /// The page's `<title>`.
+    pub async fn title(&self) -> Result<String> {
+        self.client.title().await.map_err(|e| self.error("read the title", e))
+    }
+
+    /// Runs `script` as a function body with `args` as `arguments`; returns what it `return`s.
+    pub async fn eval_js(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client.execute(script, args).await.map_err(|e| self.error("run a script", e))
+    }
+
+    /// Runs `script` with `args` followed by a callback in `arguments`; returns what the callback is called with.
+    pub async fn eval_js_async(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client.execute_async(script, args).await.map_err(|e| self.error("run an async script", e))
+    }
+
+    /// Fetches `path` from the page's origin, from inside the page: `(status, body parsed as JSON or as a string)`.
+    pub async fn fetch(&self, path: &str) -> Result<(u16, Value)> {
+        const FETCH: &str = r#"
+            const [path, done] = arguments;
+            fetch(path, { cache: 'no-store' })
+              .then(async (response) => {
+                const text = await response.text();
+                let body;
+                try { body = JSON.parse(text); } catch (_) { body = text; }
+                done({ status: response.status, body });
+              })
+              .catch((error) => done({ error: String(error) }));
+        "#;
+        let reply = self.eval_js_async(FETCH, vec![json!(path)]).await?;
+        match reply["status"].as_u64() {
+            Some(status) => Ok((status as u16, reply["body"].clone())),
+            None => Err(Error::Script { what: format!("{}: fetch {path}", self.label), value: reply }),
+        }
+    }
+
+    /// The first element matching a CSS selector (fails if there is none).
+    pub async fn find(&self, selector: &str) -> Result<Element> {
+        self.client.find(Locator::Css(selector)).await.map_err(|e| self.error(format!("find {selector}"), e))
+    }
+
+    /// Every element matching a CSS selector.
+    pub async fn find_all(&self, selector: &str) -> Result<Vec<Element>> {
+        self.client.find_all(Locator::Css(selector)).await.map_err(|e| self.error(format!("find {selector}"), e))
+    }
+
+    /// How many elements match a CSS selector.
+    pub async fn count(&self, selector: &str) -> Result<usize> {
+        Ok(self.find_all(selector).await?.len())
+    }
+
+    /// Whether any element matches a CSS selector.
+    pub async fn exists(&self, selector: &str) -> Result<bool> {
+        Ok(self.count(selector).await? > 0)
+    }
+
+    /// Waits (up to [`TIMEOUT`]) until an element matches `selector`.
+    pub async fn wait_for(&self, selector: &str) -> Result<()> {
+        let what = format!("{} shows {selector}", self.label);
+        wait_until(what, TIMEOUT, async || self.exists(selector).await).await
+    }
+
+    /// Waits (up to [`TIMEOUT`]) until no element matches `selector`.
+    pub async fn wait_gone(&self, selector: &str) -> Result<()> {
+        let what = format!("{} no longer shows {selector}", self.label);
+        wait_until(what, TIMEOUT, async || Ok(!self.exists(selector).await?)).await
+    }
+
+    /// Waits (up to [`TIMEOUT`]) until the first element matching `selector` is displayed and enabled, as a person
+    /// waits for a button to become clickable.
+    pub async fn wait_interactable(&self, selector: &str) -> Result<Element> {
+        let what = format!("{}'s {selector} is displayed and enabled", self.label);
+        wait_for(what, TIMEOUT, async || {
+            let Some(element) = self.find_all(selector).await?.into_iter().next() else { return Ok(None) };
+            let displayed = element.is_displayed().await.map_err(|e| self.error(format!("inspect {selector}"), e))?;
+            let enabled = element.is_enabled().await.map_err(|e| self.error(format!("inspect {selector}"), e))?;
+            Ok((displayed && enabled).then_some(element))
+        })
+        .await
+    }
+
+    /// Clicks the element matching `selector` once it is displayed and enabled, as a person would.
+    pub async fn click(&self, selector: &str) -> Result<()> {
+        let element = self.wait_interactable(selector).await?;
+        element.click().await.map_err(|e| self.error(format!("click {selector}"), e))
+    }
+
+    /// Replaces the text of the input matching `selector` (once it is usable) by typing `text` into it.
+    pub async fn type_into(&self, selector: &str, text: &str) -> Result<()> {
+        let element = self.wait_interactable(selector).await?;
+        element.clear().await.map_err(|e| self.error(format!("clear {selector}"), e))?;
+        element.send_keys(text).await.map_err(|e| self.error(format!("type into {selector}"), e))
+    }
+
+    /// The visible text of the element matching `selector`.
+    pub async fn text(&self, selector: &str) -> Result<String> {
+        let element = self.find(selector).await?;
+        element.text().await.map_err(|e| self.error(format!("read the text of {selector}"), e))
+    }
+
+    /// An attribute of the element matching `selector` (`None` if it has no such attribute).
+    pub async fn attr(&self, selector: &str, name: &str) -> Result<Option<String>> {
+        let element = self.find(selector).await?;
+        element.attr(name).await.map_err(|e| self.error(format!("read {name} of {selector}"), e))
+    }
+
+    /// The value of the input (or select) matching `selector`.
+    pub async fn value(&self, selector: &str) -> Result<String> {
+        let element = self.find(selector).await?;
+        Ok(element.prop("value").await.map_err(|e| self.error(format!("read {selector}"), e))?.unwrap_or_default())
+    }
+
+    /// Saves what the page shows as a PNG at `path` (its directory is created if needed).
+    pub async fn screenshot(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let png = self.client.screenshot().await.map_err(|e| self.error("take a screenshot", e))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        }
+        std::fs::write(path, png).map_err(|e| Error::io(format!("write {}", path.display()), e))
+    }
+
+    /// The browser console since the last call (also filed in the failure report when the browser closes).
+    pub fn console_log(&self) -> Result<Vec<String>> {
+        self.driver.console_log(&self.session)
+    }
+
+    fn error(&self, what: impl std::fmt::Display, source: fantoccini::error::CmdError) -> Error {
+        Error::webdriver(format!("{}: {what}", self.label), source)
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Blocking calls: a Drop cannot await, and Chromium must be gone before the profile dir is removed.
+        self.driver.untrack(&self.session);
+        let console = self.driver.console_log(&self.session).unwrap_or_else(|e| vec![format!("(unavailable: {e})")]);
+        diagnostics::note_block(&format!("{}'s browser console", self.label), console);
+        if let Err(error) = self.driver.delete_session(&self.session) {
+            diagnostics::note(format!("{}: {error}", self.label));
+        }
+    }
+}

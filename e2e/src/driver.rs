@@ -1,0 +1,213 @@
+//! chromedriver: one process for the whole run, on a free loopback port, serving every browser session.
+//!
+//! Besides fantoccini's async client, a few calls go over a tiny blocking HTTP client, because they are made from
+//! `Drop` (closing a session so no Chromium outlives its test) where nothing can be awaited.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::scratch::slug;
+use crate::{artifacts, Error, Result};
+
+/// How long chromedriver may take to answer `/status`.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one blocking request may take (closing a session waits for Chromium to quit).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The running chromedriver.
+pub(crate) struct Driver {
+    port: u16,
+    child: Mutex<Child>,
+}
+
+static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
+
+/// The open sessions and whose browser each is, for screenshots at the moment a test fails.
+static SESSIONS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// The run's chromedriver, started on first use.
+pub(crate) fn driver() -> Result<&'static Driver> {
+    DRIVER
+        .get_or_init(|| Driver::start().map_err(|error| error.to_string()))
+        .as_ref()
+        .map_err(|why| Error::Io { what: "start chromedriver".to_owned(), source: std::io::Error::other(why.clone()) })
+}
+
+/// Stops chromedriver if it was started (the harness calls this after the last test).
+pub(crate) fn shut_down() {
+    if let Some(Ok(driver)) = DRIVER.get() {
+        driver.kill();
+    }
+}
+
+impl Driver {
+    fn start() -> Result<Driver> {
+        let binary = artifacts::chromedriver()?;
+        // Inside the test's own network namespace nothing else can take the port between here and chromedriver.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| Error::io("find a free port for chromedriver", e))?
+            .port();
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            // Session errors (e.g. Chromium failing to start) come back in the WebDriver replies.
+            .arg("--log-level=SEVERE")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::io(format!("start {}", binary.display()), e))?;
+        let driver = Driver { port, child: Mutex::new(child) };
+
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match driver.request("GET", "/status", None) {
+                Ok(status) if status["value"]["ready"] == json!(true) => return Ok(driver),
+                _ if Instant::now() >= deadline => {
+                    driver.kill();
+                    return Err(Error::Io {
+                        what: format!("start {}", binary.display()),
+                        source: std::io::Error::other(format!("not ready on port {port} after {START_TIMEOUT:?}")),
+                    });
+                }
+                // Polling a local process that is starting up; each check is a cheap loopback request.
+                _ => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+
+    fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    /// Remembers an open session (see [`capture_screens`]).
+    pub(crate) fn track(&self, session: &str, label: &str) {
+        SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).push((session.to_owned(), label.to_owned()));
+    }
+
+    /// Forgets a session that is closing.
+    pub(crate) fn untrack(&self, session: &str) {
+        SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).retain(|(open, _)| open != session);
+    }
+
+    /// The WebDriver URL for fantoccini.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Ends a session: chromedriver quits its Chromium and waits for it.
+    pub(crate) fn delete_session(&self, session: &str) -> Result<()> {
+        self.request("DELETE", &format!("/session/{session}"), None)
+            .map(drop)
+            .map_err(|e| Error::io(format!("close browser session {session}"), e))
+    }
+
+    /// Saves what a session's page shows as a PNG at `path`.
+    pub(crate) fn screenshot(&self, session: &str, path: &Path) -> Result<()> {
+        let reply = self
+            .request("GET", &format!("/session/{session}/screenshot"), None)
+            .map_err(|e| Error::io("take a screenshot", e))?;
+        let png =
+            reply["value"].as_str().and_then(|encoded| BASE64.decode(encoded).ok()).ok_or_else(|| Error::Script {
+                what: "screenshot".to_owned(),
+                value: reply["value"].get("error").cloned().unwrap_or_default(),
+            })?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        }
+        std::fs::write(path, png).map_err(|e| Error::io(format!("write {}", path.display()), e))
+    }
+
+    /// The browser console messages of a session since the last call (needs `goog:loggingPrefs`).
+    pub(crate) fn console_log(&self, session: &str) -> Result<Vec<String>> {
+        let reply = self
+            .request("POST", &format!("/session/{session}/se/log"), Some(&json!({ "type": "browser" })))
+            .map_err(|e| Error::io("read the browser console", e))?;
+        let entries = reply["value"].as_array().cloned().unwrap_or_default();
+        Ok(entries
+            .iter()
+            // Chromium's own pages (the first tab is a new-tab page) are not the page under test.
+            .filter(|entry| !entry["message"].as_str().unwrap_or_default().starts_with("chrome://"))
+            .map(|entry| {
+                let level = entry["level"].as_str().unwrap_or("?");
+                let message = entry["message"].as_str().unwrap_or_default();
+                format!("{level} {message}")
+            })
+            .collect())
+    }
+
+    /// One blocking HTTP/1.1 request to chromedriver, answered with JSON.
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> std::io::Result<Value> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(REQUEST_TIMEOUT))?;
+        let body = body.map(Value::to_string).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut reader = BufReader::new(stream);
+        let mut length = None;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line)? == 0 || line == "\r\n" {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(value) = lower.strip_prefix("content-length:") {
+                length = value.trim().parse::<usize>().ok();
+            } else if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut payload = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size)?;
+                let size = usize::from_str_radix(size.trim(), 16).map_err(std::io::Error::other)?;
+                let mut chunk = vec![0; size + 2];
+                reader.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                payload.extend_from_slice(&chunk[..size]);
+            }
+        } else if let Some(length) = length {
+            payload.resize(length, 0);
+            reader.read_exact(&mut payload)?;
+        } else {
+            reader.read_to_end(&mut payload)?;
+        }
+        serde_json::from_slice(&payload).map_err(std::io::Error::other)
+    }
+}
+
+/// Saves what every open browser shows as `<dir>/<label>.png`; returns a line per browser for the report.
+pub(crate) fn capture_screens(dir: &Path) -> Vec<String> {
+    let Some(Ok(driver)) = DRIVER.get() else { return Vec::new() };
+    let sessions = SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    sessions
+        .iter()
+        .map(|(session, label)| {
+            let path = dir.join(format!("{}.png", slug(label)));
+            match driver.screenshot(session, &path) {
+                Ok(()) => format!("{label}'s screen when the test failed: {}", path.display()),
+                Err(error) => format!("{label}'s screen could not be saved: {error}"),
+            }
+        })
+        .collect()
+}

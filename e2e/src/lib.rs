@@ -1,0 +1,34 @@
+//! Huddle's end-to-end test harness: the real relay, real headless Chromium (one per simulated person, fake camera
+//! and microphone), and real WebRTC, all inside a network namespace that has nothing but loopback.
+//!
+//! The tests live in `tests/e2e/`, one binary with its own runner ([`harness`]); this library is what they use:
+//! [`Relay`] runs `huddle-server`, [`Browser`] drives Chromium through chromedriver, [`wait_until`] waits on a
+//! condition with a bounded timeout, and [`spa`] knows the SPA's UI contract (its selectors and flows).
+//!
+//! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
+//! `chromium` and `chromium-driver`.
+
+pub mod artifacts;
+mod browser;
+pub mod diagnostics;
+mod driver;
+mod error;
+pub mod harness;
+mod isolation;
+mod media;
+mod relay;
+mod scratch;
+pub mod spa;
+mod wait;
+
+pub use browser::{Browser, BrowserOptions, Viewport};
+pub use error::{Error, Result};
+pub use media::{InboundBytes, LiveTracks};
+pub use relay::Relay;
+pub use scratch::ScratchDir;
+pub use wait::{wait_for, wait_until, TIMEOUT};
+
+/// The network interfaces this process sees: only `lo` inside the tests' isolated network.
+pub fn network_interfaces() -> std::io::Result<Vec<String>> {
+    isolation::interfaces()
+}

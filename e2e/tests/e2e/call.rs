@@ -1,0 +1,73 @@
+//! Calls: people see and hear each other, and leaving is seen by the others.
+
+use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, Person};
+use huddle_e2e::{artifacts, ensure, Relay, Result};
+
+/// Ada starts a call, Bob opens her link: each sees the other's video playing, the connection is connected (on the
+/// tile and in `__huddle_pcs`), audio and video bytes keep arriving; saves a screenshot (`artifacts::screenshot_path`).
+pub async fn two_people_see_and_hear_each_other() -> Result<()> {
+    let relay = Relay::start().await?;
+    let ada = Person::new("Ada").await?;
+    let bob = Person::new("Bob").await?;
+
+    ada.start_call(&relay).await?;
+    let link = ada.text(sel::SHARE_LINK).await?;
+    ada.join().await?;
+    bob.open_lobby(link.trim()).await?;
+    bob.join().await?;
+
+    let bob_id = ada.wait_tile_named("Bob").await?;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    ensure!(ada.peer_ids().await? == [bob_id.clone()], "Ada's peer connections: {:?}", ada.peer_ids().await?);
+    ensure!(bob.peer_ids().await? == [ada_id.clone()], "Bob's peer connections: {:?}", bob.peer_ids().await?);
+    ada.wait_video_playing(&format!("{} video", sel::LOCAL_TILE)).await?;
+
+    ada.screenshot(artifacts::screenshot_path("call.png")).await
+}
+
+/// Three people in one room: each sees two remote videos playing, with media flowing from both.
+pub async fn three_people_each_see_two_videos() -> Result<()> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let people = [Person::new("Ada").await?, Person::new("Bob").await?, Person::new("Cy").await?];
+    for person in &people {
+        person.join_room(&relay, &room).await?;
+    }
+    for person in &people {
+        let tiles = person.wait_remote_tiles(2).await?;
+        for tile in &tiles {
+            person.wait_sees_and_hears(&tile.peer_id).await?;
+        }
+        let mut names: Vec<&str> = tiles.iter().map(|tile| tile.name.as_str()).collect();
+        names.sort();
+        let mut expected: Vec<&str> = people.iter().map(Person::name).filter(|name| *name != person.name()).collect();
+        expected.sort();
+        ensure!(names == expected, "{} sees {names:?}, expected {expected:?}", person.name());
+    }
+    Ok(())
+}
+
+/// Bob leaves: his tile goes away at Ada's, he sees the "left" screen, and rejoining brings him back.
+pub async fn leaving_removes_the_tile() -> Result<()> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let ada = Person::new("Ada").await?;
+    let bob = Person::new("Bob").await?;
+    ada.join_room(&relay, &room).await?;
+    bob.join_room(&relay, &room).await?;
+    let bob_id = ada.wait_tile_named("Bob").await?;
+    ada.wait_sees_and_hears(&bob_id).await?;
+
+    bob.leave().await?;
+    ada.wait_gone(&tile_of(&bob_id)).await?;
+    ada.wait_remote_tiles(0).await?;
+
+    bob.click(sel::REJOIN).await?;
+    if bob.exists(sel::JOIN).await? {
+        bob.join().await?;
+    }
+    let bob_again = ada.wait_tile_named("Bob").await?;
+    ada.wait_sees_and_hears(&bob_again).await
+}

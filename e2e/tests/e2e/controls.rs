@@ -1,0 +1,58 @@
+//! Microphone and camera controls, and what the other side sees of them.
+
+use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, Person};
+use huddle_e2e::{Relay, Result};
+
+/// Ada mutes and turns her camera off: Bob's tile of her shows both; turning them back on clears both and her
+/// video plays again.
+pub async fn mute_and_camera_off_show_on_the_other_side() -> Result<()> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let ada = Person::new("Ada").await?;
+    let bob = Person::new("Bob").await?;
+    ada.join_room(&relay, &room).await?;
+    bob.join_room(&relay, &room).await?;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+
+    ada.set_toggle(sel::TOGGLE_MIC, false).await?;
+    bob.wait_tile(&ada_id, "shows muted", |tile| tile.muted).await?;
+    ada.set_toggle(sel::TOGGLE_CAMERA, false).await?;
+    bob.wait_tile(&ada_id, "shows camera off", |tile| tile.camera_off).await?;
+
+    ada.set_toggle(sel::TOGGLE_MIC, true).await?;
+    ada.set_toggle(sel::TOGGLE_CAMERA, true).await?;
+    bob.wait_tile(&ada_id, "shows mic and camera on", |tile| !tile.muted && !tile.camera_off).await?;
+    bob.wait_video_playing(&format!("{} video", tile_of(&ada_id))).await?;
+    bob.wait_media_flowing(&ada_id).await.map(drop)
+}
+
+/// Glare: both toggle their camera at the same moment, twice (off, then on), so both renegotiate at once. The call
+/// converges: one connection each, connected, both indicators right, and media flowing both ways.
+pub async fn simultaneous_camera_toggles_converge() -> Result<()> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let ada = Person::new("Ada").await?;
+    let bob = Person::new("Bob").await?;
+    ada.join_room(&relay, &room).await?;
+    bob.join_room(&relay, &room).await?;
+    let bob_id = ada.wait_tile_named("Bob").await?;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+
+    for on in [false, true] {
+        let (a, b) = tokio::join!(ada.click(sel::TOGGLE_CAMERA), bob.click(sel::TOGGLE_CAMERA));
+        a?;
+        b?;
+        ada.set_toggle(sel::TOGGLE_CAMERA, on).await?;
+        bob.set_toggle(sel::TOGGLE_CAMERA, on).await?;
+        ada.wait_tile(&bob_id, "shows the camera state", |tile| tile.camera_off != on).await?;
+        bob.wait_tile(&ada_id, "shows the camera state", |tile| tile.camera_off != on).await?;
+    }
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    huddle_e2e::ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
+    huddle_e2e::ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
+    Ok(())
+}

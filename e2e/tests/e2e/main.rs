@@ -1,0 +1,37 @@
+//! Huddle end to end: the relay, the SPA in headless Chromium (one per person, fake camera and microphone), and
+//! real WebRTC between them, inside a network namespace that has only loopback. See `huddle_e2e` for the harness.
+//!
+//! Run: `cargo xtask build` once (the SPA and the relay), then `cargo test -p huddle-e2e [-- FILTER]`.
+//! The call tests drive the SPA's UI contract (`huddle_e2e::spa`).
+
+mod call;
+mod chat;
+mod controls;
+mod lobby;
+mod refusals;
+mod resilience;
+mod screen;
+mod smoke;
+mod webrtc;
+
+huddle_e2e::e2e_main! {
+    smoke::network_is_isolated,
+    smoke::relay_serves_the_spa,
+    smoke::relay_restarts_on_the_same_port,
+    webrtc::fake_media_flows_over_loopback,
+    screen::default_flags_share_a_fake_screen,
+    screen::auto_accept_shares_this_tab,
+    screen::title_switch_shares_another_window,
+    lobby::lobby_previews_camera_and_shares_the_link,
+    lobby::denied_media_is_explained,
+    call::two_people_see_and_hear_each_other,
+    call::three_people_each_see_two_videos,
+    call::leaving_removes_the_tile,
+    chat::chat_goes_both_ways,
+    controls::mute_and_camera_off_show_on_the_other_side,
+    controls::simultaneous_camera_toggles_converge,
+    refusals::taken_name_is_refused,
+    refusals::full_room_is_refused,
+    refusals::bad_link_is_refused,
+    resilience::call_survives_a_relay_restart,
+}
