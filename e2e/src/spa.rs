@@ -59,6 +59,10 @@ pub mod selector {
     pub const TILE_CAMERA_OFF: &str = ".tile-camera-off";
     /// Call: show or hide the chat.
     pub const TOGGLE_CHAT: &str = "#toggle-chat";
+    /// Call: share the screen / stop sharing (`aria-pressed="true"` while sharing).
+    pub const TOGGLE_SCREEN: &str = "#toggle-screen";
+    /// Call: the video of one's own shared screen.
+    pub const LOCAL_SCREEN_VIDEO: &str = ".tile.local-screen video";
     /// Call: leave.
     pub const LEAVE: &str = "#leave";
 
@@ -101,6 +105,16 @@ pub fn room_path(room: &RoomId) -> String {
 /// The selector of the remote tile of `peer_id`.
 pub fn tile_of(peer_id: &str) -> String {
     format!(".tile[data-peer-id=\"{peer_id}\"]")
+}
+
+/// The selector of the tile showing `peer_id`'s shared screen.
+pub fn screen_tile_of(peer_id: &str) -> String {
+    format!(".tile.screen[data-screen-of=\"{peer_id}\"]")
+}
+
+/// The selector of the video of `peer_id`'s shared screen.
+pub fn screen_of(peer_id: &str) -> String {
+    format!("{} video", screen_tile_of(peer_id))
 }
 
 /// A remote tile as seen in the call.

@@ -117,11 +117,11 @@ pub fn call(props: &CallProps) -> Html {
     };
 
     let media = engine.local_media();
-    let remote_screens: Vec<(String, Option<web_sys::MediaStream>, u32)> = state
+    let remote_screens: Vec<(String, Option<web_sys::MediaStream>)> = state
         .peers
         .iter()
         .filter(|peer| peer.screen_on)
-        .filter_map(|peer| engine.remote_screen(&peer.id).map(|s| (peer.id.to_string(), Some(s), peer.media_revision)))
+        .filter_map(|peer| engine.remote_screen(&peer.id).map(|s| (peer.id.to_string(), Some(s))))
         .collect();
     let local_screen = engine.local_screen();
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
@@ -139,7 +139,7 @@ pub fn call(props: &CallProps) -> Html {
                 }
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">
-                        <Video stream={Some(media.stream())} revision={u32::from(state.camera_on)} muted=true mirrored=true />
+                        <Video stream={Some(media.stream())} muted=true mirrored=true />
                         if !state.camera_on { <Avatar name={"You".to_owned()} /> }
                         <div class="tile-label">
                             <span class="tile-name">{ "You" }</span>
@@ -156,11 +156,11 @@ pub fn call(props: &CallProps) -> Html {
                             <div class="tile-label"><span class="tile-name">{ "Your screen" }</span></div>
                         </div>
                     }
-                    { for remote_screens.into_iter().map(|(id, stream, revision)| {
+                    { for remote_screens.into_iter().map(|(id, stream)| {
                         let label = format!("{}'s screen", names.get(&id).map(String::as_str).unwrap_or("Someone"));
                         html! {
                             <div key={format!("screen-{id}")} class="tile screen" data-screen-of={id} aria-label={label.clone()}>
-                                <Video {stream} {revision} muted=true />
+                                <Video {stream} muted=true />
                                 <div class="tile-label"><span class="tile-name">{ label }</span></div>
                             </div>
                         }
@@ -220,7 +220,7 @@ fn remote_tile(props: &RemoteTileProps) -> Html {
     let name = peer.name.to_string();
     html! {
         <div class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()} aria-label={name.clone()}>
-            <Video stream={props.stream.clone()} revision={peer.media_revision} />
+            <Video stream={props.stream.clone()} />
             if !peer.camera_on { <Avatar name={name.clone()} /> }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>

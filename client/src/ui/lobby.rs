@@ -39,7 +39,6 @@ pub fn lobby(props: &LobbyProps) -> Html {
     let media = use_state(|| None::<LocalMedia>);
     let problem = use_state(|| None::<String>);
     let devices = use_state(Devices::default);
-    let revision = use_state(|| 0u32);
     let mic_on = use_state(|| true);
     let camera_on = use_state(|| true);
     let name = use_state(prefs::name);
@@ -106,55 +105,49 @@ pub fn lobby(props: &LobbyProps) -> Html {
         })
     };
     let toggle_camera = {
-        let (media, camera_on, problem, revision) =
-            (media.clone(), camera_on.clone(), problem.clone(), revision.clone());
+        let (media, camera_on, problem) = (media.clone(), camera_on.clone(), problem.clone());
         Callback::from(move |_: MouseEvent| {
             let Some(media) = (*media).clone() else { return };
             if *camera_on {
                 media.stop_camera();
                 camera_on.set(false);
-                revision.set(*revision + 1);
             } else {
-                let (camera_on, problem, revision) = (camera_on.clone(), problem.clone(), revision.clone());
+                let (camera_on, problem) = (camera_on.clone(), problem.clone());
                 spawn_local(async move {
                     match media.start_camera().await {
                         Ok(_) => camera_on.set(true),
                         Err(why) => problem.set(Some(why)),
                     }
-                    revision.set(*revision + 1);
                 });
             }
         })
     };
     let pick_camera = {
-        let (media, problem, revision, camera_on) =
-            (media.clone(), problem.clone(), revision.clone(), camera_on.clone());
+        let (media, problem, camera_on) = (media.clone(), problem.clone(), camera_on.clone());
         Callback::from(move |event: Event| {
             let id = event.target_unchecked_into::<HtmlSelectElement>().value();
             let Some(media) = (*media).clone() else { return };
-            let (problem, revision, camera_on) = (problem.clone(), revision.clone(), camera_on.clone());
+            let (problem, camera_on) = (problem.clone(), camera_on.clone());
             spawn_local(async move {
                 match media.use_camera(id).await {
                     Ok(_) => camera_on.set(true),
                     Err(why) => problem.set(Some(why)),
                 }
                 prefs::set_devices(&media.choice());
-                revision.set(*revision + 1);
             });
         })
     };
     let pick_mic = {
-        let (media, problem, revision) = (media.clone(), problem.clone(), revision.clone());
+        let (media, problem) = (media.clone(), problem.clone());
         Callback::from(move |event: Event| {
             let id = event.target_unchecked_into::<HtmlSelectElement>().value();
             let Some(media) = (*media).clone() else { return };
-            let (problem, revision) = (problem.clone(), revision.clone());
+            let problem = problem.clone();
             spawn_local(async move {
                 if let Err(why) = media.use_mic(id).await {
                     problem.set(Some(why));
                 }
                 prefs::set_devices(&media.choice());
-                revision.set(*revision + 1);
             });
         })
     };
@@ -191,7 +184,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
         <main class="lobby">
             <section class="preview-pane">
                 <div class="preview">
-                    <Video id="preview" stream={media.as_ref().map(LocalMedia::stream)} revision={*revision}
+                    <Video id="preview" stream={media.as_ref().map(LocalMedia::stream)}
                         muted=true mirrored=true />
                     if !*camera_on {
                         <div class="preview-off">{ if ready { "Camera is off" } else { "Starting camera…" } }</div>

@@ -1,16 +1,14 @@
 //! A `<video>` showing a `MediaStream`.
 
+use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
 /// Properties of [`Video`].
 #[derive(Properties, PartialEq)]
 pub struct VideoProps {
-    /// What to show.
+    /// What to show. A stream is live: tracks added to it later play without re-attaching it.
     pub stream: Option<MediaStream>,
-    /// Bump to re-attach the same stream after its tracks changed.
-    #[prop_or_default]
-    pub revision: u32,
     /// Silence it (one's own video must never play one's own voice back).
     #[prop_or_default]
     pub muted: bool,
@@ -32,12 +30,20 @@ pub fn video(props: &VideoProps) -> Html {
     {
         let node = node.clone();
         let muted = props.muted;
-        use_effect_with((props.stream.clone(), props.revision), move |(stream, _)| {
+        use_effect_with(props.stream.clone(), move |stream| {
             if let Some(video) = node.cast::<HtmlVideoElement>() {
                 // `muted` must be the property: the attribute only sets the default.
                 video.set_muted(muted);
-                video.set_src_object(stream.as_ref());
-                let _ = video.play();
+                // Assigning `srcObject`, even the same stream, restarts loading: only assign a different one.
+                if video.src_object() != *stream {
+                    video.set_src_object(stream.as_ref());
+                }
+                if let Ok(playing) = video.play() {
+                    // A play() cut short by the next assignment rejects; that is expected, not an error to report.
+                    spawn_local(async move {
+                        let _ = JsFuture::from(playing).await;
+                    });
+                }
             }
         });
     }

@@ -1,6 +1,6 @@
 //! Microphone and camera controls, and what the other side sees of them.
 
-use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, Person};
+use huddle_e2e::spa::{new_room_id, screen_of, screen_tile_of, selector as sel, tile_of, Person};
 use huddle_e2e::{Relay, Result};
 
 /// Ada mutes and turns her camera off: Bob's tile of her shows both; turning them back on clears both and her
@@ -27,20 +27,10 @@ pub async fn mute_and_camera_off_show_on_the_other_side() -> Result<()> {
     bob.wait_media_flowing(&ada_id).await.map(drop)
 }
 
-/// Glare: both toggle their camera at the same moment, twice (off, then on), so both renegotiate at once. The call
-/// converges: one connection each, connected, both indicators right, and media flowing both ways.
-pub async fn simultaneous_camera_toggles_converge() -> Result<()> {
-    let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let bob_id = ada.wait_tile_named("Bob").await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    ada.wait_sees_and_hears(&bob_id).await?;
-    bob.wait_sees_and_hears(&ada_id).await?;
-
+/// Both toggle their camera at the same moment, off then on. Camera toggles swap the sender's track without
+/// renegotiating, so they cannot collide: both indicators follow, and video resumes both ways.
+pub async fn simultaneous_camera_toggles_keep_media_flowing() -> Result<()> {
+    let (_relay, ada, bob, ada_id, bob_id) = two_in_a_call().await?;
     for on in [false, true] {
         let (a, b) = tokio::join!(ada.click(sel::TOGGLE_CAMERA), bob.click(sel::TOGGLE_CAMERA));
         a?;
@@ -55,4 +45,45 @@ pub async fn simultaneous_camera_toggles_converge() -> Result<()> {
     huddle_e2e::ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
     huddle_e2e::ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
     Ok(())
+}
+
+/// Glare: both start sharing their screen at the same moment, so both add a track and send an offer at once, then
+/// both stop at once. Perfect negotiation converges each time: each sees the other's screen playing (then gone), and
+/// camera video and sound keep flowing over the one connection each.
+pub async fn simultaneous_screen_shares_converge() -> Result<()> {
+    let (_relay, ada, bob, ada_id, bob_id) = two_in_a_call().await?;
+    for _ in 0..2 {
+        let (a, b) = tokio::join!(ada.click(sel::TOGGLE_SCREEN), bob.click(sel::TOGGLE_SCREEN));
+        a?;
+        b?;
+        ada.wait_video_playing(&screen_of(&bob_id)).await?;
+        bob.wait_video_playing(&screen_of(&ada_id)).await?;
+        ada.wait_video_playing(sel::LOCAL_SCREEN_VIDEO).await?;
+
+        let (a, b) = tokio::join!(ada.click(sel::TOGGLE_SCREEN), bob.click(sel::TOGGLE_SCREEN));
+        a?;
+        b?;
+        ada.wait_gone(&screen_tile_of(&bob_id)).await?;
+        bob.wait_gone(&screen_tile_of(&ada_id)).await?;
+    }
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    huddle_e2e::ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
+    huddle_e2e::ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
+    Ok(())
+}
+
+/// Ada and Bob in a call, each seeing and hearing the other.
+async fn two_in_a_call() -> Result<(Relay, Person, Person, String, String)> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let ada = Person::new("Ada").await?;
+    let bob = Person::new("Bob").await?;
+    ada.join_room(&relay, &room).await?;
+    bob.join_room(&relay, &room).await?;
+    let bob_id = ada.wait_tile_named("Bob").await?;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    Ok((relay, ada, bob, ada_id, bob_id))
 }

@@ -1,10 +1,11 @@
 //! The relay going away mid-call: media is peer to peer, so the call goes on; the SPA reconnects and resumes.
 
-use huddle_e2e::spa::{new_room_id, selector as sel, Person};
+use huddle_e2e::spa::{new_room_id, screen_of, selector as sel, Person};
 use huddle_e2e::{wait_until, Relay, Result, TIMEOUT};
 
 /// Kill the relay mid-call: media keeps flowing; restart it on the same port (same resume secret): both SPAs
-/// reconnect, and signaling works again (a camera toggle shows, and a newcomer connects with both).
+/// reconnect, and signaling works again (a camera toggle shows, a screen share renegotiates the existing connection,
+/// and a newcomer connects with both).
 pub async fn call_survives_a_relay_restart() -> Result<()> {
     let mut relay = Relay::start_with(&["--resume-secret", "e2e-resume-secret"]).await?;
     let room = new_room_id();
@@ -33,6 +34,9 @@ pub async fn call_survives_a_relay_restart() -> Result<()> {
     bob.wait_tile(&ada_id, "shows camera off", |tile| tile.camera_off).await?;
     ada.set_toggle(sel::TOGGLE_CAMERA, true).await?;
     bob.wait_tile(&ada_id, "shows camera on", |tile| !tile.camera_off).await?;
+    // A renegotiation of the existing connection, through the restarted relay: Ada shares her screen.
+    ada.set_toggle(sel::TOGGLE_SCREEN, true).await?;
+    bob.wait_video_playing(&screen_of(&ada_id)).await?;
 
     let cy = Person::new("Cy").await?;
     cy.join_room(&relay, &room).await?;
