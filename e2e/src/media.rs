@@ -49,11 +49,13 @@ const VIDEO_PLAYING: &str = r#"
     const size = video.videoWidth + 'x' + video.videoHeight;
     let finished = false;
     const finish = (result) => { if (!finished) { finished = true; done(result); } };
-    if (video.requestVideoFrameCallback) {
-      // Two callbacks: the first may be for a frame that was already on its way.
+    // Frames presented, counted by requestVideoFrameCallback. (currentTime is no evidence: on a live stream it keeps
+    // moving while the picture is frozen.) Two callbacks: the first may be for a frame already on its way.
+    const frames = !!video.requestVideoFrameCallback;
+    if (frames) {
       video.requestVideoFrameCallback(() => video.requestVideoFrameCallback(() => finish({ playing: true, size })));
     }
-    setTimeout(() => finish(video.currentTime > startTime
+    setTimeout(() => finish(!frames && video.currentTime > startTime
       ? { playing: true, size }
       : { playing: false, why: `no new frame in ${windowMs} ms (paused: ${video.paused}, time: ${video.currentTime})` }),
       windowMs);
@@ -94,7 +96,8 @@ const LIVE_TRACKS: &str = r#"
 
 impl Browser {
     /// Whether the `<video>` matching `selector` is playing: it has a frame (`videoWidth > 0`) and a new one is
-    /// presented within about a second (`requestVideoFrameCallback`, or `currentTime` advancing).
+    /// presented within about a second (`requestVideoFrameCallback`; `currentTime` advancing only where that is
+    /// missing, since on a live stream it advances over a frozen picture too).
     pub async fn remote_video_playing(&self, selector: &str) -> Result<bool> {
         match self.check_video_playing(selector).await {
             Ok(()) => Ok(true),
