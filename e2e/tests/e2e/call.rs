@@ -1,7 +1,7 @@
 //! Calls: people see and hear each other, and leaving is seen by the others.
 
 use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, Person};
-use huddle_e2e::{artifacts, ensure, Relay, Result};
+use huddle_e2e::{artifacts, ensure, Browser, Relay, Result};
 
 /// Ada starts a call, Bob opens her link: each sees the other's video playing, the connection is connected (on the
 /// tile and in `__huddle_pcs`), audio and video bytes keep arriving; saves a screenshot (`artifacts::screenshot_path`).
@@ -70,4 +70,33 @@ pub async fn leaving_removes_the_tile() -> Result<()> {
     }
     let bob_again = ada.wait_tile_named("Bob").await?;
     ada.wait_sees_and_hears(&bob_again).await
+}
+
+/// On a phone-sized window the call fits the screen: Bob's two tiles and every control are inside the viewport, and
+/// Ada's video plays there; saves a screenshot (`call-phone.png`).
+pub async fn a_call_fits_a_phone_screen() -> Result<()> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let ada = Person::new("Ada").await?;
+    let bob = Person::with_browser("Bob", Browser::launch_phone("Bob").await?);
+    ada.join_room(&relay, &room).await?;
+    bob.join_room(&relay, &room).await?;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    let outside: Vec<String> = serde_json::from_value(
+        bob.eval_js(
+            "const out = []; \
+             for (const el of document.querySelectorAll('.tile, .controls button')) { \
+               const r = el.getBoundingClientRect(); \
+               if (r.width === 0 || r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5) \
+                 out.push(`${el.className || el.id} at ${r.left},${r.top} ${r.width}x${r.height} in ${innerWidth}x${innerHeight}`); \
+             } \
+             return out;",
+            Vec::new(),
+        )
+        .await?,
+    )
+    .map_err(|e| huddle_e2e::Error::Check(format!("unexpected reply: {e}")))?;
+    ensure!(outside.is_empty(), "outside the phone's screen: {outside:?}");
+    bob.screenshot(artifacts::screenshot_path("call-phone.png")).await
 }

@@ -27,6 +27,7 @@ huddle_e2e::e2e_main! {
     call::two_people_see_and_hear_each_other,
     call::three_people_each_see_two_videos,
     call::leaving_removes_the_tile,
+    call::a_call_fits_a_phone_screen,
     chat::chat_goes_both_ways,
     controls::mute_and_camera_off_show_on_the_other_side,
     controls::simultaneous_camera_toggles_keep_media_flowing,
