@@ -354,3 +354,31 @@ impl Person {
         Error::Script { what: format!("{}: {what}", self.name), value: value.clone() }
     }
 }
+
+/// Ada and Bob in one call, each seeing and hearing the other.
+pub struct TwoInACall {
+    /// Their room.
+    pub room: RoomId,
+    /// Ada, who joined first.
+    pub ada: Person,
+    /// Bob, who joined second.
+    pub bob: Person,
+    /// Ada's peer id.
+    pub ada_id: String,
+    /// Bob's peer id.
+    pub bob_id: String,
+}
+
+/// Puts Ada and Bob in a new room on `relay` and waits until each sees and hears the other.
+pub async fn two_in_a_call(relay: &Relay) -> Result<TwoInACall> {
+    let room = new_room_id();
+    let ada = Person::new("Ada").await?;
+    let bob = Person::new("Bob").await?;
+    ada.join_room(relay, &room).await?;
+    bob.join_room(relay, &room).await?;
+    let bob_id = ada.wait_tile_named("Bob").await?;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    Ok(TwoInACall { room, ada, bob, ada_id, bob_id })
+}

@@ -1,6 +1,6 @@
 //! Calls: people see and hear each other, and leaving is seen by the others.
 
-use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, Person};
+use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, two_in_a_call, Person, TwoInACall};
 use huddle_e2e::{artifacts, ensure, Browser, Relay, Result};
 
 /// Ada starts a call, Bob opens her link: each sees the other's video playing, the connection is connected (on the
@@ -52,13 +52,7 @@ pub async fn three_people_each_see_two_videos() -> Result<()> {
 /// Bob leaves: his tile goes away at Ada's, he sees the "left" screen, and rejoining brings him back.
 pub async fn leaving_removes_the_tile() -> Result<()> {
     let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let bob_id = ada.wait_tile_named("Bob").await?;
-    ada.wait_sees_and_hears(&bob_id).await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
 
     bob.leave().await?;
     ada.wait_gone(&tile_of(&bob_id)).await?;

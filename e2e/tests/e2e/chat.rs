@@ -1,18 +1,12 @@
 //! Chat over the peers' data channels.
 
-use huddle_e2e::spa::{new_room_id, selector as sel, Person};
+use huddle_e2e::spa::{selector as sel, two_in_a_call, TwoInACall};
 use huddle_e2e::{ensure, Relay, Result};
 
 /// Ada writes, Bob (chat closed) gets an unread badge and the message under her name; Bob answers, Ada reads it.
 pub async fn chat_goes_both_ways() -> Result<()> {
     let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let bob_id = ada.wait_tile_named("Bob").await?;
-    ada.wait_connected(&bob_id).await?;
+    let TwoInACall { ada, bob, .. } = two_in_a_call(&relay).await?;
 
     ada.send_chat("Hi Bob, can you hear me?").await?;
     ada.wait_chat_text("Hi Bob, can you hear me?").await?;

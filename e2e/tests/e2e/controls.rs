@@ -1,19 +1,13 @@
 //! Microphone and camera controls, and what the other side sees of them.
 
-use huddle_e2e::spa::{new_room_id, screen_of, screen_tile_of, selector as sel, tile_of, Person};
+use huddle_e2e::spa::{screen_of, screen_tile_of, selector as sel, tile_of, two_in_a_call, TwoInACall};
 use huddle_e2e::{Relay, Result};
 
 /// Ada mutes and turns her camera off: Bob's tile of her shows both; turning them back on clears both and her
 /// video plays again.
 pub async fn mute_and_camera_off_show_on_the_other_side() -> Result<()> {
     let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    bob.wait_sees_and_hears(&ada_id).await?;
+    let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
 
     ada.set_toggle(sel::TOGGLE_MIC, false).await?;
     bob.wait_tile(&ada_id, "shows muted", |tile| tile.muted).await?;
@@ -30,7 +24,8 @@ pub async fn mute_and_camera_off_show_on_the_other_side() -> Result<()> {
 /// Both toggle their camera at the same moment, off then on. Camera toggles swap the sender's track without
 /// renegotiating, so they cannot collide: both indicators follow, and video resumes both ways.
 pub async fn simultaneous_camera_toggles_keep_media_flowing() -> Result<()> {
-    let (_relay, ada, bob, ada_id, bob_id) = two_in_a_call().await?;
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
     for on in [false, true] {
         let (a, b) = tokio::join!(ada.click(sel::TOGGLE_CAMERA), bob.click(sel::TOGGLE_CAMERA));
         a?;
@@ -51,7 +46,8 @@ pub async fn simultaneous_camera_toggles_keep_media_flowing() -> Result<()> {
 /// both stop at once. Perfect negotiation converges each time: each sees the other's screen playing (then gone), and
 /// camera video and sound keep flowing over the one connection each.
 pub async fn simultaneous_screen_shares_converge() -> Result<()> {
-    let (_relay, ada, bob, ada_id, bob_id) = two_in_a_call().await?;
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
     for _ in 0..2 {
         let (a, b) = tokio::join!(ada.click(sel::TOGGLE_SCREEN), bob.click(sel::TOGGLE_SCREEN));
         a?;
@@ -71,19 +67,4 @@ pub async fn simultaneous_screen_shares_converge() -> Result<()> {
     huddle_e2e::ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
     huddle_e2e::ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
     Ok(())
-}
-
-/// Ada and Bob in a call, each seeing and hearing the other.
-async fn two_in_a_call() -> Result<(Relay, Person, Person, String, String)> {
-    let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let bob_id = ada.wait_tile_named("Bob").await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    ada.wait_sees_and_hears(&bob_id).await?;
-    bob.wait_sees_and_hears(&ada_id).await?;
-    Ok((relay, ada, bob, ada_id, bob_id))
 }

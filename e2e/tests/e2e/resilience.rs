@@ -1,6 +1,6 @@
 //! The relay going away mid-call: media is peer to peer, so the call goes on; the SPA reconnects and resumes.
 
-use huddle_e2e::spa::{new_room_id, screen_of, selector as sel, Person};
+use huddle_e2e::spa::{screen_of, selector as sel, two_in_a_call, Person, TwoInACall};
 use huddle_e2e::{wait_until, Relay, Result, TIMEOUT};
 
 /// Kill the relay mid-call: media keeps flowing; restart it on the same port (same resume secret): both SPAs
@@ -8,14 +8,7 @@ use huddle_e2e::{wait_until, Relay, Result, TIMEOUT};
 /// and a newcomer connects with both).
 pub async fn call_survives_a_relay_restart() -> Result<()> {
     let mut relay = Relay::start_with(&["--resume-secret", "e2e-resume-secret"]).await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let bob_id = ada.wait_tile_named("Bob").await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    ada.wait_sees_and_hears(&bob_id).await?;
+    let TwoInACall { room, ada, bob, ada_id, bob_id } = two_in_a_call(&relay).await?;
 
     relay.kill();
     ada.wait_media_flowing(&bob_id).await?;
