@@ -7,6 +7,7 @@ use crate::rtc::media::DeviceChoice;
 const NAME: &str = "huddle.name";
 const CAMERA: &str = "huddle.camera";
 const MIC: &str = "huddle.mic";
+const SPEAKER: &str = "huddle.speaker";
 
 /// The name used last time.
 pub fn name() -> String {
@@ -33,4 +34,14 @@ pub fn set_devices(choice: &DeviceChoice) {
             None => LocalStorage::delete(key),
         }
     }
+}
+
+/// The speaker chosen last time.
+pub fn speaker() -> Option<String> {
+    LocalStorage::get(SPEAKER).ok()
+}
+
+/// Remembers the speaker.
+pub fn set_speaker(id: &str) {
+    let _ = LocalStorage::set(SPEAKER, id);
 }

@@ -288,9 +288,58 @@ pub enum PeerMessage {
         #[serde(default)]
         screen: bool,
     },
+    /// The sender offers the receiver a file. Its bytes follow on a data channel of their own once accepted.
+    FileOffer(FileOffer),
+    /// The receiver takes the offered file: the sender opens the `file:<id>` channel and starts sending.
+    FileAccept {
+        /// The offer's id.
+        id: String,
+    },
+    /// The last message on a `file:<id>` channel, after all the bytes: their SHA-256, for the receiver to check.
+    FileEnd {
+        /// The offer's id.
+        id: String,
+        /// SHA-256 of the whole file, 64 lowercase hex digits.
+        sha256: String,
+    },
+    /// Either side stops a transfer (or the receiver refuses an offer). Sent on the `huddle` channel, and first on
+    /// the `file:<id>` channel too when it is open, so that it arrives before that channel closes.
+    FileCancel {
+        /// The offer's id.
+        id: String,
+    },
 }
 
 impl PeerMessage {
     /// The longest chat line, in characters; longer ones are refused by the sender and dropped by the receiver.
     pub const MAX_CHAT_CHARS: usize = 2_000;
+}
+
+/// A file offered to a peer (`file_offer`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOffer {
+    /// Chosen by the sender, unique among its transfers: 1 to 32 characters of `0`-`9` and `a`-`z`. The file's bytes
+    /// travel on the data channel labelled `file:<id>`.
+    pub id: String,
+    /// The file's name, without any directory.
+    pub name: String,
+    /// The file's size in bytes.
+    pub size: u64,
+    /// The file's media type, as the sender's browser reports it; may be empty.
+    #[serde(default)]
+    pub mime: String,
+}
+
+impl FileOffer {
+    /// The largest file a peer takes, in bytes (4 GiB).
+    pub const MAX_SIZE: u64 = 4 * 1024 * 1024 * 1024;
+    /// The longest transfer id, in characters.
+    pub const MAX_ID_CHARS: usize = 32;
+    /// The prefix of a file channel's label; the transfer id follows.
+    pub const CHANNEL_PREFIX: &'static str = "file:";
+
+    /// The label of the data channel carrying this transfer's bytes.
+    pub fn channel_label(id: &str) -> String {
+        format!("{}{id}", Self::CHANNEL_PREFIX)
+    }
 }

@@ -10,8 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use huddle_common::{
-    ClientConfig, ClientMessage, DisplayName, ErrorCode, IceServer, Join, Joined, LeaveReason, PeerId, PeerInfo,
-    PeerMessage, Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
+    ClientConfig, ClientMessage, DisplayName, ErrorCode, FileOffer, IceServer, Join, Joined, LeaveReason, PeerId,
+    PeerInfo, PeerMessage, Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -309,6 +309,43 @@ fn peer_chat() {
 #[test]
 fn peer_media_state() {
     assert_golden("peer_media_state", &PeerMessage::MediaState { mic: false, camera: true, screen: true });
+}
+
+const FILE_ID: &str = "k3v9q2mzx81tbw0d";
+
+#[test]
+fn peer_file_offer() {
+    let offer = FileOffer {
+        id: FILE_ID.into(),
+        name: "quarterly report.pdf".into(),
+        size: 50 * 1024 * 1024,
+        mime: "application/pdf".into(),
+    };
+    assert_golden("peer_file_offer", &PeerMessage::FileOffer(offer));
+}
+
+#[test]
+fn peer_file_accept() {
+    assert_golden("peer_file_accept", &PeerMessage::FileAccept { id: FILE_ID.into() });
+}
+
+#[test]
+fn peer_file_end() {
+    let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into();
+    assert_golden("peer_file_end", &PeerMessage::FileEnd { id: FILE_ID.into(), sha256 });
+}
+
+#[test]
+fn peer_file_cancel() {
+    assert_golden("peer_file_cancel", &PeerMessage::FileCancel { id: FILE_ID.into() });
+}
+
+#[test]
+fn a_file_offer_without_a_media_type_parses() {
+    let text = r#"{"type":"file_offer","id":"a1","name":"notes","size":0}"#;
+    let offer = FileOffer { id: "a1".into(), name: "notes".into(), size: 0, mime: String::new() };
+    assert_eq!(serde_json::from_str::<PeerMessage>(text).unwrap(), PeerMessage::FileOffer(offer));
+    assert_eq!(FileOffer::channel_label("a1"), "file:a1");
 }
 
 #[test]

@@ -265,7 +265,19 @@ impl Browser {
         element.click().await.map_err(|e| self.error(format!("click {selector}"), e))
     }
 
-    /// Replaces the text of the input matching `selector` (once it is usable) by typing `text` into it.
+    /// Presses `keys` on whatever has the focus (the page body when nothing else does), as a person would. WebDriver
+    /// key codes work too, e.g. `"\u{E00C}"` for Escape.
+    pub async fn press_keys(&self, keys: &str) -> Result<()> {
+        self.client
+            .active_element()
+            .await
+            .map_err(|e| self.error("find the focused element", e))?
+            .send_keys(keys)
+            .await
+            .map_err(|e| self.error(format!("press {keys:?}"), e))
+    }
+
+    /// Clears the field matching `selector` and types `text` into it.
     pub async fn type_into(&self, selector: &str, text: &str) -> Result<()> {
         let element = self.wait_interactable(selector).await?;
         element.clear().await.map_err(|e| self.error(format!("clear {selector}"), e))?;

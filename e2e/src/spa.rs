@@ -1,7 +1,8 @@
 //! The SPA's UI contract, as the tests rely on it: routes, selectors, and the flows a person goes through.
 //!
 //! Routes: `/` (home) and `/r/<room id>` (the room: a lobby, then the call). The page exposes
-//! `window.__huddle_pcs`, a `Map` from peer id to `RTCPeerConnection`.
+//! `window.__huddle_pcs`, a `Map` from peer id to `RTCPeerConnection`, and in a call `window.__huddle_wasm_memory`,
+//! the SPA's `WebAssembly.Memory`.
 
 use std::ops::Deref;
 
@@ -59,12 +60,49 @@ pub mod selector {
     pub const TILE_CAMERA_OFF: &str = ".tile-camera-off";
     /// Call: show or hide the chat.
     pub const TOGGLE_CHAT: &str = "#toggle-chat";
+    /// Call: open or close the device settings.
+    pub const TOGGLE_SETTINGS: &str = "#toggle-settings";
+    /// Call settings: the camera picker.
+    pub const CALL_CAMERA_SELECT: &str = "select#call-camera-select";
+    /// Call settings: the microphone picker.
+    pub const CALL_MIC_SELECT: &str = "select#call-mic-select";
+    /// Call: the keyboard shortcut list.
+    pub const SHORTCUTS: &str = "#shortcuts";
+    /// Call: the short-lived notice ("Bob joined", "Your camera was disconnected…").
+    pub const NOTICE: &str = ".notice";
     /// Call: share the screen / stop sharing (`aria-pressed="true"` while sharing).
     pub const TOGGLE_SCREEN: &str = "#toggle-screen";
     /// Call: the video of one's own shared screen.
     pub const LOCAL_SCREEN_VIDEO: &str = ".tile.local-screen video";
     /// Call: leave.
     pub const LEAVE: &str = "#leave";
+
+    /// Call: open or close the call statistics (`aria-pressed="true"` while open).
+    pub const TOGGLE_STATS: &str = "#toggle-stats";
+    /// Statistics: the panel (`data-update-ms`: how long the last update took). One `.stats-peer[data-peer-id]`
+    /// section per peer, with `.stats-path` ("Direct (host)", "Relayed (TURN)"), `.stats-bitrate-in`,
+    /// `.stats-bitrate-out` ("812 kbit/s"), `.stats-rtt` ("3.1 ms"), `.stats-loss` ("0 %"), `.stats-fps` ("30 fps"),
+    /// `.stats-resolution` ("640x480"), `.stats-codec` ("VP8, opus"), and `svg.sparkline polyline` graphs.
+    pub const STATS: &str = "#stats";
+
+    /// Call: send a file to everyone (opens the picker of [`FILE_INPUT`]).
+    pub const SEND_FILE: &str = "#send-file";
+    /// Call: the hidden `<input type=file>` behind every way of picking a file to send. Files set on it without
+    /// going through a button go to everyone.
+    pub const FILE_INPUT: &str = "#file-input";
+    /// In a remote tile: send a file to that person.
+    pub const TILE_SEND_FILE: &str = ".tile-send-file";
+    /// Call: one file transfer, with `data-transfer-id`, `data-direction` (`send` or `receive`) and `data-state`
+    /// (`sending`, `receiving`, `done`, `cancelled` or `failed`).
+    pub const TRANSFER: &str = ".transfer";
+    /// In a transfer: its `<progress>` (`max` = the file's size in bytes, `value` = bytes so far).
+    pub const TRANSFER_PROGRESS: &str = ".transfer-progress";
+    /// In a transfer: what is happening ("Sending to Bob", "Cancelled by Ada", why it failed).
+    pub const TRANSFER_STATUS: &str = ".transfer-status";
+    /// In a transfer under way: cancel it.
+    pub const TRANSFER_CANCEL: &str = ".transfer-cancel";
+    /// In a received transfer, once checked: `<a download=name href=blob:…>`.
+    pub const FILE_DOWNLOAD: &str = "a.file-download";
 
     /// Chat: the panel.
     pub const CHAT: &str = "#chat";
@@ -105,6 +143,16 @@ pub fn room_path(room: &RoomId) -> String {
 /// The selector of the remote tile of `peer_id`.
 pub fn tile_of(peer_id: &str) -> String {
     format!(".tile[data-peer-id=\"{peer_id}\"]")
+}
+
+/// The selector of `peer_id`'s section in the call statistics.
+pub fn stats_of(peer_id: &str) -> String {
+    format!(".stats-peer[data-peer-id=\"{peer_id}\"]")
+}
+
+/// The selector of the transfer with this id.
+pub fn transfer_of(id: &str) -> String {
+    format!(".transfer[data-transfer-id=\"{id}\"]")
 }
 
 /// The selector of the tile showing `peer_id`'s shared screen.

@@ -2,4 +2,7 @@
 
 pub mod backoff;
 pub mod negotiation;
+pub mod shortcuts;
 pub mod state;
+pub mod stats;
+pub mod transfer;

@@ -5,6 +5,8 @@ use std::rc::Rc;
 
 use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 
+use crate::call::transfer::{TransferEvent, TransferList};
+
 /// Where the call stands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Phase {
@@ -148,8 +150,12 @@ pub struct CallState {
     pub chat_open: bool,
     /// Chat lines received while the panel was closed.
     pub unread: usize,
+    /// The call statistics panel is open (it takes the chat's place beside the stage).
+    pub stats_open: bool,
     /// A short-lived message for the person (someone left, the link was copied…).
     pub notice: Option<String>,
+    /// Files sent and received during the call.
+    pub transfers: TransferList,
 }
 
 /// Everything that can change the call screen.
@@ -181,6 +187,8 @@ pub enum Action {
     ChatSent(String),
     /// Open or close the chat panel.
     ToggleChat,
+    /// Open or close the call statistics panel.
+    ToggleStats,
     /// Our microphone was switched.
     SetMic(bool),
     /// Our camera was switched.
@@ -193,6 +201,8 @@ pub enum Action {
     ClearNotice,
     /// The relay connection dropped; reconnecting.
     RelayLost,
+    /// Something happened to a file transfer.
+    Transfer(TransferEvent),
     /// The call is over.
     End(Ending),
 }
@@ -210,7 +220,9 @@ impl CallState {
             chat: Vec::new(),
             chat_open: false,
             unread: 0,
+            stats_open: false,
             notice: None,
+            transfers: TransferList::default(),
         }
     }
 
@@ -279,6 +291,13 @@ impl CallState {
                 self.chat_open = !self.chat_open;
                 if self.chat_open {
                     self.unread = 0;
+                    self.stats_open = false;
+                }
+            }
+            Action::ToggleStats => {
+                self.stats_open = !self.stats_open;
+                if self.stats_open {
+                    self.chat_open = false;
                 }
             }
             Action::SetMic(on) => self.mic_on = on,
@@ -290,6 +309,11 @@ impl CallState {
                 if self.phase == Phase::InCall {
                     self.phase = Phase::Reconnecting;
                 }
+            }
+            Action::Transfer(event) => {
+                let peers = &self.peers;
+                let name_of = |id: &PeerId| peers.iter().find(|p| &p.id == id).map(|p| p.name.to_string());
+                self.transfers.apply(event, name_of);
             }
             Action::End(ending) => self.phase = Phase::Ended(ending),
         }
@@ -313,6 +337,11 @@ impl CallState {
                     self.unread += 1;
                 }
             }
+            // Files are the engine's business (`crate::rtc::transfer`); it never passes them on.
+            PeerMessage::FileOffer(_)
+            | PeerMessage::FileAccept { .. }
+            | PeerMessage::FileEnd { .. }
+            | PeerMessage::FileCancel { .. } => {}
         }
     }
 }
@@ -384,6 +413,19 @@ mod tests {
     }
 
     #[test]
+    fn the_chat_and_the_stats_panel_take_turns_beside_the_stage() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        state.apply(Action::ToggleStats);
+        assert!(state.stats_open && !state.chat_open);
+        state.apply(Action::ToggleChat);
+        assert!(state.chat_open && !state.stats_open);
+        state.apply(Action::ToggleStats);
+        assert!(state.stats_open && !state.chat_open);
+        state.apply(Action::ToggleStats);
+        assert!(!state.stats_open && !state.chat_open);
+    }
+
+    #[test]
     fn hostile_peer_messages_change_nothing() {
         let mut state = joined_with(&[("a", "Ada")]);
         let before = state.clone();
@@ -410,5 +452,17 @@ mod tests {
         state.apply(Action::PeerJoined(info("b", "Bob")));
         state.apply(Action::RelayLost);
         assert_eq!(state, ended);
+    }
+
+    #[test]
+    fn a_transfer_keeps_the_name_of_the_person_it_is_with_after_they_leave() {
+        use crate::call::transfer::{Direction, Transfer, TransferKey};
+        let mut state = joined_with(&[("a", "Ada")]);
+        let key = TransferKey { peer: "a".into(), id: "k3v9".into(), direction: Direction::Receive };
+        state.apply(Action::Transfer(TransferEvent::Added(Transfer::new(key.clone(), "big.bin".into(), 10))));
+        state.apply(Action::PeerLeft { peer: "a".into(), dropped: false });
+        state.apply(Action::Transfer(TransferEvent::Failed(key.clone(), "The connection was lost".into())));
+        let transfer = state.transfers.get(&key).unwrap();
+        assert_eq!((transfer.peer_name.as_str(), transfer.data_state()), ("Ada", "failed"));
     }
 }

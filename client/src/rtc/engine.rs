@@ -14,13 +14,16 @@ use huddle_common::{
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::MediaStream;
+use web_sys::{File, MediaStream};
 use yew::Callback;
 
 use crate::call::backoff::Backoff;
 use crate::call::state::{Action, Ending, LinkState};
+use crate::call::transfer::TransferKey;
+use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
 use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
+use crate::rtc::transfer::Transfers;
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
@@ -52,6 +55,8 @@ struct Inner {
     camera_on: Cell<bool>,
     screen: RefCell<Option<Screen>>,
     ended: Cell<bool>,
+    /// Files being sent and received.
+    transfers: Transfers,
 }
 
 impl Engine {
@@ -63,6 +68,7 @@ impl Engine {
             room,
             name,
             media,
+            transfers: Transfers::new(dispatch.clone()),
             dispatch,
             identity: RefCell::new(None),
             ice_servers: RefCell::new(Vec::new()),
@@ -73,6 +79,12 @@ impl Engine {
             screen: RefCell::new(None),
             ended: Cell::new(false),
         }));
+        let weak = Rc::downgrade(&engine.0);
+        engine.0.media.on_device_lost(move |kind| {
+            if let Some(inner) = weak.upgrade() {
+                spawn_local(Engine(inner).recover_device(kind));
+            }
+        });
         spawn_local(engine.clone().relay_loop());
         engine
     }
@@ -85,6 +97,11 @@ impl Engine {
     /// What `peer` shares of their screen.
     pub fn remote_screen(&self, peer: &PeerId) -> Option<MediaStream> {
         self.0.links.borrow().get(peer).and_then(|link| link.remote_screen())
+    }
+
+    /// Every peer connection, by peer, for the statistics panel.
+    pub fn peer_connections(&self) -> Vec<(PeerId, web_sys::RtcPeerConnection)> {
+        self.0.links.borrow().iter().map(|(peer, link)| (peer.clone(), link.connection().clone())).collect()
     }
 
     /// Our shared screen, if sharing.
@@ -150,6 +167,92 @@ impl Engine {
         Ok(())
     }
 
+    /// Switches to another camera mid-call: the new track replaces the old one on every connection, without
+    /// renegotiating. While the camera is off, only the choice changes. The choice is remembered.
+    pub async fn switch_camera(&self, id: String) -> Result<(), String> {
+        let media = &self.0.media;
+        if self.0.camera_on.get() {
+            let track = media.use_camera(Some(id)).await?;
+            for link in self.0.links.borrow().values() {
+                link.set_video(Some(Clone::clone(&track)));
+            }
+        } else {
+            media.choose_camera(Some(id));
+        }
+        prefs::set_devices(&media.choice());
+        Ok(())
+    }
+
+    /// Switches to another microphone mid-call, keeping it muted or not; remembered.
+    pub async fn switch_mic(&self, id: String) -> Result<(), String> {
+        let track = self.0.media.use_mic(Some(id)).await?;
+        for link in self.0.links.borrow().values() {
+            link.set_audio(Some(Clone::clone(&track)));
+        }
+        prefs::set_devices(&self.0.media.choice());
+        Ok(())
+    }
+
+    /// A device in use stopped by itself (unplugged): fall back to the default one and say so.
+    async fn recover_device(self, kind: &'static str) {
+        let media = &self.0.media;
+        let (what, result) = if kind == "audio" {
+            ("microphone", media.use_mic(None).await)
+        } else if self.0.camera_on.get() {
+            ("camera", media.use_camera(None).await)
+        } else {
+            return;
+        };
+        let notice = match result {
+            Ok(track) => {
+                for link in self.0.links.borrow().values() {
+                    if kind == "audio" {
+                        link.set_audio(Some(Clone::clone(&track)));
+                    } else {
+                        link.set_video(Some(Clone::clone(&track)));
+                    }
+                }
+                format!("Your {what} was disconnected. Now using {}.", track.label())
+            }
+            Err(_) => {
+                for link in self.0.links.borrow().values() {
+                    if kind == "audio" {
+                        link.set_audio(None);
+                    } else {
+                        link.set_video(None);
+                    }
+                }
+                if kind == "video" {
+                    self.0.camera_on.set(false);
+                    self.0.dispatch.emit(Action::SetCamera(false));
+                    self.broadcast(&self.media_state());
+                }
+                format!("Your {what} was disconnected, and no other one was found.")
+            }
+        };
+        self.0.dispatch.emit(Action::Notice(notice));
+    }
+
+    /// Offers a file to one person, or to everyone (one transfer each).
+    pub fn send_file(&self, file: &File, to: Option<&PeerId>) {
+        let links: Vec<Rc<PeerLink>> = match to {
+            Some(peer) => self.0.links.borrow().get(peer).cloned().into_iter().collect(),
+            None => self.0.links.borrow().values().cloned().collect(),
+        };
+        if links.is_empty() {
+            let notice = format!("Nobody to send {} to yet", crate::call::transfer::sanitize_name(&file.name()));
+            return self.0.dispatch.emit(Action::Notice(notice));
+        }
+        for link in &links {
+            self.0.transfers.offer(link, file);
+        }
+    }
+
+    /// Stops a file transfer, either way; the other side is told.
+    pub fn cancel_transfer(&self, key: TransferKey) {
+        self.0.transfers.cancel(key);
+    }
+
     /// Sends a chat line to everyone.
     pub fn send_chat(&self, text: String) {
         self.broadcast(&PeerMessage::Chat { text: text.clone() });
@@ -164,6 +267,7 @@ impl Engine {
         self.send(ClientMessage::Leave);
         // Dropping the sender ends the writer, which closes the socket after the leave went out.
         self.0.outgoing.borrow_mut().take();
+        self.0.transfers.close_all();
         for (_, link) in self.0.links.borrow_mut().drain() {
             link.close();
         }
@@ -288,6 +392,7 @@ impl Engine {
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
+                self.0.transfers.peer_gone(&peer_id);
                 dispatch.emit(Action::PeerLeft { peer: peer_id, dropped: reason != LeaveReason::Left });
             }
             ServerMessage::Signal { from, payload } => self.on_signal(from, payload),
@@ -303,6 +408,7 @@ impl Engine {
                     self.0.identity.borrow_mut().take();
                     for (peer, link) in self.0.links.borrow_mut().drain() {
                         link.close();
+                        self.0.transfers.peer_gone(&peer);
                         dispatch.emit(Action::PeerLeft { peer, dropped: true });
                     }
                     let join = Join {
@@ -376,6 +482,7 @@ impl Engine {
                     if let Some(link) = self.0.links.borrow_mut().remove(peer) {
                         link.close();
                     }
+                    self.0.transfers.peer_gone(peer);
                     dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
                 } else {
                     dispatch.emit(Action::Link(peer.clone(), state));
@@ -389,7 +496,25 @@ impl Engine {
                     link.send(&self.media_state());
                 }
             }
+            LinkEvent::Message(
+                message @ (PeerMessage::FileOffer(_)
+                | PeerMessage::FileAccept { .. }
+                | PeerMessage::FileEnd { .. }
+                | PeerMessage::FileCancel { .. }),
+            ) => {
+                let link = self.0.links.borrow().get(peer).cloned();
+                if let Some(link) = link {
+                    self.0.transfers.on_message(&link, message);
+                }
+            }
             LinkEvent::Message(message) => dispatch.emit(Action::FromPeer(peer.clone(), message)),
+            LinkEvent::DataChannel(channel) => {
+                let link = self.0.links.borrow().get(peer).cloned();
+                match link {
+                    Some(link) => self.0.transfers.on_channel(&link, channel),
+                    None => channel.close(),
+                }
+            }
         }
     }
 }

@@ -36,7 +36,12 @@ pub struct Devices {
     pub cameras: Vec<Device>,
     /// Audio inputs.
     pub mics: Vec<Device>,
+    /// Audio outputs (listed by browsers that can route sound to one, e.g. Chromium).
+    pub speakers: Vec<Device>,
 }
+
+/// Called with "audio" or "video" when that device stops by itself.
+type LostHandler = Rc<dyn Fn(&'static str)>;
 
 /// The person's camera and microphone, shared by the lobby preview and the call.
 #[derive(Clone)]
@@ -54,6 +59,8 @@ struct Inner {
     audio: RefCell<Option<MediaStreamTrack>>,
     video: RefCell<Option<MediaStreamTrack>>,
     choice: RefCell<DeviceChoice>,
+    /// Told when a device stops by itself (unplugged, taken by another app).
+    on_lost: Rc<RefCell<Option<LostHandler>>>,
 }
 
 fn media_devices() -> Result<web_sys::MediaDevices, String> {
@@ -137,8 +144,32 @@ impl LocalMedia {
             video: RefCell::new(first_track(&stream, "video")),
             stream,
             choice: RefCell::new(choice),
+            on_lost: Rc::new(RefCell::new(None)),
         }));
+        for track in [media.audio_track(), media.video_track()].into_iter().flatten() {
+            media.watch(&track);
+        }
         (media, problem)
+    }
+
+    /// Calls `lost` with "audio" or "video" when the device in use stops by itself (unplugged, or taken over).
+    /// Stopping a track ourselves fires nothing.
+    pub fn on_device_lost(&self, lost: impl Fn(&'static str) + 'static) {
+        *self.0.on_lost.borrow_mut() = Some(Rc::new(lost));
+    }
+
+    fn watch(&self, track: &MediaStreamTrack) {
+        let kind: &'static str = if track.kind() == "audio" { "audio" } else { "video" };
+        let on_lost = Rc::clone(&self.0.on_lost);
+        let ended = Closure::<dyn FnMut()>::new(move || {
+            let lost = on_lost.borrow().clone();
+            if let Some(lost) = lost {
+                lost(kind);
+            }
+        });
+        track.set_onended(Some(ended.as_ref().unchecked_ref()));
+        // Lives as long as the track; a handful per call.
+        ended.forget();
     }
 
     /// The stream to show in the local preview or tile.
@@ -186,24 +217,33 @@ impl LocalMedia {
         let camera = self.0.choice.borrow().camera.clone();
         let stream = get_user_media(None, Some(&camera)).await.map_err(|error| explain(&error, "camera"))?;
         let track = first_track(&stream, "video").ok_or("The camera gave no picture.")?;
+        self.watch(&track);
         self.stop_camera();
         self.0.stream.add_track(&track);
         *self.0.video.borrow_mut() = Some(Clone::clone(&track));
         Ok(track)
     }
 
-    /// Switches the camera to another device (the choice is kept for later starts).
-    pub async fn use_camera(&self, id: String) -> Result<MediaStreamTrack, String> {
-        self.0.choice.borrow_mut().camera = Some(id);
+    /// Switches the camera to another device (`None`: the browser's default), and starts it. The choice is kept for
+    /// later starts.
+    pub async fn use_camera(&self, id: Option<String>) -> Result<MediaStreamTrack, String> {
+        self.choose_camera(id);
         self.start_camera().await
     }
 
-    /// Switches the microphone to another device, keeping its muted state. Returns the new track.
-    pub async fn use_mic(&self, id: String) -> Result<MediaStreamTrack, String> {
+    /// Picks the camera for the next start, without starting it (while the camera is off).
+    pub fn choose_camera(&self, id: Option<String>) {
+        self.0.choice.borrow_mut().camera = id;
+    }
+
+    /// Switches the microphone to another device (`None`: the browser's default), keeping its muted state.
+    /// Returns the new track.
+    pub async fn use_mic(&self, id: Option<String>) -> Result<MediaStreamTrack, String> {
         let enabled = self.audio_track().is_none_or(|track| track.enabled());
-        self.0.choice.borrow_mut().mic = Some(id.clone());
-        let stream = get_user_media(Some(&Some(id)), None).await.map_err(|error| explain(&error, "microphone"))?;
+        self.0.choice.borrow_mut().mic = id.clone();
+        let stream = get_user_media(Some(&id), None).await.map_err(|error| explain(&error, "microphone"))?;
         let track = first_track(&stream, "audio").ok_or("The microphone gave no sound.")?;
+        self.watch(&track);
         track.set_enabled(enabled);
         if let Some(old) = self.0.audio.borrow_mut().replace(Clone::clone(&track)) {
             old.stop();
@@ -211,6 +251,12 @@ impl LocalMedia {
         }
         self.0.stream.add_track(&track);
         Ok(track)
+    }
+
+    /// What the browser calls the device behind a track of this kind ("" if none).
+    pub fn label(&self, kind: &str) -> String {
+        let track = if kind == "audio" { self.audio_track() } else { self.video_track() };
+        track.map(|track| track.label()).unwrap_or_default()
     }
 
     /// Stops every device (on leaving).
@@ -262,10 +308,49 @@ pub async fn list_devices() -> Devices {
         match info.kind() {
             MediaDeviceKind::Videoinput => devices.cameras.push(device),
             MediaDeviceKind::Audioinput => devices.mics.push(device),
+            MediaDeviceKind::Audiooutput => devices.speakers.push(device),
             _ => {}
         }
     }
     devices
+}
+
+/// Whether this browser can route a media element's sound to a chosen speaker (`setSinkId`).
+pub fn can_choose_speaker() -> bool {
+    let Some(window) = web_sys::window() else { return false };
+    Reflect::get(&window, &"HTMLMediaElement".into())
+        .and_then(|class| Reflect::get(&class, &"prototype".into()))
+        .and_then(|prototype| Reflect::has(&prototype.unchecked_into(), &"setSinkId".into()))
+        .unwrap_or(false)
+}
+
+/// Routes `element`'s sound to the speaker `id` (where supported; failures are ignored: sound stays on the default).
+pub fn set_speaker(element: &web_sys::HtmlMediaElement, id: &str) {
+    let Ok(set_sink_id) = Reflect::get(element, &"setSinkId".into()) else { return };
+    if let Some(set_sink_id) = set_sink_id.dyn_ref::<js_sys::Function>() {
+        let _ = set_sink_id.call1(element, &id.into());
+    }
+}
+
+/// Calls `changed` whenever a device is plugged in or out, until the returned guard is dropped.
+pub fn watch_devices(changed: impl Fn() + 'static) -> Option<DeviceWatch> {
+    let devices = media_devices().ok()?;
+    let listener = Closure::<dyn Fn()>::new(changed);
+    devices.add_event_listener_with_callback("devicechange", listener.as_ref().unchecked_ref()).ok()?;
+    Some(DeviceWatch { devices, listener })
+}
+
+/// Keeps a `devicechange` listener registered.
+pub struct DeviceWatch {
+    devices: web_sys::MediaDevices,
+    listener: Closure<dyn Fn()>,
+}
+
+impl Drop for DeviceWatch {
+    fn drop(&mut self) {
+        let _ =
+            self.devices.remove_event_listener_with_callback("devicechange", self.listener.as_ref().unchecked_ref());
+    }
 }
 
 /// Measures how loud the microphone is, for the lobby's level meter.

@@ -4,5 +4,7 @@ mod bindings;
 pub mod engine;
 pub mod media;
 pub mod peer;
+pub mod stats;
+pub mod transfer;
 
 pub use bindings::clipboard_write_text;

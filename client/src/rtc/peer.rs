@@ -12,10 +12,10 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
-    RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcSignalingState, RtcTrackEvent,
+    MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
+    RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
@@ -40,6 +40,8 @@ pub enum LinkEvent {
     ChannelOpen,
     /// A message arrived on the data channel.
     Message(PeerMessage),
+    /// The peer opened a data channel of its own (a file transfer's); handle it before returning, or it is missed.
+    DataChannel(RtcDataChannel),
 }
 
 /// What the local side sends: the tracks, and whether the camera is on.
@@ -62,8 +64,10 @@ pub struct PeerLink {
     id: PeerId,
     pc: RtcPeerConnection,
     channel: RefCell<Option<RtcDataChannel>>,
-    remote: MediaStream,
-    remote_screen: Rc<RefCell<Option<MediaStream>>>,
+    /// The peer's camera and microphone. Replaced by a new stream whenever its tracks change: a `<video>` given a
+    /// stream that gains a track later does not always pick it up, a new stream always plays.
+    remote: RefCell<MediaStream>,
+    remote_screen: RefCell<Option<MediaStream>>,
     work: mpsc::UnboundedSender<Work>,
     report: Rc<dyn Fn(LinkEvent)>,
     audio: RefCell<Option<RtcRtpTransceiver>>,
@@ -150,33 +154,29 @@ impl PeerLink {
                 }));
                 pc.set_onconnectionstatechange(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
             }
-            let remote = MediaStream::new().expect("MediaStream constructor");
-            let remote_screen = Rc::new(RefCell::new(None));
             {
-                let (remote, remote_screen, report) =
-                    (Clone::clone(&remote), Rc::clone(&remote_screen), Rc::clone(&report));
+                let weak = weak.clone();
                 handlers.push(Closure::new(move |event: JsValue| {
-                    let event: RtcTrackEvent = event.unchecked_into();
-                    // Camera and microphone are sent without a stream; a shared screen comes with its own.
-                    if let Some(stream) = event.streams().iter().next() {
-                        *remote_screen.borrow_mut() = Some(stream.unchecked_into::<MediaStream>());
-                        report(LinkEvent::ScreenChanged);
-                        return;
+                    if let Some(link) = weak.upgrade() {
+                        link.on_track(event.unchecked_into());
                     }
-                    let track = event.track();
-                    if !remote.get_tracks().includes(&track, 0) {
-                        remote.add_track(&track);
-                    }
-                    report(LinkEvent::MediaChanged);
                 }));
                 pc.set_ontrack(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
+            }
+            {
+                let report = Rc::clone(&report);
+                handlers.push(Closure::new(move |event: JsValue| {
+                    let event: RtcDataChannelEvent = event.unchecked_into();
+                    report(LinkEvent::DataChannel(event.channel()));
+                }));
+                pc.set_ondatachannel(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
             }
             PeerLink {
                 id,
                 pc: pc.clone(),
                 channel: RefCell::new(None),
-                remote,
-                remote_screen,
+                remote: RefCell::new(MediaStream::new().expect("MediaStream constructor")),
+                remote_screen: RefCell::new(None),
                 work,
                 report,
                 audio: RefCell::new(None),
@@ -199,7 +199,12 @@ impl PeerLink {
 
     /// The stream of what this peer sends us.
     pub fn remote_stream(&self) -> MediaStream {
-        Clone::clone(&self.remote)
+        Clone::clone(&*self.remote.borrow())
+    }
+
+    /// The browser's connection, for reading its statistics.
+    pub fn connection(&self) -> &RtcPeerConnection {
+        &self.pc
     }
 
     /// What this peer shares of their screen, if anything arrived.
@@ -212,13 +217,37 @@ impl PeerLink {
         let _ = self.work.unbounded_send(Work::Signal(payload));
     }
 
-    /// Sends a message on the data channel, if it is open.
-    pub fn send(&self, message: &PeerMessage) {
+    /// Sends a message on the data channel, if it is open; says whether it went.
+    pub fn send(&self, message: &PeerMessage) -> bool {
         if let Some(channel) = self.channel.borrow().as_ref() {
             if channel.ready_state() == RtcDataChannelState::Open {
-                let _ = channel.send_with_str(&serde_json::to_string(message).expect("serializes"));
+                return channel.send_with_str(&serde_json::to_string(message).expect("serializes")).is_ok();
             }
         }
+        false
+    }
+
+    /// The peer this connection is to.
+    pub fn id(&self) -> &PeerId {
+        &self.id
+    }
+
+    /// Opens another data channel (ordered, reliable) to the peer, who gets it as a `datachannel` event. Needs no
+    /// renegotiation: the connection already carries data channels.
+    pub fn create_channel(&self, label: &str) -> Result<RtcDataChannel, JsValue> {
+        // `createDataChannel` throws on a closed connection, and web-sys cannot catch that here.
+        if self.closed.get() || self.pc.signaling_state() == RtcSignalingState::Closed {
+            return Err(JsValue::from_str("the connection is closed"));
+        }
+        Ok(self.pc.create_data_channel(label))
+    }
+
+    /// Replaces the microphone track (a device switch; muting is done on the track itself).
+    pub fn set_audio(&self, track: Option<MediaStreamTrack>) {
+        if let Some(transceiver) = self.audio.borrow().as_ref() {
+            let _ = transceiver.sender().replace_track(track.as_ref());
+        }
+        self.outgoing.borrow_mut().audio = track;
     }
 
     /// Starts or stops sending video by swapping the sender's track: no renegotiation, so turning the camera on or
@@ -312,6 +341,53 @@ impl PeerLink {
         on_open.forget();
         on_message.forget();
         *self.channel.borrow_mut() = Some(channel);
+    }
+
+    /// A remote track arrived. The camera and microphone go into one stream (one track of each kind, a newer one
+    /// replacing an older one, in a new stream each time); any other video track is a shared screen, shown on a tile
+    /// of its own.
+    fn on_track(&self, event: RtcTrackEvent) {
+        let track = event.track();
+        if track.kind() == "video" && !self.is_camera(&event.transceiver()) {
+            let stream = match event.streams().iter().next() {
+                Some(stream) => stream.unchecked_into::<MediaStream>(),
+                None => {
+                    let stream = MediaStream::new().expect("MediaStream constructor");
+                    stream.add_track(&track);
+                    stream
+                }
+            };
+            *self.remote_screen.borrow_mut() = Some(stream);
+            (self.report)(LinkEvent::ScreenChanged);
+            return;
+        }
+        let current = self.remote.borrow().get_tracks();
+        if current.includes(&track, 0) {
+            return;
+        }
+        let kind = track.kind();
+        let tracks: js_sys::Array = current
+            .iter()
+            .filter(|old| old.unchecked_ref::<MediaStreamTrack>().kind() != kind)
+            .chain(std::iter::once(track.into()))
+            .collect();
+        let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
+        *self.remote.borrow_mut() = stream;
+        (self.report)(LinkEvent::MediaChanged);
+    }
+
+    /// Whether `transceiver` carries the peer's camera: our camera transceiver once media is attached; before that
+    /// (while their first offer is applied), the first video m-line, which is where every peer puts its camera.
+    fn is_camera(&self, transceiver: &RtcRtpTransceiver) -> bool {
+        if let Some(camera) = self.video.borrow().as_ref() {
+            return camera == transceiver;
+        }
+        self.pc
+            .get_transceivers()
+            .iter()
+            .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
+            .find(|candidate| candidate.receiver().track().kind() == "video")
+            .is_some_and(|first| &first == transceiver)
     }
 
     fn on_connection_state(self: &Rc<Self>) {

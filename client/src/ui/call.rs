@@ -1,9 +1,12 @@
 //! The call screen: the grid of tiles, the controls and the chat panel.
 
 use huddle_common::RoomId;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
+use web_sys::KeyboardEvent;
 use yew::prelude::*;
 
+use crate::call::shortcuts::{command_for, Command, Press, SHORTCUTS};
 use crate::call::state::{Action, CallState, LinkState, Phase, RemotePeer};
 use crate::rtc::engine::Engine;
 use crate::ui::chat::Chat;
@@ -11,6 +14,9 @@ use crate::ui::copy_link::CopyLink;
 use crate::ui::ended::Ended;
 use crate::ui::icon::{Icon, Svg};
 use crate::ui::lobby::{share_link, Ready, ToggleButton};
+use crate::ui::settings::Settings;
+use crate::ui::stats::StatsPanel;
+use crate::ui::transfer::{use_file_sending, FileIcon, FileSvg, TransferPanel};
 use crate::ui::video::Video;
 
 /// Properties of [`Call`].
@@ -36,6 +42,7 @@ pub fn call(props: &CallProps) -> Html {
         CallState::new(media.mic_enabled(), media.video_track().is_some())
     });
     let engine = use_state(|| None::<Engine>);
+    let file_sending = use_file_sending((*engine).clone());
     {
         let (engine, dispatcher) = (engine.clone(), state.dispatcher());
         let (relay_url, room, ready) = (props.relay_url.to_string(), props.room.clone(), props.ready.clone());
@@ -57,6 +64,41 @@ pub fn call(props: &CallProps) -> Html {
         });
     }
 
+    // Shortcuts: one window listener for the call's lifetime, calling whatever the latest render set up.
+    let commands = use_mut_ref(|| None::<Callback<Command>>);
+    let help_open = use_state(|| false);
+    let settings_open = use_state(|| false);
+    let speaker = use_state(|| crate::prefs::speaker().map(AttrValue::from));
+    {
+        let commands = commands.clone();
+        use_effect_with((), move |_| {
+            let window = web_sys::window().expect("a window");
+            let listener = Closure::<dyn Fn(KeyboardEvent)>::new(move |event: KeyboardEvent| {
+                let typing = event.target().and_then(|target| target.dyn_into::<web_sys::Element>().ok()).is_some_and(
+                    |element| {
+                        matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT")
+                            || element.has_attribute("contenteditable")
+                    },
+                );
+                let key = event.key();
+                let press = Press {
+                    key: &key,
+                    shift: event.shift_key(),
+                    other_modifier: event.ctrl_key() || event.alt_key() || event.meta_key(),
+                    typing,
+                };
+                if let (Some(command), Some(run)) = (command_for(press), commands.borrow().as_ref()) {
+                    event.prevent_default();
+                    run.emit(command);
+                }
+            });
+            let _ = window.add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+            move || {
+                let _ = window.remove_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref());
+            }
+        });
+    }
+
     if let Phase::Ended(ending) = &state.phase {
         return html! {
             <Ended ending={ending.clone()} on_rejoin={props.on_rejoin.clone()} on_home={props.on_home.clone()} />
@@ -66,7 +108,7 @@ pub fn call(props: &CallProps) -> Html {
 
     let toggle_mic = {
         let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             let on = !state.mic_on;
             engine.set_mic(on);
             state.dispatch(Action::SetMic(on));
@@ -74,7 +116,7 @@ pub fn call(props: &CallProps) -> Html {
     };
     let toggle_camera = {
         let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             let on = !state.camera_on;
             let (engine, state) = (engine.clone(), state.clone());
             spawn_local(async move {
@@ -87,7 +129,7 @@ pub fn call(props: &CallProps) -> Html {
     };
     let toggle_screen = {
         let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             if state.sharing {
                 engine.stop_screen_share();
                 return;
@@ -100,23 +142,74 @@ pub fn call(props: &CallProps) -> Html {
             });
         })
     };
+    let toggle_stats = {
+        let state = state.clone();
+        Callback::from(move |()| state.dispatch(Action::ToggleStats))
+    };
     let toggle_chat = {
         let state = state.clone();
-        Callback::from(move |_: MouseEvent| state.dispatch(Action::ToggleChat))
+        Callback::from(move |()| state.dispatch(Action::ToggleChat))
     };
     let leave = {
         let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             engine.leave();
             state.dispatch(Action::End(crate::call::state::Ending::Left));
         })
     };
+    let media = engine.local_media();
+    let has_mic = media.audio_track().is_some();
+    let toggle_help = {
+        let help_open = help_open.clone();
+        Callback::from(move |()| help_open.set(!*help_open))
+    };
+    let toggle_settings = {
+        let settings_open = settings_open.clone();
+        Callback::from(move |_: MouseEvent| settings_open.set(!*settings_open))
+    };
+    let on_speaker = {
+        let speaker = speaker.clone();
+        Callback::from(move |id: String| {
+            crate::prefs::set_speaker(&id);
+            speaker.set(Some(id.into()));
+        })
+    };
+    let on_notice = {
+        let state = state.clone();
+        Callback::from(move |text: String| state.dispatch(Action::Notice(text)))
+    };
+    *commands.borrow_mut() = Some({
+        let (toggle_mic, toggle_camera, toggle_screen, toggle_chat, leave, toggle_help) = (
+            toggle_mic.clone(),
+            toggle_camera.clone(),
+            toggle_screen.clone(),
+            toggle_chat.clone(),
+            leave.clone(),
+            toggle_help.clone(),
+        );
+        let (help_open, settings_open, chat_open, stats_open) =
+            (help_open.clone(), settings_open.clone(), state.chat_open, state.stats_open);
+        let state = state.clone();
+        Callback::from(move |command| match command {
+            Command::Mic if has_mic => toggle_mic.emit(()),
+            Command::Mic => {}
+            Command::Camera => toggle_camera.emit(()),
+            Command::Screen => toggle_screen.emit(()),
+            Command::Chat => toggle_chat.emit(()),
+            Command::Leave => leave.emit(()),
+            Command::Help => toggle_help.emit(()),
+            Command::Close if *help_open => help_open.set(false),
+            Command::Close if *settings_open => settings_open.set(false),
+            Command::Close if chat_open => toggle_chat.emit(()),
+            Command::Close if stats_open => state.dispatch(Action::ToggleStats),
+            Command::Close => {}
+        })
+    });
     let send_chat = {
         let engine = engine.clone();
         Callback::from(move |text: String| engine.send_chat(text))
     };
 
-    let media = engine.local_media();
     let remote_screens: Vec<(String, Option<web_sys::MediaStream>)> = state
         .peers
         .iter()
@@ -127,10 +220,15 @@ pub fn call(props: &CallProps) -> Html {
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
     let names: std::collections::HashMap<String, String> =
         state.peers.iter().map(|peer| (peer.id.to_string(), peer.name.to_string())).collect();
-    let has_mic = media.audio_track().is_some();
+    let cancel_transfer = {
+        let engine = engine.clone();
+        Callback::from(move |key| engine.cancel_transfer(key))
+    };
     html! {
-        <main class={classes!("call", state.chat_open.then_some("with-chat"))}>
-            <section class="stage" aria-label="Participants">
+        <main class={classes!("call", state.chat_open.then_some("with-chat"), state.stats_open.then_some("with-stats"))}>
+            <section class={classes!("stage", file_sending.dragging.then_some("dropping"))} aria-label="Participants"
+                ondragover={file_sending.ondragover.clone()} ondragleave={file_sending.ondragleave.clone()}
+                ondrop={file_sending.ondrop.clone()}>
                 if state.phase == Phase::Reconnecting {
                     <div class="banner" role="status">{ "Connection to the server lost. Reconnecting… (your call continues)" }</div>
                 }
@@ -148,7 +246,8 @@ pub fn call(props: &CallProps) -> Html {
                         </div>
                     </div>
                     { for state.peers.iter().map(|peer| html! {
-                        <RemoteTile key={peer.id.to_string()} peer={peer.clone()} stream={engine.remote_stream(&peer.id)} />
+                        <RemoteTile key={peer.id.to_string()} peer={peer.clone()} stream={engine.remote_stream(&peer.id)}
+                            speaker={(*speaker).clone()} on_send_file={file_sending.open.clone()} />
                     }) }
                     if let Some(stream) = local_screen {
                         <div class="tile screen local-screen" aria-label="Your screen">
@@ -169,27 +268,45 @@ pub fn call(props: &CallProps) -> Html {
                 if state.peers.is_empty() && state.phase == Phase::InCall {
                     <p class="alone">{ "You're the only one here. Share the link to invite someone." }</p>
                 }
+                if file_sending.dragging {
+                    <div class="drop-hint" aria-hidden="true">
+                        <FileSvg icon={FileIcon::Attach} />
+                        <span>{ "Drop to send to everyone, or onto someone's tile to send to them" }</span>
+                    </div>
+                }
+                <TransferPanel transfers={state.transfers.items.clone()} on_cancel={cancel_transfer} />
                 if let Some(notice) = &state.notice {
                     <div class="notice" role="status">{ notice }</div>
                 }
             </section>
+            if state.stats_open {
+                <StatsPanel engine={engine.clone()} on_close={toggle_stats.clone()}
+                    peers={state.peers.iter().map(|peer| (peer.id.clone(), AttrValue::from(peer.name.to_string()))).collect::<Vec<_>>()} />
+            }
             if state.chat_open {
-                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={toggle_chat.clone()} />
+                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={toggle_chat.reform(|_| ())} />
+            }
+            if *settings_open {
+                <Settings engine={engine.clone()} speaker={(*speaker).clone()} {on_speaker} {on_notice}
+                    on_close={toggle_settings.clone()} />
+            }
+            if *help_open {
+                <ShortcutHelp on_close={toggle_help.reform(|_| ())} />
             }
             <nav class="controls" aria-label="Call controls">
                 <ToggleButton id="toggle-mic" on={state.mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic} />
+                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic.reform(|_| ())} />
                 <ToggleButton id="toggle-camera" on={state.camera_on} label_on="Turn camera off"
-                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera} />
+                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera.reform(|_| ())} />
                 <button id="toggle-screen" type="button" class={classes!("round", state.sharing.then_some("active"))}
                     aria-pressed={state.sharing.to_string()}
                     aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
                     title={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
-                    onclick={toggle_screen}>
+                    onclick={toggle_screen.reform(|_| ())}>
                     <Svg icon={Icon::Screen} />
                 </button>
                 <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
-                    aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={toggle_chat}>
+                    aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={toggle_chat.reform(|_| ())}>
                     <Svg icon={Icon::Chat} />
                     if state.unread > 0 {
                         <span id="chat-unread" class="badge" aria-label={format!("{} unread", state.unread)}>
@@ -197,11 +314,32 @@ pub fn call(props: &CallProps) -> Html {
                         </span>
                     }
                 </button>
+                <button id="toggle-stats" type="button" class={classes!("round", state.stats_open.then_some("active"))}
+                    aria-pressed={state.stats_open.to_string()} aria-label="Call statistics" title="Call statistics"
+                    onclick={toggle_stats.reform(|_| ())}>
+                    <Svg icon={Icon::Stats} />
+                </button>
+                <button id="send-file" type="button" class="round" aria-label="Send a file to everyone"
+                    title="Send a file to everyone" disabled={state.peers.is_empty()}
+                    onclick={file_sending.open.reform(|_| None)}>
+                    <FileSvg icon={FileIcon::Attach} />
+                </button>
                 <CopyLink link={share_link(&props.room)} round=true />
-                <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={leave}>
+                <button id="toggle-settings" type="button" class={classes!("round", settings_open.then_some("active"))}
+                    aria-pressed={settings_open.to_string()} aria-label="Settings" title="Settings"
+                    onclick={toggle_settings}>
+                    <Svg icon={Icon::Settings} />
+                </button>
+                <button id="toggle-help" type="button" class={classes!("round", help_open.then_some("active"))}
+                    aria-pressed={help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
+                    onclick={toggle_help.reform(|_| ())}>
+                    <span aria-hidden="true" class="key-hint">{ "?" }</span>
+                </button>
+                <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={leave.reform(|_| ())}>
                     <Svg icon={Icon::Leave} />
                 </button>
             </nav>
+            { file_sending.input.clone() }
         </main>
     }
 }
@@ -211,6 +349,9 @@ pub fn call(props: &CallProps) -> Html {
 struct RemoteTileProps {
     peer: RemotePeer,
     stream: Option<web_sys::MediaStream>,
+    speaker: Option<AttrValue>,
+    /// Opens the file picker to send to this person.
+    on_send_file: Callback<Option<huddle_common::PeerId>>,
 }
 
 /// Another person's tile: video (or their initial), name, mic/camera indicators, connection state.
@@ -220,16 +361,21 @@ fn remote_tile(props: &RemoteTileProps) -> Html {
     let name = peer.name.to_string();
     html! {
         <div class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()} aria-label={name.clone()}>
-            <Video stream={props.stream.clone()} />
+            <Video stream={props.stream.clone()} speaker={props.speaker.clone()} />
             if !peer.camera_on { <Avatar name={name.clone()} /> }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>
             }
             <div class="tile-label">
-                <span class="tile-name">{ name }</span>
+                <span class="tile-name">{ name.clone() }</span>
                 if !peer.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
                 if !peer.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
             </div>
+            <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
+                title={format!("Send a file to {name}")}
+                onclick={{ let id = peer.id.clone(); props.on_send_file.reform(move |_| Some(id.clone())) }}>
+                <FileSvg icon={FileIcon::Attach} />
+            </button>
         </div>
     }
 }
@@ -245,4 +391,37 @@ struct AvatarProps {
 fn avatar(props: &AvatarProps) -> Html {
     let initial: String = props.name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
     html! { <div class="avatar" aria-hidden="true"><span>{ initial }</span></div> }
+}
+
+/// Properties of [`ShortcutHelp`].
+#[derive(Properties, PartialEq)]
+struct ShortcutHelpProps {
+    on_close: Callback<MouseEvent>,
+}
+
+/// The list of keyboard shortcuts, over the call.
+#[function_component(ShortcutHelp)]
+fn shortcut_help(props: &ShortcutHelpProps) -> Html {
+    let close = use_node_ref();
+    {
+        let close = close.clone();
+        use_effect_with((), move |_| {
+            if let Some(button) = close.cast::<web_sys::HtmlElement>() {
+                let _ = button.focus();
+            }
+        });
+    }
+    html! {
+        <div class="overlay">
+            <div id="shortcuts" class="dialog" role="dialog" aria-modal="true" aria-labelledby="shortcuts-title">
+                <h2 id="shortcuts-title">{ "Keyboard shortcuts" }</h2>
+                <dl class="shortcut-list">
+                    { for SHORTCUTS.iter().map(|(keys, what)| html! {
+                        <div class="shortcut"><dt><kbd>{ *keys }</kbd></dt><dd>{ *what }</dd></div>
+                    }) }
+                </dl>
+                <button id="close-shortcuts" ref={close} class="primary" onclick={props.on_close.clone()}>{ "Close" }</button>
+            </div>
+        </div>
+    }
 }

@@ -17,6 +17,10 @@ pub enum Icon {
     Screen,
     /// Chat.
     Chat,
+    /// Call statistics.
+    Stats,
+    /// Device settings.
+    Settings,
     /// Copy link.
     Link,
     /// Hang up.
@@ -43,7 +47,12 @@ impl Icon {
                 <rect x="3" y="4" width="18" height="12" rx="2" />
                 <path d="M8 20h8M12 16v4M12 7v6M9.5 9.5L12 7l2.5 2.5" />
             </> },
+            Icon::Settings => html! { <>
+                <circle cx="12" cy="12" r="3" />
+                <path d="M12 2.5v3M12 18.5v3M2.5 12h3M18.5 12h3M5.3 5.3l2.1 2.1M16.6 16.6l2.1 2.1M5.3 18.7l2.1-2.1M16.6 7.4l2.1-2.1" />
+            </> },
             Icon::Chat => html! { <path d="M4 5h16v11H9l-5 4z" /> },
+            Icon::Stats => html! { <path d="M2 12h4l3-7 5 14 3-7h5" /> },
             Icon::Link => html! { <>
                 <path d="M10 14a4 4 0 0 0 5.7 0l3-3a4 4 0 0 0-5.7-5.7l-1 1" />
                 <path d="M14 10a4 4 0 0 0-5.7 0l-3 3a4 4 0 0 0 5.7 5.7l1-1" />

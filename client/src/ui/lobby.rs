@@ -129,7 +129,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
             let Some(media) = (*media).clone() else { return };
             let (problem, camera_on) = (problem.clone(), camera_on.clone());
             spawn_local(async move {
-                match media.use_camera(id).await {
+                match media.use_camera(Some(id)).await {
                     Ok(_) => camera_on.set(true),
                     Err(why) => problem.set(Some(why)),
                 }
@@ -144,7 +144,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
             let Some(media) = (*media).clone() else { return };
             let problem = problem.clone();
             spawn_local(async move {
-                if let Err(why) = media.use_mic(id).await {
+                if let Err(why) = media.use_mic(Some(id)).await {
                     problem.set(Some(why));
                 }
                 prefs::set_devices(&media.choice());

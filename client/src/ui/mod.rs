@@ -7,4 +7,7 @@ pub mod ended;
 pub mod home;
 pub mod icon;
 pub mod lobby;
+pub mod settings;
+pub mod stats;
+pub mod transfer;
 pub mod video;

@@ -66,8 +66,8 @@ pub async fn leaving_removes_the_tile() -> Result<()> {
     ada.wait_sees_and_hears(&bob_again).await
 }
 
-/// On a phone-sized window the call fits the screen: Bob's two tiles and every control are inside the viewport, and
-/// Ada's video plays there; saves a screenshot (`call-phone.png`).
+/// On a phone-sized window the call fits the screen: Bob's two tiles and every control shown are inside the viewport,
+/// and Ada's video plays there; saves a screenshot (`call-phone.png`).
 pub async fn a_call_fits_a_phone_screen() -> Result<()> {
     let relay = Relay::start().await?;
     let room = new_room_id();
@@ -81,6 +81,7 @@ pub async fn a_call_fits_a_phone_screen() -> Result<()> {
         bob.eval_js(
             "const out = []; \
              for (const el of document.querySelectorAll('.tile, .controls button')) { \
+               if (getComputedStyle(el).display === 'none') continue; \
                const r = el.getBoundingClientRect(); \
                if (r.width === 0 || r.left < 0 || r.top < 0 || r.right > innerWidth + 0.5 || r.bottom > innerHeight + 0.5) \
                  out.push(`${el.className || el.id} at ${r.left},${r.top} ${r.width}x${r.height} in ${innerWidth}x${innerHeight}`); \

@@ -7,11 +7,15 @@
 mod call;
 mod chat;
 mod controls;
+mod devices;
+mod files;
+mod keys;
 mod lobby;
 mod refusals;
 mod resilience;
 mod screen;
 mod smoke;
+mod stats;
 mod webrtc;
 
 huddle_e2e::e2e_main! {
@@ -29,9 +33,16 @@ huddle_e2e::e2e_main! {
     call::leaving_removes_the_tile,
     call::a_call_fits_a_phone_screen,
     chat::chat_goes_both_ways,
+    files::a_big_file_arrives_intact_and_the_sender_stays_small,
+    files::either_side_can_cancel_a_transfer,
+    files::a_file_over_4_gib_is_refused_with_a_reason,
+    stats::stats_panel_shows_the_live_connection,
+    stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
     controls::simultaneous_camera_toggles_keep_media_flowing,
     controls::simultaneous_screen_shares_converge,
+    keys::shortcuts_work_and_are_listed,
+    devices::devices_switch_mid_call_and_a_lost_camera_falls_back,
     refusals::taken_name_is_refused,
     refusals::full_room_is_refused,
     refusals::bad_link_is_refused,

@@ -1,0 +1,566 @@
+//! File transfers in the browser. The offer and its answer go over the peer's `huddle` channel; the bytes go over a
+//! data channel of their own (`file:<id>`), read from the `File` a slice at a time and sent only while the channel's
+//! buffer has room, hashed as they pass. The receiver hashes what arrives, gathers it into a `Blob` (never one big
+//! buffer) and offers it as a download once the hash checks out. The rules (limits, names, counting, the list the
+//! screen shows) are plain Rust in `crate::call::transfer`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::rc::{Rc, Weak};
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use huddle_common::{FileOffer, PeerId, PeerMessage};
+use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{
+    Blob, BlobPropertyBag, File, MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType, Url,
+};
+use yew::Callback;
+
+use crate::call::state::Action;
+use crate::call::transfer::{
+    channel_id, check_offer, new_id, read_ranges, sanitize_name, CheckedOffer, Direction, OfferError, Receipt, Sent,
+    Status, Throttle, Transfer, TransferEvent, TransferKey, CHUNK_BYTES, FOLD_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES,
+};
+use crate::rtc::peer::PeerLink;
+
+/// A text message on a file channel longer than this is dropped unread.
+const MAX_TEXT_BYTES: usize = 1024;
+/// After sending `file_cancel`, the channel is closed by the peer, or by us after this long.
+const CLOSE_AFTER_CANCEL_MS: u32 = 10_000;
+
+/// What a transfer's task hears about: its channel's events, and requests to stop.
+enum ChannelEvent {
+    Open,
+    BufferedLow,
+    Binary(ArrayBuffer),
+    Text(String),
+    Closed,
+    Stop(Stop),
+}
+
+/// Why a transfer is stopped from outside its channel.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// This person cancelled it (or left the call).
+    ByMe,
+    /// The peer sent `file_cancel` on the `huddle` channel.
+    ByPeer,
+    /// The peer left, or the connection to them was given up.
+    PeerGone,
+}
+
+/// How a transfer ended.
+enum Outcome {
+    /// All there; for a received file, the URL to save it from.
+    Done(Option<String>),
+    Cancelled {
+        by_me: bool,
+    },
+    /// Went wrong; `tell_peer` when the other side cannot know yet.
+    Failed {
+        why: String,
+        tell_peer: bool,
+    },
+}
+
+impl Outcome {
+    fn stopped(stop: Stop) -> Outcome {
+        match stop {
+            Stop::ByMe => Outcome::Cancelled { by_me: true },
+            Stop::ByPeer => Outcome::Cancelled { by_me: false },
+            Stop::PeerGone => Outcome::lost(),
+        }
+    }
+
+    fn lost() -> Outcome {
+        Outcome::Failed { why: "The connection was lost before the end".to_owned(), tell_peer: false }
+    }
+
+    fn tells_peer(&self) -> bool {
+        matches!(self, Outcome::Cancelled { by_me: true } | Outcome::Failed { tell_peer: true, .. })
+    }
+
+    fn into_event(self, key: TransferKey) -> TransferEvent {
+        match self {
+            Outcome::Done(download) => TransferEvent::Done(key, download),
+            Outcome::Cancelled { by_me } => TransferEvent::Cancelled(key, by_me),
+            Outcome::Failed { why, .. } => TransferEvent::Failed(key, why),
+        }
+    }
+}
+
+/// A file channel's event handlers, feeding one queue; detached when dropped.
+struct ChannelEvents {
+    channel: RtcDataChannel,
+    _handlers: [Closure<dyn FnMut(JsValue)>; 4],
+}
+
+impl ChannelEvents {
+    fn attach(channel: &RtcDataChannel, queue: &mpsc::UnboundedSender<ChannelEvent>) -> Self {
+        let handler = |read: fn(JsValue) -> Option<ChannelEvent>| {
+            let queue = queue.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+                if let Some(event) = read(event) {
+                    let _ = queue.unbounded_send(event);
+                }
+            })
+        };
+        let on_open = handler(|_| Some(ChannelEvent::Open));
+        let on_low = handler(|_| Some(ChannelEvent::BufferedLow));
+        let on_message = handler(|event| {
+            let data = event.unchecked_into::<MessageEvent>().data();
+            match data.as_string() {
+                Some(text) => (text.len() <= MAX_TEXT_BYTES).then_some(ChannelEvent::Text(text)),
+                None => data.dyn_into::<ArrayBuffer>().ok().map(ChannelEvent::Binary),
+            }
+        });
+        let on_close = handler(|_| Some(ChannelEvent::Closed));
+        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        channel.set_onbufferedamountlow(Some(on_low.as_ref().unchecked_ref()));
+        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        channel.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        ChannelEvents { channel: Clone::clone(channel), _handlers: [on_open, on_low, on_message, on_close] }
+    }
+}
+
+impl Drop for ChannelEvents {
+    fn drop(&mut self) {
+        self.channel.set_onopen(None);
+        self.channel.set_onbufferedamountlow(None);
+        self.channel.set_onmessage(None);
+        self.channel.set_onclose(None);
+    }
+}
+
+/// Where a transfer is, as far as the browser side is concerned.
+enum Running {
+    /// We offered this file; waiting for `file_accept`.
+    Offered { file: File, link: Weak<PeerLink> },
+    /// We accepted this offer; waiting for its channel.
+    Accepted { offer: CheckedOffer, link: Weak<PeerLink> },
+    /// Bytes are moving; its task listens here.
+    Moving { queue: mpsc::UnboundedSender<ChannelEvent> },
+}
+
+struct Shared {
+    dispatch: Callback<Action>,
+    running: RefCell<HashMap<TransferKey, Running>>,
+    /// The `blob:` URLs of received files, released when the call ends.
+    urls: RefCell<Vec<String>>,
+}
+
+impl Shared {
+    fn emit(&self, event: TransferEvent) {
+        self.dispatch.emit(Action::Transfer(event));
+    }
+}
+
+/// Every file transfer of a call, both ways.
+pub struct Transfers(Rc<Shared>);
+
+impl Transfers {
+    /// No transfers yet; what happens to them is told to the call screen through `dispatch`.
+    pub fn new(dispatch: Callback<Action>) -> Self {
+        expose_memory();
+        Transfers(Rc::new(Shared { dispatch, running: RefCell::new(HashMap::new()), urls: RefCell::new(Vec::new()) }))
+    }
+
+    /// Offers `file` to the peer at the other end of `link`; the bytes go once they accept.
+    pub fn offer(&self, link: &Rc<PeerLink>, file: &File) {
+        let name = sanitize_name(&file.name());
+        let size = file.size() as u64;
+        let key = TransferKey { peer: link.id().clone(), id: new_id(random_u64()), direction: Direction::Send };
+        let mut transfer = Transfer::new(key.clone(), name.clone(), size);
+        if size > FileOffer::MAX_SIZE {
+            transfer.status = Status::Failed(OfferError::TooLarge { name, size }.to_string());
+            return self.0.emit(TransferEvent::Added(transfer));
+        }
+        let offer = FileOffer { id: key.id.clone(), name: name.clone(), size, mime: file.type_() };
+        if !link.send(&PeerMessage::FileOffer(offer)) {
+            transfer.status = Status::Failed(format!("Could not offer {name}: not connected yet"));
+            return self.0.emit(TransferEvent::Added(transfer));
+        }
+        self.0
+            .running
+            .borrow_mut()
+            .insert(key, Running::Offered { file: Clone::clone(file), link: Rc::downgrade(link) });
+        self.0.emit(TransferEvent::Added(transfer));
+    }
+
+    /// A file message from the peer at the other end of `link`, on its `huddle` channel.
+    pub fn on_message(&self, link: &Rc<PeerLink>, message: PeerMessage) {
+        let peer = link.id().clone();
+        match message {
+            PeerMessage::FileOffer(offer) => self.on_offer(link, offer),
+            PeerMessage::FileAccept { id } => self.on_accept(link, id),
+            PeerMessage::FileCancel { id } => {
+                for direction in [Direction::Send, Direction::Receive] {
+                    self.stop(TransferKey { peer: peer.clone(), id: id.clone(), direction }, Stop::ByPeer);
+                }
+            }
+            // `file_end` belongs on a file channel; chat and media state are not for us.
+            _ => {}
+        }
+    }
+
+    fn on_offer(&self, link: &Rc<PeerLink>, offer: FileOffer) {
+        let key = TransferKey { peer: link.id().clone(), id: offer.id.clone(), direction: Direction::Receive };
+        let (running, incoming) = {
+            let running = self.0.running.borrow();
+            (running.contains_key(&key), running.keys().filter(|k| k.direction == Direction::Receive).count())
+        };
+        match check_offer(&offer, running, incoming) {
+            Ok(checked) => {
+                let transfer = Transfer::new(key.clone(), checked.name.clone(), checked.size);
+                let accepted = Running::Accepted { offer: checked, link: Rc::downgrade(link) };
+                self.0.running.borrow_mut().insert(key.clone(), accepted);
+                self.0.emit(TransferEvent::Added(transfer));
+                if !link.send(&PeerMessage::FileAccept { id: offer.id }) {
+                    self.0.running.borrow_mut().remove(&key);
+                    self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
+                }
+            }
+            Err(refused) => {
+                link.send(&PeerMessage::FileCancel { id: offer.id.clone() });
+                // Shown under an id of our own: theirs may be malformed or belong to another transfer.
+                let key = TransferKey { id: new_id(random_u64()), ..key };
+                let mut transfer = Transfer::new(key, sanitize_name(&offer.name), offer.size);
+                transfer.status = Status::Failed(format!("Not accepted: {refused}"));
+                self.0.emit(TransferEvent::Added(transfer));
+            }
+        }
+    }
+
+    fn on_accept(&self, link: &Rc<PeerLink>, id: String) {
+        let key = TransferKey { peer: link.id().clone(), id, direction: Direction::Send };
+        let entry = self.0.running.borrow_mut().remove(&key);
+        let file = match entry {
+            Some(Running::Offered { file, .. }) => file,
+            Some(other) => {
+                self.0.running.borrow_mut().insert(key, other);
+                return;
+            }
+            None => return,
+        };
+        let Ok(channel) = link.create_channel(&FileOffer::channel_label(&key.id)) else {
+            return self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
+        };
+        channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+        let (queue, events) = mpsc::unbounded();
+        let handlers = ChannelEvents::attach(&channel, &queue);
+        self.0.running.borrow_mut().insert(key.clone(), Running::Moving { queue });
+        let work = send_file(self.0.dispatch.clone(), key.clone(), file, Clone::clone(&channel), events);
+        spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), work));
+    }
+
+    /// A data channel the peer at the other end of `link` opened: the bytes of a file we accepted, or else nothing
+    /// we want (closed at once).
+    pub fn on_channel(&self, link: &Rc<PeerLink>, channel: RtcDataChannel) {
+        let Some(id) = channel_id(&channel.label()).map(str::to_owned) else {
+            channel.close();
+            return;
+        };
+        let key = TransferKey { peer: link.id().clone(), id, direction: Direction::Receive };
+        let entry = self.0.running.borrow_mut().remove(&key);
+        let offer = match entry {
+            Some(Running::Accepted { offer, .. }) => offer,
+            Some(other) => {
+                self.0.running.borrow_mut().insert(key, other);
+                channel.close();
+                return;
+            }
+            None => {
+                channel.close();
+                return;
+            }
+        };
+        // Before anything arrives: the handlers are attached in the same task as the `datachannel` event.
+        channel.set_binary_type(RtcDataChannelType::Arraybuffer);
+        let (queue, events) = mpsc::unbounded();
+        let handlers = ChannelEvents::attach(&channel, &queue);
+        self.0.running.borrow_mut().insert(key.clone(), Running::Moving { queue });
+        let work = receive_file(Rc::downgrade(&self.0), key.clone(), offer, events);
+        spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), work));
+    }
+
+    /// This person cancels a transfer.
+    pub fn cancel(&self, key: TransferKey) {
+        self.stop(key, Stop::ByMe);
+    }
+
+    /// The peer left or their connection was given up: their transfers fail.
+    pub fn peer_gone(&self, peer: &PeerId) {
+        let keys: Vec<TransferKey> = self.0.running.borrow().keys().filter(|key| &key.peer == peer).cloned().collect();
+        for key in keys {
+            self.stop(key, Stop::PeerGone);
+        }
+    }
+
+    /// The call ends: every transfer stops and received files are released.
+    pub fn close_all(&self) {
+        let keys: Vec<TransferKey> = self.0.running.borrow().keys().cloned().collect();
+        for key in keys {
+            self.stop(key, Stop::ByMe);
+        }
+        for url in self.0.urls.borrow_mut().drain(..) {
+            let _ = Url::revoke_object_url(&url);
+        }
+    }
+
+    fn stop(&self, key: TransferKey, stop: Stop) {
+        let entry = self.0.running.borrow_mut().remove(&key);
+        let link = match entry {
+            None => return,
+            Some(Running::Moving { queue }) => {
+                // Its task ends the transfer (it may already be ending: then this is not heard).
+                let _ = queue.unbounded_send(ChannelEvent::Stop(stop));
+                self.0.running.borrow_mut().insert(key, Running::Moving { queue });
+                return;
+            }
+            Some(Running::Offered { link, .. } | Running::Accepted { link, .. }) => link,
+        };
+        let outcome = Outcome::stopped(stop);
+        if outcome.tells_peer() {
+            if let Some(link) = link.upgrade() {
+                link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+            }
+        }
+        self.0.emit(outcome.into_event(key));
+    }
+}
+
+/// Runs a transfer's work, then tells the peer if needed, closes the channel and reports how it ended.
+///
+/// A side that sends `file_cancel` leaves closing the channel to the peer: Chrome may deliver the closing before a
+/// message sent just ahead of it, and the peer would then take a cancel for a lost connection.
+async fn finish(
+    shared: Weak<Shared>,
+    key: TransferKey,
+    channel: RtcDataChannel,
+    handlers: ChannelEvents,
+    link: Weak<PeerLink>,
+    work: impl Future<Output = Outcome>,
+) {
+    let outcome = work.await;
+    drop(handlers);
+    if outcome.tells_peer() {
+        let cancel = PeerMessage::FileCancel { id: key.id.clone() };
+        if channel.ready_state() == RtcDataChannelState::Open {
+            let _ = channel.send_with_str(&serde_json::to_string(&cancel).expect("serializes"));
+        }
+        if let Some(link) = link.upgrade() {
+            link.send(&cancel);
+        }
+        // Should the peer never close it, whatever it still sends is dropped unread until this does.
+        let channel = Clone::clone(&channel);
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(CLOSE_AFTER_CANCEL_MS).await;
+            channel.close();
+        });
+    } else {
+        channel.close();
+    }
+    if let Some(shared) = shared.upgrade() {
+        shared.running.borrow_mut().remove(&key);
+        shared.emit(outcome.into_event(key));
+    }
+}
+
+/// What a stop request or a peer's message means for the sender while bytes are moving.
+fn interrupts_sending(event: ChannelEvent) -> Option<Outcome> {
+    match event {
+        ChannelEvent::Stop(stop) => Some(Outcome::stopped(stop)),
+        ChannelEvent::Closed => Some(Outcome::lost()),
+        ChannelEvent::Text(text) if is_cancel(&text) => Some(Outcome::Cancelled { by_me: false }),
+        _ => None,
+    }
+}
+
+fn is_cancel(text: &str) -> bool {
+    matches!(serde_json::from_str(text), Ok(PeerMessage::FileCancel { .. }))
+}
+
+/// Sends `file` on `channel`: a slice at a time, waiting whenever the channel's buffer is full, so that memory use
+/// does not depend on the file's size. Then `file_end` with the hash, and waits for the receiver to close the channel.
+async fn send_file(
+    dispatch: Callback<Action>,
+    key: TransferKey,
+    file: File,
+    channel: RtcDataChannel,
+    mut events: mpsc::UnboundedReceiver<ChannelEvent>,
+) -> Outcome {
+    let progress = |bytes| dispatch.emit(Action::Transfer(TransferEvent::Progress(key.clone(), bytes)));
+    loop {
+        match events.next().await {
+            Some(ChannelEvent::Open) => break,
+            Some(event) => {
+                if let Some(outcome) = interrupts_sending(event) {
+                    return outcome;
+                }
+            }
+            None => return Outcome::lost(),
+        }
+    }
+    channel.set_buffered_amount_low_threshold(LOW_WATER_BYTES);
+    let name = sanitize_name(&file.name());
+    let size = file.size() as u64;
+    let mut sent = Sent::default();
+    let mut scratch = vec![0u8; CHUNK_BYTES];
+    let mut throttle = Throttle::default();
+    for (start, end) in read_ranges(size) {
+        while let Ok(event) = events.try_recv() {
+            if let Some(outcome) = interrupts_sending(event) {
+                return outcome;
+            }
+        }
+        while channel.buffered_amount() > HIGH_WATER_BYTES {
+            match events.next().await {
+                Some(event) => {
+                    if let Some(outcome) = interrupts_sending(event) {
+                        return outcome;
+                    }
+                }
+                None => return Outcome::lost(),
+            }
+        }
+        let Ok(block) = read_slice(&file, start, end).await else {
+            return Outcome::Failed { why: format!("Could not read {name}"), tell_peer: true };
+        };
+        let block = Uint8Array::new(&block);
+        let length = block.length();
+        if u64::from(length) != end - start {
+            return Outcome::Failed { why: format!("{name} changed while it was being sent"), tell_peer: true };
+        }
+        let mut offset = 0;
+        while offset < length {
+            let count = (length - offset).min(CHUNK_BYTES as u32);
+            let chunk = block.subarray(offset, offset + count);
+            let bytes = &mut scratch[..count as usize];
+            chunk.copy_to(bytes);
+            sent.add(bytes);
+            if channel.send_with_array_buffer_view(&chunk).is_err() {
+                return Outcome::lost();
+            }
+            offset += count;
+        }
+        if throttle.due(js_sys::Date::now()) {
+            progress(sent.bytes());
+        }
+    }
+    progress(sent.bytes());
+    let end = PeerMessage::FileEnd { id: key.id.clone(), sha256: sent.sha256() };
+    if channel.send_with_str(&serde_json::to_string(&end).expect("serializes")).is_err() {
+        return Outcome::lost();
+    }
+    // The receiver closes the channel once it has everything and the hash checks out; it says so otherwise.
+    loop {
+        match events.next().await {
+            Some(ChannelEvent::Closed) | None => return Outcome::Done(None),
+            Some(ChannelEvent::Text(text)) if is_cancel(&text) => {
+                return Outcome::Failed { why: format!("{name} did not arrive intact"), tell_peer: false };
+            }
+            Some(ChannelEvent::Stop(stop)) => return Outcome::stopped(stop),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Reads bytes `start..end` of `file`, and only those.
+async fn read_slice(file: &File, start: u64, end: u64) -> Result<ArrayBuffer, JsValue> {
+    let slice = file.slice_with_f64_and_f64(start as f64, end as f64)?;
+    Ok(JsFuture::from(slice.array_buffer()).await?.unchecked_into())
+}
+
+/// Receives the file offered as `offer` from its channel's `events`: counts and hashes each chunk, keeps the chunks as they came
+/// (folded into a `Blob` every 16 MiB), and on `file_end` checks the whole and makes it a download.
+async fn receive_file(
+    shared: Weak<Shared>,
+    key: TransferKey,
+    offer: CheckedOffer,
+    mut events: mpsc::UnboundedReceiver<ChannelEvent>,
+) -> Outcome {
+    let progress = |bytes| {
+        if let Some(shared) = shared.upgrade() {
+            shared.emit(TransferEvent::Progress(key.clone(), bytes));
+        }
+    };
+    let mut receipt = Receipt::new(&offer.name, offer.size);
+    let mut parts = Array::new();
+    let mut unfolded = 0;
+    let mut scratch = Vec::new();
+    let mut throttle = Throttle::default();
+    while let Some(event) = events.next().await {
+        match event {
+            ChannelEvent::Binary(buffer) => {
+                let chunk = Uint8Array::new(&buffer);
+                // Messages are bounded by the connection's maximum message size (256 KiB in Chrome).
+                scratch.resize(chunk.length() as usize, 0);
+                chunk.copy_to(&mut scratch);
+                if let Err(damage) = receipt.add(&scratch) {
+                    return Outcome::Failed { why: damage.to_string(), tell_peer: true };
+                }
+                parts.push(&buffer);
+                unfolded += scratch.len() as u64;
+                if unfolded >= FOLD_BYTES {
+                    match Blob::new_with_buffer_source_sequence(&parts) {
+                        Ok(blob) => parts = Array::of1(&blob),
+                        Err(_) => return out_of_memory(&offer.name),
+                    }
+                    unfolded = 0;
+                }
+                if throttle.due(js_sys::Date::now()) {
+                    progress(receipt.received());
+                }
+            }
+            ChannelEvent::Text(text) => match serde_json::from_str(&text) {
+                Ok(PeerMessage::FileEnd { sha256, .. }) => {
+                    progress(receipt.received());
+                    if let Err(damage) = receipt.finish(&sha256) {
+                        return Outcome::Failed { why: damage.to_string(), tell_peer: true };
+                    }
+                    let Some(url) = download_url(&parts, &offer.mime) else { return out_of_memory(&offer.name) };
+                    if let Some(shared) = shared.upgrade() {
+                        shared.urls.borrow_mut().push(url.clone());
+                    }
+                    return Outcome::Done(Some(url));
+                }
+                Ok(PeerMessage::FileCancel { .. }) => return Outcome::Cancelled { by_me: false },
+                _ => {}
+            },
+            ChannelEvent::Stop(stop) => return Outcome::stopped(stop),
+            ChannelEvent::Closed => return Outcome::lost(),
+            ChannelEvent::Open | ChannelEvent::BufferedLow => {}
+        }
+    }
+    Outcome::lost()
+}
+
+fn out_of_memory(name: &str) -> Outcome {
+    Outcome::Failed { why: format!("No room to keep {name} in this browser"), tell_peer: true }
+}
+
+/// The received parts as one `Blob` of the offered type, behind a `blob:` URL.
+fn download_url(parts: &Array, mime: &str) -> Option<String> {
+    let options = BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = Blob::new_with_buffer_source_sequence_and_options(parts, &options).ok()?;
+    Url::create_object_url_with_blob(&blob).ok()
+}
+
+/// 64 random bits, for transfer ids (unique, not secret).
+fn random_u64() -> u64 {
+    let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+    (half() << 32) | half()
+}
+
+/// Sets `window.__huddle_wasm_memory` to this module's memory, so that the end-to-end tests can check that sending a
+/// file does not grow it with the file's size.
+fn expose_memory() {
+    if let Some(window) = web_sys::window() {
+        let _ = Reflect::set(&window, &"__huddle_wasm_memory".into(), &wasm_bindgen::memory());
+    }
+}

@@ -1,0 +1,79 @@
+//! Device settings during a call: camera, microphone and speaker, switched without interrupting the call.
+
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+use crate::rtc::engine::Engine;
+use crate::rtc::media::{can_choose_speaker, list_devices, watch_devices, Devices};
+use crate::ui::lobby::DevicePicker;
+
+/// Properties of [`Settings`].
+#[derive(Properties, PartialEq)]
+pub struct SettingsProps {
+    /// The call whose devices to switch.
+    pub engine: Engine,
+    /// The speaker in use (a device id), if one was chosen.
+    pub speaker: Option<AttrValue>,
+    /// A speaker was chosen.
+    pub on_speaker: Callback<String>,
+    /// Something to tell the person (a device that failed to start).
+    pub on_notice: Callback<String>,
+    /// Close the dialog.
+    pub on_close: Callback<MouseEvent>,
+}
+
+/// The device settings dialog.
+#[function_component(Settings)]
+pub fn settings(props: &SettingsProps) -> Html {
+    let devices = use_state(Devices::default);
+    // Which devices are in use, re-read after each switch.
+    let revision = use_state(|| 0u32);
+    {
+        let devices = devices.clone();
+        use_effect_with((), move |_| {
+            let refresh = move || {
+                let devices = devices.clone();
+                spawn_local(async move { devices.set(list_devices().await) });
+            };
+            refresh();
+            let watch = watch_devices(refresh);
+            move || drop(watch)
+        });
+    }
+    let switch = |camera: bool| {
+        let (engine, on_notice, revision) = (props.engine.clone(), props.on_notice.clone(), revision.clone());
+        Callback::from(move |event: Event| {
+            let id = event.target_unchecked_into::<HtmlSelectElement>().value();
+            let (engine, on_notice, revision) = (engine.clone(), on_notice.clone(), revision.clone());
+            spawn_local(async move {
+                let result = if camera { engine.switch_camera(id).await } else { engine.switch_mic(id).await };
+                if let Err(why) = result {
+                    on_notice.emit(why);
+                }
+                revision.set(*revision + 1);
+            });
+        })
+    };
+    let pick_speaker = {
+        let on_speaker = props.on_speaker.clone();
+        Callback::from(move |event: Event| on_speaker.emit(event.target_unchecked_into::<HtmlSelectElement>().value()))
+    };
+    let choice = props.engine.local_media().choice();
+    html! {
+        <div class="overlay">
+            <div id="settings" class="dialog" role="dialog" aria-modal="true" aria-labelledby="settings-title">
+                <h2 id="settings-title">{ "Settings" }</h2>
+                <DevicePicker id="call-camera-select" label="Camera" devices={devices.cameras.clone()}
+                    selected={choice.camera} onchange={switch(true)} />
+                <DevicePicker id="call-mic-select" label="Microphone" devices={devices.mics.clone()}
+                    selected={choice.mic} onchange={switch(false)} />
+                if can_choose_speaker() {
+                    <DevicePicker id="speaker-select" label="Speaker" devices={devices.speakers.clone()}
+                        selected={props.speaker.as_ref().map(|s| s.to_string())} onchange={pick_speaker} />
+                }
+                <button id="close-settings" class="primary" onclick={props.on_close.clone()}>{ "Done" }</button>
+            </div>
+        </div>
+    }
+}

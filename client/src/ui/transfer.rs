@@ -1,0 +1,252 @@
+//! Sending files from the call screen (a button, a per-person action, drag and drop) and the list of transfers with
+//! their progress.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use huddle_common::PeerId;
+use wasm_bindgen::prelude::*;
+use web_sys::{DragEvent, Element, FileList, HtmlInputElement};
+use yew::prelude::*;
+
+use crate::call::transfer::{Direction, Transfer, TransferKey};
+use crate::rtc::engine::Engine;
+
+/// Ways to send files from the call screen, from [`use_file_sending`].
+pub struct FileSending {
+    /// Opens the file picker to send to one person, or to everyone (`None`).
+    pub open: Callback<Option<PeerId>>,
+    /// The hidden `<input type=file id="file-input">` behind the picker: render it once.
+    pub input: Html,
+    /// For the stage: files dragged over it.
+    pub ondragover: Callback<DragEvent>,
+    /// For the stage: the drag left it.
+    pub ondragleave: Callback<DragEvent>,
+    /// For the stage: files dropped onto a person's tile go to them, anywhere else to everyone.
+    pub ondrop: Callback<DragEvent>,
+    /// Files are being dragged over the stage.
+    pub dragging: bool,
+}
+
+/// The file picker and the drop target, sending through `engine` once the call has one.
+#[hook]
+pub fn use_file_sending(engine: Option<Engine>) -> FileSending {
+    let input = use_node_ref();
+    let target: Rc<RefCell<Option<PeerId>>> = use_mut_ref(|| None);
+    let dragging = use_state_eq(|| false);
+    // A file dropped anywhere else (the controls, the chat) must not make the browser open it in place of the call.
+    use_effect_with((), |_| {
+        let window = web_sys::window().expect("a window");
+        let swallow = Closure::<dyn Fn(DragEvent)>::new(|event: DragEvent| {
+            if carries_files(&event) {
+                event.prevent_default();
+            }
+        });
+        for kind in ["dragover", "drop"] {
+            let _ = window.add_event_listener_with_callback(kind, swallow.as_ref().unchecked_ref());
+        }
+        move || {
+            for kind in ["dragover", "drop"] {
+                let _ = window.remove_event_listener_with_callback(kind, swallow.as_ref().unchecked_ref());
+            }
+        }
+    });
+
+    let open = {
+        let (input, target) = (input.clone(), target.clone());
+        Callback::from(move |to: Option<PeerId>| {
+            *target.borrow_mut() = to;
+            if let Some(input) = input.cast::<HtmlInputElement>() {
+                input.click();
+            }
+        })
+    };
+    let onchange = {
+        let (engine, target) = (engine.clone(), target.clone());
+        Callback::from(move |event: Event| {
+            let input: HtmlInputElement = event.target_unchecked_into();
+            let to = target.borrow_mut().take();
+            if let (Some(engine), Some(files)) = (&engine, input.files()) {
+                send_all(engine, &files, to.as_ref());
+            }
+            // Picking the same file again must fire `change` again.
+            input.set_value("");
+        })
+    };
+    let ondragover = {
+        let dragging = dragging.clone();
+        Callback::from(move |event: DragEvent| {
+            if !carries_files(&event) {
+                return;
+            }
+            // Accepting the drag is what allows the drop.
+            event.prevent_default();
+            if let Some(data) = event.data_transfer() {
+                data.set_drop_effect("copy");
+            }
+            dragging.set(true);
+        })
+    };
+    let ondragleave = {
+        let dragging = dragging.clone();
+        Callback::from(move |event: DragEvent| {
+            // Moving onto a child of the stage fires this too: only leaving the stage counts.
+            let inside = event
+                .related_target()
+                .and_then(|target| target.dyn_into::<Element>().ok())
+                .and_then(|element| element.closest(".stage").ok().flatten())
+                .is_some();
+            if !inside {
+                dragging.set(false);
+            }
+        })
+    };
+    let ondrop = {
+        let (engine, dragging) = (engine, dragging.clone());
+        Callback::from(move |event: DragEvent| {
+            dragging.set(false);
+            let Some(files) = event.data_transfer().and_then(|data| data.files()) else { return };
+            if files.length() == 0 {
+                return;
+            }
+            event.prevent_default();
+            let to = event
+                .target()
+                .and_then(|target| target.dyn_into::<Element>().ok())
+                .and_then(|element| element.closest("[data-peer-id]").ok().flatten())
+                .and_then(|tile| tile.get_attribute("data-peer-id"))
+                .map(|id| PeerId::from(id.as_str()));
+            if let Some(engine) = &engine {
+                send_all(engine, &files, to.as_ref());
+            }
+        })
+    };
+    let input = html! {
+        <input id="file-input" ref={input} type="file" multiple=true class="visually-hidden" tabindex="-1"
+            aria-hidden="true" {onchange} />
+    };
+    FileSending { open, input, ondragover, ondragleave, ondrop, dragging: *dragging }
+}
+
+fn carries_files(event: &DragEvent) -> bool {
+    event.data_transfer().is_some_and(|data| data.types().includes(&"Files".into(), 0))
+}
+
+fn send_all(engine: &Engine, files: &FileList, to: Option<&PeerId>) {
+    for file in (0..files.length()).filter_map(|i| files.get(i)) {
+        engine.send_file(&file, to);
+    }
+}
+
+/// Which picture.
+#[derive(Clone, Copy, PartialEq)]
+pub enum FileIcon {
+    /// Attach a file.
+    Attach,
+    /// Going out.
+    Up,
+    /// Coming in.
+    Down,
+}
+
+/// Properties of [`FileSvg`].
+#[derive(Properties, PartialEq)]
+pub struct FileSvgProps {
+    /// Which picture.
+    pub icon: FileIcon,
+}
+
+/// A line icon for files, decorative like `crate::ui::icon::Svg`.
+#[function_component(FileSvg)]
+pub fn file_svg(props: &FileSvgProps) -> Html {
+    let path = match props.icon {
+        FileIcon::Attach => {
+            "M20 11.5l-7.8 7.8a4.8 4.8 0 0 1-6.8-6.8l8-8a3.2 3.2 0 0 1 4.5 4.5l-8 8a1.6 1.6 0 0 1-2.3-2.3l7.3-7.3"
+        }
+        FileIcon::Up => "M12 19V5M6 11l6-6 6 6",
+        FileIcon::Down => "M12 5v14M6 13l6 6 6-6",
+    };
+    html! {
+        <svg class="icon" viewBox="0 0 24 24" width="22" height="22" fill="none" stroke="currentColor"
+            stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">
+            <path d={path} />
+        </svg>
+    }
+}
+
+/// Properties of [`TransferPanel`].
+#[derive(Properties, PartialEq)]
+pub struct TransferPanelProps {
+    /// The call's transfers, oldest first.
+    pub transfers: Vec<Transfer>,
+    /// Cancel one.
+    pub on_cancel: Callback<TransferKey>,
+}
+
+/// The list of transfers, newest first; nothing while there are none.
+#[function_component(TransferPanel)]
+pub fn transfer_panel(props: &TransferPanelProps) -> Html {
+    if props.transfers.is_empty() {
+        return html! {};
+    }
+    html! {
+        <section id="transfers" class="transfers" aria-label="Files">
+            <ul>
+                { for props.transfers.iter().rev().map(|transfer| html! {
+                    <TransferItem key={format!("{:?}:{}:{}", transfer.key.direction, transfer.key.peer, transfer.key.id)}
+                        transfer={transfer.clone()} on_cancel={props.on_cancel.clone()} />
+                }) }
+            </ul>
+        </section>
+    }
+}
+
+/// Properties of [`TransferItem`].
+#[derive(Properties, PartialEq)]
+struct TransferItemProps {
+    transfer: Transfer,
+    on_cancel: Callback<TransferKey>,
+}
+
+/// One transfer: its file, who it is with, a progress bar, and cancel or save.
+#[function_component(TransferItem)]
+fn transfer_item(props: &TransferItemProps) -> Html {
+    let transfer = &props.transfer;
+    let (direction, icon) = match transfer.key.direction {
+        Direction::Send => ("send", FileIcon::Up),
+        Direction::Receive => ("receive", FileIcon::Down),
+    };
+    let cancel = {
+        let (key, on_cancel) = (transfer.key.clone(), props.on_cancel.clone());
+        Callback::from(move |_: MouseEvent| on_cancel.emit(key.clone()))
+    };
+    // An empty file is all there once done; `<progress max=0>` would show as indeterminate.
+    let (max, value) = match transfer.size {
+        0 => (1, u64::from(transfer.data_state() == "done")),
+        size => (size, transfer.bytes),
+    };
+    let name = transfer.name.clone();
+    html! {
+        <li class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
+            data-state={transfer.data_state()} data-direction={direction}>
+            <span class="transfer-icon"><FileSvg {icon} /></span>
+            <div class="transfer-body">
+                <div class="transfer-name" title={name.clone()}>{ &name }</div>
+                <progress class="transfer-progress" max={max.to_string()} value={value.to_string()}
+                    aria-label={format!("{name}: {}", transfer.amount_line())} />
+                <div class="transfer-meta">
+                    <span class="transfer-status" aria-live="polite">{ transfer.status_line() }</span>
+                    <span class="transfer-amount">{ transfer.amount_line() }</span>
+                </div>
+            </div>
+            if !transfer.is_finished() {
+                <button type="button" class="transfer-cancel" aria-label={format!("Cancel {name}")} title="Cancel"
+                    onclick={cancel}>{ "✕" }</button>
+            }
+            if let Some(url) = &transfer.download {
+                <a class="file-download" href={url.clone()} download={name.clone()}
+                    aria-label={format!("Save {name}")}>{ "Save" }</a>
+            }
+        </li>
+    }
+}
