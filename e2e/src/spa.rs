@@ -419,9 +419,14 @@ pub struct TwoInACall {
 
 /// Puts Ada and Bob in a new room on `relay` and waits until each sees and hears the other.
 pub async fn two_in_a_call(relay: &Relay) -> Result<TwoInACall> {
+    two_in_a_call_with_bob_on(relay, Browser::launch("Bob").await?).await
+}
+
+/// Like [`two_in_a_call`], with Bob in the given browser (a phone-sized one, one with more fake devices…).
+pub async fn two_in_a_call_with_bob_on(relay: &Relay, bob: Browser) -> Result<TwoInACall> {
     let room = new_room_id();
     let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
+    let bob = Person::with_browser("Bob", bob);
     ada.join_room(relay, &room).await?;
     bob.join_room(relay, &room).await?;
     let bob_id = ada.wait_tile_named("Bob").await?;

@@ -260,24 +260,13 @@ impl PeerLink {
         self.outgoing.borrow_mut().video = track;
     }
 
-    /// Starts or stops sending a shared screen, on a transceiver of its own (this renegotiates).
+    /// Starts or stops sending a shared screen, by swapping the track of the screen's own transceiver (negotiated
+    /// with the connection, like the camera's): sharing never renegotiates either.
     pub fn set_screen(&self, screen: Option<Screen>) {
-        if let Some(old) = self.screen.borrow_mut().take() {
-            old.stop();
-        }
-        if self.prepared.get() {
-            if let Some(screen) = &screen {
-                *self.screen.borrow_mut() = Some(self.add_screen_transceiver(screen));
-            }
+        if let Some(transceiver) = self.screen.borrow().as_ref() {
+            let _ = transceiver.sender().replace_track(screen.as_ref().map(|screen| &screen.track));
         }
         self.outgoing.borrow_mut().screen = screen;
-    }
-
-    fn add_screen_transceiver(&self, screen: &Screen) -> RtcRtpTransceiver {
-        let init = RtcRtpTransceiverInit::new();
-        init.set_direction(RtcRtpTransceiverDirection::Sendonly);
-        init.set_streams(&Array::of1(&screen.stream));
-        self.pc.add_transceiver_with_media_stream_track_and_init(&screen.track, &init)
     }
 
     /// Closes the connection for good.
@@ -296,16 +285,24 @@ impl PeerLink {
             return;
         }
         let outgoing = self.outgoing.borrow();
-        let transceivers = self.pc.get_transceivers();
-        let find = |kind: &str| -> Option<RtcRtpTransceiver> {
-            transceivers
-                .iter()
-                .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
-                .find(|t| t.receiver().track().kind() == kind && t.mid().is_some())
-        };
-        for (kind, track, slot) in [("audio", &outgoing.audio, &self.audio), ("video", &outgoing.video, &self.video)] {
-            // Always send-receive, even without a track yet: a camera turned on later just fills the sender.
-            let transceiver = find(kind).unwrap_or_else(|| {
+        // Every connection has the same three transceivers, in this order: microphone, camera, screen. The side that
+        // starts adds them; the other finds them in the offer (the first audio, the first and second video).
+        let offered: Vec<RtcRtpTransceiver> = self
+            .pc
+            .get_transceivers()
+            .iter()
+            .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
+            .filter(|t| t.mid().is_some())
+            .collect();
+        let nth = |kind: &str, n: usize| offered.iter().filter(|t| t.receiver().track().kind() == kind).nth(n).cloned();
+        let screen_track = outgoing.screen.as_ref().map(|screen| Clone::clone(&screen.track));
+        for (kind, n, track, slot) in [
+            ("audio", 0, &outgoing.audio, &self.audio),
+            ("video", 0, &outgoing.video, &self.video),
+            ("video", 1, &screen_track, &self.screen),
+        ] {
+            // Always send-receive, even without a track yet: a camera or screen turned on later fills the sender.
+            let transceiver = nth(kind, n).unwrap_or_else(|| {
                 let init = RtcRtpTransceiverInit::new();
                 init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
                 self.pc.add_transceiver_with_str_and_init(kind, &init)
@@ -313,9 +310,6 @@ impl PeerLink {
             let _ = transceiver.sender().replace_track(track.as_ref());
             transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
             *slot.borrow_mut() = Some(transceiver);
-        }
-        if let Some(screen) = &outgoing.screen {
-            *self.screen.borrow_mut() = Some(self.add_screen_transceiver(screen));
         }
         // A pre-negotiated channel: both sides create it with the same id, no `datachannel` event involved.
         let init = RtcDataChannelInit::new();
@@ -344,19 +338,13 @@ impl PeerLink {
     }
 
     /// A remote track arrived. The camera and microphone go into one stream (one track of each kind, a newer one
-    /// replacing an older one, in a new stream each time); any other video track is a shared screen, shown on a tile
-    /// of its own.
+    /// replacing an older one, in a new stream each time); the other video track is the screen, shown on a tile of
+    /// its own while the peer says it shares.
     fn on_track(&self, event: RtcTrackEvent) {
         let track = event.track();
         if track.kind() == "video" && !self.is_camera(&event.transceiver()) {
-            let stream = match event.streams().iter().next() {
-                Some(stream) => stream.unchecked_into::<MediaStream>(),
-                None => {
-                    let stream = MediaStream::new().expect("MediaStream constructor");
-                    stream.add_track(&track);
-                    stream
-                }
-            };
+            let tracks = Array::of1(&track);
+            let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
             *self.remote_screen.borrow_mut() = Some(stream);
             (self.report)(LinkEvent::ScreenChanged);
             return;

@@ -1,9 +1,7 @@
 //! A `<video>` showing a `MediaStream`.
 
-use gloo_timers::callback::Interval;
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{HtmlVideoElement, MediaStream, MediaStreamTrack, MediaStreamTrackState};
+use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
 /// Properties of [`Video`].
@@ -45,25 +43,6 @@ pub fn video(props: &VideoProps) -> Html {
                 }
                 play(&video);
             }
-            // Chromium can leave a <video> stuck loading a live stream (readyState 0 while frames keep arriving,
-            // seen after renegotiations under load). Attaching the stream again gets it going.
-            let watchdog = stream.clone().map(|stream| {
-                Interval::new(2_000, move || {
-                    let Some(video) = node.cast::<HtmlVideoElement>() else { return };
-                    let receiving = stream
-                        .get_video_tracks()
-                        .iter()
-                        .map(JsCast::unchecked_into::<MediaStreamTrack>)
-                        .any(|track| track.ready_state() == MediaStreamTrackState::Live && !track.muted());
-                    if receiving && video.ready_state() < HAVE_CURRENT_DATA {
-                        // MediaStream.clone(): new tracks on the same sources, so a fresh path to the element.
-                        let fresh = MediaStream::clone(&stream);
-                        video.set_src_object(Some(&fresh));
-                        play(&video);
-                    }
-                })
-            });
-            move || drop(watchdog)
         });
     }
     {
@@ -77,9 +56,6 @@ pub fn video(props: &VideoProps) -> Html {
     let class = classes!(props.class.clone(), props.mirrored.then_some("mirrored"));
     html! { <video ref={node} id={props.id.clone()} {class} autoplay=true playsinline=true /> }
 }
-
-/// `HTMLMediaElement.HAVE_CURRENT_DATA`: a frame is there to show.
-const HAVE_CURRENT_DATA: u16 = 2;
 
 fn play(video: &HtmlVideoElement) {
     if let Ok(playing) = video.play() {

@@ -1,6 +1,8 @@
 //! Calls: people see and hear each other, and leaving is seen by the others.
 
-use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, two_in_a_call, Person, TwoInACall};
+use huddle_e2e::spa::{
+    new_room_id, selector as sel, tile_of, two_in_a_call, two_in_a_call_with_bob_on, Person, TwoInACall,
+};
 use huddle_e2e::{artifacts, ensure, Browser, Relay, Result};
 
 /// Ada starts a call, Bob opens her link: each sees the other's video playing, the connection is connected (on the
@@ -70,13 +72,8 @@ pub async fn leaving_removes_the_tile() -> Result<()> {
 /// and Ada's video plays there; saves a screenshot (`call-phone.png`).
 pub async fn a_call_fits_a_phone_screen() -> Result<()> {
     let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::with_browser("Bob", Browser::launch_phone("Bob").await?);
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    bob.wait_sees_and_hears(&ada_id).await?;
+    let TwoInACall { ada: _ada, bob, .. } =
+        two_in_a_call_with_bob_on(&relay, Browser::launch_phone("Bob").await?).await?;
     let outside: Vec<String> = serde_json::from_value(
         bob.eval_js(
             "const out = []; \

@@ -1,7 +1,9 @@
 //! Microphone and camera controls, and what the other side sees of them.
 
+use huddle_e2e::spa::Person;
 use huddle_e2e::spa::{screen_of, screen_tile_of, selector as sel, tile_of, two_in_a_call, TwoInACall};
-use huddle_e2e::{Relay, Result};
+use huddle_e2e::{artifacts, ensure, wait_until, Relay, Result, TIMEOUT};
+use serde_json::{json, Value};
 
 /// Ada mutes and turns her camera off: Bob's tile of her shows both; turning them back on clears both and her
 /// video plays again.
@@ -37,24 +39,27 @@ pub async fn simultaneous_camera_toggles_keep_media_flowing() -> Result<()> {
     }
     ada.wait_sees_and_hears(&bob_id).await?;
     bob.wait_sees_and_hears(&ada_id).await?;
-    huddle_e2e::ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
-    huddle_e2e::ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
+    ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
+    ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
     Ok(())
 }
 
-/// Glare: both start sharing their screen at the same moment, so both add a track and send an offer at once, then
-/// both stop at once. Perfect negotiation converges each time: each sees the other's screen playing (then gone), and
-/// camera video and sound keep flowing over the one connection each.
-pub async fn simultaneous_screen_shares_converge() -> Result<()> {
+/// Both start sharing their screen at the same moment, then both stop, twice. Each connection carries a screen
+/// transceiver from the start, so sharing swaps tracks and cannot collide: each sees the other's screen playing
+/// (then gone), and camera video and sound keep flowing over the one connection each.
+pub async fn simultaneous_screen_shares_both_show() -> Result<()> {
     let relay = Relay::start().await?;
     let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
-    for _ in 0..2 {
+    for round in 0..2 {
         let (a, b) = tokio::join!(ada.click(sel::TOGGLE_SCREEN), bob.click(sel::TOGGLE_SCREEN));
         a?;
         b?;
         ada.wait_video_playing(&screen_of(&bob_id)).await?;
         bob.wait_video_playing(&screen_of(&ada_id)).await?;
         ada.wait_video_playing(sel::LOCAL_SCREEN_VIDEO).await?;
+        if round == 0 {
+            ada.screenshot(artifacts::screenshot_path("screen-share.png")).await?;
+        }
 
         let (a, b) = tokio::join!(ada.click(sel::TOGGLE_SCREEN), bob.click(sel::TOGGLE_SCREEN));
         a?;
@@ -64,7 +69,96 @@ pub async fn simultaneous_screen_shares_converge() -> Result<()> {
     }
     ada.wait_sees_and_hears(&bob_id).await?;
     bob.wait_sees_and_hears(&ada_id).await?;
-    huddle_e2e::ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
-    huddle_e2e::ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
+    ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
+    ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
     Ok(())
+}
+
+/// Ada shares her screen and stops it from the browser's own "Stop sharing" control (which ends the captured track):
+/// Bob sees the shared screen play, then its tile goes, and Ada's share button is off again.
+pub async fn stopping_a_share_from_the_browser_ends_it_for_everyone() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
+    ada.set_toggle(sel::TOGGLE_SCREEN, true).await?;
+    bob.wait_video_playing(&screen_of(&ada_id)).await?;
+
+    // What the browser's control does: the capture ends, and the track says so.
+    ada.eval_js(
+        "for (const pc of window.__huddle_pcs.values()) { \
+           for (const sender of pc.getSenders()) { \
+             if (sender.track && sender.track.label.startsWith('screen')) sender.track.dispatchEvent(new Event('ended')); \
+           } \
+         }",
+        Vec::new(),
+    )
+    .await?;
+    bob.wait_gone(&screen_tile_of(&ada_id)).await?;
+    ada.wait_gone(sel::LOCAL_SCREEN_VIDEO).await?;
+    ensure!(!ada.is_on(sel::TOGGLE_SCREEN).await?, "Ada's share button still says sharing");
+    bob.wait_sees_and_hears(&ada_id).await
+}
+
+/// Glare: both sides restart ICE at the same moment (what the SPA does when a connection fails), so both send an
+/// offer at once. Perfect negotiation converges: each connection ends up on a new ICE generation (new ufrag on both
+/// descriptions), connected, one connection each, with sound and video flowing both ways (RTP bytes growing and video
+/// frames decoded). Known and open: in this headless Chromium the first joiner's `<video>` of the other sometimes
+/// stops presenting frames after such a renegotiation although they keep being decoded; that is not asserted here.
+pub async fn simultaneous_ice_restarts_converge() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
+    let before = (ice_ufrags(&ada, &bob_id).await?, ice_ufrags(&bob, &ada_id).await?);
+    let restart = "window.__huddle_pcs.get(arguments[0]).restartIce();";
+    let (a, b) = tokio::join!(ada.eval_js(restart, vec![json!(bob_id)]), bob.eval_js(restart, vec![json!(ada_id)]));
+    a?;
+    b?;
+    wait_until("both connections are on a new ICE generation", TIMEOUT, async || {
+        let now = (ice_ufrags(&ada, &bob_id).await?, ice_ufrags(&bob, &ada_id).await?);
+        let fresh = |then: &Value, now: &Value| {
+            now["stable"] == true && now["local"] != then["local"] && now["remote"] != then["remote"]
+        };
+        Ok(fresh(&before.0, &now.0) && fresh(&before.1, &now.1))
+    })
+    .await?;
+    ada.wait_connected(&bob_id).await?;
+    bob.wait_connected(&ada_id).await?;
+    for (person, peer) in [(&ada, &bob_id), (&bob, &ada_id)] {
+        person.wait_media_flowing(peer).await?;
+        let decoded = frames_decoded(person, peer).await?;
+        wait_until(format!("{} decodes more video frames", person.name()), TIMEOUT, async || {
+            Ok(frames_decoded(person, peer).await? > decoded)
+        })
+        .await?;
+    }
+    ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
+    ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
+    Ok(())
+}
+
+/// Video frames decoded so far on the connection to `peer`.
+async fn frames_decoded(person: &Person, peer: &str) -> Result<u64> {
+    let reply = person
+        .eval_js_async(
+            "const [peer, done] = arguments; \
+             window.__huddle_pcs.get(peer).getStats().then((report) => { \
+               let frames = 0; \
+               report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; }); \
+               done(frames); \
+             });",
+            vec![json!(peer)],
+        )
+        .await?;
+    Ok(reply.as_u64().unwrap_or_default())
+}
+
+/// The ICE username fragments of both descriptions of the connection to `peer`, and whether it is stable.
+async fn ice_ufrags(person: &Person, peer: &str) -> Result<Value> {
+    person
+        .eval_js(
+            "const pc = window.__huddle_pcs.get(arguments[0]); \
+             const ufrag = (d) => d && (d.sdp.match(/a=ice-ufrag:(\\S+)/) || [])[1]; \
+             return { local: ufrag(pc.localDescription), remote: ufrag(pc.remoteDescription), \
+                      stable: pc.signalingState === 'stable' };",
+            vec![json!(peer)],
+        )
+        .await
 }

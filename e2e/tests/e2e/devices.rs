@@ -1,6 +1,6 @@
 //! Switching camera and microphone mid-call, and losing the camera in use.
 
-use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, Person};
+use huddle_e2e::spa::{selector as sel, tile_of, two_in_a_call_with_bob_on, Person, TwoInACall};
 use huddle_e2e::{ensure, wait_until, Browser, BrowserOptions, Relay, Result, TIMEOUT};
 use serde_json::{json, Value};
 
@@ -31,21 +31,12 @@ const PICK_OPTION: &str = r#"
 /// Ada sees and hears him. No step renegotiates.
 pub async fn devices_switch_mid_call_and_a_lost_camera_falls_back() -> Result<()> {
     let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::with_browser(
-        "Bob",
-        Browser::launch_with(BrowserOptions {
-            extra_args: vec!["--use-fake-device-for-media-stream=device-count=2".into()],
-            ..BrowserOptions::new("Bob")
-        })
-        .await?,
-    );
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let bob_id = ada.wait_tile_named("Bob").await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    ada.wait_sees_and_hears(&bob_id).await?;
+    let two_cameras = BrowserOptions {
+        extra_args: vec!["--use-fake-device-for-media-stream=device-count=2".into()],
+        ..BrowserOptions::new("Bob")
+    };
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } =
+        two_in_a_call_with_bob_on(&relay, Browser::launch_with(two_cameras).await?).await?;
     let offers_before = signaling_changes(&ada, &bob_id).await?;
 
     bob.click(sel::TOGGLE_SETTINGS).await?;

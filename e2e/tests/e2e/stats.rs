@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use huddle_e2e::spa::{new_room_id, selector as sel, stats_of, two_in_a_call, Person, TwoInACall};
+use huddle_e2e::spa::{selector as sel, stats_of, two_in_a_call, two_in_a_call_with_bob_on, Person, TwoInACall};
 use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, Browser, Error, Relay, Result, TIMEOUT};
 use serde_json::Value;
 
@@ -151,13 +151,8 @@ pub async fn stats_panel_shows_the_live_connection() -> Result<()> {
 /// `stats-phone.png`.
 pub async fn stats_panel_covers_a_phone_screen() -> Result<()> {
     let relay = Relay::start().await?;
-    let room = new_room_id();
-    let ada = Person::new("Ada").await?;
-    let bob = Person::with_browser("Bob", Browser::launch_phone("Bob").await?);
-    ada.join_room(&relay, &room).await?;
-    bob.join_room(&relay, &room).await?;
-    let ada_id = bob.wait_tile_named("Ada").await?;
-    bob.wait_sees_and_hears(&ada_id).await?;
+    let TwoInACall { ada: _ada, bob, ada_id, .. } =
+        two_in_a_call_with_bob_on(&relay, Browser::launch_phone("Bob").await?).await?;
 
     bob.click(sel::TOGGLE_STATS).await?;
     let what = "Bob's statistics of Ada show traffic";
