@@ -39,24 +39,41 @@ pub enum Decision {
 }
 
 /// Per-peer negotiation state.
+///
+/// Roles: once the first negotiation is done, the side whose offer opened the connection is polite and the side
+/// that answered it is impolite. (Rolling back an offer on the answering side, whose transceivers came from the
+/// other's offer, leaves Chromium's receiver presenting no frames; with this choice that side never rolls back.)
+/// Both sides know which they were, so they agree without talking. Until then, only a collision of two opening
+/// offers can happen, and the smaller peer id is polite.
 #[derive(Clone, Debug)]
 pub struct Negotiator {
-    polite: bool,
+    smaller_id: bool,
+    opened: Option<bool>,
     making_offer: bool,
     ignore_offer: bool,
     setting_remote_answer_pending: bool,
 }
 
 impl Negotiator {
-    /// The side with the smaller peer id is polite: both sides compute the same roles without talking.
+    /// A negotiator between `me` and `them`, before their first negotiation.
     pub fn new(me: &PeerId, them: &PeerId) -> Self {
-        Negotiator { polite: me < them, making_offer: false, ignore_offer: false, setting_remote_answer_pending: false }
+        Negotiator {
+            smaller_id: me < them,
+            opened: None,
+            making_offer: false,
+            ignore_offer: false,
+            setting_remote_answer_pending: false,
+        }
     }
 
     /// Whether this side yields in glare.
-    #[cfg(test)]
     pub fn is_polite(&self) -> bool {
-        self.polite
+        self.opened.unwrap_or(self.smaller_id)
+    }
+
+    /// The first negotiation completed: `opened` is true on the side whose offer was answered.
+    pub fn settle(&mut self, opened: bool) {
+        self.opened.get_or_insert(opened);
     }
 
     /// An offer of ours is being created and set (between `negotiationneeded` and sending it).
@@ -69,7 +86,7 @@ impl Negotiator {
         let ready_for_offer =
             !self.making_offer && (state == SignalingState::Stable || self.setting_remote_answer_pending);
         let collision = kind == DescriptionKind::Offer && !ready_for_offer;
-        self.ignore_offer = !self.polite && collision;
+        self.ignore_offer = !self.is_polite() && collision;
         if self.ignore_offer {
             return Decision::Ignore;
         }
@@ -135,6 +152,26 @@ mod tests {
         let (a, b) = pair();
         assert!(a.is_polite());
         assert!(!b.is_polite());
+    }
+
+    #[test]
+    fn after_the_first_negotiation_the_opener_is_polite_whatever_the_ids() {
+        let (mut smaller, mut larger) = pair();
+        // The larger id opened the connection: its offer was answered by the smaller.
+        larger.settle(true);
+        smaller.settle(false);
+        assert!(larger.is_polite());
+        assert!(!smaller.is_polite());
+        // Later negotiations do not change the roles.
+        larger.settle(false);
+        smaller.settle(true);
+        assert!(larger.is_polite() && !smaller.is_polite());
+        // Glare now: the answering side keeps its offer, the opener rolls back and answers.
+        assert_eq!(smaller.on_description(DescriptionKind::Offer, SignalingState::HaveLocalOffer), Decision::Ignore);
+        assert_eq!(
+            larger.on_description(DescriptionKind::Offer, SignalingState::HaveLocalOffer),
+            Decision::Apply { answer: true }
+        );
     }
 
     #[test]

@@ -491,12 +491,16 @@ impl PeerLink {
         let applied = JsFuture::from(self.pc.set_remote_description(&description(sdp_type, &sdp))).await;
         negotiator.remote_description_applied();
         applied?;
+        if kind == DescriptionKind::Answer {
+            negotiator.settle(true);
+        }
         for init in candidates.drain() {
             self.add_candidate(negotiator, &init).await?;
         }
         if answer {
             self.prepare();
             JsFuture::from(set_local_description_implicit(&self.pc)).await?;
+            negotiator.settle(false);
             self.send_local_description();
         }
         Ok(())

@@ -100,9 +100,7 @@ pub async fn stopping_a_share_from_the_browser_ends_it_for_everyone() -> Result<
 
 /// Glare: both sides restart ICE at the same moment (what the SPA does when a connection fails), so both send an
 /// offer at once. Perfect negotiation converges: each connection ends up on a new ICE generation (new ufrag on both
-/// descriptions), connected, one connection each, with sound and video flowing both ways (RTP bytes growing and video
-/// frames decoded). Known and open: in this headless Chromium the first joiner's `<video>` of the other sometimes
-/// stops presenting frames after such a renegotiation although they keep being decoded; that is not asserted here.
+/// descriptions), connected, one connection each, and each sees (frames presented) and hears the other.
 pub async fn simultaneous_ice_restarts_converge() -> Result<()> {
     let relay = Relay::start().await?;
     let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
@@ -121,33 +119,11 @@ pub async fn simultaneous_ice_restarts_converge() -> Result<()> {
     .await?;
     ada.wait_connected(&bob_id).await?;
     bob.wait_connected(&ada_id).await?;
-    for (person, peer) in [(&ada, &bob_id), (&bob, &ada_id)] {
-        person.wait_media_flowing(peer).await?;
-        let decoded = frames_decoded(person, peer).await?;
-        wait_until(format!("{} decodes more video frames", person.name()), TIMEOUT, async || {
-            Ok(frames_decoded(person, peer).await? > decoded)
-        })
-        .await?;
-    }
+    ada.wait_sees_and_hears(&bob_id).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
     ensure!(ada.peer_ids().await?.len() == 1, "Ada has more than one connection");
     ensure!(bob.peer_ids().await?.len() == 1, "Bob has more than one connection");
     Ok(())
-}
-
-/// Video frames decoded so far on the connection to `peer`.
-async fn frames_decoded(person: &Person, peer: &str) -> Result<u64> {
-    let reply = person
-        .eval_js_async(
-            "const [peer, done] = arguments; \
-             window.__huddle_pcs.get(peer).getStats().then((report) => { \
-               let frames = 0; \
-               report.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames += s.framesDecoded || 0; }); \
-               done(frames); \
-             });",
-            vec![json!(peer)],
-        )
-        .await?;
-    Ok(reply.as_u64().unwrap_or_default())
 }
 
 /// The ICE username fragments of both descriptions of the connection to `peer`, and whether it is stable.
