@@ -29,11 +29,10 @@ pub async fn simultaneous_camera_toggles_keep_media_flowing() -> Result<()> {
     let relay = Relay::start().await?;
     let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
     for on in [false, true] {
-        let (a, b) = tokio::join!(ada.click(sel::TOGGLE_CAMERA), bob.click(sel::TOGGLE_CAMERA));
+        // One click each, at the same moment, each waiting for its own button to follow.
+        let (a, b) = tokio::join!(ada.set_toggle(sel::TOGGLE_CAMERA, on), bob.set_toggle(sel::TOGGLE_CAMERA, on));
         a?;
         b?;
-        ada.set_toggle(sel::TOGGLE_CAMERA, on).await?;
-        bob.set_toggle(sel::TOGGLE_CAMERA, on).await?;
         ada.wait_tile(&bob_id, "shows the camera state", |tile| tile.camera_off != on).await?;
         bob.wait_tile(&ada_id, "shows the camera state", |tile| tile.camera_off != on).await?;
     }
