@@ -94,6 +94,15 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
     pub turn_ttl: Duration,
 
+    /// Share rooms with other relays through this Redis (e.g. redis://127.0.0.1:6379/0). Unset: rooms live in this
+    /// process only.
+    #[arg(long, env = "HUDDLE_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel; relays sharing rooms must use the same one.
+    #[arg(long, env = "HUDDLE_REDIS_PREFIX", default_value = "huddle")]
+    pub redis_prefix: String,
+
     /// Log format.
     #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,

@@ -16,7 +16,7 @@ use warp::ws::{Message, WebSocket};
 use crate::decode::decode;
 use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
-use crate::registry::{CloseRequest, JoinError, JoinRequest, Outbox};
+use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
 use crate::relay::{ConnectionSlot, Relay};
 
 /// Where a connection stands in the protocol.
@@ -87,7 +87,7 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
             frame = socket.next() => match frame {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
-                    connection.on_frame(message)
+                    connection.on_frame(message).await
                 }
                 Some(Err(error)) => connection.on_read_error(error),
                 None => Flow::End(Ending::Dropped),
@@ -169,7 +169,7 @@ impl Connection {
         }
     }
 
-    fn on_frame(&mut self, message: Message) -> Flow {
+    async fn on_frame(&mut self, message: Message) -> Flow {
         if message.is_close() {
             return Flow::End(Ending::Left);
         }
@@ -199,7 +199,7 @@ impl Connection {
             return Flow::Continue;
         };
         match decode(text) {
-            Ok(message) => self.on_message(message),
+            Ok(message) => self.on_message(message).await,
             Err(error) => {
                 self.reply(error.code(), error.to_string());
                 Flow::Continue
@@ -207,15 +207,31 @@ impl Connection {
         }
     }
 
-    fn on_message(&mut self, message: ClientMessage) -> Flow {
+    async fn on_message(&mut self, message: ClientMessage) -> Flow {
         match (message, &self.state) {
             (ClientMessage::Join(_), State::Joined { .. }) => {
                 self.reply(ErrorCode::AlreadyJoined, "this connection is already in a room");
             }
-            (ClientMessage::Join(join), State::Lobby) => self.join(join),
+            (ClientMessage::Join(join), State::Lobby) => self.join(join).await,
             (ClientMessage::Signal { to, payload }, State::Joined { room, peer }) => {
                 let message = ServerMessage::Signal { from: peer.clone(), payload };
-                let delivered = self.relay.registry().relay(room, peer, &to, &message);
+                let mut delivered = self.relay.registry().relay(room, peer, &to, &message);
+                if let (false, Some(cluster)) = (delivered, &self.relay.cluster) {
+                    // Not connected here: perhaps through another relay.
+                    let text = serde_json::to_string(&message).expect("server messages always serialize");
+                    match cluster.signal(room, peer, &to, &text).await {
+                        Ok(true) => {
+                            delivered = true;
+                            self.relay.metrics.messages_relayed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        Ok(false) => {}
+                        Err(_) => {
+                            let why = format!("cannot reach {to} right now: the relay lost its shared registry");
+                            self.reply(ErrorCode::Unavailable, why);
+                            return Flow::Continue;
+                        }
+                    }
+                }
                 if !delivered {
                     self.reply(ErrorCode::UnknownPeer, format!("no peer {to} in this room"));
                 }
@@ -228,7 +244,7 @@ impl Connection {
         Flow::Continue
     }
 
-    fn join(&mut self, join: Join) {
+    async fn join(&mut self, join: Join) {
         if join.version != PROTOCOL_VERSION {
             let message = format!("this relay speaks protocol version {PROTOCOL_VERSION}, not {}", join.version);
             return self.reply(ErrorCode::UnsupportedVersion, message);
@@ -248,10 +264,10 @@ impl Connection {
             Some(_) => return self.reply(ErrorCode::InvalidResume, "the resume token is not valid for this room"),
             None => (new_peer_id(), false),
         };
-        let relay = &self.relay;
+        let relay = Arc::clone(&self.relay);
         let request =
             JoinRequest { room: room.clone(), name, peer_id: peer_id.clone(), resuming, outbox: self.outbox.clone() };
-        let result = relay.registry().join(request, |admission| {
+        let welcome = |admission: Admission<'_>| {
             ServerMessage::Joined(Joined {
                 room: room.clone(),
                 peer_id: admission.peer_id.clone(),
@@ -261,7 +277,24 @@ impl Connection {
                 ice_servers: relay.ice.servers_for(admission.peer_id, SystemTime::now()),
                 capacity: relay.room_capacity,
             })
-        });
+        };
+        let result = match &relay.cluster {
+            None => relay.registry().join(request, welcome),
+            Some(cluster) => {
+                // Whatever other relays send the newcomer once Redis lists it waits here until `joined` is sent.
+                relay.registry().reserve(&room, &peer_id);
+                match cluster.join(&request, self.slot.id).await {
+                    Ok(decision) => {
+                        relay.registry().admit(request, decision, welcome);
+                        Ok(())
+                    }
+                    Err(error) => {
+                        relay.registry().cancel(&room, &peer_id);
+                        Err(error)
+                    }
+                }
+            }
+        };
         match result {
             Ok(()) => {
                 tracing::info!(conn = self.slot.id, %room, peer = %peer_id, resuming, "joined");
@@ -269,6 +302,7 @@ impl Connection {
             }
             Err(error @ JoinError::RoomFull(_)) => self.reply(ErrorCode::RoomFull, error.to_string()),
             Err(error @ JoinError::NameTaken) => self.reply(ErrorCode::NameTaken, error.to_string()),
+            Err(error @ JoinError::Unavailable) => self.reply(ErrorCode::Unavailable, error.to_string()),
         }
     }
 
@@ -278,12 +312,15 @@ impl Connection {
         tracing::info!(conn = self.slot.id, %room, %peer, ?ending, "connection ended");
         let conn = self.slot.id;
         match ending {
-            Ending::Left => self.relay.registry().leave(&room, &peer, conn, LeaveReason::Left),
-            Ending::Expelled => self.relay.registry().leave(&room, &peer, conn, LeaveReason::Disconnected),
+            Ending::Left | Ending::Expelled => {
+                let reason = if ending == Ending::Left { LeaveReason::Left } else { LeaveReason::Disconnected };
+                self.relay.registry().leave(&room, &peer, conn, reason);
+                self.relay.announce_leave(room, peer, conn, reason);
+            }
             Ending::Dropped => {
-                let epoch = self.relay.registry().disconnect(&room, &peer, conn);
+                let epoch = self.relay.registry().disconnect(&room, &peer, conn, self.relay.limits.rejoin_grace);
                 if let Some(epoch) = epoch {
-                    self.relay.schedule_expiry(room, peer, epoch);
+                    self.relay.schedule_expiry(room, peer, conn, epoch);
                 }
             }
             Ending::Shutdown | Ending::Replaced => {}

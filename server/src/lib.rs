@@ -2,6 +2,7 @@
 //!
 //! The binary (`main.rs`) only parses the configuration and waits for a signal; [`start`] is what tests use too.
 
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod decode;
@@ -33,7 +34,8 @@ pub struct RunningRelay {
 
 /// Binds and starts serving in the background.
 pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
-    let relay = Relay::new(&config);
+    let relay = Relay::new(&config)
+        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--redis-url: {error}")))?;
     let routes = routes::routes(Arc::clone(&relay), &config);
     let (stop_accepting, stopped) = oneshot::channel::<()>();
     let (addr, server) = warp::serve(routes)

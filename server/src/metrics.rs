@@ -108,6 +108,17 @@ impl Metrics {
     }
 }
 
+/// The lines `/metrics` adds when rooms are shared through Redis.
+pub fn render_cluster(healthy: bool, errors: u64) -> String {
+    format!(
+        "# HELP huddle_redis_up Whether the relay is subscribed to Redis and its last sync reached it.\n\
+         # TYPE huddle_redis_up gauge\nhuddle_redis_up {}\n\
+         # HELP huddle_redis_errors_total Redis operations that failed or timed out.\n\
+         # TYPE huddle_redis_errors_total counter\nhuddle_redis_errors_total {errors}\n",
+        u8::from(healthy)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use huddle_common::{DisplayName, LeaveReason, PeerId, PeerInfo, RoomId, ServerMessage};
 use tokio::sync::{mpsc, Notify};
@@ -84,13 +85,25 @@ fn encode(message: &ServerMessage) -> Arc<str> {
     serde_json::to_string(message).expect("server messages always serialize").into()
 }
 
+/// Messages held for a peer that cannot take them yet, with their senders (dropped if the sender leaves).
+pub type Pending = VecDeque<(PeerId, Arc<str>)>;
+
+fn hold(pending: &mut Pending, from: &PeerId, text: Arc<str>) {
+    if pending.len() == PENDING_LIMIT {
+        pending.pop_front();
+    }
+    pending.push_back((from.clone(), text));
+}
+
 #[derive(Debug)]
 enum Link {
     Online(Outbox),
-    /// The connection dropped; the peer may resume until the grace period for `epoch` ends.
+    /// The connection `conn` dropped; the peer may resume until the grace period for `epoch` ends at `expires`.
     Offline {
         epoch: u64,
-        pending: VecDeque<(PeerId, Arc<str>)>,
+        conn: ConnId,
+        expires: Instant,
+        pending: Pending,
     },
 }
 
@@ -112,6 +125,8 @@ impl Peer {
 struct Room {
     /// In join order; rooms are small (capacity ≤ 64), so a vector beats a map.
     peers: Vec<Peer>,
+    /// With a shared registry: peers it admitted whose `joined` is not sent yet, and what arrived for them meanwhile.
+    joining: Vec<(PeerId, Pending)>,
 }
 
 impl Room {
@@ -123,14 +138,21 @@ impl Room {
         self.peers.iter_mut().find(|peer| &peer.id == id)
     }
 
-    /// Sends `message` to every online peer but `except`.
-    fn broadcast(&self, except: &PeerId, message: &ServerMessage, metrics: &Metrics) {
+    /// Sends `message` to every online peer but `except`, and to those still joining.
+    fn broadcast(&mut self, except: &PeerId, message: &ServerMessage, metrics: &Metrics) {
         let text = encode(message);
         for peer in self.peers.iter().filter(|peer| &peer.id != except) {
             if let Link::Online(outbox) = &peer.link {
                 outbox.deliver(text.clone(), metrics);
             }
         }
+        for (_, pending) in self.joining.iter_mut().filter(|(id, _)| id != except) {
+            hold(pending, except, text.clone());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.peers.is_empty() && self.joining.is_empty()
     }
 }
 
@@ -143,6 +165,9 @@ pub enum JoinError {
     /// Someone in the room has that name already.
     #[error("someone in this room is already called that")]
     NameTaken,
+    /// The shared registry (Redis) cannot be reached; nothing was changed.
+    #[error("the relay cannot reach its shared room registry; try again in a moment")]
+    Unavailable,
 }
 
 /// A join request that passed validation.
@@ -171,7 +196,33 @@ pub struct Admission<'a> {
     pub peers: Vec<PeerInfo>,
 }
 
-/// All rooms of one relay process.
+/// What a shared registry (Redis) decided about a join: this process only carries it out.
+#[derive(Debug)]
+pub struct Decision {
+    /// The peer took over its own earlier place (the others were not told anything).
+    pub resumed: bool,
+    /// Everyone else in the room, on any relay.
+    pub peers: Vec<PeerInfo>,
+}
+
+/// One peer this process holds, as a shared registry needs to know it (see [`Registry::held`]).
+#[derive(Debug)]
+pub struct Held {
+    /// Its room.
+    pub room: RoomId,
+    /// Its id.
+    pub peer: PeerId,
+    /// Its connection, or the last one.
+    pub conn: ConnId,
+    /// Its name.
+    pub name: DisplayName,
+    /// What makes its name unique in the room.
+    pub name_key: String,
+    /// Zero while connected; otherwise what is left of its grace period (never zero).
+    pub grace_left: Duration,
+}
+
+/// The rooms of one relay process: all of them, or with a shared registry the peers connected here.
 #[derive(Debug)]
 pub struct Registry {
     rooms: HashMap<RoomId, Room>,
@@ -198,22 +249,10 @@ impl Registry {
         let room = self.rooms.entry(room_id.clone()).or_default();
 
         if resuming {
-            if let Some(peer) = room.peer_mut(&peer_id) {
-                let previous = std::mem::replace(&mut peer.link, Link::Online(outbox.clone()));
-                let others = room.peers.iter().filter(|p| p.id != peer_id).map(Peer::info).collect();
+            if let Some(index) = room.index(&peer_id) {
+                let others = room.infos_except(&peer_id);
                 let welcome = welcome(Admission { peer_id: &peer_id, resumed: true, peers: others });
-                outbox.deliver(encode(&welcome), &metrics);
-                match previous {
-                    Link::Online(old) if old.conn != outbox.conn => {
-                        old.close.request(huddle_common::close_code::REPLACED);
-                    }
-                    Link::Online(_) => {}
-                    Link::Offline { pending, .. } => {
-                        for (_, text) in pending {
-                            outbox.deliver(text, &metrics);
-                        }
-                    }
-                }
+                room.take_over(index, outbox, &welcome, Pending::new(), &metrics);
                 return Ok(());
             }
         }
@@ -227,43 +266,145 @@ impl Registry {
             None
         };
         if let Some(refusal) = refusal {
-            if room.peers.is_empty() {
+            if room.is_empty() {
                 self.rooms.remove(&room_id);
             }
             return Err(refusal);
         }
-        if room.peers.is_empty() {
-            metrics.rooms.fetch_add(1, Ordering::Relaxed);
-        }
-        metrics.peers.fetch_add(1, Ordering::Relaxed);
-        let peer = Peer { id: peer_id.clone(), name, name_key, link: Link::Online(outbox.clone()) };
-        room.broadcast(&peer_id, &ServerMessage::PeerJoined { peer: peer.info() }, &metrics);
-        let others = room.peers.iter().map(Peer::info).collect();
-        room.peers.push(peer);
-        outbox.deliver(encode(&welcome(Admission { peer_id: &peer_id, resumed: false, peers: others })), &metrics);
+        let others = room.infos_except(&peer_id);
+        let welcome = welcome(Admission { peer_id: &peer_id, resumed: false, peers: others });
+        let peer = Peer { id: peer_id, name, name_key, link: Link::Online(outbox.clone()) };
+        room.add(peer, true, &outbox, &welcome, Pending::new(), &metrics);
         Ok(())
     }
 
+    /// With a shared registry: holds whatever arrives for `peer` while the shared registry decides on its join.
+    pub fn reserve(&mut self, room: &RoomId, peer: &PeerId) {
+        self.rooms.entry(room.clone()).or_default().joining.push((peer.clone(), Pending::new()));
+    }
+
+    /// With a shared registry: the join was refused after all; drops what [`Registry::reserve`] held.
+    pub fn cancel(&mut self, room_id: &RoomId, peer: &PeerId) {
+        let Some(room) = self.rooms.get_mut(room_id) else { return };
+        room.unreserve(peer);
+        if room.is_empty() {
+            self.rooms.remove(room_id);
+        }
+    }
+
+    /// With a shared registry: carries out a join it admitted. The newcomer's `joined` goes first, then what
+    /// arrived for it since [`Registry::reserve`].
+    pub fn admit(
+        &mut self,
+        request: JoinRequest,
+        decision: Decision,
+        welcome: impl FnOnce(Admission<'_>) -> ServerMessage,
+    ) {
+        let JoinRequest { room: room_id, name, peer_id, outbox, .. } = request;
+        let metrics = Arc::clone(&self.metrics);
+        let room = self.rooms.entry(room_id).or_default();
+        let early = room.unreserve(&peer_id).unwrap_or_default();
+        let welcome = welcome(Admission { peer_id: &peer_id, resumed: decision.resumed, peers: decision.peers });
+        let existing = room.index(&peer_id);
+        if let (true, Some(index)) = (decision.resumed, existing) {
+            room.take_over(index, outbox, &welcome, early, &metrics);
+            return;
+        }
+        if let Some(index) = existing {
+            // The shared registry let this peer go (its grace period ended); the id comes back as news.
+            if let Link::Online(old) = room.detach(index, &metrics).link {
+                old.close.request(huddle_common::close_code::REPLACED);
+            }
+        }
+        let name_key = name.uniqueness_key();
+        let peer = Peer { id: peer_id, name, name_key, link: Link::Online(outbox.clone()) };
+        // A peer resumed from another relay is no news to anyone.
+        room.add(peer, !decision.resumed, &outbox, &welcome, early, &metrics);
+    }
+
     /// Delivers a signal from `from` to `to` in `room`, stamping the sender. Returns false when `to` is not in
-    /// that room (or is the sender).
+    /// that room here (or is the sender), or `from` is not.
     pub fn relay(&mut self, room: &RoomId, from: &PeerId, to: &PeerId, message: &ServerMessage) -> bool {
         let Some(room) = self.rooms.get_mut(room) else { return false };
         if from == to || room.peer(from).is_none() {
             return false;
         }
-        let Some(target) = room.peer_mut(to) else { return false };
-        let text = encode(message);
-        match &mut target.link {
-            Link::Online(outbox) => outbox.deliver(text, &self.metrics),
-            Link::Offline { pending, .. } => {
-                if pending.len() == PENDING_LIMIT {
-                    pending.pop_front();
-                }
-                pending.push_back((from.clone(), text));
+        let delivered = room.send_to(to, from, || encode(message), &self.metrics);
+        if delivered {
+            self.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
+        }
+        delivered
+    }
+
+    /// With a shared registry: a message another relay passed on for `to`. Returns false if `to` is not here.
+    pub fn deliver(&mut self, room: &RoomId, to: &PeerId, from: &PeerId, text: Arc<str>) -> bool {
+        let Some(room) = self.rooms.get_mut(room) else { return false };
+        room.send_to(to, from, || text, &self.metrics)
+    }
+
+    /// With a shared registry: someone joined the room through another relay; tells the peers here.
+    pub fn announce_joined(&mut self, room: &RoomId, peer: PeerInfo) {
+        let Some(room) = self.rooms.get_mut(room) else { return };
+        let id = peer.id.clone();
+        room.broadcast(&id, &ServerMessage::PeerJoined { peer }, &self.metrics);
+    }
+
+    /// With a shared registry: `peer` is no longer in the room (it left through another relay, or its grace
+    /// period ended). Tells the peers here, and lets go of `peer` if it is here: a connection that is still open
+    /// is closed with 1001 so that its client joins again.
+    pub fn announce_left(&mut self, room_id: &RoomId, peer: &PeerId, reason: LeaveReason) {
+        let Some(room) = self.rooms.get_mut(room_id) else { return };
+        if let Some(index) = room.index(peer) {
+            if let Link::Online(outbox) = room.detach(index, &self.metrics).link {
+                outbox.close.request(huddle_common::close_code::GOING_AWAY);
             }
         }
-        self.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
-        true
+        room.forget(peer, reason, &self.metrics);
+        if room.is_empty() {
+            self.rooms.remove(room_id);
+        }
+    }
+
+    /// With a shared registry: `peer` resumed through another relay. Lets go of it here without telling anyone,
+    /// closing its old connection (4001) if open; returns what was held for it, to pass on.
+    pub fn hand_over(&mut self, room_id: &RoomId, peer: &PeerId) -> Pending {
+        let Some(room) = self.rooms.get_mut(room_id) else { return Pending::new() };
+        let Some(index) = room.index(peer) else { return Pending::new() };
+        let held = match room.detach(index, &self.metrics).link {
+            Link::Online(outbox) => {
+                outbox.close.request(huddle_common::close_code::REPLACED);
+                Pending::new()
+            }
+            Link::Offline { pending, .. } => pending,
+        };
+        if room.is_empty() {
+            self.rooms.remove(room_id);
+        }
+        held
+    }
+
+    /// Every peer held here (connected or within its grace period), for the shared registry.
+    pub fn held(&self, now: Instant) -> Vec<Held> {
+        let mut held = Vec::new();
+        for (room_id, room) in &self.rooms {
+            for peer in &room.peers {
+                let (conn, grace_left) = match &peer.link {
+                    Link::Online(outbox) => (outbox.conn, Duration::ZERO),
+                    Link::Offline { conn, expires, .. } => {
+                        (*conn, expires.saturating_duration_since(now).max(Duration::from_millis(1)))
+                    }
+                };
+                held.push(Held {
+                    room: room_id.clone(),
+                    peer: peer.id.clone(),
+                    conn,
+                    name: peer.name.clone(),
+                    name_key: peer.name_key.clone(),
+                    grace_left,
+                });
+            }
+        }
+        held
     }
 
     /// Removes a peer that left on purpose, if `conn` still holds it; the others are told at once.
@@ -272,16 +413,23 @@ impl Registry {
         self.remove_if(room, peer, reason, holds);
     }
 
-    /// Marks a peer whose connection dropped as offline, if `conn` still holds it. Returns the epoch to pass to
-    /// [`Registry::expire`] when the grace period ends.
-    pub fn disconnect(&mut self, room: &RoomId, peer: &PeerId, conn: ConnId) -> Option<u64> {
+    /// Marks a peer whose connection dropped as offline for `grace`, if `conn` still holds it. Returns the epoch
+    /// to pass to [`Registry::expire`] when the grace period ends.
+    pub fn disconnect(&mut self, room: &RoomId, peer: &PeerId, conn: ConnId, grace: Duration) -> Option<u64> {
         let peer = self.rooms.get_mut(room)?.peer_mut(peer)?;
         if !matches!(&peer.link, Link::Online(outbox) if outbox.conn == conn) {
             return None;
         }
         self.next_epoch += 1;
-        peer.link = Link::Offline { epoch: self.next_epoch, pending: VecDeque::new() };
+        let expires = Instant::now() + grace;
+        peer.link = Link::Offline { epoch: self.next_epoch, conn, expires, pending: Pending::new() };
         Some(self.next_epoch)
+    }
+
+    /// Whether `peer` is still offline since `epoch`.
+    pub fn is_away(&self, room: &RoomId, peer: &PeerId, epoch: u64) -> bool {
+        let peer = self.rooms.get(room).and_then(|room| room.peer(peer));
+        peer.is_some_and(|peer| matches!(peer.link, Link::Offline { epoch: e, .. } if e == epoch))
     }
 
     /// Ends a grace period: removes the peer if it is still offline since `epoch`.
@@ -295,17 +443,110 @@ impl Registry {
         let Some(index) = room.peers.iter().position(|peer| &peer.id == peer_id && check(&peer.link)) else {
             return;
         };
-        room.peers.remove(index);
-        self.metrics.peers.fetch_sub(1, Ordering::Relaxed);
-        for peer in &mut room.peers {
-            if let Link::Offline { pending, .. } = &mut peer.link {
-                pending.retain(|(from, _)| from != peer_id);
+        room.detach(index, &self.metrics);
+        room.forget(peer_id, reason, &self.metrics);
+        if room.is_empty() {
+            self.rooms.remove(room_id);
+        }
+    }
+}
+
+impl Room {
+    fn index(&self, id: &PeerId) -> Option<usize> {
+        self.peers.iter().position(|peer| &peer.id == id)
+    }
+
+    fn infos_except(&self, id: &PeerId) -> Vec<PeerInfo> {
+        self.peers.iter().filter(|peer| &peer.id != id).map(Peer::info).collect()
+    }
+
+    /// Takes back what [`Registry::reserve`] held for `peer`.
+    fn unreserve(&mut self, peer: &PeerId) -> Option<Pending> {
+        let index = self.joining.iter().position(|(id, _)| id == peer)?;
+        Some(self.joining.swap_remove(index).1)
+    }
+
+    /// Sends to `to` (queued if it is away or still joining). Returns false if `to` is not here.
+    fn send_to(&mut self, to: &PeerId, from: &PeerId, text: impl FnOnce() -> Arc<str>, metrics: &Metrics) -> bool {
+        if let Some(target) = self.peer_mut(to) {
+            match &mut target.link {
+                Link::Online(outbox) => outbox.deliver(text(), metrics),
+                Link::Offline { pending, .. } => hold(pending, from, text()),
+            }
+            return true;
+        }
+        match self.joining.iter_mut().find(|(id, _)| id == to) {
+            Some((_, pending)) => {
+                hold(pending, from, text());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Points the peer at `index` to a new connection: it is sent `welcome`, what was queued while it was away,
+    /// then `early`; an older connection still open is closed (4001).
+    fn take_over(&mut self, index: usize, outbox: Outbox, welcome: &ServerMessage, early: Pending, metrics: &Metrics) {
+        let previous = std::mem::replace(&mut self.peers[index].link, Link::Online(outbox.clone()));
+        outbox.deliver(encode(welcome), metrics);
+        match previous {
+            Link::Online(old) if old.conn != outbox.conn => old.close.request(huddle_common::close_code::REPLACED),
+            Link::Online(_) => {}
+            Link::Offline { pending, .. } => {
+                for (_, text) in pending {
+                    outbox.deliver(text, metrics);
+                }
             }
         }
-        room.broadcast(peer_id, &ServerMessage::PeerLeft { peer_id: peer_id.clone(), reason }, &self.metrics);
-        if room.peers.is_empty() {
-            self.rooms.remove(room_id);
-            self.metrics.rooms.fetch_sub(1, Ordering::Relaxed);
+        for (_, text) in early {
+            outbox.deliver(text, metrics);
         }
+    }
+
+    /// Adds a peer (telling the others first, if `announce`), then sends it `welcome` and `early`.
+    fn add(
+        &mut self,
+        peer: Peer,
+        announce: bool,
+        outbox: &Outbox,
+        welcome: &ServerMessage,
+        early: Pending,
+        metrics: &Metrics,
+    ) {
+        if announce {
+            self.broadcast(&peer.id, &ServerMessage::PeerJoined { peer: peer.info() }, metrics);
+        }
+        if self.peers.is_empty() {
+            metrics.rooms.fetch_add(1, Ordering::Relaxed);
+        }
+        metrics.peers.fetch_add(1, Ordering::Relaxed);
+        self.peers.push(peer);
+        outbox.deliver(encode(welcome), metrics);
+        for (_, text) in early {
+            outbox.deliver(text, metrics);
+        }
+    }
+
+    /// Takes the peer at `index` out without telling anyone.
+    fn detach(&mut self, index: usize, metrics: &Metrics) -> Peer {
+        let peer = self.peers.remove(index);
+        metrics.peers.fetch_sub(1, Ordering::Relaxed);
+        if self.peers.is_empty() {
+            metrics.rooms.fetch_sub(1, Ordering::Relaxed);
+        }
+        peer
+    }
+
+    /// Tells everyone here that `gone` left, and drops what was queued from it.
+    fn forget(&mut self, gone: &PeerId, reason: LeaveReason, metrics: &Metrics) {
+        for peer in &mut self.peers {
+            if let Link::Offline { pending, .. } = &mut peer.link {
+                pending.retain(|(from, _)| from != gone);
+            }
+        }
+        for (_, pending) in &mut self.joining {
+            pending.retain(|(from, _)| from != gone);
+        }
+        self.broadcast(gone, &ServerMessage::PeerLeft { peer_id: gone.clone(), reason }, metrics);
     }
 }

@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use huddle_common::{PeerId, RoomId};
+use huddle_common::{LeaveReason, PeerId, RoomId};
 use tokio::sync::{watch, Notify};
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::{ConnId, Registry};
@@ -47,6 +48,8 @@ pub struct Relay {
     pub ice: IceConfig,
     /// Signs and checks resume tokens.
     pub resume_key: ResumeKey,
+    /// With `--redis-url`: the rooms this relay shares with others.
+    pub cluster: Option<Arc<Cluster>>,
     max_connections: usize,
     open_connections: AtomicUsize,
     all_closed: Notify,
@@ -55,10 +58,17 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// The shared state for a relay configured by `config`.
-    pub fn new(config: &Config) -> Arc<Self> {
+    /// The shared state for a relay configured by `config`; with `--redis-url`, it starts syncing with Redis
+    /// (in the background: Redis need not be up yet). Fails only on a malformed Redis URL.
+    pub fn new(config: &Config) -> Result<Arc<Self>, redis::RedisError> {
         let metrics = Arc::new(Metrics::default());
-        Arc::new(Relay {
+        let cluster = match &config.redis_url {
+            Some(url) => {
+                Some(Arc::new(Cluster::new(url, &config.redis_prefix, config.room_capacity, config.rejoin_grace)?))
+            }
+            None => None,
+        };
+        let relay = Arc::new(Relay {
             registry: Mutex::new(Registry::new(config.room_capacity as usize, Arc::clone(&metrics))),
             metrics,
             limits: Limits {
@@ -82,12 +92,17 @@ impl Relay {
                 Some(secret) => ResumeKey::new(secret.as_bytes()),
                 None => ResumeKey::random(),
             },
+            cluster,
             max_connections: config.max_connections,
             open_connections: AtomicUsize::new(0),
             all_closed: Notify::new(),
             next_conn: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
-        })
+        });
+        if let Some(cluster) = &relay.cluster {
+            cluster.spawn(&relay);
+        }
+        Ok(relay)
     }
 
     /// The registry, locked. A panic elsewhere while holding it cannot leave it half-updated in a way that matters
@@ -114,12 +129,36 @@ impl Relay {
         }
     }
 
-    /// Starts the grace period of a peer whose connection dropped.
-    pub fn schedule_expiry(self: &Arc<Self>, room: RoomId, peer: PeerId, epoch: u64) {
+    /// Starts the grace period of a peer whose connection `conn` dropped: unless it resumes, it is removed when
+    /// the period ends and the others are told.
+    pub fn schedule_expiry(self: &Arc<Self>, room: RoomId, peer: PeerId, conn: ConnId, epoch: u64) {
         let relay = Arc::clone(self);
         tokio::spawn(async move {
+            if let Some(cluster) = &relay.cluster {
+                if cluster.disconnect(&room, &peer, conn).await.is_err() {
+                    tracing::warn!(%room, %peer, "could not record a dropped connection in Redis");
+                }
+            }
             tokio::time::sleep(relay.limits.rejoin_grace).await;
+            if let Some(cluster) = &relay.cluster {
+                if !relay.registry().is_away(&room, &peer, epoch) {
+                    return;
+                }
+                // Whether or not Redis hears of it (it would expire the peer itself otherwise), the peers here are
+                // told now.
+                let _ = cluster.leave(&room, &peer, conn, LeaveReason::Disconnected, true).await;
+            }
             relay.registry().expire(&room, &peer, epoch);
+        });
+    }
+
+    /// Tells the other relays that a peer of this one left (with a shared registry; otherwise nothing to do).
+    pub fn announce_leave(self: &Arc<Self>, room: RoomId, peer: PeerId, conn: ConnId, reason: LeaveReason) {
+        let Some(cluster) = self.cluster.clone() else { return };
+        tokio::spawn(async move {
+            if cluster.leave(&room, &peer, conn, reason, false).await.is_err() {
+                tracing::warn!(%room, %peer, "could not record a leave in Redis; the next sync will");
+            }
         });
     }
 

@@ -45,19 +45,34 @@ pub fn routes(relay: Arc<Relay>, config: &Config) -> BoxedFilter<(Response,)> {
             },
         );
 
+    // With Redis unreachable the relay keeps its calls but cannot take new ones: 503 tells a load balancer to
+    // send newcomers elsewhere.
     let healthz = warp::path!("healthz").and(with_relay.clone()).map(|relay: Arc<Relay>| {
         let metrics = &relay.metrics;
-        warp::reply::json(&serde_json::json!({
+        let mut body = serde_json::json!({
             "status": "ok",
             "connections": metrics.connections.load(Ordering::Relaxed),
             "rooms": metrics.rooms.load(Ordering::Relaxed),
-        }))
-        .into_response()
+        });
+        let mut status = StatusCode::OK;
+        if let Some(cluster) = &relay.cluster {
+            let healthy = cluster.is_healthy();
+            body["redis"] = (if healthy { "ok" } else { "unreachable" }).into();
+            body["relay_id"] = cluster.id().into();
+            if !healthy {
+                body["status"] = "degraded".into();
+                status = StatusCode::SERVICE_UNAVAILABLE;
+            }
+        }
+        warp::reply::with_status(warp::reply::json(&body), status).into_response()
     });
 
     let metrics = warp::path!("metrics").and(with_relay).map(|relay: Arc<Relay>| {
-        warp::reply::with_header(relay.metrics.render(), header::CONTENT_TYPE, "text/plain; version=0.0.4")
-            .into_response()
+        let mut text = relay.metrics.render();
+        if let Some(cluster) = &relay.cluster {
+            text.push_str(&crate::metrics::render_cluster(cluster.is_healthy(), cluster.errors()));
+        }
+        warp::reply::with_header(text, header::CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });
 
     let api = warp::get().and(healthz.or(metrics).unify()).or(ws).unify();

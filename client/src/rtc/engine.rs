@@ -340,14 +340,22 @@ impl Engine {
             }
             let _ = sink.close().await;
         });
+        let mut joined = false;
         while let Some(frame) = stream.next().await {
             match frame {
                 Ok(Message::Text(text)) => {
                     // Unknown message types from a newer relay are skipped, not fatal.
                     let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
-                    if let ServerMessage::Joined(_) = &message {
-                        backoff.reset();
-                        *ever_joined = true;
+                    match &message {
+                        ServerMessage::Joined(_) => {
+                            backoff.reset();
+                            *ever_joined = true;
+                            joined = true;
+                        }
+                        // This relay cannot take joins for now (its shared registry is unreachable): try again
+                        // later, through whichever relay the address leads to, as after losing the connection.
+                        ServerMessage::Error { code: ErrorCode::Unavailable, .. } if !joined => return None,
+                        _ => {}
                     }
                     if let Some(ending) = self.on_message(message) {
                         return Some(ending);

@@ -4,9 +4,11 @@
 //! checks the marker comes next (each connection's messages are delivered in order), instead of waiting and hoping.
 
 mod bad_input;
+mod cluster;
 mod harness;
 mod http;
 mod lifecycle;
 mod limits;
+mod redis_server;
 mod rooms;
 mod shutdown;

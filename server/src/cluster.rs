@@ -1,0 +1,493 @@
+//! Rooms shared by several relays through Redis (`--redis-url`).
+//!
+//! Each relay still keeps its own connections in its [`Registry`]. Redis holds who is in which room through which
+//! relay, decides every join atomically (capacity and names are checked and the peer added in one Lua script), and
+//! carries messages between relays: each relay subscribes to one channel of its own, and the scripts publish
+//! there what its peers must hear (see `cluster/prelude.lua` for the layout). So:
+//! - a signal to a peer on this relay goes straight to it; to one elsewhere, a script looks up its relay and
+//!   publishes the signal to it;
+//! - the relay a peer joins or leaves through tells its own peers at once, and the script tells the other relays;
+//! - a peer resuming through another relay takes its place over; its old relay is told, closes the old connection
+//!   and passes on what it held for it;
+//! - every second each relay runs a sync script: its heartbeat, the repair of what Redis lost, and the removal of
+//!   peers whose grace period ended or whose relay went silent for longer than the grace period.
+//!
+//! Redis being unreachable never closes a connection: signals between peers on the same relay still flow, joins
+//! are refused with `unavailable`, `/healthz` says so, and everything resumes when Redis is back.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use huddle_common::{DisplayName, LeaveReason, PeerId, PeerInfo, RoomId};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, PubSub};
+use redis::{FromRedisValue, Script, ScriptInvocation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+
+use crate::registry::{ConnId, Decision, Held, JoinError, JoinRequest};
+use crate::relay::Relay;
+
+/// The longest any one Redis operation may take before it counts as Redis being unreachable.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often each relay runs its sync script (heartbeat, repair, expiry).
+const SYNC_PERIOD: Duration = Duration::from_secs(1);
+/// Longest wait between two attempts to subscribe again.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// Redis did not answer (or not in time); the operation may or may not have happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Redis is unreachable")]
+pub struct Unreachable;
+
+/// What one relay publishes to another (on the receiving relay's channel). `left` is also written by the Lua
+/// scripts, in `cluster/prelude.lua`.
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Envelope {
+    /// A serialized server message for one peer of the receiving relay, from `from`.
+    Deliver { room: RoomId, to: PeerId, from: PeerId, text: String },
+    /// Someone joined the room through another relay.
+    Joined { room: RoomId, peer: PeerInfo },
+    /// Someone is no longer in the room.
+    Left { room: RoomId, peer: PeerId, reason: LeaveReason },
+    /// A peer of the receiving relay resumed through relay `by`.
+    TakenOver { room: RoomId, peer: PeerId, by: String },
+}
+
+struct Scripts {
+    join: Script,
+    signal: Script,
+    leave: Script,
+    disconnect: Script,
+    sync: Script,
+}
+
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(include_str!("cluster/prelude.lua"), include_str!(concat!("cluster/", $file))))
+    };
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            join: script!("join.lua"),
+            signal: script!("signal.lua"),
+            leave: script!("leave.lua"),
+            disconnect: script!("disconnect.lua"),
+            sync: script!("sync.lua"),
+        }
+    }
+}
+
+/// This relay's link to the others through Redis.
+pub struct Cluster {
+    id: String,
+    prefix: String,
+    client: redis::Client,
+    connection: ConnectionManager,
+    scripts: Scripts,
+    capacity: u32,
+    grace: Duration,
+    room_ttl: Duration,
+    subscribed: AtomicBool,
+    reachable: AtomicBool,
+    /// The next sync also puts back what Redis lost (set whenever the subscription is new).
+    repair: AtomicBool,
+    sync_now: Notify,
+    errors: AtomicU64,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster").field("id", &self.id).field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// A cluster link for Redis at `url` (not connected yet: see [`Cluster::spawn`]); keys and channels are named
+    /// under `prefix`.
+    pub fn new(url: &str, prefix: &str, capacity: u32, grace: Duration) -> redis::RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(OPERATION_TIMEOUT))
+            .set_response_timeout(Some(OPERATION_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let mut id = [0u8; 8];
+        getrandom::getrandom(&mut id).expect("the OS random source is available");
+        Ok(Cluster {
+            id: id.iter().map(|byte| format!("{byte:02x}")).collect(),
+            prefix: prefix.to_owned(),
+            client,
+            connection,
+            scripts: Scripts::new(),
+            capacity,
+            grace,
+            // Rooms outlive a relay that died by this much at most, even if no other relay ever cleans up.
+            room_ttl: grace + Duration::from_secs(30),
+            subscribed: AtomicBool::new(false),
+            reachable: AtomicBool::new(false),
+            repair: AtomicBool::new(true),
+            sync_now: Notify::new(),
+            errors: AtomicU64::new(0),
+        })
+    }
+
+    /// This relay's id among the others (random per process).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether this relay is subscribed to its channel and its last sync reached Redis.
+    pub fn is_healthy(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire) && self.reachable.load(Ordering::Acquire)
+    }
+
+    /// Redis operations that failed or timed out since start.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Starts listening on this relay's channel and syncing, until the relay shuts down.
+    pub fn spawn(self: &Arc<Self>, relay: &Arc<Relay>) {
+        let shutdown = relay.shutdown_signal();
+        tokio::spawn(Arc::clone(self).listen(Arc::downgrade(relay), shutdown.clone()));
+        tokio::spawn(Arc::clone(self).keep_in_sync(Arc::downgrade(relay), shutdown));
+    }
+
+    /// Asks Redis to admit `request` (joined through connection `conn`).
+    pub async fn join(&self, request: &JoinRequest, conn: ConnId) -> Result<Decision, JoinError> {
+        if !self.subscribed.load(Ordering::Acquire) {
+            // Without the subscription nothing could reach the newcomer from other relays.
+            return Err(JoinError::Unavailable);
+        }
+        let info = PeerInfo { id: request.peer_id.clone(), name: request.name.clone() };
+        let joined = Envelope::Joined { room: request.room.clone(), peer: info };
+        let taken_over =
+            Envelope::TakenOver { room: request.room.clone(), peer: request.peer_id.clone(), by: self.id.clone() };
+        let mut invocation = self.scripts.join.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(request.room.as_str())
+            .arg(request.peer_id.as_str())
+            .arg(&self.id)
+            .arg(conn)
+            .arg(request.name.as_str())
+            .arg(request.name.uniqueness_key())
+            .arg(self.capacity)
+            .arg(u8::from(request.resuming))
+            .arg(millis(self.room_ttl))
+            .arg(encode(&joined))
+            .arg(encode(&taken_over));
+        let (outcome, others): (String, Vec<String>) =
+            self.run(&invocation).await.map_err(|Unreachable| JoinError::Unavailable)?;
+        match outcome.as_str() {
+            "joined" | "resumed" => Ok(Decision { resumed: outcome == "resumed", peers: peer_infos(&others) }),
+            "full" => Err(JoinError::RoomFull(self.capacity as usize)),
+            "taken" => Err(JoinError::NameTaken),
+            other => {
+                tracing::error!(outcome = other, "the join script answered something unexpected");
+                Err(JoinError::Unavailable)
+            }
+        }
+    }
+
+    /// Passes a serialized message from `from` to `to`, a peer of `room` on another relay. Returns false when
+    /// Redis lists either of them in no such room.
+    pub async fn signal(&self, room: &RoomId, from: &PeerId, to: &PeerId, text: &str) -> Result<bool, Unreachable> {
+        let envelope =
+            Envelope::Deliver { room: room.clone(), to: to.clone(), from: from.clone(), text: text.to_owned() };
+        let mut invocation = self.scripts.signal.prepare_invoke();
+        invocation.arg(&self.prefix).arg(room.as_str()).arg(from.as_str()).arg(to.as_str()).arg(encode(&envelope));
+        let delivered: i64 = self.run(&invocation).await?;
+        Ok(delivered == 1)
+    }
+
+    /// Removes `peer` if this relay still holds it through `conn` (with `only_if_away`, only if its grace period
+    /// is running) and tells the other relays. Returns whether it was removed.
+    pub async fn leave(
+        &self,
+        room: &RoomId,
+        peer: &PeerId,
+        conn: ConnId,
+        reason: LeaveReason,
+        only_if_away: bool,
+    ) -> Result<bool, Unreachable> {
+        let reason = match reason {
+            LeaveReason::Left => "left",
+            LeaveReason::Disconnected => "disconnected",
+        };
+        let mut invocation = self.scripts.leave.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(room.as_str())
+            .arg(peer.as_str())
+            .arg(&self.id)
+            .arg(conn)
+            .arg(reason)
+            .arg(u8::from(only_if_away));
+        let removed: i64 = self.run(&invocation).await?;
+        Ok(removed == 1)
+    }
+
+    /// Starts the grace period of `peer`, whose connection `conn` dropped.
+    pub async fn disconnect(&self, room: &RoomId, peer: &PeerId, conn: ConnId) -> Result<(), Unreachable> {
+        let mut invocation = self.scripts.disconnect.prepare_invoke();
+        invocation
+            .arg(&self.prefix)
+            .arg(room.as_str())
+            .arg(peer.as_str())
+            .arg(&self.id)
+            .arg(conn)
+            .arg(millis(self.grace));
+        let _: i64 = self.run(&invocation).await?;
+        Ok(())
+    }
+
+    async fn run<T: FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> Result<T, Unreachable> {
+        let mut connection = self.connection.clone();
+        match tokio::time::timeout(OPERATION_TIMEOUT, invocation.invoke_async(&mut connection)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => {
+                self.failed(&error);
+                Err(Unreachable)
+            }
+            Err(_) => {
+                self.failed(&"no answer in time");
+                Err(Unreachable)
+            }
+        }
+    }
+
+    fn failed(&self, error: &dyn std::fmt::Display) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if self.reachable.swap(false, Ordering::AcqRel) {
+            tracing::warn!(%error, "Redis became unreachable");
+        } else {
+            tracing::debug!(%error, "Redis operation failed");
+        }
+    }
+
+    async fn publish(&self, relay: &str, envelope: &Envelope) -> Result<(), Unreachable> {
+        let mut connection = self.connection.clone();
+        let channel = format!("{}:relay:{relay}", self.prefix);
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(channel).arg(encode(envelope));
+        match tokio::time::timeout(OPERATION_TIMEOUT, command.query_async::<i64>(&mut connection)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => {
+                self.failed(&error);
+                Err(Unreachable)
+            }
+            Err(_) => {
+                self.failed(&"no answer in time");
+                Err(Unreachable)
+            }
+        }
+    }
+
+    /// Subscribes to this relay's channel and hands every envelope to the registry; subscribes again whenever the
+    /// connection is lost.
+    async fn listen(self: Arc<Self>, relay: Weak<Relay>, mut shutdown: watch::Receiver<bool>) {
+        let channel = format!("{}:relay:{}", self.prefix, self.id);
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let subscription = tokio::time::timeout(OPERATION_TIMEOUT, async {
+                let mut pubsub: PubSub = self.client.get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                redis::RedisResult::Ok(pubsub)
+            });
+            let attempt = tokio::select! {
+                attempt = subscription => attempt,
+                _ = shutdown.wait_for(|down| *down) => return,
+            };
+            match attempt {
+                Ok(Ok(mut pubsub)) => {
+                    delay = Duration::from_millis(100);
+                    self.subscribed.store(true, Ordering::Release);
+                    self.repair.store(true, Ordering::Release);
+                    self.sync_now.notify_one();
+                    tracing::info!(relay = %self.id, "subscribed to Redis");
+                    let mut messages = pubsub.on_message();
+                    loop {
+                        let message = tokio::select! {
+                            message = messages.next() => message,
+                            _ = shutdown.wait_for(|down| *down) => return,
+                        };
+                        let Some(message) = message else { break };
+                        let Some(relay) = relay.upgrade() else { return };
+                        self.on_envelope(&relay, message.get_payload_bytes());
+                    }
+                    self.subscribed.store(false, Ordering::Release);
+                    self.failed(&"the subscription connection closed");
+                }
+                Ok(Err(error)) => self.failed(&error),
+                Err(_) => self.failed(&"no answer in time"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.wait_for(|down| *down) => return,
+            }
+            delay = (delay * 2).min(MAX_RETRY_DELAY);
+        }
+    }
+
+    fn on_envelope(self: &Arc<Self>, relay: &Relay, payload: &[u8]) {
+        let envelope = match serde_json::from_slice::<Envelope>(payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, "skipped an unreadable message from Redis");
+                return;
+            }
+        };
+        match envelope {
+            Envelope::Deliver { room, to, from, text } => {
+                relay.registry().deliver(&room, &to, &from, text.into());
+            }
+            Envelope::Joined { room, peer } => relay.registry().announce_joined(&room, peer),
+            Envelope::Left { room, peer, reason } => relay.registry().announce_left(&room, &peer, reason),
+            Envelope::TakenOver { room, peer, by } => {
+                let held = relay.registry().hand_over(&room, &peer);
+                if held.is_empty() {
+                    return;
+                }
+                // What this relay held for the peer while it was away follows it to its new relay, in order.
+                let cluster = Arc::clone(self);
+                tokio::spawn(async move {
+                    for (from, text) in held {
+                        let envelope =
+                            Envelope::Deliver { room: room.clone(), to: peer.clone(), from, text: text.to_string() };
+                        if cluster.publish(&by, &envelope).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /// Runs the sync script every [`SYNC_PERIOD`], and at once after each new subscription.
+    async fn keep_in_sync(self: Arc<Self>, relay: Weak<Relay>, mut shutdown: watch::Receiver<bool>) {
+        let mut ticker = tokio::time::interval(SYNC_PERIOD);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut strays = Vec::new();
+        // Other relays are judged silent only by a relay that has been reaching Redis for a whole grace period,
+        // so that everyone has had time to send a heartbeat after an outage.
+        let mut reaching_since: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = self.sync_now.notified() => {}
+                _ = shutdown.wait_for(|down| *down) => return,
+            }
+            let Some(held) = relay.upgrade().map(|relay| relay.registry().held(Instant::now())) else { return };
+            let repair = self.repair.swap(false, Ordering::AcqRel);
+            let judge = self.subscribed.load(Ordering::Acquire)
+                && reaching_since.is_some_and(|since| since.elapsed() >= self.grace);
+            match self.sync(&held, repair, judge, &strays).await {
+                Ok(found) => {
+                    if !self.reachable.swap(true, Ordering::AcqRel) {
+                        tracing::info!(relay = %self.id, "Redis is reachable");
+                    }
+                    reaching_since.get_or_insert_with(Instant::now);
+                    strays = found;
+                }
+                Err(Unreachable) => {
+                    reaching_since = None;
+                    strays.clear();
+                    if repair {
+                        self.repair.store(true, Ordering::Release);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One run of `sync.lua`; returns the strays it found.
+    async fn sync(
+        &self,
+        held: &[Held],
+        repair: bool,
+        judge: bool,
+        strays: &[String],
+    ) -> Result<Vec<String>, Unreachable> {
+        let mut invocation = self.scripts.sync.prepare_invoke();
+        let dead_after = if judge { millis(self.grace) } else { 0 };
+        invocation
+            .arg(&self.prefix)
+            .arg(&self.id)
+            .arg(millis(self.room_ttl))
+            .arg(dead_after)
+            .arg(u8::from(repair))
+            .arg(held.len());
+        for peer in held {
+            invocation
+                .arg(peer.room.as_str())
+                .arg(peer.peer.as_str())
+                .arg(peer.conn)
+                .arg(peer.name.as_str())
+                .arg(&peer.name_key)
+                .arg(millis(peer.grace_left));
+        }
+        for stray in strays {
+            invocation.arg(stray);
+        }
+        let (removed, found): (i64, Vec<String>) = self.run(&invocation).await?;
+        if removed > 0 {
+            tracing::info!(removed, "removed peers whose grace period ended or whose relay went silent");
+        }
+        Ok(found)
+    }
+}
+
+fn encode(envelope: &Envelope) -> String {
+    serde_json::to_string(envelope).expect("envelopes always serialize")
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Pairs of id and name from a script's reply; anything unreadable is skipped (the scripts only store validated
+/// values).
+fn peer_infos(flat: &[String]) -> Vec<PeerInfo> {
+    flat.chunks_exact(2)
+        .filter_map(|pair| {
+            let name = DisplayName::parse(&pair[1]).ok()?;
+            Some(PeerInfo { id: PeerId::from(pair[0].as_str()), name })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_round_trip_and_match_what_the_scripts_write() {
+        let room = RoomId::from_random([7; 16]);
+        let left = format!(r#"{{"kind":"left","room":"{room}","peer":"abc","reason":"disconnected"}}"#);
+        let parsed: Envelope = serde_json::from_str(&left).unwrap();
+        assert_eq!(
+            parsed,
+            Envelope::Left { room: room.clone(), peer: PeerId::from("abc"), reason: LeaveReason::Disconnected }
+        );
+        let deliver =
+            Envelope::Deliver { room, to: PeerId::from("a"), from: PeerId::from("b"), text: r#"{"x":"y"}"#.into() };
+        assert_eq!(serde_json::from_str::<Envelope>(&encode(&deliver)).unwrap(), deliver);
+    }
+
+    #[test]
+    fn peer_lists_from_scripts_are_read_in_pairs() {
+        let flat = ["p1", "Ada", "p2", "Bob", "odd"].map(String::from);
+        let infos = peer_infos(&flat);
+        assert_eq!(
+            infos.iter().map(|info| (info.id.as_str(), info.name.as_str())).collect::<Vec<_>>(),
+            [("p1", "Ada"), ("p2", "Bob")]
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! Several relays sharing rooms through a real `redis-server` (`--redis-url`).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use huddle_common::{ErrorCode, LeaveReason, PeerId, Resume, ServerMessage};
+use huddle_server::{Config, RunningRelay};
+
+use crate::harness::*;
+use crate::redis_server::RedisServer;
+
+const SECRET: &str = "shared by the relays of these tests";
+
+/// Keys of each test apart, in case two tests ever share a server.
+fn prefix() -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::getrandom(&mut bytes).unwrap();
+    format!("test-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// A relay in this process sharing rooms through `redis` under `prefix`, ready to take joins.
+async fn relay_on(redis: &RedisServer, prefix: &str, tweak: impl FnOnce(&mut Config)) -> RunningRelay {
+    let relay = relay(|config| {
+        config.redis_url = Some(redis.url());
+        config.redis_prefix = prefix.into();
+        config.resume_secret = Some(SECRET.into());
+        tweak(config);
+    })
+    .await;
+    wait_for_health(relay.local_addr(), 200).await;
+    relay
+}
+
+/// Waits until `/healthz` answers `status` (200 with Redis reachable, 503 without); returns its body.
+async fn wait_for_health(addr: SocketAddr, status: u16) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (now, body) = http_get(addr, "/healthz").await;
+        if now == status {
+            return serde_json::from_str(&body).unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "/healthz stayed {now}: {body}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn ids(peers: &[huddle_common::PeerInfo]) -> Vec<&str> {
+    peers.iter().map(|peer| peer.id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn peers_on_two_relays_meet_signal_each_other_and_hear_who_leaves() {
+    let redis = RedisServer::start();
+    let prefix = prefix();
+    let (a, b) = (relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await);
+    let room = room();
+
+    let mut ada = Client::connect(a.local_addr()).await;
+    let ada_id = ada.join(&room, "Ada").await.peer_id;
+    let mut bob = Client::connect(b.local_addr()).await;
+    let bob_joined = bob.join(&room, "Bob").await;
+    assert_eq!(ids(&bob_joined.peers), [ada_id.as_str()]);
+    assert_eq!(bob_joined.peers[0].name.as_str(), "Ada");
+    match ada.recv().await {
+        ServerMessage::PeerJoined { peer } => assert_eq!((&peer.id, peer.name.as_str()), (&bob_joined.peer_id, "Bob")),
+        other => panic!("expected peer_joined, got {other:?}"),
+    }
+
+    bob.signal(&ada_id, offer("from-b")).await;
+    assert_eq!(ada.recv_signal().await, (bob_joined.peer_id.clone(), offer("from-b")));
+    ada.signal(&bob_joined.peer_id, offer("from-a")).await;
+    assert_eq!(bob.recv_signal().await, (ada_id.clone(), offer("from-a")));
+    assert_eq!(metric(b.local_addr(), "huddle_messages_relayed_total").await, 1);
+
+    // A third person on the first relay sees both, wherever they are.
+    let mut cy = Client::connect(a.local_addr()).await;
+    let cy_joined = cy.join(&room, "Cy").await;
+    assert_eq!(ids(&cy_joined.peers), [ada_id.as_str(), bob_joined.peer_id.as_str()]);
+    for other in [&mut ada, &mut bob] {
+        assert!(matches!(other.recv().await, ServerMessage::PeerJoined { peer } if peer.id == cy_joined.peer_id));
+    }
+
+    ada.close().await;
+    for other in [&mut bob, &mut cy] {
+        match other.recv().await {
+            ServerMessage::PeerLeft { peer_id, reason } => {
+                assert_eq!((peer_id, reason), (ada_id.clone(), LeaveReason::Left))
+            }
+            unexpected => panic!("expected peer_left, got {unexpected:?}"),
+        }
+    }
+    bob.signal(&ada_id, offer("too late")).await;
+    assert_eq!(bob.recv_error().await, ErrorCode::UnknownPeer);
+}
+
+#[tokio::test]
+async fn capacity_and_names_hold_when_many_join_at_once_through_two_relays() {
+    let redis = RedisServer::start();
+    let prefix = prefix();
+    let relays = [relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await];
+
+    // Ten different people rush a room of four, half through each relay.
+    let room = room();
+    let mut clients = Vec::new();
+    for i in 0..10 {
+        clients.push(Client::connect(relays[i % 2].local_addr()).await);
+    }
+    let names: Vec<String> = (0..clients.len()).map(|i| format!("P{i}")).collect();
+    let replies =
+        join_all(clients.iter_mut().zip(&names).map(|(client, name)| client.try_join(&room, name, None))).await;
+    let joined = replies.iter().filter(|reply| matches!(reply, ServerMessage::Joined(_))).count();
+    let full =
+        replies.iter().filter(|reply| matches!(reply, ServerMessage::Error { code: ErrorCode::RoomFull, .. })).count();
+    assert_eq!((joined, full), (4, 6), "{replies:?}");
+
+    // Six people called Ada rush another room.
+    let room = crate::harness::room();
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        clients.push(Client::connect(relays[i % 2].local_addr()).await);
+    }
+    let replies = join_all(clients.iter_mut().map(|client| client.try_join(&room, "Ada", None))).await;
+    let joined = replies.iter().filter(|reply| matches!(reply, ServerMessage::Joined(_))).count();
+    let taken =
+        replies.iter().filter(|reply| matches!(reply, ServerMessage::Error { code: ErrorCode::NameTaken, .. })).count();
+    assert_eq!((joined, taken), (1, 5), "{replies:?}");
+}
+
+#[tokio::test]
+async fn a_peer_resumes_through_another_relay_and_gets_what_was_held_for_it() {
+    let redis = RedisServer::start();
+    let prefix = prefix();
+    let (a, b) = (relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await);
+    let room = room();
+    let mut ada = Client::connect(a.local_addr()).await;
+    let ada_joined = ada.join(&room, "Ada").await;
+    let mut bob = Client::connect(b.local_addr()).await;
+    let bob_id = bob.join(&room, "Bob").await.peer_id;
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+
+    // Ada's network drops; her relay holds what Bob sends her meanwhile.
+    ada.vanish();
+    wait_for_metric(a.local_addr(), "huddle_connections", 0).await;
+    bob.signal(&ada_joined.peer_id, offer("held")).await;
+    // Bob's messages are handled in order: once this is refused, the signal before it has been passed on.
+    bob.signal(&PeerId::from("nobody"), offer("marker")).await;
+    assert_eq!(bob.recv_error().await, ErrorCode::UnknownPeer);
+
+    // She comes back through the other relay.
+    let mut ada = Client::connect(b.local_addr()).await;
+    let resume = Resume { peer_id: ada_joined.peer_id.clone(), token: ada_joined.resume_token.clone() };
+    let rejoined = match ada.try_join(&room, "Ada", Some(resume)).await {
+        ServerMessage::Joined(joined) => joined,
+        other => panic!("resume refused: {other:?}"),
+    };
+    assert!(rejoined.resumed);
+    assert_eq!(rejoined.peer_id, ada_joined.peer_id);
+    assert_eq!(ids(&rejoined.peers), [bob_id.as_str()]);
+    assert_eq!(ada.recv_signal().await, (bob_id.clone(), offer("held")));
+
+    // Bob was told nothing: the next thing he hears is Ada's new signal.
+    ada.signal(&bob_id, offer("back")).await;
+    assert_eq!(bob.recv_signal().await, (ada_joined.peer_id.clone(), offer("back")));
+    wait_for_metric(a.local_addr(), "huddle_peers", 0).await;
+}
+
+/// The relay binary, sharing rooms through `redis`; returns it and its address.
+fn relay_process(redis: &RedisServer, prefix: &str, grace: &str) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle-server"))
+        .args(["--port", "0", "--log-format", "json", "--rejoin-grace", grace, "--redis-prefix", prefix])
+        .args(["--redis-url", &redis.url(), "--resume-secret", SECRET])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the relay binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .find_map(|line| {
+            let line: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
+            line["fields"]["addr"].as_str()?.parse().ok()
+        })
+        .expect("the relay logs its address");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+#[tokio::test]
+async fn when_a_relay_dies_its_peers_leave_after_the_grace_period_and_can_rejoin_elsewhere() {
+    let redis = RedisServer::start();
+    let prefix = prefix();
+    let (mut doomed, a) = relay_process(&redis, &prefix, "1s");
+    wait_for_health(a, 200).await;
+    let b = relay_on(&redis, &prefix, |config| config.rejoin_grace = Duration::from_secs(1)).await;
+    let room = room();
+    let mut ada = Client::connect(a).await;
+    let ada_joined = ada.join(&room, "Ada").await;
+    let mut bob = Client::connect(b.local_addr()).await;
+    let bob_id = bob.join(&room, "Bob").await.peer_id;
+
+    // Killed outright: no close frames, nothing written to Redis.
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    // Grace 1 s, then the next sync of the surviving relay (every second): well within `recv`'s wait.
+    let told = match bob.recv().await {
+        ServerMessage::PeerLeft { peer_id, reason } => (peer_id, reason),
+        other => panic!("expected peer_left, got {other:?}"),
+    };
+    assert_eq!(told, (ada_joined.peer_id.clone(), LeaveReason::Disconnected));
+
+    // Ada's app reconnects to the relay that is left; her place is gone, so she comes back as news.
+    let mut ada = Client::connect(b.local_addr()).await;
+    let resume = Resume { peer_id: ada_joined.peer_id.clone(), token: ada_joined.resume_token.clone() };
+    let rejoined = match ada.try_join(&room, "Ada", Some(resume)).await {
+        ServerMessage::Joined(joined) => joined,
+        other => panic!("rejoin refused: {other:?}"),
+    };
+    assert!(!rejoined.resumed);
+    assert_eq!(ids(&rejoined.peers), [bob_id.as_str()]);
+    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { peer } if peer.id == ada_joined.peer_id));
+}
+
+#[tokio::test]
+async fn without_redis_calls_go_on_joins_are_refused_and_everything_recovers_when_it_returns() {
+    let mut redis = RedisServer::start();
+    let prefix = prefix();
+    let (a, b) = (relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await);
+    let room = room();
+    let mut members = Vec::new();
+    for (name, relay) in [("Ada", &a), ("Bob", &a), ("Cy", &b)] {
+        let mut client = Client::connect(relay.local_addr()).await;
+        let id = client.join(&room, name).await.peer_id;
+        for (earlier, _) in &mut members {
+            let earlier: &mut Client = earlier;
+            assert!(matches!(earlier.recv().await, ServerMessage::PeerJoined { .. }));
+        }
+        members.push((client, id));
+    }
+    let [(mut ada, ada_id), (mut bob, bob_id), (mut cy, cy_id)]: [(Client, PeerId); 3] =
+        members.try_into().unwrap_or_else(|_| unreachable!());
+
+    redis.stop();
+    let health = wait_for_health(a.local_addr(), 503).await;
+    assert_eq!((health["status"].as_str(), health["redis"].as_str()), (Some("degraded"), Some("unreachable")));
+    assert_eq!(metric(a.local_addr(), "huddle_redis_up").await, 0);
+
+    // Newcomers are refused with a clear code...
+    let mut dan = Client::connect(a.local_addr()).await;
+    match dan.try_join(&room, "Dan", None).await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::Unavailable),
+        other => panic!("expected unavailable, got {other:?}"),
+    }
+    // ...peers on the same relay still reach each other, and a signal that needs Redis says why it failed.
+    ada.signal(&bob_id, offer("same relay")).await;
+    assert_eq!(bob.recv_signal().await, (ada_id.clone(), offer("same relay")));
+    ada.signal(&cy_id, offer("other relay")).await;
+    assert_eq!(ada.recv_error().await, ErrorCode::Unavailable);
+
+    // Redis comes back empty; the relays put their peers back and carry on.
+    redis.restart();
+    wait_for_health(a.local_addr(), 200).await;
+    wait_for_health(b.local_addr(), 200).await;
+    cy.signal(&ada_id, offer("across again")).await;
+    assert_eq!(ada.recv_signal().await, (cy_id.clone(), offer("across again")));
+    let dan_joined = dan.join(&room, "Dan").await;
+    // Put back in whatever order the relays synced, but all there.
+    let mut listed = ids(&dan_joined.peers);
+    listed.sort_unstable();
+    let mut expected = [ada_id.as_str(), bob_id.as_str(), cy_id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(listed, expected);
+    for other in [&mut ada, &mut bob, &mut cy] {
+        assert!(matches!(other.recv().await, ServerMessage::PeerJoined { peer } if peer.id == dan_joined.peer_id));
+    }
+}
