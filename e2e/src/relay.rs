@@ -77,6 +77,22 @@ impl Relay {
         format!("http://{}{path}", self.addr)
     }
 
+    /// Waits until `/healthz` answers 200: with `--redis-url`, the relay is subscribed and takes joins.
+    pub async fn wait_healthy(&self) -> Result<()> {
+        let addr = self.addr;
+        wait_until(format!("the relay on {addr} is healthy"), START_TIMEOUT, async || {
+            Ok(healthz(addr).is_some_and(|(status, _)| status == 200))
+        })
+        .await
+    }
+
+    /// What `/healthz` says now (JSON).
+    pub fn health(&self) -> Result<serde_json::Value> {
+        let (_, body) =
+            healthz(self.addr).ok_or_else(|| Error::Relay(format!("no answer from {}/healthz", self.addr)))?;
+        serde_json::from_str(&body).map_err(|_| Error::Relay(format!("/healthz is not JSON: {body}")))
+    }
+
     /// Kills the relay at once (SIGKILL): connections drop without a close frame, as in a crash.
     pub fn kill(&mut self) {
         if let Some(process) = self.process.take() {
@@ -226,6 +242,18 @@ fn compact(entry: &serde_json::Value) -> String {
         }
     }
     line
+}
+
+/// `GET /healthz` by hand over a short-lived loopback connection: its status and body; `None` if there is no answer.
+fn healthz(addr: SocketAddr) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    Some((status, response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()))
 }
 
 #[cfg(test)]

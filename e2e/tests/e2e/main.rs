@@ -12,6 +12,7 @@ mod files;
 mod keys;
 mod lobby;
 mod refusals;
+mod relays;
 mod resilience;
 mod screen;
 mod smoke;
@@ -49,4 +50,5 @@ huddle_e2e::e2e_main! {
     refusals::full_room_is_refused,
     refusals::bad_link_is_refused,
     resilience::call_survives_a_relay_restart,
+    relays::people_on_two_relays_see_and_hear_each_other,
 }
