@@ -52,7 +52,10 @@ struct Inner {
     /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
     links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
     outgoing: RefCell<Option<mpsc::UnboundedSender<ClientMessage>>>,
+    /// The camera is on, or being turned on.
     camera_on: Cell<bool>,
+    /// Counts `set_camera` calls, so that one finishing late knows a later one decided.
+    camera_requests: Cell<u64>,
     screen: RefCell<Option<Screen>>,
     ended: Cell<bool>,
     /// Files being sent and received.
@@ -76,6 +79,7 @@ impl Engine {
             links: RefCell::new(HashMap::new()),
             outgoing: RefCell::new(None),
             camera_on: Cell::new(camera_on),
+            camera_requests: Cell::new(0),
             screen: RefCell::new(None),
             ended: Cell::new(false),
         }));
@@ -153,13 +157,43 @@ impl Engine {
         self.broadcast(&self.media_state());
     }
 
-    /// Turns the camera on or off (off releases the device), and tells the others.
-    pub async fn set_camera(&self, on: bool) -> Result<(), String> {
-        let track = if on { Some(self.0.media.start_camera().await?) } else { None };
-        if !on {
-            self.0.media.stop_camera();
-        }
+    /// Whether the camera is on, or being turned on.
+    pub fn camera_on(&self) -> bool {
+        self.0.camera_on.get()
+    }
+
+    /// Turns the camera on or off (off releases the device), and tells the others. The latest call wins: a start
+    /// still waiting for the camera when the camera is turned off again is undone as soon as it resolves.
+    /// The choice is recorded before this returns, so clicks in quick succession each see the one before.
+    pub fn set_camera(&self, on: bool) -> impl std::future::Future<Output = Result<(), String>> + use<> {
+        let request = self.0.camera_requests.get() + 1;
+        self.0.camera_requests.set(request);
         self.0.camera_on.set(on);
+        let engine = self.clone();
+        async move { engine.apply_camera(on, request).await }
+    }
+
+    async fn apply_camera(&self, on: bool, request: u64) -> Result<(), String> {
+        let track = if on {
+            let started = self.0.media.start_camera().await;
+            if self.0.camera_requests.get() != request {
+                // A later call decided meanwhile; if it turned the camera off, release what this one started.
+                if !self.0.camera_on.get() {
+                    self.0.media.stop_camera();
+                }
+                return Ok(());
+            }
+            match started {
+                Ok(track) => Some(track),
+                Err(why) => {
+                    self.0.camera_on.set(false);
+                    return Err(why);
+                }
+            }
+        } else {
+            self.0.media.stop_camera();
+            None
+        };
         for link in self.0.links.borrow().values() {
             link.set_video(track.clone());
         }

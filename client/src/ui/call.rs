@@ -117,12 +117,15 @@ pub fn call(props: &CallProps) -> Html {
     let toggle_camera = {
         let (engine, state) = (engine.clone(), state.clone());
         Callback::from(move |()| {
-            let on = !state.camera_on;
+            // The button follows the click at once; a click while the camera is still starting turns it off again.
+            let on = !engine.camera_on();
+            state.dispatch(Action::SetCamera(on));
+            let applied = engine.set_camera(on);
             let (engine, state) = (engine.clone(), state.clone());
             spawn_local(async move {
-                match engine.set_camera(on).await {
-                    Ok(()) => state.dispatch(Action::SetCamera(on)),
-                    Err(why) => state.dispatch(Action::Notice(why)),
+                if let Err(why) = applied.await {
+                    state.dispatch(Action::SetCamera(engine.camera_on()));
+                    state.dispatch(Action::Notice(why));
                 }
             });
         })

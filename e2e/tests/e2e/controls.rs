@@ -137,3 +137,49 @@ async fn ice_ufrags(person: &Person, peer: &str) -> Result<Value> {
         )
         .await
 }
+
+/// Every camera track the page gets from now on, kept in `window.__cameraTracks` (the app's own handles are
+/// internal), so a test can tell whether a camera was left running.
+const RECORD_CAMERA_TRACKS: &str = r#"
+    window.__cameraTracks = [];
+    const devices = navigator.mediaDevices;
+    const original = devices.getUserMedia.bind(devices);
+    devices.getUserMedia = async (constraints) => {
+        const stream = await original(constraints);
+        window.__cameraTracks.push(...stream.getVideoTracks());
+        return stream;
+    };
+"#;
+
+/// Ada clicks the camera button three times in a row, faster than a camera starts: the call settles on what the
+/// last click asked for (off from on, on from off). The button and Bob's tile show it, her picture reaches Bob when
+/// on, and no camera is left running behind the app's back.
+pub async fn rapid_camera_clicks_settle_on_the_last_one() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
+    ada.eval_js(RECORD_CAMERA_TRACKS, Vec::new()).await?;
+    let live_cameras = async || -> Result<u64> {
+        let count =
+            ada.eval_js("return window.__cameraTracks.filter((t) => t.readyState === 'live').length", Vec::new());
+        Ok(count.await?.as_u64().unwrap_or(u64::MAX))
+    };
+    let click_three_times = "const button = document.querySelector(arguments[0]); \
+                             for (let i = 0; i < 3; i++) button.click();";
+
+    for expected_on in [false, true] {
+        ada.eval_js(click_three_times, vec![json!(sel::TOGGLE_CAMERA)]).await?;
+        wait_until("Ada's camera button shows the last click", TIMEOUT, async || {
+            Ok(ada.is_on(sel::TOGGLE_CAMERA).await? == expected_on)
+        })
+        .await?;
+        bob.wait_tile(&ada_id, "shows Ada's camera as the last click left it", |tile| tile.camera_off != expected_on)
+            .await?;
+        let wanted = u64::from(expected_on);
+        wait_until(format!("{wanted} camera track(s) of Ada's left running"), TIMEOUT, async || {
+            Ok(live_cameras().await? == wanted)
+        })
+        .await?;
+    }
+    bob.wait_video_playing(&format!("{} video", tile_of(&ada_id))).await?;
+    bob.wait_media_flowing(&ada_id).await.map(drop)
+}

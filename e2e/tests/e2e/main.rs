@@ -41,6 +41,7 @@ huddle_e2e::e2e_main! {
     stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
     controls::simultaneous_camera_toggles_keep_media_flowing,
+    controls::rapid_camera_clicks_settle_on_the_last_one,
     controls::simultaneous_screen_shares_both_show,
     controls::simultaneous_ice_restarts_converge,
     controls::stopping_a_share_from_the_browser_ends_it_for_everyone,
