@@ -95,8 +95,7 @@ pub struct Config {
     pub turn_ttl: Duration,
 
     /// Which ICE candidates clients may use; `relay` sends every call through the TURN server (needs --turn-url).
-    #[arg(long, env = "HUDDLE_ICE_TRANSPORT_POLICY", value_enum, default_value_t = IcePolicy::All,
-          requires_if("relay", "turn_urls"))]
+    #[arg(long, env = "HUDDLE_ICE_TRANSPORT_POLICY", value_enum, default_value_t = IcePolicy::All, requires_if("relay", "turn_urls"))]
     pub ice_transport_policy: IcePolicy,
 
     /// Log format.
