@@ -9,8 +9,8 @@ mod message;
 
 pub use ids::{DisplayName, InvalidName, InvalidRoomId, PeerId, RoomId, MAX_NAME_CHARS, ROOM_ID_CHARS};
 pub use message::{
-    ClientConfig, ClientMessage, ErrorCode, FileOffer, IceServer, Join, Joined, LeaveReason, PeerInfo, PeerMessage,
-    Resume, ServerMessage, SignalPayload,
+    ClientConfig, ClientMessage, ErrorCode, FileOffer, IceServer, IceTransportPolicy, Join, Joined, LeaveReason,
+    PeerInfo, PeerMessage, Resume, ServerMessage, SignalPayload,
 };
 
 /// The protocol version this build speaks; sent in `join`, checked by the relay.

@@ -105,6 +105,10 @@ pub struct Joined {
     pub peers: Vec<PeerInfo>,
     /// STUN/TURN servers for `RTCPeerConnection`, in `RTCIceServer` shape. Empty: host candidates only.
     pub ice_servers: Vec<IceServer>,
+    /// Which candidates the peer connections may use (`RTCConfiguration.iceTransportPolicy`). Left out when `all`,
+    /// which is also what a `joined` without it (from an older relay) means.
+    #[serde(default, skip_serializing_if = "IceTransportPolicy::is_all")]
+    pub ice_transport_policy: IceTransportPolicy,
     /// How many people the room holds at most.
     pub capacity: u32,
 }
@@ -139,6 +143,34 @@ pub struct IceServer {
     /// TURN REST credential (base64 HMAC-SHA1 of the username).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// `RTCIceTransportPolicy`: which ICE candidates a peer connection may use. Sent with the ICE servers, since forcing
+/// the relay is only possible with the relay's TURN servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    /// Every candidate: direct paths when they work, the TURN server when they do not (the browser's default).
+    #[default]
+    All,
+    /// TURN relay candidates only: all media goes through the TURN server, and peers never learn each other's
+    /// IP addresses.
+    Relay,
+}
+
+impl IceTransportPolicy {
+    /// Whether this is `all`, the default (which `joined` leaves out).
+    pub fn is_all(&self) -> bool {
+        *self == IceTransportPolicy::All
+    }
+
+    /// The value as on the wire and in `RTCConfiguration`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IceTransportPolicy::All => "all",
+            IceTransportPolicy::Relay => "relay",
+        }
+    }
 }
 
 /// A WebRTC negotiation message, passed from one peer to another without the relay looking inside.

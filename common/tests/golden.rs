@@ -10,8 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use huddle_common::{
-    ClientConfig, ClientMessage, DisplayName, ErrorCode, FileOffer, IceServer, Join, Joined, LeaveReason, PeerId,
-    PeerInfo, PeerMessage, Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
+    ClientConfig, ClientMessage, DisplayName, ErrorCode, FileOffer, IceServer, IceTransportPolicy, Join, Joined,
+    LeaveReason, PeerId, PeerInfo, PeerMessage, Resume, RoomId, ServerMessage, SignalPayload, PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -237,6 +237,7 @@ fn server_joined() {
         resumed: false,
         peers: vec![peer(ada(), "Ada"), peer(grace(), "Grace")],
         ice_servers: vec![stun, turn],
+        ice_transport_policy: IceTransportPolicy::All,
         capacity: 4,
     });
     assert_golden("server_joined", &joined);
@@ -251,9 +252,49 @@ fn server_joined_alone() {
         resumed: false,
         peers: vec![],
         ice_servers: vec![],
+        ice_transport_policy: IceTransportPolicy::All,
         capacity: 4,
     });
     assert_golden("server_joined_alone", &joined);
+}
+
+#[test]
+fn server_joined_relay_only() {
+    let turn = IceServer {
+        urls: vec![
+            "turn:turn.example.com:3478?transport=udp".into(),
+            "turns:turn.example.com:5349?transport=tcp".into(),
+        ],
+        username: Some(format!("1764160496:{}", ada())),
+        credential: Some("Mi1PWAhS18ob/P1xoVmFE6q2Rl4=".into()),
+    };
+    let joined = ServerMessage::Joined(Joined {
+        room: room(),
+        peer_id: ada(),
+        resume_token: "Xq0dVtJm2Ff7wqk3s1cT6e8rHnYgBzLpKoA4uEi9W5M".into(),
+        resumed: false,
+        peers: vec![],
+        ice_servers: vec![turn],
+        ice_transport_policy: IceTransportPolicy::Relay,
+        capacity: 4,
+    });
+    assert_golden("server_joined_relay_only", &joined);
+}
+
+#[test]
+fn an_explicit_all_policy_parses_and_is_left_out_again() {
+    let text = r#"{"type": "joined", "room": "dp7lx32a5ungphusvpngx2otuu", "peer_id": "xoldzqblu3i7g",
+        "resume_token": "t", "resumed": false, "peers": [], "ice_servers": [], "ice_transport_policy": "all",
+        "capacity": 4}"#;
+    let ServerMessage::Joined(joined) = serde_json::from_str::<ServerMessage>(text).unwrap() else {
+        panic!("not a joined: {text}")
+    };
+    assert_eq!(joined.ice_transport_policy, IceTransportPolicy::All);
+    let again = serde_json::to_value(ServerMessage::Joined(joined)).unwrap();
+    assert!(again.get("ice_transport_policy").is_none(), "{again}");
+    for policy in [IceTransportPolicy::All, IceTransportPolicy::Relay] {
+        assert_eq!(serde_json::to_value(policy).unwrap(), Value::from(policy.as_str()));
+    }
 }
 
 #[test]

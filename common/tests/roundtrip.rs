@@ -4,8 +4,8 @@
 use std::fmt::Debug;
 
 use huddle_common::{
-    ClientConfig, ClientMessage, DisplayName, ErrorCode, IceServer, Join, Joined, LeaveReason, PeerId, PeerInfo,
-    Resume, RoomId, ServerMessage, SignalPayload, MAX_NAME_CHARS, ROOM_ID_CHARS,
+    ClientConfig, ClientMessage, DisplayName, ErrorCode, IceServer, IceTransportPolicy, Join, Joined, LeaveReason,
+    PeerId, PeerInfo, Resume, RoomId, ServerMessage, SignalPayload, MAX_NAME_CHARS, ROOM_ID_CHARS,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -76,10 +76,20 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         any::<bool>(),
         prop::collection::vec(peer_info(), 0..5),
         prop::collection::vec(ice_server(), 0..3),
+        prop_oneof![Just(IceTransportPolicy::All), Just(IceTransportPolicy::Relay)],
         any::<u32>(),
     )
-        .prop_map(|(room, peer_id, resume_token, resumed, peers, ice_servers, capacity)| {
-            ServerMessage::Joined(Joined { room, peer_id, resume_token, resumed, peers, ice_servers, capacity })
+        .prop_map(|(room, peer_id, resume_token, resumed, peers, ice_servers, ice_transport_policy, capacity)| {
+            ServerMessage::Joined(Joined {
+                room,
+                peer_id,
+                resume_token,
+                resumed,
+                peers,
+                ice_servers,
+                ice_transport_policy,
+                capacity,
+            })
         });
     let reason = prop_oneof![Just(LeaveReason::Left), Just(LeaveReason::Disconnected)];
     prop_oneof![

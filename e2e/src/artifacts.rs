@@ -13,9 +13,12 @@ pub const SERVER_BIN_ENV: &str = "HUDDLE_E2E_SERVER";
 pub const CHROMIUM_ENV: &str = "HUDDLE_E2E_CHROMIUM";
 /// Overrides the chromedriver binary (default: `chromedriver` on `PATH`).
 pub const CHROMEDRIVER_ENV: &str = "HUDDLE_E2E_CHROMEDRIVER";
+/// Overrides coturn's TURN server binary (default: `turnserver` on `PATH`).
+pub const TURNSERVER_ENV: &str = "HUDDLE_E2E_TURNSERVER";
 
 const BROWSER_HINT: &str =
     "install Debian's `chromium` and `chromium-driver` (apt-get install chromium chromium-driver)";
+const TURN_HINT: &str = "install Debian's `coturn` (apt-get install coturn)";
 
 /// The workspace root (the directory holding `dist/`, `target/`, `docs/`).
 pub fn workspace_root() -> PathBuf {
@@ -85,15 +88,20 @@ pub fn failure_dir(test: &str) -> PathBuf {
 
 /// The Chromium binary.
 pub fn chromium() -> Result<PathBuf> {
-    tool(CHROMIUM_ENV, &["chromium", "chromium-browser"], "Chromium")
+    tool(CHROMIUM_ENV, &["chromium", "chromium-browser"], "Chromium", BROWSER_HINT)
 }
 
 /// The chromedriver binary (its major version must match Chromium's; Debian ships them together).
 pub fn chromedriver() -> Result<PathBuf> {
-    tool(CHROMEDRIVER_ENV, &["chromedriver"], "chromedriver")
+    tool(CHROMEDRIVER_ENV, &["chromedriver"], "chromedriver", BROWSER_HINT)
 }
 
-fn tool(env_var: &str, names: &[&str], what: &'static str) -> Result<PathBuf> {
+/// coturn's `turnserver` (Debian installs it in /usr/bin; its service stays disabled unless enabled).
+pub fn turnserver() -> Result<PathBuf> {
+    tool(TURNSERVER_ENV, &["turnserver"], "coturn's turnserver", TURN_HINT)
+}
+
+fn tool(env_var: &str, names: &[&str], what: &'static str, hint: &'static str) -> Result<PathBuf> {
     if let Some(path) = env::var_os(env_var) {
         return Ok(PathBuf::from(path));
     }
@@ -101,5 +109,5 @@ fn tool(env_var: &str, names: &[&str], what: &'static str) -> Result<PathBuf> {
     env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
         .find(|candidate| candidate.is_file())
-        .ok_or_else(|| Error::Missing { what, path: PathBuf::from(format!("$PATH/{}", names[0])), hint: BROWSER_HINT })
+        .ok_or_else(|| Error::Missing { what, path: PathBuf::from(format!("$PATH/{}", names[0])), hint })
 }

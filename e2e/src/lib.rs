@@ -2,11 +2,12 @@
 //! and microphone), and real WebRTC, all inside a network namespace that has nothing but loopback.
 //!
 //! The tests live in `tests/e2e/`, one binary with its own runner ([`harness`]); this library is what they use:
-//! [`Relay`] runs `huddle-server`, [`Browser`] drives Chromium through chromedriver, [`wait_until`] waits on a
-//! condition with a bounded timeout, and [`spa`] knows the SPA's UI contract (its selectors and flows).
+//! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver,
+//! [`wait_until`] waits on a condition with a bounded timeout, and [`spa`] knows the SPA's UI contract (its
+//! selectors and flows).
 //!
 //! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
-//! `chromium` and `chromium-driver`.
+//! `chromium`, `chromium-driver` and `coturn`.
 
 pub mod artifacts;
 mod browser;
@@ -20,14 +21,16 @@ mod redis;
 mod relay;
 mod scratch;
 pub mod spa;
+mod turn;
 mod wait;
 
 pub use browser::{Browser, BrowserOptions, Viewport};
 pub use error::{Error, Result};
-pub use media::{InboundBytes, LiveTracks};
+pub use media::{IceView, InboundBytes, LiveTracks};
 pub use redis::RedisServer;
 pub use relay::Relay;
 pub use scratch::ScratchDir;
+pub use turn::TurnServer;
 pub use wait::{wait_for, wait_until, TIMEOUT};
 
 /// The network interfaces this process sees: only `lo` inside the tests' isolated network.

@@ -31,6 +31,41 @@ pub struct LiveTracks {
     pub video: u32,
 }
 
+/// How one peer connection's ICE stands, as the page reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IceView {
+    /// `connectionState`.
+    pub connection: String,
+    /// `iceGatheringState`.
+    pub gathering: String,
+    /// The `typ` of every candidate in the local description (`host`, `srflx`, `relay`…), in order.
+    pub local_candidates: Vec<String>,
+    /// The candidate types of the selected pair, `(local, remote)`, once one is selected.
+    pub selected: Option<(String, String)>,
+}
+
+const ICE_VIEW: &str = r#"
+    const [peerId, done] = arguments;
+    const pc = window.__huddle_pcs && window.__huddle_pcs.get(peerId);
+    if (!pc) return done(null);
+    const sdp = pc.localDescription ? pc.localDescription.sdp : '';
+    const localCandidates = sdp.split('\r\n').filter((line) => line.startsWith('a=candidate:'))
+      .map((line) => (line.match(/ typ (\S+)/) || [])[1] || '?');
+    pc.getStats().then((report) => {
+      let pair = null;
+      report.forEach((stat) => {
+        if (stat.type === 'transport' && stat.selectedCandidatePairId) pair = report.get(stat.selectedCandidatePairId);
+      });
+      const type = (id) => (report.get(id) || {}).candidateType || '?';
+      done({
+        connection: pc.connectionState,
+        gathering: pc.iceGatheringState,
+        localCandidates,
+        selected: pair ? [type(pair.localCandidateId), type(pair.remoteCandidateId)] : null,
+      });
+    }, (error) => done({ error: String(error) }));
+"#;
+
 /// Succeeds if the video has a decoded frame and a new frame is presented within the window; else says why not.
 const VIDEO_PLAYING: &str = r#"
     const [selector, windowMs, done] = arguments;
@@ -174,6 +209,31 @@ impl Browser {
             Some(ids) => Ok(ids.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
             None => Err(Error::Script { what: format!("{}: peer ids", self.label()), value: reply }),
         }
+    }
+
+    /// How ICE stands on the peer connection to `peer_id` (states, local candidates, the selected pair's candidate
+    /// types); `None` if the page has no such connection.
+    pub async fn ice_view(&self, peer_id: &str) -> Result<Option<IceView>> {
+        let reply = self.eval_js_async(ICE_VIEW, vec![json!(peer_id)]).await?;
+        if reply.is_null() {
+            return Ok(None);
+        }
+        let text = |value: &Value| value.as_str().map(str::to_owned);
+        let texts = |value: &Value| value.as_array().map(|items| items.iter().filter_map(text).collect::<Vec<_>>());
+        let view = (|| {
+            let selected = match &reply["selected"] {
+                Value::Null => None,
+                pair => Some((text(&pair[0])?, text(&pair[1])?)),
+            };
+            Some(IceView {
+                connection: text(&reply["connection"])?,
+                gathering: text(&reply["gathering"])?,
+                local_candidates: texts(&reply["localCandidates"])?,
+                selected,
+            })
+        })();
+        view.map(Some)
+            .ok_or_else(|| Error::Script { what: format!("{}: ICE of {peer_id}", self.label()), value: reply })
     }
 
     /// The live, unmuted remote tracks on the peer connection to `peer_id`; `None` if there is no such connection.

@@ -70,6 +70,9 @@ pub mod selector {
     pub const SHORTCUTS: &str = "#shortcuts";
     /// Call: the short-lived notice ("Bob joined", "Your camera was disconnected…").
     pub const NOTICE: &str = ".notice";
+    /// Call: what is wrong with the call's ICE servers, shown until dismissed; `data-problem` is a stable code
+    /// (`turn_credentials_refused`), `.banner-text` the message.
+    pub const ICE_PROBLEM: &str = "#ice-problem";
     /// Call: share the screen / stop sharing (`aria-pressed="true"` while sharing).
     pub const TOGGLE_SCREEN: &str = "#toggle-screen";
     /// Call: the video of one's own shared screen.
@@ -389,6 +392,13 @@ impl Person {
         })
         .await?;
         self.wait_for(sel::BACK).await
+    }
+
+    /// Waits until the call screen shows the ICE problem `code` (see [`selector::ICE_PROBLEM`]); returns its text.
+    pub async fn wait_ice_problem(&self, code: &str) -> Result<String> {
+        let wanted = format!("{}[data-problem=\"{code}\"]", sel::ICE_PROBLEM);
+        self.wait_for(&wanted).await?;
+        Ok(self.text(&format!("{wanted} .banner-text")).await?.trim().to_owned())
     }
 
     /// Leaves the call and waits for the "left" screen.

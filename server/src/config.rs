@@ -94,6 +94,10 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
     pub turn_ttl: Duration,
 
+    /// Which ICE candidates clients may use; `relay` sends every call through the TURN server (needs --turn-url).
+    #[arg(long, env = "HUDDLE_ICE_TRANSPORT_POLICY", value_enum, default_value_t = IcePolicy::All, requires_if("relay", "turn_urls"))]
+    pub ice_transport_policy: IcePolicy,
+
     /// Share rooms with other relays through this Redis (e.g. redis://127.0.0.1:6379/0). Unset: rooms live in this
     /// process only.
     #[arg(long, env = "HUDDLE_REDIS_URL", hide_env_values = true)]
@@ -115,6 +119,15 @@ pub enum LogFormat {
     Human,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// Which ICE candidates clients may use (`RTCConfiguration.iceTransportPolicy`, sent in `joined`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum IcePolicy {
+    /// Any: direct paths when they work, the TURN server when they do not.
+    All,
+    /// TURN relay only: media always goes through the TURN server; peers never see each other's addresses.
+    Relay,
 }
 
 impl Config {
@@ -147,10 +160,31 @@ mod tests {
     }
 
     #[test]
+    fn a_relay_only_policy_needs_a_turn_server() {
+        let refused = Config::try_parse_from(["huddle-server", "--ice-transport-policy", "relay"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(refused.to_string().contains("--turn-url"), "{refused}");
+        let config = Config::try_parse_from([
+            "huddle-server",
+            "--ice-transport-policy",
+            "relay",
+            "--turn-url",
+            "turn:127.0.0.1:3478",
+            "--turn-secret",
+            "s3cret",
+        ])
+        .unwrap();
+        assert_eq!(config.ice_transport_policy, IcePolicy::Relay);
+        let wrong = Config::try_parse_from(["huddle-server", "--ice-transport-policy", "none"]).unwrap_err();
+        assert_eq!(wrong.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
     fn defaults_are_safe() {
         let config = Config::defaults();
         assert!(config.host.is_loopback(), "binds loopback unless told otherwise");
         assert!(config.stun_urls.is_empty() && config.turn_urls.is_empty(), "no public ICE server by default");
         assert_eq!(config.room_capacity, 4);
+        assert_eq!(config.ice_transport_policy, IcePolicy::All);
     }
 }

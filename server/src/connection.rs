@@ -275,6 +275,7 @@ impl Connection {
                 resumed: admission.resumed,
                 peers: admission.peers,
                 ice_servers: relay.ice.servers_for(admission.peer_id, SystemTime::now()),
+                ice_transport_policy: relay.ice.transport_policy(),
                 capacity: relay.room_capacity,
             })
         };

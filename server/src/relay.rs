@@ -87,7 +87,8 @@ impl Relay {
                 config.turn_urls.clone(),
                 config.turn_secret.clone(),
                 config.turn_ttl,
-            ),
+            )
+            .with_policy(config.ice_transport_policy),
             resume_key: match &config.resume_secret {
                 Some(secret) => ResumeKey::new(secret.as_bytes()),
                 None => ResumeKey::random(),

@@ -7,14 +7,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use huddle_common::{IceServer, PeerId};
+use huddle_common::{IceServer, IceTransportPolicy, PeerId};
 use sha1::Sha1;
 
-/// The ICE servers a relay hands out.
+use crate::config::IcePolicy;
+
+/// The ICE servers a relay hands out, and which candidates clients may use.
 #[derive(Clone, Debug, Default)]
 pub struct IceConfig {
     stun_urls: Vec<String>,
     turn: Option<Turn>,
+    policy: IceTransportPolicy,
 }
 
 #[derive(Clone, Debug)]
@@ -36,7 +39,21 @@ impl IceConfig {
             Some(secret) if !turn_urls.is_empty() => Some(Turn { urls: turn_urls, secret, ttl: turn_ttl }),
             _ => None,
         };
-        IceConfig { stun_urls, turn }
+        IceConfig { stun_urls, turn, policy: IceTransportPolicy::All }
+    }
+
+    /// The same servers, with clients told to use only the candidates `policy` allows.
+    pub fn with_policy(self, policy: IcePolicy) -> Self {
+        let policy = match policy {
+            IcePolicy::All => IceTransportPolicy::All,
+            IcePolicy::Relay => IceTransportPolicy::Relay,
+        };
+        IceConfig { policy, ..self }
+    }
+
+    /// What `joined.ice_transport_policy` says.
+    pub fn transport_policy(&self) -> IceTransportPolicy {
+        self.policy
     }
 
     /// The list for one peer, with TURN credentials valid from `now` for the configured lifetime.

@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 
+use crate::call::ice::IceProblem;
 use crate::call::transfer::{TransferEvent, TransferList};
 
 /// Where the call stands.
@@ -154,6 +155,9 @@ pub struct CallState {
     pub stats_open: bool,
     /// A short-lived message for the person (someone left, the link was copied…).
     pub notice: Option<String>,
+    /// What is wrong with the call's ICE servers, shown until dismissed: unlike a notice it does not fade, since
+    /// it explains why connections do not come up.
+    pub ice_problem: Option<IceProblem>,
     /// Files sent and received during the call.
     pub transfers: TransferList,
 }
@@ -199,6 +203,10 @@ pub enum Action {
     Notice(String),
     /// Hide the notice.
     ClearNotice,
+    /// The browser reported a problem with the call's ICE servers.
+    IceProblem(IceProblem),
+    /// The person closed the ICE problem's message.
+    DismissIceProblem,
     /// The relay connection dropped; reconnecting.
     RelayLost,
     /// Something happened to a file transfer.
@@ -222,6 +230,7 @@ impl CallState {
             unread: 0,
             stats_open: false,
             notice: None,
+            ice_problem: None,
             transfers: TransferList::default(),
         }
     }
@@ -305,6 +314,8 @@ impl CallState {
             Action::SetSharing(on) => self.sharing = on,
             Action::Notice(text) => self.notice = Some(text),
             Action::ClearNotice => self.notice = None,
+            Action::IceProblem(problem) => self.ice_problem = Some(problem),
+            Action::DismissIceProblem => self.ice_problem = None,
             Action::RelayLost => {
                 if self.phase == Phase::InCall {
                     self.phase = Phase::Reconnecting;
@@ -442,6 +453,20 @@ mod tests {
         state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: false, screen: true }));
         let ada = state.peer(&"a".into()).unwrap();
         assert!(!ada.mic_on && !ada.camera_on && ada.screen_on);
+    }
+
+    #[test]
+    fn an_ice_problem_stays_shown_until_dismissed() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        state.apply(Action::IceProblem(IceProblem::TurnCredentialsRefused));
+        // Notices come and go; the problem stays, and a rejoin does not hide it either.
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        state.apply(Action::ClearNotice);
+        state.apply(Action::Joined { me: "me".into(), peers: vec![info("a", "Ada")] });
+        assert_eq!(state.ice_problem, Some(IceProblem::TurnCredentialsRefused));
+        assert_eq!(state.peer(&"a".into()).unwrap().link, LinkState::New, "nothing pretends to be connected");
+        state.apply(Action::DismissIceProblem);
+        assert_eq!(state.ice_problem, None);
     }
 
     #[test]

@@ -9,8 +9,8 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use huddle_common::{
-    close_code, ClientMessage, ErrorCode, IceServer, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId,
-    ServerMessage, SignalPayload, PROTOCOL_VERSION,
+    close_code, ClientMessage, ErrorCode, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId, ServerMessage,
+    SignalPayload, PROTOCOL_VERSION,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -22,7 +22,7 @@ use crate::call::state::{Action, Ending, LinkState};
 use crate::call::transfer::TransferKey;
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
-use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
+use crate::rtc::peer::{IceSettings, LinkEvent, Outgoing, PeerLink};
 use crate::rtc::transfer::Transfers;
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
@@ -46,7 +46,8 @@ struct Inner {
     dispatch: Callback<Action>,
     /// Our id and resume token, once joined.
     identity: RefCell<Option<(PeerId, String)>>,
-    ice_servers: RefCell<Vec<IceServer>>,
+    /// ICE servers and policy from the latest `joined`.
+    ice: RefCell<IceSettings>,
     /// Who the relay says is in the room now.
     roster: RefCell<HashSet<PeerId>>,
     /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
@@ -74,7 +75,7 @@ impl Engine {
             transfers: Transfers::new(dispatch.clone()),
             dispatch,
             identity: RefCell::new(None),
-            ice_servers: RefCell::new(Vec::new()),
+            ice: RefCell::new(IceSettings::default()),
             roster: RefCell::new(HashSet::new()),
             links: RefCell::new(HashMap::new()),
             outgoing: RefCell::new(None),
@@ -413,7 +414,12 @@ impl Engine {
         let dispatch = &self.0.dispatch;
         match message {
             ServerMessage::Joined(joined) => {
-                *self.0.ice_servers.borrow_mut() = joined.ice_servers;
+                let ice = IceSettings { servers: joined.ice_servers, policy: joined.ice_transport_policy };
+                // Links that survived a relay blip take the fresh credentials for their next ICE restart.
+                for link in self.0.links.borrow().values() {
+                    link.set_ice(&ice);
+                }
+                *self.0.ice.borrow_mut() = ice;
                 *self.0.identity.borrow_mut() = Some((joined.peer_id.clone(), joined.resume_token));
                 *self.0.roster.borrow_mut() = joined.peers.iter().map(|peer| peer.id.clone()).collect();
                 // The newcomer starts the negotiation with everyone already there; links that survived a relay
@@ -499,8 +505,8 @@ impl Engine {
                 Engine(inner).on_link_event(&target, event);
             }
         });
-        let ice_servers = self.0.ice_servers.borrow().clone();
-        match PeerLink::new(me, peer.clone(), &ice_servers, outgoing, initiate, report) {
+        let ice = self.0.ice.borrow().clone();
+        match PeerLink::new(me, peer.clone(), &ice, outgoing, initiate, report) {
             Ok(link) => {
                 self.0.links.borrow_mut().insert(peer, Rc::clone(&link));
                 Some(link)
@@ -550,6 +556,7 @@ impl Engine {
                 }
             }
             LinkEvent::Message(message) => dispatch.emit(Action::FromPeer(peer.clone(), message)),
+            LinkEvent::IceProblem(problem) => dispatch.emit(Action::IceProblem(problem)),
             LinkEvent::DataChannel(channel) => {
                 let link = self.0.links.borrow().get(peer).cloned();
                 match link {

@@ -7,17 +7,19 @@ use std::rc::Rc;
 
 use futures::channel::mpsc;
 use futures::StreamExt;
-use huddle_common::{IceServer, PeerId, PeerMessage, SignalPayload};
+use huddle_common::{IceServer, IceTransportPolicy, PeerId, PeerMessage, SignalPayload};
 use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
-    RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
+    RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
+    RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcRtpTransceiver,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
+    RtcTrackEvent,
 };
 
+use crate::call::ice::IceProblem;
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{restart_ice, set_local_description_implicit, set_username_fragment, username_fragment};
@@ -42,6 +44,17 @@ pub enum LinkEvent {
     Message(PeerMessage),
     /// The peer opened a data channel of its own (a file transfer's); handle it before returning, or it is missed.
     DataChannel(RtcDataChannel),
+    /// The browser could not use one of the ICE servers, in a way the person should know about.
+    IceProblem(IceProblem),
+}
+
+/// The ICE settings from the relay's `joined`: the servers, and which candidates may be used.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IceSettings {
+    /// STUN and TURN servers, TURN ones with credentials.
+    pub servers: Vec<IceServer>,
+    /// `relay`: TURN relay candidates only.
+    pub policy: IceTransportPolicy,
 }
 
 /// What the local side sends: the tracks, and whether the camera is on.
@@ -81,10 +94,10 @@ pub struct PeerLink {
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
 
-fn rtc_configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
+fn rtc_configuration(ice: &IceSettings) -> RtcConfiguration {
     let config = RtcConfiguration::new();
     let servers = Array::new();
-    for server in ice_servers {
+    for server in &ice.servers {
         let entry = RtcIceServer::new();
         let urls: Array = server.urls.iter().map(|url| JsValue::from_str(url)).collect();
         entry.set_urls(&urls);
@@ -97,6 +110,10 @@ fn rtc_configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
         servers.push(&entry);
     }
     config.set_ice_servers(&servers);
+    config.set_ice_transport_policy(match ice.policy {
+        IceTransportPolicy::All => RtcIceTransportPolicy::All,
+        IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
+    });
     config
 }
 
@@ -112,12 +129,12 @@ impl PeerLink {
     pub fn new(
         me: &PeerId,
         id: PeerId,
-        ice_servers: &[IceServer],
+        ice: &IceSettings,
         outgoing: Outgoing,
         initiate: bool,
         report: Rc<dyn Fn(LinkEvent)>,
     ) -> Result<Rc<PeerLink>, JsValue> {
-        let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice_servers))?;
+        let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice))?;
         let (work, queue) = mpsc::unbounded();
         let link = Rc::new_cyclic(|weak: &std::rc::Weak<PeerLink>| {
             let mut handlers: Vec<Closure<dyn FnMut(JsValue)>> = Vec::new();
@@ -144,6 +161,25 @@ impl PeerLink {
                     report(LinkEvent::Signal(payload));
                 }));
                 pc.set_onicecandidate(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
+            }
+            {
+                // A TURN server refusing the credentials is only ever seen here: gathering just yields no relay
+                // candidate, and with the relay-only policy no candidate at all.
+                let report = Rc::clone(&report);
+                handlers.push(Closure::new(move |event: JsValue| {
+                    let event: RtcPeerConnectionIceErrorEvent = event.unchecked_into();
+                    let (url, code) = (event.url(), event.error_code());
+                    if let Some(problem) = IceProblem::from_candidate_error(&url, code) {
+                        let detail = format!("ICE server {url} answered {code} {}", event.error_text());
+                        web_sys::console::warn_1(&detail.into());
+                        report(LinkEvent::IceProblem(problem));
+                    }
+                }));
+                // web-sys has no `onicecandidateerror` setter.
+                let _ = pc.add_event_listener_with_callback(
+                    "icecandidateerror",
+                    handlers.last().unwrap().as_ref().unchecked_ref(),
+                );
             }
             {
                 let weak = weak.clone();
@@ -267,6 +303,17 @@ impl PeerLink {
             let _ = transceiver.sender().replace_track(screen.as_ref().map(|screen| &screen.track));
         }
         self.outgoing.borrow_mut().screen = screen;
+    }
+
+    /// Hands the connection new ICE settings (fresh TURN credentials after a rejoin), used from its next ICE
+    /// restart on; the path in use is not touched.
+    pub fn set_ice(&self, ice: &IceSettings) {
+        if self.closed.get() {
+            return;
+        }
+        if let Err(error) = self.pc.set_configuration_with_configuration(&rtc_configuration(ice)) {
+            web_sys::console::warn_2(&"cannot update the ICE servers:".into(), &error);
+        }
     }
 
     /// Closes the connection for good.

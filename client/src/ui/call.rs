@@ -181,6 +181,10 @@ pub fn call(props: &CallProps) -> Html {
         let state = state.clone();
         Callback::from(move |text: String| state.dispatch(Action::Notice(text)))
     };
+    let dismiss_ice_problem = {
+        let state = state.clone();
+        Callback::from(move |_: MouseEvent| state.dispatch(Action::DismissIceProblem))
+    };
     *commands.borrow_mut() = Some({
         let (toggle_mic, toggle_camera, toggle_screen, toggle_chat, leave, toggle_help) = (
             toggle_mic.clone(),
@@ -237,6 +241,13 @@ pub fn call(props: &CallProps) -> Html {
                 }
                 if state.phase == Phase::Joining {
                     <div class="banner" role="status">{ "Joining…" }</div>
+                }
+                if let Some(problem) = state.ice_problem {
+                    <div id="ice-problem" class="banner problem" role="alert" data-problem={problem.code()}>
+                        <span class="banner-text">{ problem.message() }</span>
+                        <button type="button" class="icon" aria-label="Dismiss" title="Dismiss"
+                            onclick={dismiss_ice_problem}>{ "✕" }</button>
+                    </div>
                 }
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">

@@ -17,6 +17,7 @@ mod resilience;
 mod screen;
 mod smoke;
 mod stats;
+mod turn;
 mod webrtc;
 
 huddle_e2e::e2e_main! {
@@ -52,4 +53,7 @@ huddle_e2e::e2e_main! {
     refusals::bad_link_is_refused,
     resilience::call_survives_a_relay_restart,
     relays::people_on_two_relays_see_and_hear_each_other,
+    turn::relay_only_calls_go_through_the_turn_server,
+    turn::a_wrong_turn_secret_is_explained,
+    turn::expired_turn_credentials_are_explained,
 }

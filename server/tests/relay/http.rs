@@ -1,7 +1,11 @@
-//! The HTTP side: health, metrics, origin checks, the SPA and its config, ICE servers with TURN credentials.
+//! The HTTP side: health, metrics, origin checks, the SPA and its config, ICE servers with TURN credentials and the
+//! transport policy.
 
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use huddle_common::IceTransportPolicy;
+use huddle_server::config::IcePolicy;
 
 use crate::harness::*;
 
@@ -97,4 +101,22 @@ async fn turn_credentials_verify_with_an_independent_hmac() {
     let output = Command::new("sh").arg("-c").arg(script).output().expect("openssl runs");
     assert!(output.status.success());
     assert_eq!(turn.credential.as_deref(), Some(String::from_utf8(output.stdout).unwrap().trim()));
+}
+
+#[tokio::test]
+async fn joined_carries_the_relay_only_policy_when_configured() {
+    let default = relay(|_| {}).await;
+    let joined = Client::connect(default.local_addr()).await.join(&room(), "Ada").await;
+    assert_eq!(joined.ice_transport_policy, IceTransportPolicy::All);
+
+    let relay_only = relay(|config| {
+        config.turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        config.turn_secret = Some("s3cret-shared-with-coturn".into());
+        config.ice_transport_policy = IcePolicy::Relay;
+    })
+    .await;
+    let joined = Client::connect(relay_only.local_addr()).await.join(&room(), "Ada").await;
+    assert_eq!(joined.ice_transport_policy, IceTransportPolicy::Relay);
+    assert_eq!(joined.ice_servers.len(), 1, "the TURN server comes with it");
+    assert!(joined.ice_servers[0].credential.is_some());
 }
