@@ -15,6 +15,7 @@
 //! Redis being unreachable never closes a connection: signals between peers on the same relay still flow, joins
 //! are refused with `unavailable`, `/healthz` says so, and everything resumes when Redis is back.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -222,14 +223,7 @@ impl Cluster {
             LeaveReason::Disconnected => "disconnected",
         };
         let mut invocation = self.scripts.leave.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(room.as_str())
-            .arg(peer.as_str())
-            .arg(&self.id)
-            .arg(conn)
-            .arg(reason)
-            .arg(u8::from(only_if_away));
+        self.held_peer(&mut invocation, room, peer, conn).arg(reason).arg(u8::from(only_if_away));
         let removed: i64 = self.run(&invocation).await?;
         Ok(removed == 1)
     }
@@ -237,20 +231,30 @@ impl Cluster {
     /// Starts the grace period of `peer`, whose connection `conn` dropped.
     pub async fn disconnect(&self, room: &RoomId, peer: &PeerId, conn: ConnId) -> Result<(), Unreachable> {
         let mut invocation = self.scripts.disconnect.prepare_invoke();
-        invocation
-            .arg(&self.prefix)
-            .arg(room.as_str())
-            .arg(peer.as_str())
-            .arg(&self.id)
-            .arg(conn)
-            .arg(millis(self.grace));
+        self.held_peer(&mut invocation, room, peer, conn).arg(millis(self.grace));
         let _: i64 = self.run(&invocation).await?;
         Ok(())
     }
 
+    /// The arguments that name a peer this relay holds through `conn`, as `leave.lua` and `disconnect.lua` take them.
+    fn held_peer<'a, 'b>(
+        &self,
+        invocation: &'b mut ScriptInvocation<'a>,
+        room: &RoomId,
+        peer: &PeerId,
+        conn: ConnId,
+    ) -> &'b mut ScriptInvocation<'a> {
+        invocation.arg(&self.prefix).arg(room.as_str()).arg(peer.as_str()).arg(&self.id).arg(conn)
+    }
+
     async fn run<T: FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> Result<T, Unreachable> {
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(OPERATION_TIMEOUT, invocation.invoke_async(&mut connection)).await {
+        self.bounded(invocation.invoke_async(&mut connection)).await
+    }
+
+    /// Waits for a Redis operation at most [`OPERATION_TIMEOUT`]; a failure counts as Redis being unreachable.
+    async fn bounded<T>(&self, operation: impl Future<Output = redis::RedisResult<T>>) -> Result<T, Unreachable> {
+        match tokio::time::timeout(OPERATION_TIMEOUT, operation).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
                 self.failed(&error);
@@ -277,17 +281,7 @@ impl Cluster {
         let channel = format!("{}:relay:{relay}", self.prefix);
         let mut command = redis::cmd("PUBLISH");
         command.arg(channel).arg(encode(envelope));
-        match tokio::time::timeout(OPERATION_TIMEOUT, command.query_async::<i64>(&mut connection)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => {
-                self.failed(&error);
-                Err(Unreachable)
-            }
-            Err(_) => {
-                self.failed(&"no answer in time");
-                Err(Unreachable)
-            }
-        }
+        self.bounded(command.query_async::<i64>(&mut connection)).await.map(drop)
     }
 
     /// Subscribes to this relay's channel and hands every envelope to the registry; subscribes again whenever the

@@ -1,8 +1,6 @@
 //! Several relays sharing rooms through a real `redis-server` (`--redis-url`).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::future::join_all;
@@ -167,32 +165,21 @@ async fn a_peer_resumes_through_another_relay_and_gets_what_was_held_for_it() {
     wait_for_metric(a.local_addr(), "huddle_peers", 0).await;
 }
 
-/// The relay binary, sharing rooms through `redis`; returns it and its address.
-fn relay_process(redis: &RedisServer, prefix: &str, grace: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle-server"))
-        .args(["--port", "0", "--log-format", "json", "--rejoin-grace", grace, "--redis-prefix", prefix])
-        .args(["--redis-url", &redis.url(), "--resume-secret", SECRET])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the relay binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .find_map(|line| {
-            let line: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
-            line["fields"]["addr"].as_str()?.parse().ok()
-        })
-        .expect("the relay logs its address");
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
-}
-
 #[tokio::test]
 async fn when_a_relay_dies_its_peers_leave_after_the_grace_period_and_can_rejoin_elsewhere() {
     let redis = RedisServer::start();
     let prefix = prefix();
-    let (mut doomed, a) = relay_process(&redis, &prefix, "1s");
+    let url = redis.url();
+    let (mut doomed, a) = relay_process(&[
+        "--rejoin-grace",
+        "1s",
+        "--redis-prefix",
+        &prefix,
+        "--redis-url",
+        &url,
+        "--resume-secret",
+        SECRET,
+    ]);
     wait_for_health(a, 200).await;
     let b = relay_on(&redis, &prefix, |config| config.rejoin_grace = Duration::from_secs(1)).await;
     let room = room();

@@ -212,3 +212,27 @@ pub async fn wait_for_metric(addr: SocketAddr, series: &str, value: u64) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The relay binary with `args` (and `--port 0 --log-format json`), its log drained in the background; returns it
+/// and the address it logged.
+pub fn relay_process(args: &[&str]) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_huddle-server"))
+        .args(["--port", "0", "--log-format", "json"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("the relay binary starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = lines
+        .by_ref()
+        .find_map(|line| {
+            let line: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
+            line["fields"]["addr"].as_str()?.parse().ok()
+        })
+        .expect("the relay logs its address");
+    // Keep draining the log so the relay never blocks writing it.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}

@@ -1,8 +1,6 @@
 //! The real binary: SIGTERM closes every socket with 1001 and exits 0.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use huddle_common::close_code;
 
@@ -10,22 +8,7 @@ use crate::harness::*;
 
 #[tokio::test]
 async fn sigterm_closes_every_socket_with_going_away_and_exits_cleanly() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_huddle-server"))
-        .args(["--port", "0", "--log-format", "json"])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the relay binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = lines
-        .by_ref()
-        .find_map(|line| {
-            let line: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
-            line["fields"]["addr"].as_str()?.parse().ok()
-        })
-        .expect("the relay logs its address");
-    // Keep draining the log so the relay never blocks writing it.
-    std::thread::spawn(move || lines.for_each(drop));
+    let (mut child, addr) = relay_process(&[]);
 
     let mut members = room_of(addr, &room(), &["Ada", "Bob"]).await;
     let lobby = Client::connect(addr).await;
