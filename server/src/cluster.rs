@@ -131,7 +131,9 @@ impl Cluster {
             // Rooms outlive a relay that died by this much at most, even if no other relay ever cleans up.
             room_ttl: grace + Duration::from_secs(30),
             subscribed: AtomicBool::new(false),
-            reachable: AtomicBool::new(false),
+            // Assumed until the first sync says otherwise (the subscription gates health meanwhile), so that the
+            // first failure is reported.
+            reachable: AtomicBool::new(true),
             repair: AtomicBool::new(true),
             sync_now: Notify::new(),
             errors: AtomicU64::new(0),
@@ -155,6 +157,7 @@ impl Cluster {
 
     /// Starts listening on this relay's channel and syncing, until the relay shuts down.
     pub fn spawn(self: &Arc<Self>, relay: &Arc<Relay>) {
+        tracing::info!(relay = %self.id, prefix = %self.prefix, "sharing rooms through Redis");
         let shutdown = relay.shutdown_signal();
         tokio::spawn(Arc::clone(self).listen(Arc::downgrade(relay), shutdown.clone()));
         tokio::spawn(Arc::clone(self).keep_in_sync(Arc::downgrade(relay), shutdown));
@@ -270,7 +273,7 @@ impl Cluster {
     fn failed(&self, error: &dyn std::fmt::Display) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         if self.reachable.swap(false, Ordering::AcqRel) {
-            tracing::warn!(%error, "Redis became unreachable");
+            tracing::warn!(%error, "Redis is unreachable; calls go on, joins are refused until it is back");
         } else {
             tracing::debug!(%error, "Redis operation failed");
         }

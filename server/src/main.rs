@@ -22,7 +22,7 @@ async fn run(config: Config) -> ExitCode {
     let relay = match huddle_server::start(config).await {
         Ok(relay) => relay,
         Err(error) => {
-            tracing::error!(%error, "cannot listen");
+            tracing::error!(%error, "cannot start");
             return ExitCode::FAILURE;
         }
     };
