@@ -1,4 +1,5 @@
-//! `huddle-bench`: Huddle's relay under a load generator, and a soak of it.
+//! `huddle-bench`: Huddle's relay beside PeerServer and matchbox_server under one load generator, and a soak of
+//! Huddle's relay. `cargo xtask bench` installs the relays and runs this; see the README's Benchmarks section.
 
 mod client;
 mod idle;
@@ -25,8 +26,8 @@ use crate::protocol::{Adapter, RelayKind};
 use crate::report::{RelayRun, Report};
 use crate::servers::{Installed, Placement, Profile, Server};
 
-/// Benchmarks Huddle's relay (saturation throughput, latency at a fixed load, memory per idle connection, CPU per
-/// message), and soaks it. Everything runs on 127.0.0.1.
+/// Benchmarks Huddle's relay beside PeerServer and matchbox_server (saturation throughput, latency at a fixed load,
+/// memory per idle connection, CPU per message), and soaks Huddle's relay. Everything runs on 127.0.0.1.
 #[derive(Debug, Parser)]
 #[command(name = "huddle-bench")]
 struct Args {
@@ -36,6 +37,12 @@ struct Args {
     /// The release build of huddle-server.
     #[arg(long)]
     huddle_server: PathBuf,
+    /// The npm prefix where the `peer` package is installed.
+    #[arg(long)]
+    peerjs_dir: PathBuf,
+    /// The `cargo install --root` of matchbox_server.
+    #[arg(long)]
+    matchbox_root: PathBuf,
     /// Where the relays write their logs.
     #[arg(long, default_value = "target/bench")]
     log_dir: PathBuf,
@@ -81,7 +88,12 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args, placement: Placement) -> ExitCode {
-    let installed = Installed { huddle_server: args.huddle_server.clone(), log_dir: args.log_dir.clone() };
+    let installed = Installed {
+        huddle_server: args.huddle_server.clone(),
+        peerjs_dir: args.peerjs_dir.clone(),
+        matchbox_root: args.matchbox_root.clone(),
+        log_dir: args.log_dir.clone(),
+    };
     let plans = plans(args.quick);
     let mut report =
         Report { date: utc_now(), machine: procfs::Machine::read(), placement, plans, relays: Vec::new(), soak: None };

@@ -238,6 +238,8 @@ impl Report {
         for run in &self.relays {
             let flags = match run.kind {
                 RelayKind::Huddle => servers::huddle_flags(Profile::Bench).join(" "),
+                RelayKind::PeerServer => servers::PEERSERVER_FLAGS.join(" "),
+                RelayKind::Matchbox => String::new(),
             };
             let _ = writeln!(out, "| {} | {} | `--host 127.0.0.1` {} |", run.kind.name(), run.version, tick(&flags));
         }
@@ -378,7 +380,24 @@ impl Report {
     pub fn verdicts(&self) -> Vec<String> {
         let mut lines = Vec::new();
         let Some(huddle) = self.huddle() else { return lines };
+        let rate = |kind| {
+            self.relays
+                .iter()
+                .find(|run| run.kind == kind)
+                .and_then(|run| run.throughput.as_ref().ok())
+                .map(|t| t.messages_per_sec)
+        };
         let met = |ok: bool| if ok { "met" } else { "**missed**" };
+        if let Ok(throughput) = &huddle.throughput {
+            if let Some(peerserver) = rate(RelayKind::PeerServer) {
+                let ratio = throughput.messages_per_sec / peerserver;
+                lines.push(format!("Saturation ≥ 3× PeerServer's: {:.2}× — {}", ratio, met(ratio >= 3.0)));
+            }
+            if let Some(matchbox) = rate(RelayKind::Matchbox) {
+                let ratio = throughput.messages_per_sec / matchbox;
+                lines.push(format!("Saturation above matchbox's: {:.2}× — {}", ratio, met(ratio > 1.0)));
+            }
+        }
         if let Ok(latency) = &huddle.latency {
             let p99 = latency.summary.p99;
             lines.push(format!(

@@ -17,11 +17,23 @@ use crate::protocol::RelayKind;
 pub struct Installed {
     /// The release build of `huddle-server`.
     pub huddle_server: PathBuf,
+    /// The npm prefix holding `node_modules/peer`.
+    pub peerjs_dir: PathBuf,
+    /// The `cargo install --root` holding `bin/matchbox_server`.
+    pub matchbox_root: PathBuf,
     /// Where the relays' logs go.
     pub log_dir: PathBuf,
 }
 
 impl Installed {
+    fn peerjs_script(&self) -> PathBuf {
+        self.peerjs_dir.join("node_modules/peer/dist/bin/peerjs.js")
+    }
+
+    fn matchbox_server(&self) -> PathBuf {
+        self.matchbox_root.join("bin/matchbox_server")
+    }
+
     /// What each relay is, for the results: its version, read from what was installed.
     pub fn version(&self, kind: RelayKind) -> String {
         match kind {
@@ -29,6 +41,19 @@ impl Installed {
                 let version = output(Command::new(&self.huddle_server).arg("--version"));
                 let commit = output(Command::new("git").args(["rev-parse", "--short", "HEAD"]));
                 format!("{} (commit {}), release build", version.trim(), commit.trim())
+            }
+            RelayKind::PeerServer => {
+                let manifest = fs::read_to_string(self.peerjs_dir.join("node_modules/peer/package.json"))
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+                let version = manifest.as_ref().and_then(|m| m["version"].as_str()).unwrap_or("unknown").to_owned();
+                let node = output(Command::new("node").arg("--version"));
+                format!("peer {version} (npm), Node.js {}", node.trim())
+            }
+            RelayKind::Matchbox => {
+                let crates = fs::read_to_string(self.matchbox_root.join(".crates.toml")).unwrap_or_default();
+                let version = installed_crate_version(&crates, "matchbox_server").unwrap_or_else(|| "unknown".into());
+                format!("matchbox_server {version} (crates.io), release build")
             }
         }
     }
@@ -41,6 +66,12 @@ fn output(command: &mut Command) -> String {
         .ok()
         .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The version of `name` in a `cargo install` root's `.crates.toml` (`"name 1.2.3 (registry+…)" = [...]`).
+pub fn installed_crate_version(crates_toml: &str, name: &str) -> Option<String> {
+    let start = crates_toml.find(&format!("\"{name} "))? + name.len() + 2;
+    Some(crates_toml[start..].split_whitespace().next()?.to_owned())
 }
 
 /// How a relay is configured for a run.
@@ -62,6 +93,9 @@ pub fn huddle_flags(profile: Profile) -> &'static [&'static str] {
         Profile::Soak => &["--rejoin-grace", "2s", "--heartbeat-interval", "1s", "--heartbeat-timeout", "3s"],
     }
 }
+
+/// The PeerServer flags for the bench (its default limit is 5,000 clients).
+pub const PEERSERVER_FLAGS: &[&str] = &["--concurrent_limit", "100000"];
 
 /// Where a relay runs: the processor it is pinned to and its scheduling priority, as the bench could arrange them.
 #[derive(Clone, Copy, Debug)]
@@ -97,8 +131,19 @@ impl Server {
                 command.args(["--host", "127.0.0.1", "--port", &port.to_string()]).args(huddle_flags(profile));
                 command
             }
+            RelayKind::PeerServer => {
+                let mut command = Command::new("node");
+                command.arg(installed.peerjs_script()).args(["--host", "127.0.0.1", "--port", &port.to_string()]);
+                command.args(PEERSERVER_FLAGS);
+                command
+            }
+            RelayKind::Matchbox => {
+                let mut command = Command::new(installed.matchbox_server());
+                command.arg(addr.to_string());
+                command
+            }
         };
-        // Logging off (warnings only).
+        // Logging off (warnings only) for the Rust relays; PeerServer prints a line per connection, not per message.
         command.env("RUST_LOG", "warn");
         fs::create_dir_all(&installed.log_dir).map_err(|error| format!("{}: {error}", installed.log_dir.display()))?;
         let log_path = installed.log_dir.join(format!("{}.log", kind.name()));
@@ -180,4 +225,17 @@ impl Drop for Server {
 fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| format!("no free port: {error}"))?;
     listener.local_addr().map(|addr| addr.port()).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_installed_version_is_read_from_cargo_s_record() {
+        let crates = "[v1]\n\"matchbox_server 0.15.0 (registry+https://github.com/rust-lang/crates.io-index)\" = \
+                      [\"matchbox_server\"]\n";
+        assert_eq!(installed_crate_version(crates, "matchbox_server").as_deref(), Some("0.15.0"));
+        assert_eq!(installed_crate_version(crates, "trunk"), None);
+    }
 }

@@ -2,6 +2,8 @@
 //! negotiation message is written and recognised. Everything here is pure, so each protocol is unit-tested.
 
 mod huddle;
+mod matchbox;
+mod peerjs;
 
 use std::time::Duration;
 
@@ -12,16 +14,22 @@ use crate::payload::{Kind, Template};
 pub enum RelayKind {
     /// Huddle's relay (`huddle-server`).
     Huddle,
+    /// PeerJS's server (`peer` on npm), on Node.js.
+    PeerServer,
+    /// `matchbox_server` (crates.io).
+    Matchbox,
 }
 
 impl RelayKind {
     /// Every relay, in the order of the results table.
-    pub const ALL: [RelayKind; 1] = [RelayKind::Huddle];
+    pub const ALL: [RelayKind; 3] = [RelayKind::Huddle, RelayKind::PeerServer, RelayKind::Matchbox];
 
     /// The name in tables.
     pub fn name(self) -> &'static str {
         match self {
             RelayKind::Huddle => "Huddle",
+            RelayKind::PeerServer => "PeerServer",
+            RelayKind::Matchbox => "matchbox",
         }
     }
 }
@@ -52,6 +60,8 @@ impl Adapter {
         let template = |kind_of_message| {
             Template::new(&match kind {
                 RelayKind::Huddle => huddle::signal_template(kind_of_message),
+                RelayKind::PeerServer => peerjs::signal_template(kind_of_message),
+                RelayKind::Matchbox => matchbox::signal_template(kind_of_message),
             })
         };
         Adapter { kind, templates: Kind::ALL.map(template) }
@@ -65,9 +75,10 @@ impl Adapter {
 
     /// The request path (and query) member `member` (0 or 1) of pair `pair` connects to.
     pub fn path(&self, pair: u64, member: u8) -> String {
-        let _ = (pair, member);
         match self.kind {
             RelayKind::Huddle => huddle::PATH.to_owned(),
+            RelayKind::PeerServer => peerjs::path(pair, member),
+            RelayKind::Matchbox => matchbox::path(pair),
         }
     }
 
@@ -75,15 +86,16 @@ impl Adapter {
     pub fn hello(&self, pair: u64, member: u8) -> Option<String> {
         match self.kind {
             RelayKind::Huddle => Some(huddle::join(pair, member)),
+            RelayKind::PeerServer | RelayKind::Matchbox => None,
         }
     }
 
     /// The id a client chooses for itself, where the protocol lets the client choose (PeerServer); elsewhere the
     /// relay assigns it.
     pub fn chosen_id(&self, pair: u64, member: u8) -> Option<String> {
-        let _ = (pair, member);
         match self.kind {
-            RelayKind::Huddle => None,
+            RelayKind::PeerServer => Some(peerjs::id(pair, member)),
+            RelayKind::Huddle | RelayKind::Matchbox => None,
         }
     }
 
@@ -91,7 +103,8 @@ impl Adapter {
     /// the relay has registered both (matchbox drops a signal to a peer it has not registered yet).
     pub fn announces_arrivals(&self) -> bool {
         match self.kind {
-            RelayKind::Huddle => true,
+            RelayKind::Huddle | RelayKind::Matchbox => true,
+            RelayKind::PeerServer => false,
         }
     }
 
@@ -99,6 +112,8 @@ impl Adapter {
     pub fn setup_event(&self, text: &str) -> SetupEvent {
         match self.kind {
             RelayKind::Huddle => huddle::setup_event(text),
+            RelayKind::PeerServer => peerjs::setup_event(text),
+            RelayKind::Matchbox => matchbox::setup_event(text),
         }
     }
 
@@ -112,13 +127,16 @@ impl Adapter {
     pub fn is_signal(&self, text: &str) -> bool {
         match self.kind {
             RelayKind::Huddle => text.starts_with(huddle::SIGNAL_PREFIX),
+            RelayKind::PeerServer => peerjs::SIGNAL_PREFIXES.iter().any(|prefix| text.starts_with(prefix)),
+            RelayKind::Matchbox => text.starts_with(matchbox::SIGNAL_PREFIX),
         }
     }
 
     /// The keep-alive message a client of this relay must send, and how often.
     pub fn heartbeat(&self) -> Option<(Duration, &'static str)> {
         match self.kind {
-            RelayKind::Huddle => None,
+            RelayKind::PeerServer => Some((peerjs::HEARTBEAT_INTERVAL, peerjs::HEARTBEAT)),
+            RelayKind::Huddle | RelayKind::Matchbox => None,
         }
     }
 }
