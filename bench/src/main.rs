@@ -112,7 +112,7 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         let plan = soak::Plan {
             duration: Duration::from_secs(if args.quick { 20 } else { args.soak_secs }),
             workers: 64,
-            rooms: 24,
+            rooms: 256,
             settle_timeout: Duration::from_secs(30),
         };
         println!("==> soak of Huddle's relay, {} s", plan.duration.as_secs());

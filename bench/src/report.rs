@@ -122,6 +122,12 @@ impl Report {
         row(format!("Latency p99 {load}"), "< 1 ms", &|run| Ok(human(run.latency.as_ref()?.summary.p99)));
         row(format!("Latency p99.9 {load}"), "", &|run| Ok(human(run.latency.as_ref()?.summary.p999)));
         row(format!("Latency max {load}"), "", &|run| Ok(human(run.latency.as_ref()?.summary.max)));
+        row("Messages delivered within 1 ms".into(), "", &|run| {
+            Ok(format!("{:.2}%", run.latency.as_ref()?.summary.within_1ms * 100.0))
+        });
+        row("Messages the generator itself handed out over 1 ms late".into(), "", &|run| {
+            Ok(format!("{:.2}%", (1.0 - run.latency.as_ref()?.pacing.within_1ms) * 100.0))
+        });
         row("The generator's own pacing lag p50 / p99 / max (part of the latencies)".into(), "", &|run| {
             let pacing = run.latency.as_ref()?.pacing;
             Ok(format!("{} / {} / {}", human(pacing.p50), human(pacing.p99), human(pacing.max)))

@@ -213,11 +213,11 @@ enum Scenario {
 impl Scenario {
     fn pick(rng: &mut Rng) -> Scenario {
         match rng.below(100) {
-            0..=54 => Scenario::Call,
-            55..=74 => Scenario::BadMessages,
-            75..=86 => Scenario::Resume,
-            87..=90 => Scenario::Stall,
-            91..=95 => Scenario::Flood,
+            0..=59 => Scenario::Call,
+            60..=79 => Scenario::BadMessages,
+            80..=91 => Scenario::Resume,
+            92..=95 => Scenario::Stall,
+            96..=97 => Scenario::Flood,
             _ => Scenario::Oversize,
         }
     }
@@ -243,7 +243,7 @@ impl Scenario {
     ) -> Result<(), String> {
         let ws = client::connect(addr, source, "/ws").await?;
         let mut session = Session { ws, deadline: Instant::now() + Duration::from_secs(15) };
-        let name = format!("soak {}", rng.below(6));
+        let name = format!("soak {}", rng.below(12));
         match self {
             Scenario::Call => call(session, &room, &name, rng, tally).await,
             Scenario::BadMessages => bad_messages(session, &room, &name, tally).await,

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The distribution of a set of latencies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LatencySummary {
     /// How many samples.
     pub count: usize,
@@ -17,6 +17,8 @@ pub struct LatencySummary {
     pub p999: Duration,
     /// The slowest.
     pub max: Duration,
+    /// The share of samples of at most 1 ms, 0 to 1.
+    pub within_1ms: f64,
 }
 
 /// The nearest-rank `percent`th percentile of `sorted` (ascending, not empty): the smallest sample that at least
@@ -42,6 +44,7 @@ pub fn summarize(samples_ns: &mut [u64]) -> Option<LatencySummary> {
         p99: at(99.0),
         p999: at(99.9),
         max: Duration::from_nanos(*samples_ns.last().expect("not empty")),
+        within_1ms: samples_ns.partition_point(|&ns| ns <= 1_000_000) as f64 / samples_ns.len() as f64,
     })
 }
 
@@ -86,6 +89,7 @@ mod tests {
         assert_eq!(summary.p99, Duration::from_micros(1));
         assert_eq!(summary.p999, Duration::from_micros(1));
         assert_eq!(summary.max, Duration::from_millis(5));
+        assert_eq!(summary.within_1ms, 0.999);
         assert_eq!(summarize(&mut []), None);
     }
 

@@ -150,19 +150,20 @@ async fn closed_loop(
         interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
         interval
     });
+    // Replies are queued as deliveries arrive and written together once none is waiting, so the generator spends
+    // one write per burst rather than per message and stays cheaper than the relays it measures.
+    let mut unflushed = false;
     while !failed {
         tokio::select! {
+            biased;
             _ = stopped.changed() => break,
-            _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
-                let beat = adapter.heartbeat().expect("has one").1;
-                failed = sink.send(Message::Text(beat.to_owned())).await.is_err();
-            }
             frame = stream.next() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     if adapter.is_signal(&text) {
                         counters.delivered.fetch_add(1, Ordering::Relaxed);
                         counters.bytes.fetch_add(text.len() as u64, Ordering::Relaxed);
-                        failed = sink.send(next_message(&mut seq)).await.is_err();
+                        failed = sink.feed(next_message(&mut seq)).await.is_err();
+                        unflushed = true;
                     } else if !*stopped.borrow() {
                         counters.unexpected(&text);
                     }
@@ -170,6 +171,14 @@ async fn closed_loop(
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => failed = true,
                 Some(Ok(_)) => {}
             },
+            flushed = sink.flush(), if unflushed => {
+                failed = flushed.is_err();
+                unflushed = false;
+            }
+            _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
+                let beat = adapter.heartbeat().expect("has one").1;
+                failed = sink.send(Message::Text(beat.to_owned())).await.is_err();
+            }
         }
     }
     if failed && !*stopped.borrow() {
