@@ -104,9 +104,11 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         for kind in kinds {
             println!("==> {}", kind.name());
             let run = bench_relay(kind, &installed, placement, plans).await;
-            ok &= run.throughput.is_ok() && run.latency.is_ok() && run.idle.is_ok();
             report.relays.push(run);
         }
+        println!("==> saturation throughput, {} rounds", plans.0.rounds);
+        saturation_rounds(&mut report.relays, &installed, placement, plans.0).await;
+        ok &= report.relays.iter().all(|run| run.throughput.is_ok() && run.latency.is_ok() && run.idle.is_ok());
     }
     if matches!(args.what, What::All | What::Soak) {
         let plan = soak::Plan {
@@ -154,6 +156,7 @@ fn plans(quick: bool) -> (throughput::Plan, latency::Plan, idle::Plan) {
     let throughput = throughput::Plan {
         connections: 100,
         window: 8,
+        rounds: if quick { 1 } else { 3 },
         warmup: secs(2),
         measure: if quick { secs(3) } else { secs(10) },
     };
@@ -173,12 +176,12 @@ fn plans(quick: bool) -> (throughput::Plan, latency::Plan, idle::Plan) {
     (throughput, latency, idle)
 }
 
-/// Every phase against one relay: idle connections on a fresh process, then throughput and latency on another.
+/// Idle connections and latency against one relay, each on a fresh process (throughput comes later, in rounds).
 async fn bench_relay(
     kind: RelayKind,
     installed: &Installed,
     placement: Placement,
-    (throughput_plan, latency_plan, idle_plan): (throughput::Plan, latency::Plan, idle::Plan),
+    (_, latency_plan, idle_plan): (throughput::Plan, latency::Plan, idle::Plan),
 ) -> RelayRun {
     let adapter = Arc::new(Adapter::new(kind));
     let load_average = procfs::load_average();
@@ -204,44 +207,92 @@ async fn bench_relay(
         Err(error) => println!("    idle: FAILED: {error}"),
     }
 
-    let (throughput, latency) = match Server::start(kind, installed, Profile::Bench, placement).await {
+    let latency = match Server::start(kind, installed, Profile::Bench, placement).await {
         Ok(server) => {
-            let throughput = throughput::run(&server, &adapter, throughput_plan).await;
-            match &throughput {
-                Ok(t) => println!(
-                    "    throughput: {:.0} msg/s, relay {:.2} cores, generator {:.2} cores, {:.1} ms CPU per 1,000",
-                    t.messages_per_sec, t.relay_cores, t.generator_cores, t.cpu_ms_per_1000
-                ),
-                Err(error) => println!("    throughput: FAILED: {error}"),
-            }
-            if let Some(text) = throughput.as_ref().ok().and_then(|t| t.first_unexpected.as_ref()) {
-                println!("    throughput: unexpected messages, the first: {text}");
-            }
             let latency = latency::run(&server, &adapter, latency_plan).await;
-            match &latency {
-                Ok(l) => println!(
-                    "    latency: p50 {} p90 {} p99 {} p99.9 {} max {}; {} lost of {}; generator's pacing lag p99 {} max {}",
-                    stats::human(l.summary.p50),
-                    stats::human(l.summary.p90),
-                    stats::human(l.summary.p99),
-                    stats::human(l.summary.p999),
-                    stats::human(l.summary.max),
-                    l.lost,
-                    l.scheduled,
-                    stats::human(l.pacing.p99),
-                    stats::human(l.pacing.max),
-                ),
-                Err(error) => println!("    latency: FAILED: {error}"),
-            }
-            if let Some(text) = latency.as_ref().ok().and_then(|l| l.first_unexpected.as_ref()) {
-                println!("    latency: unexpected messages, the first: {text}");
-            }
             server.stop().await;
-            (throughput, latency)
+            latency
         }
-        Err(error) => (Err(error.clone()), Err(error)),
+        Err(error) => Err(error),
     };
-    RelayRun { kind, version, load_average, throughput, latency, idle }
+    match &latency {
+        Ok(l) => println!(
+            "    latency: p50 {} p90 {} p99 {} p99.9 {} max {}; {} lost of {}; generator's pacing lag p99 {} max {}",
+            stats::human(l.summary.p50),
+            stats::human(l.summary.p90),
+            stats::human(l.summary.p99),
+            stats::human(l.summary.p999),
+            stats::human(l.summary.max),
+            l.lost,
+            l.scheduled,
+            stats::human(l.pacing.p99),
+            stats::human(l.pacing.max),
+        ),
+        Err(error) => println!("    latency: FAILED: {error}"),
+    }
+    if let Some(text) = latency.as_ref().ok().and_then(|l| l.first_unexpected.as_ref()) {
+        println!("    latency: unexpected messages, the first: {text}");
+    }
+    RelayRun {
+        kind,
+        version,
+        load_average,
+        throughput: Err("not run".into()),
+        throughput_rounds: Vec::new(),
+        latency,
+        idle,
+    }
+}
+
+/// Saturation throughput, in rounds that take the relays in turn (each on a fresh process), so that a busy moment
+/// on the machine does not fall on one relay only. Each relay's figure is its median round.
+async fn saturation_rounds(runs: &mut [RelayRun], installed: &Installed, placement: Placement, plan: throughput::Plan) {
+    let mut results: Vec<Vec<throughput::Throughput>> = runs.iter().map(|_| Vec::new()).collect();
+    let mut failures: Vec<Option<String>> = runs.iter().map(|_| None).collect();
+    for round in 1..=plan.rounds {
+        for (index, run) in runs.iter().enumerate() {
+            let adapter = Arc::new(Adapter::new(run.kind));
+            let outcome = match Server::start(run.kind, installed, Profile::Bench, placement).await {
+                Ok(server) => {
+                    let outcome = throughput::run(&server, &adapter, plan).await;
+                    server.stop().await;
+                    outcome
+                }
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(t) => {
+                    println!(
+                        "    round {round}, {}: {:.0} msg/s, relay {:.2} cores, generator {:.2} cores, {:.1} ms CPU per 1,000",
+                        run.kind.name(),
+                        t.messages_per_sec,
+                        t.relay_cores,
+                        t.generator_cores,
+                        t.cpu_ms_per_1000
+                    );
+                    if let Some(text) = &t.first_unexpected {
+                        println!("    unexpected messages, the first: {text}");
+                    }
+                    results[index].push(t);
+                }
+                Err(error) => {
+                    println!("    round {round}, {}: FAILED: {error}", run.kind.name());
+                    failures[index].get_or_insert(error);
+                }
+            }
+        }
+    }
+    for ((run, mut rounds), failure) in runs.iter_mut().zip(results).zip(failures) {
+        run.throughput_rounds = rounds.iter().map(|t| t.messages_per_sec).collect();
+        run.throughput = match failure {
+            Some(error) => Err(error),
+            None => {
+                rounds.sort_by(|a, b| a.messages_per_sec.total_cmp(&b.messages_per_sec));
+                let median = rounds.len() / 2;
+                rounds.into_iter().nth(median).ok_or_else(|| "no round ran".to_owned())
+            }
+        };
+    }
 }
 
 /// The date and time, UTC, as `date` prints it.

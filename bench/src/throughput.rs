@@ -23,6 +23,8 @@ pub struct Plan {
     pub connections: u64,
     /// Messages each client keeps in flight.
     pub window: u32,
+    /// How many times each relay is measured (the median counts).
+    pub rounds: usize,
     /// Run before measuring.
     pub warmup: Duration,
     /// Measured.
