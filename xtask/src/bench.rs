@@ -84,14 +84,20 @@ impl Peer {
     }
 }
 
-/// Installs what is missing, builds, and runs the bench. `args` may start with `all`, `relays` or `soak`; the rest
-/// go to `huddle-bench` (e.g. `--quick`, `--soak-secs 300`).
-pub fn bench(args: &[String]) -> Result {
+/// The part to run (`all` unless the first argument names one) and the arguments for `huddle-bench`, without the
+/// `--` that only separates them.
+fn split_part(args: &[String]) -> (&str, Vec<&String>) {
     let (part, rest) = match args.first() {
         Some(first) if PARTS.contains(&first.as_str()) => (first.as_str(), &args[1..]),
         _ => ("all", args),
     };
-    let rest: Vec<&String> = rest.iter().filter(|arg| *arg != "--").collect();
+    (part, rest.iter().filter(|arg| *arg != "--").collect())
+}
+
+/// Installs what is missing, builds, and runs the bench. `args` may start with `all`, `relays` or `soak`; the rest
+/// go to `huddle-bench` (e.g. `--quick`, `--soak-secs 300`).
+pub fn bench(args: &[String]) -> Result {
+    let (part, rest) = split_part(args);
     if part != "soak" {
         for peer in [Peer::PeerServer, Peer::Matchbox] {
             let label = peer.label();
@@ -131,4 +137,26 @@ pub fn bench(args: &[String]) -> Result {
     }
     command.args(rest);
     runner::run("bench", &mut command)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(words: &[&str]) -> Vec<String> {
+        words.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn the_part_comes_first_and_the_rest_goes_to_the_bench() {
+        let words = args(&["soak", "--", "--soak-secs", "600"]);
+        let (part, rest) = split_part(&words);
+        assert_eq!(part, "soak");
+        assert_eq!(rest, ["--soak-secs", "600"]);
+
+        let words = args(&["--", "--quick"]);
+        let (part, rest) = split_part(&words);
+        assert_eq!(part, "all");
+        assert_eq!(rest, ["--quick"]);
+    }
 }
