@@ -2,13 +2,14 @@
 //! each other through a relay.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::{timeout_at, Instant, Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -53,6 +54,43 @@ pub async fn next_text(ws: &mut Ws, deadline: Instant) -> Result<String, String>
             Ok(Some(Ok(_))) => {}
         }
     }
+}
+
+/// Messages a client received that were not what the phase expects (errors and the like): how many, and the first.
+#[derive(Debug, Default)]
+pub struct Unexpected {
+    count: AtomicU64,
+    first: Mutex<Option<String>>,
+}
+
+impl Unexpected {
+    /// Counts `text` (keeping the first 200 characters of the first one).
+    pub fn record(&self, text: &str) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut first = self.first.lock().expect("not poisoned");
+        if first.is_none() {
+            *first = Some(text.chars().take(200).collect());
+        }
+    }
+
+    /// How many so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The first one, taken out.
+    pub fn take_first(&self) -> Option<String> {
+        self.first.lock().expect("not poisoned").take()
+    }
+}
+
+/// The timer for the keep-alives `adapter`'s protocol needs, if any, with the message to send at each tick.
+pub fn heartbeat(adapter: &Adapter) -> Option<(Interval, &'static str)> {
+    adapter.heartbeat().map(|(period, message)| {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        (interval, message)
+    })
 }
 
 /// One client, set up: its socket and the id its partner addresses it by.
@@ -149,6 +187,16 @@ pub async fn open_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unexpected_messages_are_counted_and_the_first_kept() {
+        let unexpected = Unexpected::default();
+        unexpected.record(&"x".repeat(300));
+        unexpected.record("second");
+        assert_eq!(unexpected.count(), 2);
+        assert_eq!(unexpected.take_first(), Some("x".repeat(200)));
+        assert_eq!(unexpected.take_first(), None);
+    }
 
     #[test]
     fn sources_cycle_over_two_hundred_loopback_addresses() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::client::{self, Client};
@@ -146,11 +146,7 @@ async fn idle_client(
     mut stopped: watch::Receiver<bool>,
 ) {
     let (mut sink, mut stream) = client.ws.split();
-    let mut heartbeat = adapter.heartbeat().map(|(period, _)| {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        interval
-    });
+    let mut heartbeat = client::heartbeat(&adapter);
     let mut probe_pending = true;
     loop {
         tokio::select! {
@@ -163,8 +159,11 @@ async fn idle_client(
                     break;
                 }
             }
-            _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
-                let beat = adapter.heartbeat().expect("has one").1;
+            beat = async {
+                let (interval, message) = heartbeat.as_mut().expect("guarded");
+                interval.tick().await;
+                *message
+            }, if heartbeat.is_some() => {
                 if sink.send(Message::Text(beat.to_owned())).await.is_err() {
                     break;
                 }

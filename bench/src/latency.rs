@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Client};
+use crate::client::{self, Client, Unexpected};
 use crate::payload::{find_stamp, Kind};
 use crate::protocol::Adapter;
 use crate::servers::Server;
@@ -56,19 +56,8 @@ const FIRST_PAIR: u64 = 2_000_000;
 #[derive(Default)]
 struct Counters {
     received: AtomicU64,
-    unexpected: AtomicU64,
-    first_unexpected: std::sync::Mutex<Option<String>>,
+    unexpected: Unexpected,
     failures: AtomicU64,
-}
-
-impl Counters {
-    fn unexpected(&self, text: &str) {
-        self.unexpected.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_unexpected.lock().expect("not poisoned");
-        if first.is_none() {
-            *first = Some(text.chars().take(200).collect());
-        }
-    }
 }
 
 /// Runs the open loop against `server`.
@@ -115,7 +104,7 @@ pub async fn run(server: &Server, adapter: &Arc<Adapter>, plan: Plan) -> Result<
             scheduled_in_window += sent_in_window;
         }
     }
-    let first_unexpected = counters.first_unexpected.lock().expect("not poisoned").take();
+    let first_unexpected = counters.unexpected.take_first();
     let failures = counters.failures.load(Ordering::Relaxed);
     if failures > 0 {
         return Err(format!("{failures} connections failed during the open loop"));
@@ -126,7 +115,7 @@ pub async fn run(server: &Server, adapter: &Arc<Adapter>, plan: Plan) -> Result<
         summary,
         scheduled: scheduled_in_window,
         lost: scheduled_in_window.saturating_sub(delivered),
-        unexpected: counters.unexpected.load(Ordering::Relaxed),
+        unexpected: counters.unexpected.count(),
         first_unexpected,
         pacing: stats::summarize(&mut lags).ok_or("nothing was scheduled")?,
     })
@@ -191,11 +180,7 @@ impl Connection {
         let (mut seq, mut sent_in_window) = (0u64, 0u64);
         let mut schedule_open = true;
         let mut failed = false;
-        let mut heartbeat = self.adapter.heartbeat().map(|(period, _)| {
-            let mut interval = tokio::time::interval(period);
-            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-            interval
-        });
+        let mut heartbeat = client::heartbeat(&self.adapter);
         while !failed {
             tokio::select! {
                 _ = stopped.changed() => break,
@@ -211,8 +196,11 @@ impl Connection {
                     }
                     None => schedule_open = false,
                 },
-                _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
-                    let beat = self.adapter.heartbeat().expect("has one").1;
+                beat = async {
+                    let (interval, message) = heartbeat.as_mut().expect("guarded");
+                    interval.tick().await;
+                    *message
+                }, if heartbeat.is_some() => {
                     failed = sink.send(Message::Text(beat.to_owned())).await.is_err();
                 }
                 frame = stream.next() => match frame {
@@ -225,7 +213,7 @@ impl Connection {
                                     samples.push(now.saturating_sub(stamp));
                                 }
                             }
-                            None if !*stopped.borrow() => self.counters.unexpected(&text),
+                            None if !*stopped.borrow() => self.counters.unexpected.record(&text),
                             None => {}
                         }
                     }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::client::{self, Client};
+use crate::client::{self, Client, Unexpected};
 use crate::payload::Kind;
 use crate::procfs;
 use crate::protocol::Adapter;
@@ -57,19 +57,8 @@ const FIRST_PAIR: u64 = 1_000_000;
 struct Counters {
     delivered: AtomicU64,
     bytes: AtomicU64,
-    unexpected: AtomicU64,
-    first_unexpected: std::sync::Mutex<Option<String>>,
+    unexpected: Unexpected,
     failures: AtomicU64,
-}
-
-impl Counters {
-    fn unexpected(&self, text: &str) {
-        self.unexpected.fetch_add(1, Ordering::Relaxed);
-        let mut first = self.first_unexpected.lock().expect("not poisoned");
-        if first.is_none() {
-            *first = Some(text.chars().take(200).collect());
-        }
-    }
 }
 
 /// Runs the closed loop against `server`.
@@ -102,7 +91,7 @@ pub async fn run(server: &Server, adapter: &Arc<Adapter>, plan: Plan) -> Result<
         let _ = task.await;
     }
 
-    let first_unexpected = counters.first_unexpected.lock().expect("not poisoned").take();
+    let first_unexpected = counters.unexpected.take_first();
     let failures = counters.failures.load(Ordering::Relaxed);
     if failures > 0 {
         return Err(format!("{failures} connections failed during the closed loop"));
@@ -119,7 +108,7 @@ pub async fn run(server: &Server, adapter: &Arc<Adapter>, plan: Plan) -> Result<
         cpu_ms_per_1000: relay_secs * 1000.0 / (delivered / 1000.0),
         relay_cores: relay_secs / elapsed,
         generator_cores: (generator_after - generator_before) as f64 / ticks_per_sec / elapsed,
-        unexpected: counters.unexpected.load(Ordering::Relaxed),
+        unexpected: counters.unexpected.count(),
         first_unexpected,
     })
 }
@@ -147,11 +136,7 @@ async fn closed_loop(
             failed = true;
         }
     }
-    let mut heartbeat = adapter.heartbeat().map(|(period, _)| {
-        let mut interval = tokio::time::interval(period);
-        interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        interval
-    });
+    let mut heartbeat = client::heartbeat(&adapter);
     // Replies are queued as deliveries arrive and written together once none is waiting, so the generator spends
     // one write per burst rather than per message and stays cheaper than the relays it measures.
     let mut unflushed = false;
@@ -167,7 +152,7 @@ async fn closed_loop(
                         failed = sink.feed(next_message(&mut seq)).await.is_err();
                         unflushed = true;
                     } else if !*stopped.borrow() {
-                        counters.unexpected(&text);
+                        counters.unexpected.record(&text);
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => failed = true,
@@ -177,8 +162,11 @@ async fn closed_loop(
                 failed = flushed.is_err();
                 unflushed = false;
             }
-            _ = async { heartbeat.as_mut().expect("guarded").tick().await }, if heartbeat.is_some() => {
-                let beat = adapter.heartbeat().expect("has one").1;
+            beat = async {
+                let (interval, message) = heartbeat.as_mut().expect("guarded");
+                interval.tick().await;
+                *message
+            }, if heartbeat.is_some() => {
                 failed = sink.send(Message::Text(beat.to_owned())).await.is_err();
             }
         }
