@@ -19,6 +19,9 @@ use crate::rate_limit::{RateLimiter, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
 use crate::relay::{ConnectionSlot, Relay};
 
+/// Most queued messages written to a socket at once (then flushed together).
+const WRITE_BATCH: usize = 32;
+
 /// Where a connection stands in the protocol.
 enum State {
     /// Connected, not in a room (before `join`, or after a refused one).
@@ -94,8 +97,17 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
             },
             Some(text) = queued.recv() => {
                 // A write blocks while the client's TCP window is full; a client that stays that way is cut off
-                // (by the timeout, or at once when its queue overflows meanwhile).
-                let send = tokio::time::timeout(limits.heartbeat_timeout, socket.send(Message::text(&*text)));
+                // (by the timeout, or at once when its queue overflows meanwhile). What else is queued already goes
+                // out with it, in one write.
+                let batch = async {
+                    socket.feed(Message::text(&*text)).await?;
+                    for _ in 1..WRITE_BATCH {
+                        let Ok(text) = queued.try_recv() else { break };
+                        socket.feed(Message::text(&*text)).await?;
+                    }
+                    socket.flush().await
+                };
+                let send = tokio::time::timeout(limits.heartbeat_timeout, batch);
                 tokio::select! {
                     sent = send => match sent {
                         Ok(Ok(())) => Flow::Continue,

@@ -66,27 +66,40 @@ fn classify(text: &str, source: serde_json::Error) -> DecodeError {
 }
 
 /// The deepest nesting of arrays and objects, counted without parsing (brackets inside strings do not count).
+/// Strings are skipped with `memchr` (they are most of a message: SDP text), the rest is read byte by byte.
 fn nesting_depth(text: &str) -> usize {
+    let bytes = text.as_bytes();
     let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for byte in text.bytes() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    let mut at = 0;
+    while let Some(offset) = memchr::memchr3(b'"', b'[', b'{', &bytes[at..]).map(|o| o + at) {
+        // Closing brackets between here and the last stop.
+        depth = depth.saturating_sub(bytes[at..offset].iter().filter(|&&b| b == b']' || b == b'}').count());
+        match bytes[offset] {
+            b'"' => {
+                // Skip to the closing quote: the next quote not escaped by a backslash.
+                let mut end = offset + 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[end..]) {
+                        Some(o) if bytes[end + o] == b'\\' => {
+                            end += o + 2;
+                            if end >= bytes.len() {
+                                return deepest;
+                            }
+                        }
+                        Some(o) => {
+                            end += o + 1;
+                            break;
+                        }
+                        None => return deepest,
+                    }
+                }
+                at = end;
             }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
+            _ => {
                 depth += 1;
                 deepest = deepest.max(depth);
+                at = offset + 1;
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
         }
     }
     deepest
@@ -117,6 +130,50 @@ mod tests {
         assert_eq!(code(&deep), ErrorCode::TooDeep);
     }
 
+    /// The plain byte-by-byte definition that `nesting_depth` must agree with.
+    fn reference_depth(text: &str) -> usize {
+        let (mut depth, mut deepest) = (0usize, 0usize);
+        let (mut in_string, mut escaped) = (false, false);
+        for byte in text.bytes() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    deepest = deepest.max(depth);
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        deepest
+    }
+
+    #[test]
+    fn depth_agrees_with_the_byte_by_byte_definition_on_every_short_input() {
+        const ALPHABET: &[u8] = b"[]{}\"\\a";
+        let mut text = Vec::new();
+        for len in 0..=6u32 {
+            for mut index in 0..ALPHABET.len().pow(len) {
+                text.clear();
+                for _ in 0..len {
+                    text.push(ALPHABET[index % ALPHABET.len()]);
+                    index /= ALPHABET.len();
+                }
+                let text = std::str::from_utf8(&text).unwrap();
+                assert_eq!(nesting_depth(text), reference_depth(text), "{text:?}");
+            }
+        }
+    }
+
     #[test]
     fn brackets_inside_strings_do_not_count_as_nesting() {
         let sdp = format!("v=0 {}", "[{".repeat(1000));
@@ -124,5 +181,10 @@ mod tests {
             serde_json::json!({"type": "signal", "to": "p", "payload": {"kind": "offer", "sdp": sdp}}).to_string();
         assert!(matches!(decode(&text), Ok(ClientMessage::Signal { .. })));
         assert_eq!(nesting_depth(r#"{"a":"\"[[["}"#), 1);
+        assert_eq!(nesting_depth(r#"{"a":"\\\\"}"#), 1, "an escaped backslash ends before the quote");
+        assert_eq!(nesting_depth(r#"[[],[[]],{"b":[{}]}]"#), 4);
+        assert_eq!(nesting_depth(r#"[1,"unterminated [[[["#), 1);
+        assert_eq!(nesting_depth("]]]][[["), 3);
+        assert_eq!(nesting_depth("[\"\\"), 1, "a backslash at the very end");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Plain Rust with no dependencies, so it builds in seconds on a fresh machine before anything else is installed.
 
+mod bench;
 mod checks;
 mod relay;
 mod runner;
@@ -24,6 +25,10 @@ Commands:
                 ARGS go to huddle-server (e.g. -- --port 9000)
   test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32) and cargo test --workspace;
                 ARGS go to cargo test (e.g. golden -- --nocapture)
+  bench [PART] [-- ARGS]
+                Benchmark the relay beside PeerServer and matchbox_server (installed into
+                ~/.cache/huddle/bench when missing), then soak it; writes bench/RESULTS.md.
+                PART: all (default), relays or soak; ARGS go to huddle-bench (e.g. --quick)
   help          Print this text
 ";
 
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
         Some("build") => no_args("build", &rest).and_then(|()| spa::build()),
         Some("run") => relay::run(strip_separator(&rest)),
         Some("test") => checks::test(&rest),
+        Some("bench") => bench::bench(&rest),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");
             return ExitCode::SUCCESS;
