@@ -4,9 +4,9 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::runner::{self, Result};
-use crate::{spa, workspace};
+use crate::{size, spa, workspace};
 
-/// The SPA must build, the code must be formatted and lint-clean on the host and on wasm32, and the tests pass.
+/// The SPA must build and fit its size budget, the code must be formatted and lint-clean on the host and on wasm32, and the tests pass.
 /// `cargo_test_args` go to `cargo test --workspace`.
 pub fn test(cargo_test_args: &[String]) -> Result {
     let start = Instant::now();
@@ -19,6 +19,8 @@ pub fn test(cargo_test_args: &[String]) -> Result {
     };
 
     step("build (setup + SPA)", &mut spa::build)?;
+    // The SPA just built: measured, not rebuilt.
+    step("size budget", &mut size::check)?;
     step("fmt", &mut || runner::run("fmt", workspace::cargo().args(["fmt", "--all", "--check"])))?;
     step("clippy (host)", &mut || {
         runner::run(
