@@ -16,7 +16,9 @@ pub fn relay_url(config: &ClientConfig, page_protocol: &str, page_host: &str) ->
 /// Fetches `config.json`; a missing or broken file means the defaults.
 pub async fn load() -> String {
     let config = match gloo_net::http::Request::get("/config.json").send().await {
-        Ok(response) if response.ok() => response.json::<ClientConfig>().await.unwrap_or_default(),
+        Ok(response) if response.ok() => {
+            response.text().await.ok().and_then(|text| ClientConfig::from_json(&text)).unwrap_or_default()
+        }
         _ => ClientConfig::default(),
     };
     let location = web_sys::window().expect("a window").location();

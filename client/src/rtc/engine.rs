@@ -333,7 +333,7 @@ impl Engine {
         *self.0.outgoing.borrow_mut() = Some(outgoing);
         spawn_local(async move {
             while let Some(message) = queued.next().await {
-                let text = serde_json::to_string(&message).expect("serializes");
+                let text = message.to_json();
                 if sink.send(Message::Text(text)).await.is_err() {
                     break;
                 }
@@ -344,7 +344,7 @@ impl Engine {
             match frame {
                 Ok(Message::Text(text)) => {
                     // Unknown message types from a newer relay are skipped, not fatal.
-                    let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
+                    let Some(message) = ServerMessage::from_json(&text) else { continue };
                     if let ServerMessage::Joined(_) = &message {
                         backoff.reset();
                         *ever_joined = true;

@@ -221,7 +221,7 @@ impl PeerLink {
     pub fn send(&self, message: &PeerMessage) -> bool {
         if let Some(channel) = self.channel.borrow().as_ref() {
             if channel.ready_state() == RtcDataChannelState::Open {
-                return channel.send_with_str(&serde_json::to_string(message).expect("serializes")).is_ok();
+                return channel.send_with_str(&message.to_json()).is_ok();
             }
         }
         false
@@ -326,7 +326,7 @@ impl PeerLink {
             if text.len() > MAX_PEER_MESSAGE_BYTES {
                 return;
             }
-            if let Ok(message) = serde_json::from_str::<PeerMessage>(&text) {
+            if let Some(message) = PeerMessage::from_json(&text) {
                 report(LinkEvent::Message(message));
             }
         });

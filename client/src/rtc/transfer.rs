@@ -350,7 +350,7 @@ async fn finish(
     if outcome.tells_peer() {
         let cancel = PeerMessage::FileCancel { id: key.id.clone() };
         if channel.ready_state() == RtcDataChannelState::Open {
-            let _ = channel.send_with_str(&serde_json::to_string(&cancel).expect("serializes"));
+            let _ = channel.send_with_str(&cancel.to_json());
         }
         if let Some(link) = link.upgrade() {
             link.send(&cancel);
@@ -381,7 +381,7 @@ fn interrupts_sending(event: ChannelEvent) -> Option<Outcome> {
 }
 
 fn is_cancel(text: &str) -> bool {
-    matches!(serde_json::from_str(text), Ok(PeerMessage::FileCancel { .. }))
+    matches!(PeerMessage::from_json(text), Some(PeerMessage::FileCancel { .. }))
 }
 
 /// Sends `file` on `channel`: a slice at a time, waiting whenever the channel's buffer is full, so that memory use
@@ -453,7 +453,7 @@ async fn send_file(
     }
     progress(sent.bytes());
     let end = PeerMessage::FileEnd { id: key.id.clone(), sha256: sent.sha256() };
-    if channel.send_with_str(&serde_json::to_string(&end).expect("serializes")).is_err() {
+    if channel.send_with_str(&end.to_json()).is_err() {
         return Outcome::lost();
     }
     // The receiver closes the channel once it has everything and the hash checks out; it says so otherwise.
@@ -516,8 +516,8 @@ async fn receive_file(
                     progress(receipt.received());
                 }
             }
-            ChannelEvent::Text(text) => match serde_json::from_str(&text) {
-                Ok(PeerMessage::FileEnd { sha256, .. }) => {
+            ChannelEvent::Text(text) => match PeerMessage::from_json(&text) {
+                Some(PeerMessage::FileEnd { sha256, .. }) => {
                     progress(receipt.received());
                     if let Err(damage) = receipt.finish(&sha256) {
                         return Outcome::Failed { why: damage.to_string(), tell_peer: true };
@@ -528,7 +528,7 @@ async fn receive_file(
                     }
                     return Outcome::Done(Some(url));
                 }
-                Ok(PeerMessage::FileCancel { .. }) => return Outcome::Cancelled { by_me: false },
+                Some(PeerMessage::FileCancel { .. }) => return Outcome::Cancelled { by_me: false },
                 _ => {}
             },
             ChannelEvent::Stop(stop) => return Outcome::stopped(stop),
