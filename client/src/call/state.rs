@@ -68,18 +68,6 @@ impl LinkState {
         }
     }
 
-    /// From the browser's name; unknown names read as connecting.
-    pub fn from_browser(name: &str) -> LinkState {
-        match name {
-            "new" => LinkState::New,
-            "connected" => LinkState::Connected,
-            "disconnected" => LinkState::Disconnected,
-            "failed" => LinkState::Failed,
-            "closed" => LinkState::Closed,
-            _ => LinkState::Connecting,
-        }
-    }
-
     /// What a person is told while the link is not up (None once connected).
     pub fn label(self) -> Option<&'static str> {
         match self {

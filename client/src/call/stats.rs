@@ -7,6 +7,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use crate::call::decimal::{fixed, trimmed};
+
 /// How many samples a peer's history keeps: one a second, so the last minute.
 pub const HISTORY: usize = 60;
 
@@ -471,41 +473,40 @@ impl Sparkline {
         let mut xs = None;
         for (i, value) in values.iter().enumerate() {
             let Some(value) = value.filter(|v| v.is_finite()) else { continue };
-            let x = round2((first_slot + i) as f64 * step);
+            let x = (first_slot + i) as f64 * step;
             let level = if max > 0.0 { value.max(0.0) / (max * 1.2) } else { 0.0 };
-            let y = round2(pad + span * (1.0 - level));
-            points.push(format!("{x},{y}"));
+            let y = pad + span * (1.0 - level);
+            points.push(format!("{},{}", trimmed(x, 2), trimmed(y, 2)));
             xs = Some((xs.map_or(x, |(first, _)| first), x));
         }
         let len = points.len();
         let points = points.join(" ");
         let area = match xs {
-            Some((first, last)) if len >= 2 => format!("{first},{height} {points} {last},{height}"),
+            Some((first, last)) if len >= 2 => {
+                let (first, last, height) = (trimmed(first, 2), trimmed(last, 2), trimmed(height, 2));
+                format!("{first},{height} {points} {last},{height}")
+            }
             _ => String::new(),
         };
         Sparkline { points, area, len, max }
     }
 }
 
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
-}
-
 /// A bitrate for people: "8.5 kbit/s", "812 kbit/s"; always kbit/s, so rows and readings compare at a glance.
 pub fn format_kbps(kbps: f64) -> String {
     if kbps < 10.0 {
-        format!("{:.1} kbit/s", kbps.max(0.0))
+        format!("{} kbit/s", fixed(kbps.max(0.0), 1))
     } else {
-        format!("{kbps:.0} kbit/s")
+        format!("{} kbit/s", fixed(kbps, 0))
     }
 }
 
 /// A round-trip time: "0.4 ms", "23 ms".
 pub fn format_ms(ms: f64) -> String {
     if ms < 10.0 {
-        format!("{ms:.1} ms")
+        format!("{} ms", fixed(ms, 1))
     } else {
-        format!("{ms:.0} ms")
+        format!("{} ms", fixed(ms, 0))
     }
 }
 
@@ -514,9 +515,9 @@ pub fn format_percent(percent: f64) -> String {
     if percent == 0.0 {
         "0 %".to_owned()
     } else if percent < 10.0 {
-        format!("{percent:.1} %")
+        format!("{} %", fixed(percent, 1))
     } else {
-        format!("{percent:.0} %")
+        format!("{} %", fixed(percent, 0))
     }
 }
 

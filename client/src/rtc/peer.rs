@@ -14,8 +14,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
     RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpTransceiver, RtcRtpTransceiverDirection,
+    RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
@@ -98,6 +98,18 @@ fn rtc_configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
     }
     config.set_ice_servers(&servers);
     config
+}
+
+/// The browser's connection state as the call sees it; a state newer than this build reads as connecting.
+fn link_state(state: RtcPeerConnectionState) -> LinkState {
+    match state {
+        RtcPeerConnectionState::New => LinkState::New,
+        RtcPeerConnectionState::Connected => LinkState::Connected,
+        RtcPeerConnectionState::Disconnected => LinkState::Disconnected,
+        RtcPeerConnectionState::Failed => LinkState::Failed,
+        RtcPeerConnectionState::Closed => LinkState::Closed,
+        _ => LinkState::Connecting,
+    }
 }
 
 fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
@@ -379,7 +391,7 @@ impl PeerLink {
     }
 
     fn on_connection_state(self: &Rc<Self>) {
-        let state = LinkState::from_browser(&format!("{:?}", self.pc.connection_state()).to_lowercase());
+        let state = link_state(self.pc.connection_state());
         (self.report)(LinkEvent::State(state));
         // The call may have given up on this connection in response.
         if self.closed.get() {

@@ -389,7 +389,8 @@ struct AvatarProps {
 /// A round initial shown instead of a camera picture.
 #[function_component(Avatar)]
 fn avatar(props: &AvatarProps) -> Html {
-    let initial: String = props.name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+    // Shown in capitals by the style sheet (`text-transform`), which knows every script's.
+    let initial: String = props.name.chars().next().map(String::from).unwrap_or_default();
     html! { <div class="avatar" aria-hidden="true"><span>{ initial }</span></div> }
 }
 

@@ -9,6 +9,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use crate::call::decimal::fixed;
 use crate::prefs;
 use crate::rtc::media::{list_devices, Device, Devices, LocalMedia, MicLevel};
 use crate::ui::copy_link::CopyLink;
@@ -86,7 +87,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
             let interval = level.map(|level| {
                 Interval::new(100, move || {
                     if let Some(meter) = meter.cast::<web_sys::Element>() {
-                        let _ = meter.set_attribute("value", &format!("{:.2}", level.level()));
+                        let _ = meter.set_attribute("value", &fixed(level.level(), 2));
                     }
                 })
             });
@@ -233,9 +234,13 @@ pub fn lobby(props: &LobbyProps) -> Html {
     }
 }
 
+/// Our own messages (`InvalidName`'s) as sentences; they are ASCII.
 fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    let mut sentence = text.to_owned();
+    if let Some(first) = sentence.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    sentence
 }
 
 /// The room's link, as shared.

@@ -14,6 +14,7 @@ use huddle_common::PeerId;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
+use crate::call::decimal::{fixed, trimmed};
 use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sparkline, HISTORY};
 use crate::rtc::engine::Engine;
 use crate::rtc::stats::{now_ms, report, snapshot};
@@ -73,8 +74,8 @@ pub fn stats_panel(props: &StatsPanelProps) -> Html {
             let times = readings.borrow_mut().poll_times.take();
             if let (Some((asked, arrived)), Some(panel)) = (times, panel.cast::<web_sys::Element>()) {
                 let now = now_ms();
-                let _ = panel.set_attribute("data-update-ms", &format!("{:.1}", now - asked));
-                let _ = panel.set_attribute("data-work-ms", &format!("{:.1}", now - arrived));
+                let _ = panel.set_attribute("data-update-ms", &fixed(now - asked, 1));
+                let _ = panel.set_attribute("data-work-ms", &fixed(now - arrived, 1));
             }
         });
     }
@@ -195,7 +196,7 @@ fn peer_stats(props: &PeerStatsProps) -> Html {
         None => ("Finding a path…".to_owned(), false),
     };
     let loss = latest.loss_percent.map_or_else(unknown, format_percent);
-    let fps = latest.fps.map_or_else(unknown, |fps| format!("{fps:.0} fps"));
+    let fps = latest.fps.map_or_else(unknown, |fps| format!("{} fps", fixed(fps, 0)));
     let resolution = latest.resolution.map_or_else(unknown, |(width, height)| format!("{width}x{height}"));
     let codec = latest.codec.clone().unwrap_or_else(unknown);
     html! {
@@ -270,7 +271,7 @@ fn graph(props: &GraphProps) -> Html {
                 <span class="stats-label">{ props.label }</span>
                 <span class={classes!("stats-value", props.class)}>{ value }</span>
             </div>
-            <svg class="sparkline" viewBox={format!("0 0 {GRAPH_WIDTH} {GRAPH_HEIGHT}")} preserveAspectRatio="none"
+            <svg class="sparkline" viewBox={format!("0 0 {} {}", trimmed(GRAPH_WIDTH, 2), trimmed(GRAPH_HEIGHT, 2))} preserveAspectRatio="none"
                 role="img" aria-label={description}>
                 <polygon class="sparkline-area" points={line.area} />
                 <polyline points={line.points} fill="none" stroke="currentColor" stroke-width="1.5"

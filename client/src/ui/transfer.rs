@@ -193,7 +193,7 @@ pub fn transfer_panel(props: &TransferPanelProps) -> Html {
         <section id="transfers" class="transfers" aria-label="Files">
             <ul>
                 { for props.transfers.iter().rev().map(|transfer| html! {
-                    <TransferItem key={format!("{:?}:{}:{}", transfer.key.direction, transfer.key.peer, transfer.key.id)}
+                    <TransferItem key={format!("{}:{}:{}", transfer.key.direction.as_str(), transfer.key.peer, transfer.key.id)}
                         transfer={transfer.clone()} on_cancel={props.on_cancel.clone()} />
                 }) }
             </ul>
@@ -212,9 +212,10 @@ struct TransferItemProps {
 #[function_component(TransferItem)]
 fn transfer_item(props: &TransferItemProps) -> Html {
     let transfer = &props.transfer;
-    let (direction, icon) = match transfer.key.direction {
-        Direction::Send => ("send", FileIcon::Up),
-        Direction::Receive => ("receive", FileIcon::Down),
+    let direction = transfer.key.direction.as_str();
+    let icon = match transfer.key.direction {
+        Direction::Send => FileIcon::Up,
+        Direction::Receive => FileIcon::Down,
     };
     let cancel = {
         let (key, on_cancel) = (transfer.key.clone(), props.on_cancel.clone());
