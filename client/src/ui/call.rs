@@ -106,67 +106,54 @@ pub fn call(props: &CallProps) -> Html {
     }
     let Some(engine) = (*engine).clone() else { return html! {} };
 
-    let toggle_mic = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            let on = !state.mic_on;
-            engine.set_mic(on);
-            state.dispatch(Action::SetMic(on));
-        })
-    };
-    let toggle_camera = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            let on = !state.camera_on;
-            let (engine, state) = (engine.clone(), state.clone());
-            spawn_local(async move {
-                match engine.set_camera(on).await {
-                    Ok(()) => state.dispatch(Action::SetCamera(on)),
-                    Err(why) => state.dispatch(Action::Notice(why)),
-                }
-            });
-        })
-    };
-    let toggle_screen = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            if state.sharing {
-                engine.stop_screen_share();
-                return;
-            }
-            let (engine, state) = (engine.clone(), state.clone());
-            spawn_local(async move {
-                if let Err(why) = engine.start_screen_share().await {
-                    state.dispatch(Action::Notice(why));
-                }
-            });
-        })
-    };
-    let toggle_stats = {
-        let state = state.clone();
-        Callback::from(move |()| state.dispatch(Action::ToggleStats))
-    };
-    let toggle_chat = {
-        let state = state.clone();
-        Callback::from(move |()| state.dispatch(Action::ToggleChat))
-    };
-    let leave = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            engine.leave();
-            state.dispatch(Action::End(crate::call::state::Ending::Left));
-        })
-    };
     let media = engine.local_media();
     let has_mic = media.audio_track().is_some();
-    let toggle_help = {
-        let help_open = help_open.clone();
-        Callback::from(move |()| help_open.set(!*help_open))
+    // What the controls and the shortcuts do, in one place.
+    let run = {
+        let (engine, state, help_open, settings_open) =
+            (engine.clone(), state.clone(), help_open.clone(), settings_open.clone());
+        Callback::from(move |command| match command {
+            Command::Mic if has_mic => {
+                let on = !state.mic_on;
+                engine.set_mic(on);
+                state.dispatch(Action::SetMic(on));
+            }
+            Command::Mic => {}
+            Command::Camera => {
+                let (on, engine, state) = (!state.camera_on, engine.clone(), state.clone());
+                spawn_local(async move {
+                    match engine.set_camera(on).await {
+                        Ok(()) => state.dispatch(Action::SetCamera(on)),
+                        Err(why) => state.dispatch(Action::Notice(why)),
+                    }
+                });
+            }
+            Command::Screen if state.sharing => engine.stop_screen_share(),
+            Command::Screen => {
+                let (engine, state) = (engine.clone(), state.clone());
+                spawn_local(async move {
+                    if let Err(why) = engine.start_screen_share().await {
+                        state.dispatch(Action::Notice(why));
+                    }
+                });
+            }
+            Command::Chat => state.dispatch(Action::ToggleChat),
+            Command::Stats => state.dispatch(Action::ToggleStats),
+            Command::Settings => settings_open.set(!*settings_open),
+            Command::Leave => {
+                engine.leave();
+                state.dispatch(Action::End(crate::call::state::Ending::Left));
+            }
+            Command::Help => help_open.set(!*help_open),
+            Command::Close if *help_open => help_open.set(false),
+            Command::Close if *settings_open => settings_open.set(false),
+            Command::Close if state.chat_open => state.dispatch(Action::ToggleChat),
+            Command::Close if state.stats_open => state.dispatch(Action::ToggleStats),
+            Command::Close => {}
+        })
     };
-    let toggle_settings = {
-        let settings_open = settings_open.clone();
-        Callback::from(move |_: MouseEvent| settings_open.set(!*settings_open))
-    };
+    *commands.borrow_mut() = Some(run.clone());
+    let on = |command: Command| run.reform(move |_: MouseEvent| command);
     let on_speaker = {
         let speaker = speaker.clone();
         Callback::from(move |id: String| {
@@ -178,33 +165,6 @@ pub fn call(props: &CallProps) -> Html {
         let state = state.clone();
         Callback::from(move |text: String| state.dispatch(Action::Notice(text)))
     };
-    *commands.borrow_mut() = Some({
-        let (toggle_mic, toggle_camera, toggle_screen, toggle_chat, leave, toggle_help) = (
-            toggle_mic.clone(),
-            toggle_camera.clone(),
-            toggle_screen.clone(),
-            toggle_chat.clone(),
-            leave.clone(),
-            toggle_help.clone(),
-        );
-        let (help_open, settings_open, chat_open, stats_open) =
-            (help_open.clone(), settings_open.clone(), state.chat_open, state.stats_open);
-        let state = state.clone();
-        Callback::from(move |command| match command {
-            Command::Mic if has_mic => toggle_mic.emit(()),
-            Command::Mic => {}
-            Command::Camera => toggle_camera.emit(()),
-            Command::Screen => toggle_screen.emit(()),
-            Command::Chat => toggle_chat.emit(()),
-            Command::Leave => leave.emit(()),
-            Command::Help => toggle_help.emit(()),
-            Command::Close if *help_open => help_open.set(false),
-            Command::Close if *settings_open => settings_open.set(false),
-            Command::Close if chat_open => toggle_chat.emit(()),
-            Command::Close if stats_open => state.dispatch(Action::ToggleStats),
-            Command::Close => {}
-        })
-    });
     let send_chat = {
         let engine = engine.clone();
         Callback::from(move |text: String| engine.send_chat(text))
@@ -280,33 +240,33 @@ pub fn call(props: &CallProps) -> Html {
                 }
             </section>
             if state.stats_open {
-                <StatsPanel engine={engine.clone()} on_close={toggle_stats.clone()}
+                <StatsPanel engine={engine.clone()} on_close={run.reform(|()| Command::Stats)}
                     peers={state.peers.iter().map(|peer| (peer.id.clone(), AttrValue::from(peer.name.to_string()))).collect::<Vec<_>>()} />
             }
             if state.chat_open {
-                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={toggle_chat.reform(|_| ())} />
+                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={on(Command::Chat)} />
             }
             if *settings_open {
                 <Settings engine={engine.clone()} speaker={(*speaker).clone()} {on_speaker} {on_notice}
-                    on_close={toggle_settings.clone()} />
+                    on_close={on(Command::Settings)} />
             }
             if *help_open {
-                <ShortcutHelp on_close={toggle_help.reform(|_| ())} />
+                <ShortcutHelp on_close={on(Command::Help)} />
             }
             <nav class="controls" aria-label="Call controls">
                 <ToggleButton id="toggle-mic" on={state.mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic.reform(|_| ())} />
+                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={on(Command::Mic)} />
                 <ToggleButton id="toggle-camera" on={state.camera_on} label_on="Turn camera off"
-                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera.reform(|_| ())} />
+                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={on(Command::Camera)} />
                 <button id="toggle-screen" type="button" class={classes!("round", state.sharing.then_some("active"))}
                     aria-pressed={state.sharing.to_string()}
                     aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
                     title={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
-                    onclick={toggle_screen.reform(|_| ())}>
+                    onclick={on(Command::Screen)}>
                     <Svg icon={Icon::Screen} />
                 </button>
                 <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
-                    aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={toggle_chat.reform(|_| ())}>
+                    aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={on(Command::Chat)}>
                     <Svg icon={Icon::Chat} />
                     if state.unread > 0 {
                         <span id="chat-unread" class="badge" aria-label={format!("{} unread", state.unread)}>
@@ -316,7 +276,7 @@ pub fn call(props: &CallProps) -> Html {
                 </button>
                 <button id="toggle-stats" type="button" class={classes!("round", state.stats_open.then_some("active"))}
                     aria-pressed={state.stats_open.to_string()} aria-label="Call statistics" title="Call statistics"
-                    onclick={toggle_stats.reform(|_| ())}>
+                    onclick={on(Command::Stats)}>
                     <Svg icon={Icon::Stats} />
                 </button>
                 <button id="send-file" type="button" class="round" aria-label="Send a file to everyone"
@@ -327,15 +287,15 @@ pub fn call(props: &CallProps) -> Html {
                 <CopyLink link={share_link(&props.room)} round=true />
                 <button id="toggle-settings" type="button" class={classes!("round", settings_open.then_some("active"))}
                     aria-pressed={settings_open.to_string()} aria-label="Settings" title="Settings"
-                    onclick={toggle_settings}>
+                    onclick={on(Command::Settings)}>
                     <Svg icon={Icon::Settings} />
                 </button>
                 <button id="toggle-help" type="button" class={classes!("round", help_open.then_some("active"))}
                     aria-pressed={help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
-                    onclick={toggle_help.reform(|_| ())}>
+                    onclick={on(Command::Help)}>
                     <span aria-hidden="true" class="key-hint">{ "?" }</span>
                 </button>
-                <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={leave.reform(|_| ())}>
+                <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={on(Command::Leave)}>
                     <Svg icon={Icon::Leave} />
                 </button>
             </nav>
