@@ -5,9 +5,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use huddle_common::{
     close_code, ClientMessage, ErrorCode, IceServer, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId,
     ServerMessage, SignalPayload, PROTOCOL_VERSION,
@@ -23,6 +20,7 @@ use crate::call::transfer::TransferKey;
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
 use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
+use crate::rtc::socket::{RelaySender, RelaySocket, SocketEvent};
 use crate::rtc::transfer::Transfers;
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
@@ -51,7 +49,8 @@ struct Inner {
     roster: RefCell<HashSet<PeerId>>,
     /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
     links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
-    outgoing: RefCell<Option<mpsc::UnboundedSender<ClientMessage>>>,
+    /// The relay connection of the current session.
+    outgoing: RefCell<Option<RelaySender>>,
     camera_on: Cell<bool>,
     screen: RefCell<Option<Screen>>,
     ended: Cell<bool>,
@@ -265,8 +264,9 @@ impl Engine {
             return;
         }
         self.send(ClientMessage::Leave);
-        // Dropping the sender ends the writer, which closes the socket after the leave went out.
-        self.0.outgoing.borrow_mut().take();
+        if let Some(relay) = self.0.outgoing.borrow_mut().take() {
+            relay.close();
+        }
         self.0.transfers.close_all();
         for (_, link) in self.0.links.borrow_mut().drain() {
             link.close();
@@ -292,8 +292,8 @@ impl Engine {
     }
 
     fn send(&self, message: ClientMessage) {
-        if let Some(outgoing) = self.0.outgoing.borrow().as_ref() {
-            let _ = outgoing.unbounded_send(message);
+        if let Some(relay) = self.0.outgoing.borrow().as_ref() {
+            relay.send(message.to_json());
         }
     }
 
@@ -324,25 +324,15 @@ impl Engine {
 
     /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
     async fn session(&self, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
-        let Ok(socket) = WebSocket::open(&self.0.relay_url) else { return None };
-        let (mut sink, mut stream) = socket.split();
-        let (outgoing, mut queued) = mpsc::unbounded::<ClientMessage>();
+        let Ok(mut socket) = RelaySocket::open(&self.0.relay_url) else { return None };
+        let relay = socket.sender();
         let resume = self.0.identity.borrow().clone().map(|(peer_id, token)| Resume { peer_id, token });
         let join = Join { version: PROTOCOL_VERSION, room: self.0.room.to_string(), name: self.0.name.clone(), resume };
-        let _ = outgoing.unbounded_send(ClientMessage::Join(join));
-        *self.0.outgoing.borrow_mut() = Some(outgoing);
-        spawn_local(async move {
-            while let Some(message) = queued.next().await {
-                let text = message.to_json();
-                if sink.send(Message::Text(text)).await.is_err() {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
-        while let Some(frame) = stream.next().await {
-            match frame {
-                Ok(Message::Text(text)) => {
+        relay.send(ClientMessage::Join(join).to_json());
+        *self.0.outgoing.borrow_mut() = Some(relay);
+        while let Some(event) = socket.next().await {
+            match event {
+                SocketEvent::Text(text) => {
                     // Unknown message types from a newer relay are skipped, not fatal.
                     let Some(message) = ServerMessage::from_json(&text) else { continue };
                     if let ServerMessage::Joined(_) = &message {
@@ -353,15 +343,13 @@ impl Engine {
                         return Some(ending);
                     }
                 }
-                Ok(Message::Bytes(_)) => {}
-                Err(WebSocketError::ConnectionClose(close)) => {
-                    return match close.code {
+                SocketEvent::Closed(code) => {
+                    return match code {
                         close_code::REPLACED => Some(Ending::Replaced),
                         close_code::POLICY_VIOLATION => Some(Ending::RelayUnavailable),
                         _ => None,
                     };
                 }
-                Err(_) => return None,
             }
         }
         None
