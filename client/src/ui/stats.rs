@@ -8,7 +8,6 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures::future::join_all;
 use gloo_timers::callback::Interval;
 use huddle_common::PeerId;
 use wasm_bindgen_futures::spawn_local;
@@ -17,7 +16,7 @@ use yew::prelude::*;
 use crate::call::decimal::{fixed, trimmed};
 use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sparkline, HISTORY};
 use crate::rtc::engine::Engine;
-use crate::rtc::stats::{now_ms, report, snapshot};
+use crate::rtc::stats::{now_ms, reports, snapshot};
 
 /// How often the panel reads the statistics.
 const POLL_MS: u32 = 1_000;
@@ -152,7 +151,8 @@ fn poller(
         spawn_local(async move {
             let asked = now_ms();
             let connections = engine.peer_connections();
-            let reports = join_all(connections.iter().map(|(_, pc)| report(pc))).await;
+            let pcs: Vec<_> = connections.iter().map(|(_, pc)| pc.clone()).collect();
+            let reports = reports(&pcs).await;
             busy.set(false);
             if !alive.get() {
                 return;
