@@ -12,11 +12,11 @@ use crate::rtc::engine::Engine;
 use crate::ui::chat::Chat;
 use crate::ui::copy_link::CopyLink;
 use crate::ui::ended::Ended;
-use crate::ui::icon::{Icon, Svg};
+use crate::ui::icon::{icon, Icon};
 use crate::ui::lobby::{share_link, Ready, ToggleButton};
 use crate::ui::settings::Settings;
 use crate::ui::stats::StatsPanel;
-use crate::ui::transfer::{use_file_sending, FileIcon, FileSvg, TransferPanel};
+use crate::ui::transfer::{use_file_sending, TransferPanel};
 use crate::ui::video::Video;
 
 /// Properties of [`Call`].
@@ -201,8 +201,8 @@ pub fn call(props: &CallProps) -> Html {
                         if !state.camera_on { <Avatar name={"You".to_owned()} /> }
                         <div class="tile-label">
                             <span class="tile-name">{ "You" }</span>
-                            if !state.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
-                            if !state.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
+                            if !state.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">{ icon(Icon::MicOff) }</span> }
+                            if !state.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off">{ icon(Icon::CameraOff) }</span> }
                         </div>
                     </div>
                     { for state.peers.iter().map(|peer| html! {
@@ -230,7 +230,7 @@ pub fn call(props: &CallProps) -> Html {
                 }
                 if file_sending.dragging {
                     <div class="drop-hint" aria-hidden="true">
-                        <FileSvg icon={FileIcon::Attach} />
+                        { icon(Icon::Attach) }
                         <span>{ "Drop to send to everyone, or onto someone's tile to send to them" }</span>
                     </div>
                 }
@@ -263,11 +263,11 @@ pub fn call(props: &CallProps) -> Html {
                     aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
                     title={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
                     onclick={on(Command::Screen)}>
-                    <Svg icon={Icon::Screen} />
+                    { icon(Icon::Screen) }
                 </button>
                 <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
                     aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={on(Command::Chat)}>
-                    <Svg icon={Icon::Chat} />
+                    { icon(Icon::Chat) }
                     if state.unread > 0 {
                         <span id="chat-unread" class="badge" aria-label={format!("{} unread", state.unread)}>
                             { state.unread }
@@ -277,18 +277,18 @@ pub fn call(props: &CallProps) -> Html {
                 <button id="toggle-stats" type="button" class={classes!("round", state.stats_open.then_some("active"))}
                     aria-pressed={state.stats_open.to_string()} aria-label="Call statistics" title="Call statistics"
                     onclick={on(Command::Stats)}>
-                    <Svg icon={Icon::Stats} />
+                    { icon(Icon::Stats) }
                 </button>
                 <button id="send-file" type="button" class="round" aria-label="Send a file to everyone"
                     title="Send a file to everyone" disabled={state.peers.is_empty()}
                     onclick={file_sending.open.reform(|_| None)}>
-                    <FileSvg icon={FileIcon::Attach} />
+                    { icon(Icon::Attach) }
                 </button>
                 <CopyLink link={share_link(&props.room)} round=true />
                 <button id="toggle-settings" type="button" class={classes!("round", settings_open.then_some("active"))}
                     aria-pressed={settings_open.to_string()} aria-label="Settings" title="Settings"
                     onclick={on(Command::Settings)}>
-                    <Svg icon={Icon::Settings} />
+                    { icon(Icon::Settings) }
                 </button>
                 <button id="toggle-help" type="button" class={classes!("round", help_open.then_some("active"))}
                     aria-pressed={help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
@@ -296,7 +296,7 @@ pub fn call(props: &CallProps) -> Html {
                     <span aria-hidden="true" class="key-hint">{ "?" }</span>
                 </button>
                 <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={on(Command::Leave)}>
-                    <Svg icon={Icon::Leave} />
+                    { icon(Icon::Leave) }
                 </button>
             </nav>
             { file_sending.input.clone() }
@@ -328,13 +328,13 @@ fn remote_tile(props: &RemoteTileProps) -> Html {
             }
             <div class="tile-label">
                 <span class="tile-name">{ name.clone() }</span>
-                if !peer.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
-                if !peer.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
+                if !peer.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">{ icon(Icon::MicOff) }</span> }
+                if !peer.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off">{ icon(Icon::CameraOff) }</span> }
             </div>
             <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
                 title={format!("Send a file to {name}")}
                 onclick={{ let id = peer.id.clone(); props.on_send_file.reform(move |_| Some(id.clone())) }}>
-                <FileSvg icon={FileIcon::Attach} />
+                { icon(Icon::Attach) }
             </button>
         </div>
     }

@@ -13,7 +13,7 @@ use crate::call::decimal::fixed;
 use crate::prefs;
 use crate::rtc::media::{list_devices, Device, Devices, LocalMedia, MicLevel};
 use crate::ui::copy_link::CopyLink;
-use crate::ui::icon::{Icon, Svg};
+use crate::ui::icon::{icon, Icon};
 use crate::ui::video::Video;
 
 /// What the lobby hands to the call.
@@ -279,7 +279,7 @@ pub fn toggle_button(props: &ToggleProps) -> Html {
         <button id={props.id.clone()} type="button" class={classes!("round", (!props.on).then_some("off"))}
             aria-pressed={props.on.to_string()} aria-label={label.clone()} title={label.clone()}
             disabled={props.disabled} onclick={props.onclick.clone()}>
-            <Svg icon={if props.on { props.icon_on } else { props.icon_off }} />
+            { icon(if props.on { props.icon_on } else { props.icon_off }) }
         </button>
     }
 }
