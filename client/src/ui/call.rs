@@ -11,12 +11,12 @@ use crate::call::state::{Action, CallState, LinkState, Phase, RemotePeer};
 use crate::rtc::engine::Engine;
 use crate::ui::chat::Chat;
 use crate::ui::copy_link::CopyLink;
-use crate::ui::ended::Ended;
+use crate::ui::ended::ended;
 use crate::ui::icon::{icon, Icon};
-use crate::ui::lobby::{share_link, Ready, ToggleButton};
+use crate::ui::lobby::{device_toggle, share_link, Ready, Switch};
 use crate::ui::settings::Settings;
 use crate::ui::stats::StatsPanel;
-use crate::ui::transfer::{use_file_sending, TransferPanel};
+use crate::ui::transfer::{transfer_panel, use_file_sending};
 use crate::ui::video::Video;
 
 /// Properties of [`Call`].
@@ -100,9 +100,7 @@ pub fn call(props: &CallProps) -> Html {
     }
 
     if let Phase::Ended(ending) = &state.phase {
-        return html! {
-            <Ended ending={ending.clone()} on_rejoin={props.on_rejoin.clone()} on_home={props.on_home.clone()} />
-        };
+        return ended(ending, &props.on_rejoin, &props.on_home);
     }
     let Some(engine) = (*engine).clone() else { return html! {} };
 
@@ -198,16 +196,11 @@ pub fn call(props: &CallProps) -> Html {
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">
                         <Video stream={Some(media.stream())} muted=true mirrored=true />
-                        if !state.camera_on { <Avatar name={"You".to_owned()} /> }
-                        <div class="tile-label">
-                            <span class="tile-name">{ "You" }</span>
-                            if !state.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">{ icon(Icon::MicOff) }</span> }
-                            if !state.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off">{ icon(Icon::CameraOff) }</span> }
-                        </div>
+                        if !state.camera_on { { avatar("You") } }
+                        { tile_label("You", state.mic_on, state.camera_on) }
                     </div>
-                    { for state.peers.iter().map(|peer| html! {
-                        <RemoteTile key={peer.id.to_string()} peer={peer.clone()} stream={engine.remote_stream(&peer.id)}
-                            speaker={(*speaker).clone()} on_send_file={file_sending.open.clone()} />
+                    { for state.peers.iter().map(|peer| {
+                        remote_tile(peer, engine.remote_stream(&peer.id), (*speaker).clone(), &file_sending.open)
                     }) }
                     if let Some(stream) = local_screen {
                         <div class="tile screen local-screen" aria-label="Your screen">
@@ -234,7 +227,7 @@ pub fn call(props: &CallProps) -> Html {
                         <span>{ "Drop to send to everyone, or onto someone's tile to send to them" }</span>
                     </div>
                 }
-                <TransferPanel transfers={state.transfers.items.clone()} on_cancel={cancel_transfer} />
+                { transfer_panel(&state.transfers.items, &cancel_transfer) }
                 if let Some(notice) = &state.notice {
                     <div class="notice" role="status">{ notice }</div>
                 }
@@ -254,10 +247,8 @@ pub fn call(props: &CallProps) -> Html {
                 <ShortcutHelp on_close={on(Command::Help)} />
             }
             <nav class="controls" aria-label="Call controls">
-                <ToggleButton id="toggle-mic" on={state.mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={on(Command::Mic)} />
-                <ToggleButton id="toggle-camera" on={state.camera_on} label_on="Turn camera off"
-                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={on(Command::Camera)} />
+                { device_toggle(Switch::Mic, state.mic_on && has_mic, !has_mic, on(Command::Mic)) }
+                { device_toggle(Switch::Camera, state.camera_on, false, on(Command::Camera)) }
                 <button id="toggle-screen" type="button" class={classes!("round", state.sharing.then_some("active"))}
                     aria-pressed={state.sharing.to_string()}
                     aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
@@ -304,53 +295,59 @@ pub fn call(props: &CallProps) -> Html {
     }
 }
 
-/// Properties of [`RemoteTile`].
-#[derive(Properties, PartialEq)]
-struct RemoteTileProps {
-    peer: RemotePeer,
+/// Another person's tile (keyed by them): video (or their initial), name, mic/camera indicators, connection state,
+/// and a button to send them a file.
+fn remote_tile(
+    peer: &RemotePeer,
     stream: Option<web_sys::MediaStream>,
     speaker: Option<AttrValue>,
-    /// Opens the file picker to send to this person.
-    on_send_file: Callback<Option<huddle_common::PeerId>>,
-}
-
-/// Another person's tile: video (or their initial), name, mic/camera indicators, connection state.
-#[function_component(RemoteTile)]
-fn remote_tile(props: &RemoteTileProps) -> Html {
-    let peer = &props.peer;
+    on_send_file: &Callback<Option<huddle_common::PeerId>>,
+) -> Html {
     let name = peer.name.to_string();
+    let send_file = {
+        let id = peer.id.clone();
+        on_send_file.reform(move |_| Some(id.clone()))
+    };
     html! {
-        <div class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()} aria-label={name.clone()}>
-            <Video stream={props.stream.clone()} speaker={props.speaker.clone()} />
-            if !peer.camera_on { <Avatar name={name.clone()} /> }
+        <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
+            aria-label={name.clone()}>
+            <Video {stream} {speaker} />
+            if !peer.camera_on { { avatar(&name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>
             }
-            <div class="tile-label">
-                <span class="tile-name">{ name.clone() }</span>
-                if !peer.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">{ icon(Icon::MicOff) }</span> }
-                if !peer.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off">{ icon(Icon::CameraOff) }</span> }
-            </div>
+            { tile_label(&name, peer.mic_on, peer.camera_on) }
             <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
-                title={format!("Send a file to {name}")}
-                onclick={{ let id = peer.id.clone(); props.on_send_file.reform(move |_| Some(id.clone())) }}>
+                title={format!("Send a file to {name}")} onclick={send_file}>
                 { icon(Icon::Attach) }
             </button>
         </div>
     }
 }
 
-/// Properties of [`Avatar`].
-#[derive(Properties, PartialEq)]
-struct AvatarProps {
-    name: String,
+/// A tile's name, with icons when the microphone or the camera is off.
+fn tile_label(name: &str, mic_on: bool, camera_on: bool) -> Html {
+    html! {
+        <div class="tile-label">
+            <span class="tile-name">{ name }</span>
+            if !mic_on {
+                <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">
+                    { icon(Icon::MicOff) }
+                </span>
+            }
+            if !camera_on {
+                <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off">
+                    { icon(Icon::CameraOff) }
+                </span>
+            }
+        </div>
+    }
 }
 
-/// A round initial shown instead of a camera picture.
-#[function_component(Avatar)]
-fn avatar(props: &AvatarProps) -> Html {
-    // Shown in capitals by the style sheet (`text-transform`), which knows every script's.
-    let initial: String = props.name.chars().next().map(String::from).unwrap_or_default();
+/// A round initial shown instead of a camera picture (in capitals by the style sheet's `text-transform`, which
+/// knows every script's).
+fn avatar(name: &str) -> Html {
+    let initial: String = name.chars().next().map(String::from).unwrap_or_default();
     html! { <div class="avatar" aria-hidden="true"><span>{ initial }</span></div> }
 }
 

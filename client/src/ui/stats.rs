@@ -14,7 +14,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::call::decimal::{fixed, trimmed};
-use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sparkline, HISTORY};
+use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sample, Sparkline, HISTORY};
 use crate::rtc::engine::Engine;
 use crate::rtc::stats::{now_ms, reports, snapshot};
 
@@ -123,10 +123,7 @@ pub fn stats_panel(props: &StatsPanelProps) -> Html {
                 if props.peers.is_empty() {
                     <p class="stats-empty">{ "Statistics appear here once someone joins." }</p>
                 }
-                { for props.peers.iter().map(|(id, name)| html! {
-                    <PeerStats key={id.to_string()} id={id.clone()} name={name.clone()}
-                        history={readings.peers.get(id).cloned()} />
-                }) }
+                { for props.peers.iter().map(|(id, name)| peer_stats(id, name, readings.peers.get(id))) }
             </div>
             <p class="stats-footnote">{ "Last minute, updated every second while this panel is open." }</p>
         </aside>
@@ -175,21 +172,12 @@ fn poller(
     }
 }
 
-/// Properties of [`PeerStats`].
-#[derive(Properties, PartialEq)]
-struct PeerStatsProps {
-    id: PeerId,
-    name: AttrValue,
-    history: Option<PeerHistory>,
-}
-
-/// One peer's section.
-#[function_component(PeerStats)]
-fn peer_stats(props: &PeerStatsProps) -> Html {
+/// One peer's section (keyed by the peer).
+fn peer_stats(id: &PeerId, name: &AttrValue, history: Option<&PeerHistory>) -> Html {
     let empty = PeerHistory::default();
-    let history = props.history.as_ref().unwrap_or(&empty);
+    let history = history.unwrap_or(&empty);
     let latest = history.latest().cloned().unwrap_or_default();
-    let heading = format!("stats-name-{}", props.id);
+    let heading = format!("stats-name-{id}");
     let unknown = || "—".to_owned();
     let (path, relayed) = match &latest.path {
         Some(path) => (path.label(), path.is_relayed()),
@@ -200,19 +188,16 @@ fn peer_stats(props: &PeerStatsProps) -> Html {
     let resolution = latest.resolution.map_or_else(unknown, |(width, height)| format!("{width}x{height}"));
     let codec = latest.codec.clone().unwrap_or_else(unknown);
     html! {
-        <section class="stats-peer" data-peer-id={props.id.to_string()} aria-labelledby={heading.clone()}>
+        <section key={id.to_string()} class="stats-peer" data-peer-id={id.to_string()} aria-labelledby={heading.clone()}>
             <header class="stats-peer-head">
-                <h3 id={heading}>{ props.name.clone() }</h3>
+                <h3 id={heading}>{ name.clone() }</h3>
                 <span class={classes!("stats-path", relayed.then_some("relayed"))} title="How media travels">
                     { path }
                 </span>
             </header>
-            <Graph class="stats-bitrate-in" tone="in" label="Receiving" measure={Measure::BitrateIn}
-                series={history.series(|sample| sample.bitrate_in_kbps)} value={latest.bitrate_in_kbps} />
-            <Graph class="stats-bitrate-out" tone="out" label="Sending" measure={Measure::BitrateOut}
-                series={history.series(|sample| sample.bitrate_out_kbps)} value={latest.bitrate_out_kbps} />
-            <Graph class="stats-rtt" tone="rtt" label="Round trip" measure={Measure::Rtt}
-                series={history.series(|sample| sample.rtt_ms)} value={latest.rtt_ms} />
+            { graph(Measure::BitrateIn, history, latest.bitrate_in_kbps) }
+            { graph(Measure::BitrateOut, history, latest.bitrate_out_kbps) }
+            { graph(Measure::Rtt, history, latest.rtt_ms) }
             <dl class="stats-facts">
                 <div><dt>{ "Packet loss" }</dt><dd class="stats-loss">{ loss }</dd></div>
                 <div><dt>{ "Frame rate" }</dt><dd class="stats-fps">{ fps }</dd></div>
@@ -223,7 +208,7 @@ fn peer_stats(props: &PeerStatsProps) -> Html {
     }
 }
 
-/// What a graph draws, for its number format.
+/// What a graph draws.
 #[derive(Clone, Copy, PartialEq)]
 enum Measure {
     BitrateIn,
@@ -232,6 +217,24 @@ enum Measure {
 }
 
 impl Measure {
+    /// Its value in a sample.
+    fn of(self, sample: &Sample) -> Option<f64> {
+        match self {
+            Measure::BitrateIn => sample.bitrate_in_kbps,
+            Measure::BitrateOut => sample.bitrate_out_kbps,
+            Measure::Rtt => sample.rtt_ms,
+        }
+    }
+
+    /// The class of its value (the UI contract's selector), its colour and its label.
+    fn look(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Measure::BitrateIn => ("stats-bitrate-in", "in", "Receiving"),
+            Measure::BitrateOut => ("stats-bitrate-out", "out", "Sending"),
+            Measure::Rtt => ("stats-rtt", "rtt", "Round trip"),
+        }
+    }
+
     fn format(self, value: f64) -> String {
         match self {
             Measure::BitrateIn | Measure::BitrateOut => format_kbps(value),
@@ -240,36 +243,21 @@ impl Measure {
     }
 }
 
-/// Properties of [`Graph`].
-#[derive(Properties, PartialEq)]
-struct GraphProps {
-    /// The class of the value (the UI contract's selector).
-    class: &'static str,
-    /// The colour: `in`, `out` or `rtt`.
-    tone: &'static str,
-    label: &'static str,
-    measure: Measure,
-    /// The last minute, oldest first.
-    series: Vec<Option<f64>>,
-    /// The newest value.
-    value: Option<f64>,
-}
-
 /// A labelled value with a sparkline of its last minute.
-#[function_component(Graph)]
-fn graph(props: &GraphProps) -> Html {
-    let line = Sparkline::new(&props.series, HISTORY, GRAPH_WIDTH, GRAPH_HEIGHT, 1.5);
+fn graph(measure: Measure, history: &PeerHistory, value: Option<f64>) -> Html {
+    let (class, tone, label) = measure.look();
+    let line = Sparkline::new(&history.series(|sample| measure.of(sample)), HISTORY, GRAPH_WIDTH, GRAPH_HEIGHT, 1.5);
     let description = if line.len == 0 {
-        format!("{}: no readings yet", props.label)
+        format!("{label}: no readings yet")
     } else {
-        format!("{} over the last minute, peaking at {}", props.label, props.measure.format(line.max))
+        format!("{label} over the last minute, peaking at {}", measure.format(line.max))
     };
-    let value = props.value.map_or_else(|| "—".to_owned(), |value| props.measure.format(value));
+    let value = value.map_or_else(|| "—".to_owned(), |value| measure.format(value));
     html! {
-        <div class={classes!("stats-graph", props.tone)}>
+        <div class={classes!("stats-graph", tone)}>
             <div class="stats-graph-head">
-                <span class="stats-label">{ props.label }</span>
-                <span class={classes!("stats-value", props.class)}>{ value }</span>
+                <span class="stats-label">{ label }</span>
+                <span class={classes!("stats-value", class)}>{ value }</span>
             </div>
             <svg class="sparkline" viewBox={format!("0 0 {} {}", trimmed(GRAPH_WIDTH, 2), trimmed(GRAPH_HEIGHT, 2))} preserveAspectRatio="none"
                 role="img" aria-label={description}>

@@ -139,52 +139,31 @@ fn send_all(engine: &Engine, files: &FileList, to: Option<&PeerId>) {
     }
 }
 
-/// Properties of [`TransferPanel`].
-#[derive(Properties, PartialEq)]
-pub struct TransferPanelProps {
-    /// The call's transfers, oldest first.
-    pub transfers: Vec<Transfer>,
-    /// Cancel one.
-    pub on_cancel: Callback<TransferKey>,
-}
-
-/// The list of transfers, newest first; nothing while there are none.
-#[function_component(TransferPanel)]
-pub fn transfer_panel(props: &TransferPanelProps) -> Html {
-    if props.transfers.is_empty() {
+/// The list of transfers, newest first; nothing while there are none. `on_cancel` cancels one.
+pub fn transfer_panel(transfers: &[Transfer], on_cancel: &Callback<TransferKey>) -> Html {
+    if transfers.is_empty() {
         return html! {};
     }
     html! {
         <section id="transfers" class="transfers" aria-label="Files">
             <ul>
-                { for props.transfers.iter().rev().map(|transfer| html! {
-                    <TransferItem key={format!("{}:{}:{}", transfer.key.direction.as_str(), transfer.key.peer, transfer.key.id)}
-                        transfer={transfer.clone()} on_cancel={props.on_cancel.clone()} />
-                }) }
+                { for transfers.iter().rev().map(|transfer| transfer_item(transfer, on_cancel)) }
             </ul>
         </section>
     }
 }
 
-/// Properties of [`TransferItem`].
-#[derive(Properties, PartialEq)]
-struct TransferItemProps {
-    transfer: Transfer,
-    on_cancel: Callback<TransferKey>,
-}
-
 /// One transfer: its file, who it is with, a progress bar, and cancel or save.
-#[function_component(TransferItem)]
-fn transfer_item(props: &TransferItemProps) -> Html {
-    let transfer = &props.transfer;
+fn transfer_item(transfer: &Transfer, on_cancel: &Callback<TransferKey>) -> Html {
     let direction = transfer.key.direction.as_str();
     let file_icon = match transfer.key.direction {
         Direction::Send => Icon::Up,
         Direction::Receive => Icon::Down,
     };
+    let key = format!("{direction}:{}:{}", transfer.key.peer, transfer.key.id);
     let cancel = {
-        let (key, on_cancel) = (transfer.key.clone(), props.on_cancel.clone());
-        Callback::from(move |_: MouseEvent| on_cancel.emit(key.clone()))
+        let key = transfer.key.clone();
+        on_cancel.reform(move |_: MouseEvent| key.clone())
     };
     // An empty file is all there once done; `<progress max=0>` would show as indeterminate.
     let (max, value) = match transfer.size {
@@ -193,7 +172,7 @@ fn transfer_item(props: &TransferItemProps) -> Html {
     };
     let name = transfer.name.clone();
     html! {
-        <li class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
+        <li {key} class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
             data-state={transfer.data_state()} data-direction={direction}>
             <span class="transfer-icon">{ icon(file_icon) }</span>
             <div class="transfer-body">
