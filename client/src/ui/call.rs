@@ -66,8 +66,6 @@ pub fn call(props: &CallProps) -> Html {
 
     // Shortcuts: one window listener for the call's lifetime, calling whatever the latest render set up.
     let commands = use_mut_ref(|| None::<Callback<Command>>);
-    let help_open = use_state(|| false);
-    let settings_open = use_state(|| false);
     let speaker = use_state(|| crate::prefs::speaker().map(AttrValue::from));
     {
         let commands = commands.clone();
@@ -108,8 +106,7 @@ pub fn call(props: &CallProps) -> Html {
     let has_mic = media.audio_track().is_some();
     // What the controls and the shortcuts do, in one place.
     let run = {
-        let (engine, state, help_open, settings_open) =
-            (engine.clone(), state.clone(), help_open.clone(), settings_open.clone());
+        let (engine, state) = (engine.clone(), state.clone());
         Callback::from(move |command| match command {
             Command::Mic if has_mic => {
                 let on = !state.mic_on;
@@ -137,17 +134,13 @@ pub fn call(props: &CallProps) -> Html {
             }
             Command::Chat => state.dispatch(Action::ToggleChat),
             Command::Stats => state.dispatch(Action::ToggleStats),
-            Command::Settings => settings_open.set(!*settings_open),
+            Command::Settings => state.dispatch(Action::ToggleSettings),
             Command::Leave => {
                 engine.leave();
                 state.dispatch(Action::End(crate::call::state::Ending::Left));
             }
-            Command::Help => help_open.set(!*help_open),
-            Command::Close if *help_open => help_open.set(false),
-            Command::Close if *settings_open => settings_open.set(false),
-            Command::Close if state.chat_open => state.dispatch(Action::ToggleChat),
-            Command::Close if state.stats_open => state.dispatch(Action::ToggleStats),
-            Command::Close => {}
+            Command::Help => state.dispatch(Action::ToggleHelp),
+            Command::Close => state.dispatch(Action::CloseTopmost),
         })
     };
     *commands.borrow_mut() = Some(run.clone());
@@ -239,11 +232,11 @@ pub fn call(props: &CallProps) -> Html {
             if state.chat_open {
                 <Chat lines={state.chat.clone()} on_send={send_chat} on_close={on(Command::Chat)} />
             }
-            if *settings_open {
+            if state.settings_open {
                 <Settings engine={engine.clone()} speaker={(*speaker).clone()} {on_speaker} {on_notice}
                     on_close={on(Command::Settings)} />
             }
-            if *help_open {
+            if state.help_open {
                 <ShortcutHelp on_close={on(Command::Help)} />
             }
             <nav class="controls" aria-label="Call controls">
@@ -276,13 +269,13 @@ pub fn call(props: &CallProps) -> Html {
                     { icon(Icon::Attach) }
                 </button>
                 <CopyLink link={share_link(&props.room)} round=true />
-                <button id="toggle-settings" type="button" class={classes!("round", settings_open.then_some("active"))}
-                    aria-pressed={settings_open.to_string()} aria-label="Settings" title="Settings"
+                <button id="toggle-settings" type="button" class={classes!("round", state.settings_open.then_some("active"))}
+                    aria-pressed={state.settings_open.to_string()} aria-label="Settings" title="Settings"
                     onclick={on(Command::Settings)}>
                     { icon(Icon::Settings) }
                 </button>
-                <button id="toggle-help" type="button" class={classes!("round", help_open.then_some("active"))}
-                    aria-pressed={help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
+                <button id="toggle-help" type="button" class={classes!("round", state.help_open.then_some("active"))}
+                    aria-pressed={state.help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
                     onclick={on(Command::Help)}>
                     <span aria-hidden="true" class="key-hint">{ "?" }</span>
                 </button>
