@@ -305,7 +305,7 @@ impl Throttle {
 }
 
 /// Which way a file goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// We send it.
     Send,
@@ -324,7 +324,7 @@ impl Direction {
 }
 
 /// Names one transfer: ids are chosen by senders, so the peer and the direction are part of the key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransferKey {
     /// The other side.
     pub peer: PeerId,

@@ -2,7 +2,6 @@
 //! It turns relay messages and link events into [`Action`]s for the call screen.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use huddle_common::{
@@ -22,6 +21,7 @@ use crate::rtc::media::{pick_screen, LocalMedia, Screen};
 use crate::rtc::peer::{LinkEvent, Outgoing, PeerLink};
 use crate::rtc::socket::{RelaySender, RelaySocket, SocketEvent};
 use crate::rtc::transfer::Transfers;
+use crate::small_map::SmallMap;
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
@@ -46,9 +46,9 @@ struct Inner {
     identity: RefCell<Option<(PeerId, String)>>,
     ice_servers: RefCell<Vec<IceServer>>,
     /// Who the relay says is in the room now.
-    roster: RefCell<HashSet<PeerId>>,
+    roster: RefCell<Vec<PeerId>>,
     /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
-    links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
+    links: RefCell<SmallMap<PeerId, Rc<PeerLink>>>,
     /// The relay connection of the current session.
     outgoing: RefCell<Option<RelaySender>>,
     camera_on: Cell<bool>,
@@ -71,8 +71,8 @@ impl Engine {
             dispatch,
             identity: RefCell::new(None),
             ice_servers: RefCell::new(Vec::new()),
-            roster: RefCell::new(HashSet::new()),
-            links: RefCell::new(HashMap::new()),
+            roster: RefCell::new(Vec::new()),
+            links: RefCell::new(SmallMap::new()),
             outgoing: RefCell::new(None),
             camera_on: Cell::new(camera_on),
             screen: RefCell::new(None),
@@ -268,7 +268,7 @@ impl Engine {
             relay.close();
         }
         self.0.transfers.close_all();
-        for (_, link) in self.0.links.borrow_mut().drain() {
+        for (_, link) in self.0.links.borrow_mut().take() {
             link.close();
         }
         if let Some(screen) = self.0.screen.borrow_mut().take() {
@@ -372,11 +372,15 @@ impl Engine {
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
             ServerMessage::PeerJoined { peer } => {
-                self.0.roster.borrow_mut().insert(peer.id.clone());
+                let mut roster = self.0.roster.borrow_mut();
+                if !roster.contains(&peer.id) {
+                    roster.push(peer.id.clone());
+                }
+                drop(roster);
                 dispatch.emit(Action::PeerJoined(peer));
             }
             ServerMessage::PeerLeft { peer_id, reason } => {
-                self.0.roster.borrow_mut().remove(&peer_id);
+                self.0.roster.borrow_mut().retain(|id| *id != peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -394,7 +398,7 @@ impl Engine {
                     // The relay restarted with another resume secret and cannot know us by our id: join afresh,
                     // and let the others meet us under a new id (they drop our old connection once it fails).
                     self.0.identity.borrow_mut().take();
-                    for (peer, link) in self.0.links.borrow_mut().drain() {
+                    for (peer, link) in self.0.links.borrow_mut().take() {
                         link.close();
                         self.0.transfers.peer_gone(&peer);
                         dispatch.emit(Action::PeerLeft { peer, dropped: true });

@@ -5,7 +5,6 @@
 //! screen shows) are plain Rust in `crate::call::transfer`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
@@ -26,6 +25,7 @@ use crate::call::transfer::{
     Status, Throttle, Transfer, TransferEvent, TransferKey, CHUNK_BYTES, FOLD_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES,
 };
 use crate::rtc::peer::PeerLink;
+use crate::small_map::SmallMap;
 
 /// A text message on a file channel longer than this is dropped unread.
 const MAX_TEXT_BYTES: usize = 1024;
@@ -148,7 +148,7 @@ enum Running {
 
 struct Shared {
     dispatch: Callback<Action>,
-    running: RefCell<HashMap<TransferKey, Running>>,
+    running: RefCell<SmallMap<TransferKey, Running>>,
     /// The `blob:` URLs of received files, released when the call ends.
     urls: RefCell<Vec<String>>,
 }
@@ -166,7 +166,7 @@ impl Transfers {
     /// No transfers yet; what happens to them is told to the call screen through `dispatch`.
     pub fn new(dispatch: Callback<Action>) -> Self {
         expose_memory();
-        Transfers(Rc::new(Shared { dispatch, running: RefCell::new(HashMap::new()), urls: RefCell::new(Vec::new()) }))
+        Transfers(Rc::new(Shared { dispatch, running: RefCell::new(SmallMap::new()), urls: RefCell::new(Vec::new()) }))
     }
 
     /// Offers `file` to the peer at the other end of `link`; the bytes go once they accept.

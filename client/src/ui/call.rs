@@ -169,8 +169,6 @@ pub fn call(props: &CallProps) -> Html {
         .collect();
     let local_screen = engine.local_screen();
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
-    let names: std::collections::HashMap<String, String> =
-        state.peers.iter().map(|peer| (peer.id.to_string(), peer.name.to_string())).collect();
     let cancel_transfer = {
         let engine = engine.clone();
         Callback::from(move |key| engine.cancel_transfer(key))
@@ -202,7 +200,8 @@ pub fn call(props: &CallProps) -> Html {
                         </div>
                     }
                     { for remote_screens.into_iter().map(|(id, stream)| {
-                        let label = format!("{}'s screen", names.get(&id).map(String::as_str).unwrap_or("Someone"));
+                        let name = state.peers.iter().find(|peer| peer.id.as_str() == id).map(|peer| peer.name.as_str());
+                        let label = format!("{}'s screen", name.unwrap_or("Someone"));
                         html! {
                             <div key={format!("screen-{id}")} class="tile screen" data-screen-of={id} aria-label={label.clone()}>
                                 <Video {stream} muted=true />

@@ -5,7 +5,6 @@
 //! re-renders this panel alone, never the video tiles.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_timers::callback::Interval;
@@ -17,6 +16,7 @@ use crate::call::decimal::{fixed, trimmed};
 use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sample, Sparkline, HISTORY};
 use crate::rtc::engine::Engine;
 use crate::rtc::stats::{now_ms, reports, snapshot};
+use crate::small_map::SmallMap;
 
 /// How often the panel reads the statistics.
 const POLL_MS: u32 = 1_000;
@@ -38,7 +38,7 @@ pub struct StatsPanelProps {
 /// What the panel keeps between polls (outside Yew's state, so that an update is one re-render and no copy).
 #[derive(Default)]
 struct Readings {
-    peers: HashMap<PeerId, PeerHistory>,
+    peers: SmallMap<PeerId, PeerHistory>,
     /// When the latest poll asked the browser, and when its reports arrived (the page's own work starting), until
     /// the render showing it is done.
     poll_times: Option<(f64, f64)>,
@@ -160,7 +160,9 @@ fn poller(
                 readings.peers.retain(|peer, _| connections.iter().any(|(id, _)| id == peer));
                 for ((peer, _), report) in connections.into_iter().zip(reports) {
                     match report {
-                        Ok(report) => readings.peers.entry(peer).or_default().push(snapshot(&report)),
+                        Ok(report) => {
+                            readings.peers.get_or_insert_with(peer, PeerHistory::default).push(snapshot(&report))
+                        }
                         // A connection closing as we ask: it drops out of the list on the next poll.
                         Err(error) => web_sys::console::warn_2(&"getStats failed:".into(), &error),
                     }
