@@ -169,6 +169,7 @@ pub fn call(props: &CallProps) -> Html {
         .collect();
     let local_screen = engine.local_screen();
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
+    let screen_label = if state.sharing { "Stop sharing your screen" } else { "Share your screen" };
     let cancel_transfer = {
         let engine = engine.clone();
         Callback::from(move |key| engine.cancel_transfer(key))
@@ -241,49 +242,51 @@ pub fn call(props: &CallProps) -> Html {
             <nav class="controls" aria-label="Call controls">
                 { device_toggle(Switch::Mic, state.mic_on && has_mic, !has_mic, on(Command::Mic)) }
                 { device_toggle(Switch::Camera, state.camera_on, false, on(Command::Camera)) }
-                <button id="toggle-screen" type="button" class={classes!("round", state.sharing.then_some("active"))}
-                    aria-pressed={state.sharing.to_string()}
-                    aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
-                    title={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
-                    onclick={on(Command::Screen)}>
-                    { icon(Icon::Screen) }
-                </button>
-                <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
-                    aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={on(Command::Chat)}>
+                { control("toggle-screen", screen_label, screen_label, state.sharing, on(Command::Screen), icon(Icon::Screen)) }
+                { control("toggle-chat", "Chat", "Chat", state.chat_open, on(Command::Chat), html! { <>
                     { icon(Icon::Chat) }
                     if state.unread > 0 {
                         <span id="chat-unread" class="badge" aria-label={format!("{} unread", state.unread)}>
                             { state.unread }
                         </span>
                     }
-                </button>
-                <button id="toggle-stats" type="button" class={classes!("round", state.stats_open.then_some("active"))}
-                    aria-pressed={state.stats_open.to_string()} aria-label="Call statistics" title="Call statistics"
-                    onclick={on(Command::Stats)}>
-                    { icon(Icon::Stats) }
-                </button>
+                </> }) }
+                { control("toggle-stats", "Call statistics", "Call statistics", state.stats_open, on(Command::Stats),
+                    icon(Icon::Stats)) }
                 <button id="send-file" type="button" class="round" aria-label="Send a file to everyone"
                     title="Send a file to everyone" disabled={state.peers.is_empty()}
                     onclick={file_sending.open.reform(|_| None)}>
                     { icon(Icon::Attach) }
                 </button>
                 <CopyLink link={share_link(&props.room)} round=true />
-                <button id="toggle-settings" type="button" class={classes!("round", state.settings_open.then_some("active"))}
-                    aria-pressed={state.settings_open.to_string()} aria-label="Settings" title="Settings"
-                    onclick={on(Command::Settings)}>
-                    { icon(Icon::Settings) }
-                </button>
-                <button id="toggle-help" type="button" class={classes!("round", state.help_open.then_some("active"))}
-                    aria-pressed={state.help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
-                    onclick={on(Command::Help)}>
-                    <span aria-hidden="true" class="key-hint">{ "?" }</span>
-                </button>
+                { control("toggle-settings", "Settings", "Settings", state.settings_open, on(Command::Settings),
+                    icon(Icon::Settings)) }
+                { control("toggle-help", "Keyboard shortcuts", "Keyboard shortcuts (?)", state.help_open, on(Command::Help),
+                    html! { <span aria-hidden="true" class="key-hint">{ "?" }</span> }) }
                 <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={on(Command::Leave)}>
                     { icon(Icon::Leave) }
                 </button>
             </nav>
             { file_sending.input.clone() }
         </main>
+    }
+}
+
+/// A round button of the controls bar that opens or starts something: `aria-pressed` and the highlight follow
+/// `pressed`.
+fn control(
+    id: &'static str,
+    label: &'static str,
+    title: &'static str,
+    pressed: bool,
+    onclick: Callback<MouseEvent>,
+    content: Html,
+) -> Html {
+    html! {
+        <button {id} type="button" class={classes!("round", pressed.then_some("active"))}
+            aria-pressed={if pressed { "true" } else { "false" }} aria-label={label} {title} {onclick}>
+            { content }
+        </button>
     }
 }
 
