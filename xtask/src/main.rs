@@ -25,8 +25,8 @@ Commands:
                 gzip -9 and brotli; fails if wasm + JS gzipped reach the budget (150,000 bytes)
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
-  test [ARGS]   build, then the size budget, cargo fmt --check, clippy (host, wasm32) and
-                cargo test --workspace; ARGS go to cargo test (e.g. golden -- --nocapture)
+  test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace
+                and the size budget; ARGS go to cargo test (e.g. golden -- --nocapture)
   help          Print this text
 ";
 
