@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use crate::route::Route;
 use crate::ui::call::Call;
-use crate::ui::ended::ErrorScreen;
+use crate::ui::ended::error_screen;
 use crate::ui::home::Home;
 use crate::ui::lobby::{Lobby, Ready};
 
@@ -52,11 +52,13 @@ pub fn app() -> Html {
         Route::Home => html! { <Home {navigate} /> },
         Route::BadRoom(_) => {
             let home = navigate.reform(|_: MouseEvent| Route::Home);
-            html! {
-                <ErrorScreen code="invalid_room" title="That link doesn't lead to a call"
-                    advice="Room links look like …/r/ followed by 26 letters and digits. Check the link you were sent."
-                    on_back={home.clone()} on_home={home} />
-            }
+            error_screen(
+                "invalid_room",
+                "That link doesn't lead to a call",
+                "Room links look like …/r/ followed by 26 letters and digits. Check the link you were sent.",
+                home.clone(),
+                home,
+            )
         }
         Route::Room(room) => match &*relay_url {
             Some(relay_url) => html! {

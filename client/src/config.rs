@@ -1,6 +1,8 @@
 //! The relay's address: from the runtime `config.json` when it names one, else `/ws` on the page's own origin.
 
 use huddle_common::ClientConfig;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
 
 /// The WebSocket URL of the relay, given the config and the page's `location.protocol` and `location.host`.
 pub fn relay_url(config: &ClientConfig, page_protocol: &str, page_host: &str) -> String {
@@ -15,12 +17,20 @@ pub fn relay_url(config: &ClientConfig, page_protocol: &str, page_host: &str) ->
 
 /// Fetches `config.json`; a missing or broken file means the defaults.
 pub async fn load() -> String {
-    let config = match gloo_net::http::Request::get("/config.json").send().await {
-        Ok(response) if response.ok() => response.json::<ClientConfig>().await.unwrap_or_default(),
-        _ => ClientConfig::default(),
-    };
-    let location = web_sys::window().expect("a window").location();
+    let window = web_sys::window().expect("a window");
+    let config = fetch_text(&window, "/config.json").await.and_then(|text| ClientConfig::from_json(&text));
+    let config = config.unwrap_or_default();
+    let location = window.location();
     relay_url(&config, &location.protocol().unwrap_or_default(), &location.host().unwrap_or_default())
+}
+
+/// The body of a successful `GET` of `path`.
+async fn fetch_text(window: &web_sys::Window, path: &str) -> Option<String> {
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(path)).await.ok()?.dyn_into().ok()?;
+    if !response.ok() {
+        return None;
+    }
+    JsFuture::from(response.text().ok()?).await.ok()?.as_string()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod prefs;
 pub mod route;
 pub mod rtc;
+pub mod small_map;
 pub mod ui;
 
 /// Mounts the app on `<body>`.

@@ -1,6 +1,9 @@
 //! What the app remembers between visits (local storage): the display name and the chosen devices.
+//!
+//! Each value is stored as a JSON string (`"Ada"`), the format of the earlier versions, so what they remembered
+//! still reads.
 
-use gloo_storage::{LocalStorage, Storage};
+use wasm_bindgen::JsValue;
 
 use crate::rtc::media::DeviceChoice;
 
@@ -11,37 +14,57 @@ const SPEAKER: &str = "huddle.speaker";
 
 /// The name used last time.
 pub fn name() -> String {
-    LocalStorage::get(NAME).unwrap_or_default()
+    get(NAME).unwrap_or_default()
 }
 
 /// Remembers the name.
 pub fn set_name(name: &str) {
-    let _ = LocalStorage::set(NAME, name.trim());
+    set(NAME, Some(name.trim()));
 }
 
 /// The devices chosen last time.
 pub fn devices() -> DeviceChoice {
-    DeviceChoice { camera: LocalStorage::get(CAMERA).ok(), mic: LocalStorage::get(MIC).ok() }
+    DeviceChoice { camera: get(CAMERA), mic: get(MIC) }
 }
 
 /// Remembers the devices.
 pub fn set_devices(choice: &DeviceChoice) {
-    for (key, value) in [(CAMERA, &choice.camera), (MIC, &choice.mic)] {
-        match value {
-            Some(id) => {
-                let _ = LocalStorage::set(key, id);
-            }
-            None => LocalStorage::delete(key),
-        }
-    }
+    set(CAMERA, choice.camera.as_deref());
+    set(MIC, choice.mic.as_deref());
 }
 
 /// The speaker chosen last time.
 pub fn speaker() -> Option<String> {
-    LocalStorage::get(SPEAKER).ok()
+    get(SPEAKER)
 }
 
 /// Remembers the speaker.
 pub fn set_speaker(id: &str) {
-    let _ = LocalStorage::set(SPEAKER, id);
+    set(SPEAKER, Some(id));
+}
+
+/// Local storage; `None` where the browser refuses it (some private modes), and then nothing is remembered.
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+fn get(key: &str) -> Option<String> {
+    let stored = storage()?.get_item(key).ok()??;
+    js_sys::JSON::parse(&stored).ok()?.as_string()
+}
+
+/// Stores `value` under `key`, or forgets `key` for `None`.
+fn set(key: &str, value: Option<&str>) {
+    let Some(storage) = storage() else { return };
+    // Failures (a full storage) only mean it is not remembered.
+    match value {
+        Some(value) => {
+            if let Ok(json) = js_sys::JSON::stringify(&JsValue::from_str(value)) {
+                let _ = storage.set_item(key, &String::from(json));
+            }
+        }
+        None => {
+            let _ = storage.remove_item(key);
+        }
+    }
 }

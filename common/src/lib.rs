@@ -3,9 +3,15 @@
 //! Every message is one JSON object in one WebSocket text frame, internally tagged by `type` (snake_case).
 //! `docs/PROTOCOL.md` describes each message, the sequence of a call and every error code; the golden tests in
 //! `tests/golden.rs` pin the exact JSON.
+//!
+//! Two codecs write and read that JSON: serde (the derives on every type, used by the relay) and, for the SPA, where
+//! serde's generic code weighs too much, the `to_json`/`from_json` methods of the messages it exchanges (`wire.rs`).
+//! The tests hold both to the same fixtures.
 
 mod ids;
+mod json;
 mod message;
+mod wire;
 
 pub use ids::{DisplayName, InvalidName, InvalidRoomId, PeerId, RoomId, MAX_NAME_CHARS, ROOM_ID_CHARS};
 pub use message::{

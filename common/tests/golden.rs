@@ -1,7 +1,8 @@
 //! Golden tests: the JSON in `tests/fixtures/` is the wire format, written by hand.
 //!
 //! Each fixture is checked both ways: serialising the value gives the fixture, and parsing the fixture gives the
-//! value. A change that breaks one of these tests changes the protocol: update `docs/PROTOCOL.md` (which quotes every
+//! value. Both codecs are checked: serde (the relay's) and the SPA's `to_json`/`from_json`, in the directions the SPA
+//! uses. A change that breaks one of these tests changes the protocol: update `docs/PROTOCOL.md` (which quotes every
 //! fixture, see `every_fixture_is_quoted_in_the_protocol_doc`) and think about `PROTOCOL_VERSION`.
 
 use std::collections::BTreeSet;
@@ -34,8 +35,7 @@ fn assert_golden<T>(name: &str, value: &T)
 where
     T: Serialize + DeserializeOwned + PartialEq + Debug,
 {
-    let path = fixtures_dir().join(format!("{name}.json"));
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = fixture_text(name);
     let fixture: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}.json is not JSON: {e}\n{text}"));
 
     let serialised = serde_json::to_value(value).expect("serialising a protocol value");
@@ -54,6 +54,38 @@ where
         pretty(&fixture),
         pretty(&serde_json::to_value(&parsed).expect("serialising a protocol value")),
     );
+}
+
+/// The SPA's writer gives the fixture too, and byte for byte what serde_json writes.
+#[track_caller]
+fn assert_spa_writes<T: Serialize>(name: &str, written: String, value: &T) {
+    let fixture: Value = serde_json::from_str(&fixture_text(name)).unwrap();
+    let parsed: Value = serde_json::from_str(&written).unwrap_or_else(|e| panic!("the SPA writes invalid JSON: {e}"));
+    assert!(
+        parsed == fixture,
+        "the SPA does not write {name}.json\n--- {name}.json\n{}\n--- written\n{written}",
+        pretty(&fixture)
+    );
+    assert_eq!(written, serde_json::to_string(value).unwrap(), "the SPA and serde write {name} differently");
+}
+
+/// The SPA's reader gives the value from the fixture too.
+#[track_caller]
+fn assert_spa_reads<T: PartialEq + Debug>(name: &str, read: fn(&str) -> Option<T>, value: &T) {
+    assert_eq!(read(&fixture_text(name)).as_ref(), Some(value), "the SPA reads {name}.json wrongly");
+}
+
+/// A message between SPAs: serde and the SPA's codec, both ways.
+#[track_caller]
+fn assert_peer_golden(name: &str, message: PeerMessage) {
+    assert_golden(name, &message);
+    assert_spa_writes(name, message.to_json(), &message);
+    assert_spa_reads(name, PeerMessage::from_json, &message);
+}
+
+fn fixture_text(name: &str) -> String {
+    let path = fixtures_dir().join(format!("{name}.json"));
+    fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -158,18 +190,24 @@ fn signal_to_ada(payload: SignalPayload) -> ClientMessage {
 
 #[test]
 fn client_join() {
-    assert_golden("client_join", &join(None));
+    let message = join(None);
+    assert_golden("client_join", &message);
+    assert_spa_writes("client_join", message.to_json(), &message);
 }
 
 #[test]
 fn client_join_resume() {
     let resume = Resume { peer_id: linus(), token: LINUS_TOKEN.into() };
-    assert_golden("client_join_resume", &join(Some(resume)));
+    let message = join(Some(resume));
+    assert_golden("client_join_resume", &message);
+    assert_spa_writes("client_join_resume", message.to_json(), &message);
 }
 
 #[test]
 fn client_signal_offer() {
-    assert_golden("client_signal_offer", &signal_to_ada(offer()));
+    let message = signal_to_ada(offer());
+    assert_golden("client_signal_offer", &message);
+    assert_spa_writes("client_signal_offer", message.to_json(), &message);
 }
 
 #[test]
@@ -177,6 +215,7 @@ fn client_signal_answer() {
     let answer = SignalPayload::Answer { sdp: ANSWER_SDP.into() };
     let message = ClientMessage::Signal { to: linus(), payload: answer };
     assert_golden("client_signal_answer", &message);
+    assert_spa_writes("client_signal_answer", message.to_json(), &message);
 }
 
 #[test]
@@ -189,7 +228,9 @@ fn client_signal_candidate() {
         sdp_m_line_index: Some(0),
         username_fragment: Some("EsAw".into()),
     };
-    assert_golden("client_signal_candidate", &signal_to_ada(candidate));
+    let message = signal_to_ada(candidate);
+    assert_golden("client_signal_candidate", &message);
+    assert_spa_writes("client_signal_candidate", message.to_json(), &message);
 }
 
 #[test]
@@ -202,17 +243,22 @@ fn client_signal_candidate_minimal() {
         sdp_m_line_index: None,
         username_fragment: None,
     };
-    assert_golden("client_signal_candidate_minimal", &signal_to_ada(candidate));
+    let message = signal_to_ada(candidate);
+    assert_golden("client_signal_candidate_minimal", &message);
+    assert_spa_writes("client_signal_candidate_minimal", message.to_json(), &message);
 }
 
 #[test]
 fn client_signal_end_of_candidates() {
-    assert_golden("client_signal_end_of_candidates", &signal_to_ada(SignalPayload::EndOfCandidates));
+    let message = signal_to_ada(SignalPayload::EndOfCandidates);
+    assert_golden("client_signal_end_of_candidates", &message);
+    assert_spa_writes("client_signal_end_of_candidates", message.to_json(), &message);
 }
 
 #[test]
 fn client_leave() {
     assert_golden("client_leave", &ClientMessage::Leave);
+    assert_spa_writes("client_leave", ClientMessage::Leave.to_json(), &ClientMessage::Leave);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -241,6 +287,7 @@ fn server_joined() {
         capacity: 4,
     });
     assert_golden("server_joined", &joined);
+    assert_spa_reads("server_joined", ServerMessage::from_json, &joined);
 }
 
 #[test]
@@ -256,6 +303,7 @@ fn server_joined_alone() {
         capacity: 4,
     });
     assert_golden("server_joined_alone", &joined);
+    assert_spa_reads("server_joined_alone", ServerMessage::from_json, &joined);
 }
 
 #[test]
@@ -301,6 +349,7 @@ fn an_explicit_all_policy_parses_and_is_left_out_again() {
 fn server_peer_joined() {
     let message = ServerMessage::PeerJoined { peer: peer(linus(), "Linus") };
     assert_golden("server_peer_joined", &message);
+    assert_spa_reads("server_peer_joined", ServerMessage::from_json, &message);
 }
 
 #[test]
@@ -310,6 +359,7 @@ fn server_peer_left() {
     {
         let message = ServerMessage::PeerLeft { peer_id: grace(), reason };
         assert_golden(name, &message);
+        assert_spa_reads(name, ServerMessage::from_json, &message);
     }
 }
 
@@ -317,12 +367,14 @@ fn server_peer_left() {
 fn server_signal() {
     let message = ServerMessage::Signal { from: linus(), payload: offer() };
     assert_golden("server_signal", &message);
+    assert_spa_reads("server_signal", ServerMessage::from_json, &message);
 }
 
 #[test]
 fn server_error() {
     let message = ServerMessage::error(ErrorCode::NameTaken, "someone in this room is already called \"Ada\"");
     assert_golden("server_error", &message);
+    assert_spa_reads("server_error", ServerMessage::from_json, &message);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -332,11 +384,13 @@ fn server_error() {
 fn config_relay_url() {
     let config = ClientConfig { relay_url: Some("wss://relay.example.com/ws".into()) };
     assert_golden("config_relay_url", &config);
+    assert_spa_reads("config_relay_url", ClientConfig::from_json, &config);
 }
 
 #[test]
 fn config_default() {
     assert_golden("config_default", &ClientConfig::default());
+    assert_spa_reads("config_default", ClientConfig::from_json, &ClientConfig::default());
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -344,12 +398,12 @@ fn config_default() {
 
 #[test]
 fn peer_chat() {
-    assert_golden("peer_chat", &PeerMessage::Chat { text: "Can everyone see my screen?".into() });
+    assert_peer_golden("peer_chat", PeerMessage::Chat { text: "Can everyone see my screen?".into() });
 }
 
 #[test]
 fn peer_media_state() {
-    assert_golden("peer_media_state", &PeerMessage::MediaState { mic: false, camera: true, screen: true });
+    assert_peer_golden("peer_media_state", PeerMessage::MediaState { mic: false, camera: true, screen: true });
 }
 
 const FILE_ID: &str = "k3v9q2mzx81tbw0d";
@@ -362,37 +416,40 @@ fn peer_file_offer() {
         size: 50 * 1024 * 1024,
         mime: "application/pdf".into(),
     };
-    assert_golden("peer_file_offer", &PeerMessage::FileOffer(offer));
+    assert_peer_golden("peer_file_offer", PeerMessage::FileOffer(offer));
 }
 
 #[test]
 fn peer_file_accept() {
-    assert_golden("peer_file_accept", &PeerMessage::FileAccept { id: FILE_ID.into() });
+    assert_peer_golden("peer_file_accept", PeerMessage::FileAccept { id: FILE_ID.into() });
 }
 
 #[test]
 fn peer_file_end() {
     let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into();
-    assert_golden("peer_file_end", &PeerMessage::FileEnd { id: FILE_ID.into(), sha256 });
+    assert_peer_golden("peer_file_end", PeerMessage::FileEnd { id: FILE_ID.into(), sha256 });
 }
 
 #[test]
 fn peer_file_cancel() {
-    assert_golden("peer_file_cancel", &PeerMessage::FileCancel { id: FILE_ID.into() });
+    assert_peer_golden("peer_file_cancel", PeerMessage::FileCancel { id: FILE_ID.into() });
 }
 
 #[test]
 fn a_file_offer_without_a_media_type_parses() {
     let text = r#"{"type":"file_offer","id":"a1","name":"notes","size":0}"#;
     let offer = FileOffer { id: "a1".into(), name: "notes".into(), size: 0, mime: String::new() };
-    assert_eq!(serde_json::from_str::<PeerMessage>(text).unwrap(), PeerMessage::FileOffer(offer));
+    assert_eq!(serde_json::from_str::<PeerMessage>(text).unwrap(), PeerMessage::FileOffer(offer.clone()));
+    assert_eq!(PeerMessage::from_json(text), Some(PeerMessage::FileOffer(offer)));
     assert_eq!(FileOffer::channel_label("a1"), "file:a1");
 }
 
 #[test]
 fn a_media_state_from_before_screen_sharing_parses() {
-    let old: PeerMessage = serde_json::from_str(r#"{"type":"media_state","mic":true,"camera":false}"#).unwrap();
-    assert_eq!(old, PeerMessage::MediaState { mic: true, camera: false, screen: false });
+    let text = r#"{"type":"media_state","mic":true,"camera":false}"#;
+    let expected = PeerMessage::MediaState { mic: true, camera: false, screen: false };
+    assert_eq!(serde_json::from_str::<PeerMessage>(text).unwrap(), expected);
+    assert_eq!(PeerMessage::from_json(text), Some(expected));
 }
 
 #[test]
@@ -414,6 +471,11 @@ fn an_unknown_error_code_parses_as_unknown() {
         serde_json::from_str::<ServerMessage>(error).unwrap(),
         ServerMessage::error(ErrorCode::Unknown, "try tomorrow")
     );
+    assert_eq!(ServerMessage::from_json(error), Some(ServerMessage::error(ErrorCode::Unknown, "try tomorrow")));
+    for &code in ErrorCode::ALL {
+        let known = format!(r#"{{"type":"error","code":"{}","message":""}}"#, code.as_str());
+        assert_eq!(ServerMessage::from_json(&known), Some(ServerMessage::error(code, "")), "{code:?}");
+    }
 }
 
 #[test]
@@ -440,6 +502,9 @@ fn unknown_fields_are_ignored() {
         serde_json::from_str::<ServerMessage>(joined).unwrap(),
         ServerMessage::PeerJoined { peer: peer(linus(), "Linus") }
     );
+    assert_eq!(ServerMessage::from_json(joined), Some(ServerMessage::PeerJoined { peer: peer(linus(), "Linus") }));
+    let chat = r#"{"type": "chat", "text": "hi", "sent_at": 1764160496}"#;
+    assert_eq!(PeerMessage::from_json(chat), Some(PeerMessage::Chat { text: "hi".into() }));
 }
 
 /// Every fixture appears (as a JSON value, whatever its layout) in a ```json block of docs/PROTOCOL.md.

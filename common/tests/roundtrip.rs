@@ -1,11 +1,13 @@
-//! Property tests: every message survives a JSON round trip, and the id and name rules hold for any input.
+//! Property tests: every message survives a JSON round trip, the SPA's codec (`to_json`/`from_json`) agrees with
+//! serde on every message, and the id and name rules hold for any input.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::fmt::Debug;
 
 use huddle_common::{
-    ClientConfig, ClientMessage, DisplayName, ErrorCode, IceServer, IceTransportPolicy, Join, Joined, LeaveReason,
-    PeerId, PeerInfo, Resume, RoomId, ServerMessage, SignalPayload, MAX_NAME_CHARS, ROOM_ID_CHARS,
+    ClientConfig, ClientMessage, DisplayName, ErrorCode, FileOffer, IceServer, IceTransportPolicy, Join, Joined,
+    LeaveReason, PeerId, PeerInfo, PeerMessage, Resume, RoomId, ServerMessage, SignalPayload, MAX_NAME_CHARS,
+    ROOM_ID_CHARS,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -101,6 +103,22 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
     ]
 }
 
+fn peer_message() -> impl Strategy<Value = PeerMessage> {
+    prop_oneof![
+        text().prop_map(|text| PeerMessage::Chat { text }),
+        any::<(bool, bool, bool)>().prop_map(|(mic, camera, screen)| PeerMessage::MediaState { mic, camera, screen }),
+        (text(), text(), any::<u64>(), text()).prop_map(|(id, name, size, mime)| PeerMessage::FileOffer(FileOffer {
+            id,
+            name,
+            size,
+            mime
+        })),
+        text().prop_map(|id| PeerMessage::FileAccept { id }),
+        (text(), text()).prop_map(|(id, sha256)| PeerMessage::FileEnd { id, sha256 }),
+        text().prop_map(|id| PeerMessage::FileCancel { id }),
+    ]
+}
+
 fn client_config() -> impl Strategy<Value = ClientConfig> {
     proptest::option::of(text()).prop_map(|relay_url| ClientConfig { relay_url })
 }
@@ -118,10 +136,62 @@ where
     Ok(())
 }
 
+/// The message with each of its members (and its payload's) left out in turn: the SPA reads each as serde does,
+/// refusing it when the member is required and taking the default otherwise.
+fn assert_spa_reads_partial_messages_as_serde<T>(value: &T, read: fn(&str) -> Option<T>) -> Result<(), TestCaseError>
+where
+    T: Serialize + DeserializeOwned + PartialEq + Debug,
+{
+    let whole = serde_json::to_value(value).map_err(|e| TestCaseError::fail(e.to_string()))?;
+    let mut paths: Vec<Vec<String>> = Vec::new();
+    for (key, member) in whole.as_object().into_iter().flatten() {
+        paths.push(vec![key.clone()]);
+        for inner in member.as_object().into_iter().flat_map(|object| object.keys()) {
+            paths.push(vec![key.clone(), inner.clone()]);
+        }
+    }
+    for path in paths {
+        let mut partial = whole.clone();
+        let (last, parents) = path.split_last().expect("paths are not empty");
+        let object = parents.iter().fold(&mut partial, |value, key| &mut value[key.as_str()]);
+        object.as_object_mut().expect("an object").remove(last);
+        let text = partial.to_string();
+        prop_assert_eq!(read(&text), serde_json::from_str::<T>(&text).ok(), "without {:?}: {}", path, text);
+    }
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn client_messages_round_trip(message in client_message()) {
         assert_round_trip(&message)?;
+    }
+
+    #[test]
+    fn the_spa_writes_client_messages_as_serde_does(message in client_message()) {
+        prop_assert_eq!(message.to_json(), serde_json::to_string(&message).unwrap());
+    }
+
+    #[test]
+    fn the_spa_reads_server_messages_as_serde_does(message in server_message()) {
+        let json = serde_json::to_string(&message).unwrap();
+        prop_assert_eq!(ServerMessage::from_json(&json), Some(message.clone()), "via {}", json);
+        assert_spa_reads_partial_messages_as_serde(&message, ServerMessage::from_json)?;
+    }
+
+    #[test]
+    fn peer_messages_round_trip_through_both_codecs(message in peer_message()) {
+        assert_round_trip(&message)?;
+        let json = message.to_json();
+        prop_assert_eq!(&json, &serde_json::to_string(&message).unwrap());
+        prop_assert_eq!(PeerMessage::from_json(&json), Some(message.clone()), "via {}", json);
+        assert_spa_reads_partial_messages_as_serde(&message, PeerMessage::from_json)?;
+    }
+
+    #[test]
+    fn the_spa_reads_client_configs_as_serde_does(config in client_config()) {
+        let json = serde_json::to_string(&config).unwrap();
+        prop_assert_eq!(ClientConfig::from_json(&json), Some(config), "via {}", json);
     }
 
     #[test]

@@ -4,9 +4,10 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::runner::{self, Result};
-use crate::{spa, workspace};
+use crate::{size, spa, workspace};
 
-/// The SPA must build, the code must be formatted and lint-clean on the host and on wasm32, and the tests pass.
+/// The SPA must build, the code must be formatted and lint-clean on the host and on wasm32, the tests pass, and the
+/// SPA fit its size budget.
 /// `cargo_test_args` go to `cargo test --workspace`.
 pub fn test(cargo_test_args: &[String]) -> Result {
     let start = Instant::now();
@@ -47,6 +48,9 @@ pub fn test(cargo_test_args: &[String]) -> Result {
             |line| tally.add(line),
         )
     })?;
+    // The SPA built above, measured (not rebuilt). Last, so that an SPA over its budget still gets every other
+    // check run.
+    step("size budget", &mut size::check)?;
 
     println!("\nAll checks passed:");
     for (name, elapsed) in &done {

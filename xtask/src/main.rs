@@ -6,6 +6,7 @@ mod bench;
 mod checks;
 mod relay;
 mod runner;
+mod size;
 mod spa;
 mod tools;
 mod workspace;
@@ -21,10 +22,13 @@ Commands:
   setup         Install what the build needs, skipping what is there: the wasm32 target, trunk,
                 wasm-bindgen-cli (the version in Cargo.lock) and binaryen's wasm-opt (from npm)
   build         setup, then build the SPA into dist/ (trunk, release) and print its size
+  size          build, then print the size of each .wasm and .js in dist/ and their total, raw,
+                gzip -9 and brotli, against the target 150,000 bytes gzipped (not met yet); fails if
+                wasm + JS gzipped reach the ceiling 180,000 bytes
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
-  test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32) and cargo test --workspace;
-                ARGS go to cargo test (e.g. golden -- --nocapture)
+  test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace
+                and the size ceiling; ARGS go to cargo test (e.g. golden -- --nocapture)
   bench [PART] [-- ARGS]
                 Benchmark the relay beside PeerServer and matchbox_server (installed into
                 ~/.cache/huddle/bench when missing), then soak it; writes bench/RESULTS.md.
@@ -39,7 +43,8 @@ fn main() -> ExitCode {
 
     let result = match command.as_deref() {
         Some("setup") => no_args("setup", &rest).and_then(|()| tools::setup()),
-        Some("build") => no_args("build", &rest).and_then(|()| spa::build()),
+        Some("build") => no_args("build", &rest).and_then(|()| spa::build()).and_then(|()| size::report().map(drop)),
+        Some("size") => no_args("size", &rest).and_then(|()| size::size()),
         Some("run") => relay::run(strip_separator(&rest)),
         Some("test") => checks::test(&rest),
         Some("bench") => bench::bench(&rest),

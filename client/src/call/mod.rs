@@ -1,6 +1,7 @@
 //! The call's logic, as plain Rust: what the screen shows, negotiation decisions, reconnect timing.
 
 pub mod backoff;
+pub mod decimal;
 pub mod ice;
 pub mod negotiation;
 pub mod shortcuts;

@@ -1,6 +1,6 @@
 //! Keyboard shortcuts in a call: which key does what, and the list the help overlay shows.
 
-/// What a shortcut does.
+/// What a control of the call screen or a shortcut does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command {
     /// Mute or unmute the microphone.
@@ -11,6 +11,10 @@ pub enum Command {
     Screen,
     /// Open or close the chat.
     Chat,
+    /// Open or close the call statistics (a button only).
+    Stats,
+    /// Open or close the settings (a button only).
+    Settings,
     /// Leave the call.
     Leave,
     /// Show or hide the list of shortcuts.

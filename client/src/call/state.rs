@@ -69,18 +69,6 @@ impl LinkState {
         }
     }
 
-    /// From the browser's name; unknown names read as connecting.
-    pub fn from_browser(name: &str) -> LinkState {
-        match name {
-            "new" => LinkState::New,
-            "connected" => LinkState::Connected,
-            "disconnected" => LinkState::Disconnected,
-            "failed" => LinkState::Failed,
-            "closed" => LinkState::Closed,
-            _ => LinkState::Connecting,
-        }
-    }
-
     /// What a person is told while the link is not up (None once connected).
     pub fn label(self) -> Option<&'static str> {
         match self {
@@ -153,6 +141,10 @@ pub struct CallState {
     pub unread: usize,
     /// The call statistics panel is open (it takes the chat's place beside the stage).
     pub stats_open: bool,
+    /// The device settings dialog is open.
+    pub settings_open: bool,
+    /// The list of keyboard shortcuts is open.
+    pub help_open: bool,
     /// A short-lived message for the person (someone left, the link was copied…).
     pub notice: Option<String>,
     /// What is wrong with the call's ICE servers, shown until dismissed: unlike a notice it does not fade, since
@@ -193,6 +185,12 @@ pub enum Action {
     ToggleChat,
     /// Open or close the call statistics panel.
     ToggleStats,
+    /// Open or close the device settings.
+    ToggleSettings,
+    /// Open or close the list of keyboard shortcuts.
+    ToggleHelp,
+    /// Close what is on top (Escape): the shortcuts, else the settings, else the chat, else the statistics.
+    CloseTopmost,
     /// Our microphone was switched.
     SetMic(bool),
     /// Our camera was switched.
@@ -229,6 +227,8 @@ impl CallState {
             chat_open: false,
             unread: 0,
             stats_open: false,
+            settings_open: false,
+            help_open: false,
             notice: None,
             ice_problem: None,
             transfers: TransferList::default(),
@@ -307,6 +307,19 @@ impl CallState {
                 self.stats_open = !self.stats_open;
                 if self.stats_open {
                     self.chat_open = false;
+                }
+            }
+            Action::ToggleSettings => self.settings_open = !self.settings_open,
+            Action::ToggleHelp => self.help_open = !self.help_open,
+            Action::CloseTopmost => {
+                if self.help_open {
+                    self.help_open = false;
+                } else if self.settings_open {
+                    self.settings_open = false;
+                } else if self.chat_open {
+                    self.chat_open = false;
+                } else {
+                    self.stats_open = false;
                 }
             }
             Action::SetMic(on) => self.mic_on = on,
@@ -434,6 +447,28 @@ mod tests {
         assert!(state.stats_open && !state.chat_open);
         state.apply(Action::ToggleStats);
         assert!(!state.stats_open && !state.chat_open);
+    }
+
+    #[test]
+    fn escape_closes_the_topmost_overlay_first() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        for action in [Action::ToggleStats, Action::ToggleSettings, Action::ToggleHelp] {
+            state.apply(action);
+        }
+        assert!(state.stats_open && state.settings_open && state.help_open);
+        state.apply(Action::CloseTopmost);
+        assert!(state.stats_open && state.settings_open && !state.help_open);
+        state.apply(Action::CloseTopmost);
+        assert!(state.stats_open && !state.settings_open);
+        state.apply(Action::ToggleChat);
+        state.apply(Action::CloseTopmost);
+        assert!(!state.chat_open && !state.stats_open);
+        state.apply(Action::ToggleStats);
+        state.apply(Action::CloseTopmost);
+        assert!(!state.stats_open);
+        let closed = state.clone();
+        state.apply(Action::CloseTopmost);
+        assert_eq!(state, closed);
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! The browser glue (`rtc::stats`) only copies the fields named by [`fields_for`] out of each stats object into a
 //! [`StatsEntry`]; everything else happens here, so it is tested natively.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::call::decimal::{fixed, trimmed};
 
 /// How many samples a peer's history keeps: one a second, so the last minute.
 pub const HISTORY: usize = 60;
@@ -28,25 +30,37 @@ pub struct StatsEntry {
     pub id: String,
     /// `type`, e.g. `inbound-rtp`.
     pub kind: String,
-    /// The fields read, by name.
-    pub fields: HashMap<String, StatValue>,
+    /// The fields read, with their names (a handful: a list is all it takes).
+    pub fields: Vec<(&'static str, StatValue)>,
 }
 
 impl StatsEntry {
     /// An entry of type `kind` with id `id` and no fields yet.
     pub fn new(id: &str, kind: &str) -> Self {
-        StatsEntry { id: id.to_owned(), kind: kind.to_owned(), fields: HashMap::new() }
+        StatsEntry { id: id.to_owned(), kind: kind.to_owned(), fields: Vec::new() }
     }
 
     /// Adds a field (builder style, for tests and the glue alike).
-    pub fn with(mut self, name: &str, value: StatValue) -> Self {
-        self.fields.insert(name.to_owned(), value);
+    pub fn with(mut self, name: &'static str, value: StatValue) -> Self {
+        self.set(name, value);
         self
+    }
+
+    /// Sets a field, replacing any value it had.
+    pub fn set(&mut self, name: &'static str, value: StatValue) {
+        match self.fields.iter_mut().find(|(field, _)| *field == name) {
+            Some((_, old)) => *old = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
+    fn field(&self, name: &str) -> Option<&StatValue> {
+        self.fields.iter().find(|(field, _)| *field == name).map(|(_, value)| value)
     }
 
     /// A numeric field; `None` when missing, not a number, or not finite.
     pub fn number(&self, name: &str) -> Option<f64> {
-        match self.fields.get(name) {
+        match self.field(name) {
             Some(StatValue::Number(n)) if n.is_finite() => Some(*n),
             _ => None,
         }
@@ -59,7 +73,7 @@ impl StatsEntry {
 
     /// A string field.
     pub fn text(&self, name: &str) -> Option<&str> {
-        match self.fields.get(name) {
+        match self.field(name) {
             Some(StatValue::Text(text)) => Some(text),
             _ => None,
         }
@@ -67,7 +81,7 @@ impl StatsEntry {
 
     /// A boolean field.
     pub fn flag(&self, name: &str) -> Option<bool> {
-        match self.fields.get(name) {
+        match self.field(name) {
             Some(StatValue::Flag(flag)) => Some(*flag),
             _ => None,
         }
@@ -246,7 +260,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Reads a report's entries; `now_ms` stands in for the time when no entry carries a timestamp.
     pub fn from_entries(entries: &[StatsEntry], now_ms: f64) -> Snapshot {
-        let by_id: HashMap<&str, &StatsEntry> = entries.iter().map(|entry| (entry.id.as_str(), entry)).collect();
+        let by_id = |id: &str| entries.iter().find(|entry| entry.id == id);
         let of_kind = |kind: &'static str| entries.iter().filter(move |entry| entry.kind == kind);
         let at_ms = entries
             .iter()
@@ -269,7 +283,7 @@ impl Snapshot {
                     .map(|(w, h)| (w as u32, h as u32)),
                 codec: entry
                     .text("codecId")
-                    .and_then(|id| by_id.get(id))
+                    .and_then(by_id)
                     .and_then(|codec| codec.text("mimeType"))
                     .map(str::to_owned),
             })
@@ -277,11 +291,11 @@ impl Snapshot {
         let outbound = of_kind("outbound-rtp")
             .map(|entry| Outbound { id: entry.id.clone(), bytes: entry.counter("bytesSent") })
             .collect();
-        let pair = selected_pair(entries, &by_id);
+        let pair = selected_pair(entries);
         let pair_rtt = pair.and_then(|pair| pair.number("currentRoundTripTime"));
         let rtp_rtt = of_kind("remote-inbound-rtp").filter_map(|entry| entry.number("roundTripTime")).reduce(f64::max);
         let path = pair.and_then(|pair| {
-            let end = |field: &str| pair.text(field).and_then(|id| by_id.get(id).copied());
+            let end = |field: &str| pair.text(field).and_then(by_id);
             let (local, remote) = (end("localCandidateId")?, end("remoteCandidateId")?);
             let kind = |candidate: &StatsEntry| candidate.text("candidateType").and_then(CandidateType::parse);
             Some(MediaPath::classify(kind(local)?, kind(remote)?, local.text("relayProtocol")))
@@ -304,13 +318,13 @@ impl Snapshot {
 
 /// The candidate pair in use: the transport's selected one (Chrome), one marked `selected` (Firefox), else a
 /// nominated pair that succeeded.
-fn selected_pair<'a>(entries: &'a [StatsEntry], by_id: &HashMap<&str, &'a StatsEntry>) -> Option<&'a StatsEntry> {
+fn selected_pair(entries: &[StatsEntry]) -> Option<&StatsEntry> {
     let pairs = || entries.iter().filter(|entry| entry.kind == "candidate-pair");
     entries
         .iter()
         .filter(|entry| entry.kind == "transport")
         .filter_map(|transport| transport.text("selectedCandidatePairId"))
-        .find_map(|id| by_id.get(id).copied())
+        .find_map(|id| entries.iter().find(|entry| entry.id == id))
         .or_else(|| pairs().find(|pair| pair.flag("selected") == Some(true)))
         .or_else(|| {
             pairs().find(|pair| pair.flag("nominated") == Some(true) && pair.text("state") == Some("succeeded"))
@@ -471,41 +485,40 @@ impl Sparkline {
         let mut xs = None;
         for (i, value) in values.iter().enumerate() {
             let Some(value) = value.filter(|v| v.is_finite()) else { continue };
-            let x = round2((first_slot + i) as f64 * step);
+            let x = (first_slot + i) as f64 * step;
             let level = if max > 0.0 { value.max(0.0) / (max * 1.2) } else { 0.0 };
-            let y = round2(pad + span * (1.0 - level));
-            points.push(format!("{x},{y}"));
+            let y = pad + span * (1.0 - level);
+            points.push(format!("{},{}", trimmed(x, 2), trimmed(y, 2)));
             xs = Some((xs.map_or(x, |(first, _)| first), x));
         }
         let len = points.len();
         let points = points.join(" ");
         let area = match xs {
-            Some((first, last)) if len >= 2 => format!("{first},{height} {points} {last},{height}"),
+            Some((first, last)) if len >= 2 => {
+                let (first, last, height) = (trimmed(first, 2), trimmed(last, 2), trimmed(height, 2));
+                format!("{first},{height} {points} {last},{height}")
+            }
             _ => String::new(),
         };
         Sparkline { points, area, len, max }
     }
 }
 
-fn round2(value: f64) -> f64 {
-    (value * 100.0).round() / 100.0
-}
-
 /// A bitrate for people: "8.5 kbit/s", "812 kbit/s"; always kbit/s, so rows and readings compare at a glance.
 pub fn format_kbps(kbps: f64) -> String {
     if kbps < 10.0 {
-        format!("{:.1} kbit/s", kbps.max(0.0))
+        format!("{} kbit/s", fixed(kbps.max(0.0), 1))
     } else {
-        format!("{kbps:.0} kbit/s")
+        format!("{} kbit/s", fixed(kbps, 0))
     }
 }
 
 /// A round-trip time: "0.4 ms", "23 ms".
 pub fn format_ms(ms: f64) -> String {
     if ms < 10.0 {
-        format!("{ms:.1} ms")
+        format!("{} ms", fixed(ms, 1))
     } else {
-        format!("{ms:.0} ms")
+        format!("{} ms", fixed(ms, 0))
     }
 }
 
@@ -514,9 +527,9 @@ pub fn format_percent(percent: f64) -> String {
     if percent == 0.0 {
         "0 %".to_owned()
     } else if percent < 10.0 {
-        format!("{percent:.1} %")
+        format!("{} %", fixed(percent, 1))
     } else {
-        format!("{percent:.0} %")
+        format!("{} %", fixed(percent, 0))
     }
 }
 
@@ -614,7 +627,7 @@ mod tests {
     #[test]
     fn the_browsers_frame_rate_wins_over_the_derived_one() {
         let mut entries = report(2_000.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-        entries[0].fields.insert("framesPerSecond".into(), num(24.0));
+        entries[0].set("framesPerSecond", num(24.0));
         let sample = Sample::between(None, &Snapshot::from_entries(&entries, 0.0));
         assert_eq!(sample.fps, Some(24.0));
     }

@@ -4,6 +4,8 @@
 use huddle_common::{FileOffer, PeerId};
 use sha2::{Digest, Sha256};
 
+use crate::call::decimal::fixed;
+
 /// Bytes per data channel message: well under every browser's message size limit.
 pub const CHUNK_BYTES: usize = 64 * 1024;
 /// Bytes read from the file at a time (then sent as several chunks): fewer round trips to the browser's file reader,
@@ -167,7 +169,7 @@ pub fn format_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    format!("{value:.1} {}", UNITS[unit])
+    format!("{} {}", fixed(value, 1), UNITS[unit])
 }
 
 /// [`format_bytes`] for error messages, which see their fields by reference.
@@ -303,7 +305,7 @@ impl Throttle {
 }
 
 /// Which way a file goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     /// We send it.
     Send,
@@ -311,8 +313,18 @@ pub enum Direction {
     Receive,
 }
 
+impl Direction {
+    /// `send` or `receive`, as the page names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Send => "send",
+            Direction::Receive => "receive",
+        }
+    }
+}
+
 /// Names one transfer: ids are chosen by senders, so the peer and the direction are part of the key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransferKey {
     /// The other side.
     pub peer: PeerId,

@@ -2,12 +2,8 @@
 //! It turns relay messages and link events into [`Action`]s for the call screen.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
-use gloo_net::websocket::{futures::WebSocket, Message, WebSocketError};
 use huddle_common::{
     close_code, ClientMessage, ErrorCode, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId, ServerMessage,
     SignalPayload, PROTOCOL_VERSION,
@@ -23,7 +19,9 @@ use crate::call::transfer::TransferKey;
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
 use crate::rtc::peer::{IceSettings, LinkEvent, Outgoing, PeerLink};
+use crate::rtc::socket::{RelaySender, RelaySocket, SocketEvent};
 use crate::rtc::transfer::Transfers;
+use crate::small_map::SmallMap;
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
@@ -49,10 +47,11 @@ struct Inner {
     /// ICE servers and policy from the latest `joined`.
     ice: RefCell<IceSettings>,
     /// Who the relay says is in the room now.
-    roster: RefCell<HashSet<PeerId>>,
+    roster: RefCell<Vec<PeerId>>,
     /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
-    links: RefCell<HashMap<PeerId, Rc<PeerLink>>>,
-    outgoing: RefCell<Option<mpsc::UnboundedSender<ClientMessage>>>,
+    links: RefCell<SmallMap<PeerId, Rc<PeerLink>>>,
+    /// The relay connection of the current session.
+    outgoing: RefCell<Option<RelaySender>>,
     /// The camera is on, or being turned on.
     camera_on: Cell<bool>,
     /// Counts `set_camera` calls, so that one finishing late knows a later one decided.
@@ -76,8 +75,8 @@ impl Engine {
             dispatch,
             identity: RefCell::new(None),
             ice: RefCell::new(IceSettings::default()),
-            roster: RefCell::new(HashSet::new()),
-            links: RefCell::new(HashMap::new()),
+            roster: RefCell::new(Vec::new()),
+            links: RefCell::new(SmallMap::new()),
             outgoing: RefCell::new(None),
             camera_on: Cell::new(camera_on),
             camera_requests: Cell::new(0),
@@ -300,10 +299,11 @@ impl Engine {
             return;
         }
         self.send(ClientMessage::Leave);
-        // Dropping the sender ends the writer, which closes the socket after the leave went out.
-        self.0.outgoing.borrow_mut().take();
+        if let Some(relay) = self.0.outgoing.borrow_mut().take() {
+            relay.close();
+        }
         self.0.transfers.close_all();
-        for (_, link) in self.0.links.borrow_mut().drain() {
+        for (_, link) in self.0.links.borrow_mut().take() {
             link.close();
         }
         if let Some(screen) = self.0.screen.borrow_mut().take() {
@@ -327,8 +327,8 @@ impl Engine {
     }
 
     fn send(&self, message: ClientMessage) {
-        if let Some(outgoing) = self.0.outgoing.borrow().as_ref() {
-            let _ = outgoing.unbounded_send(message);
+        if let Some(relay) = self.0.outgoing.borrow().as_ref() {
+            relay.send(message.to_json());
         }
     }
 
@@ -359,28 +359,18 @@ impl Engine {
 
     /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
     async fn session(&self, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
-        let Ok(socket) = WebSocket::open(&self.0.relay_url) else { return None };
-        let (mut sink, mut stream) = socket.split();
-        let (outgoing, mut queued) = mpsc::unbounded::<ClientMessage>();
+        let Ok(mut socket) = RelaySocket::open(&self.0.relay_url) else { return None };
+        let relay = socket.sender();
         let resume = self.0.identity.borrow().clone().map(|(peer_id, token)| Resume { peer_id, token });
         let join = Join { version: PROTOCOL_VERSION, room: self.0.room.to_string(), name: self.0.name.clone(), resume };
-        let _ = outgoing.unbounded_send(ClientMessage::Join(join));
-        *self.0.outgoing.borrow_mut() = Some(outgoing);
-        spawn_local(async move {
-            while let Some(message) = queued.next().await {
-                let text = serde_json::to_string(&message).expect("serializes");
-                if sink.send(Message::Text(text)).await.is_err() {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
+        relay.send(ClientMessage::Join(join).to_json());
+        *self.0.outgoing.borrow_mut() = Some(relay);
         let mut joined = false;
-        while let Some(frame) = stream.next().await {
-            match frame {
-                Ok(Message::Text(text)) => {
+        while let Some(event) = socket.next().await {
+            match event {
+                SocketEvent::Text(text) => {
                     // Unknown message types from a newer relay are skipped, not fatal.
-                    let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
+                    let Some(message) = ServerMessage::from_json(&text) else { continue };
                     match &message {
                         ServerMessage::Joined(_) => {
                             backoff.reset();
@@ -396,15 +386,13 @@ impl Engine {
                         return Some(ending);
                     }
                 }
-                Ok(Message::Bytes(_)) => {}
-                Err(WebSocketError::ConnectionClose(close)) => {
-                    return match close.code {
+                SocketEvent::Closed(code) => {
+                    return match code {
                         close_code::REPLACED => Some(Ending::Replaced),
                         close_code::POLICY_VIOLATION => Some(Ending::RelayUnavailable),
                         _ => None,
                     };
                 }
-                Err(_) => return None,
             }
         }
         None
@@ -432,11 +420,15 @@ impl Engine {
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
             ServerMessage::PeerJoined { peer } => {
-                self.0.roster.borrow_mut().insert(peer.id.clone());
+                let mut roster = self.0.roster.borrow_mut();
+                if !roster.contains(&peer.id) {
+                    roster.push(peer.id.clone());
+                }
+                drop(roster);
                 dispatch.emit(Action::PeerJoined(peer));
             }
             ServerMessage::PeerLeft { peer_id, reason } => {
-                self.0.roster.borrow_mut().remove(&peer_id);
+                self.0.roster.borrow_mut().retain(|id| *id != peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -454,7 +446,7 @@ impl Engine {
                     // The relay restarted with another resume secret and cannot know us by our id: join afresh,
                     // and let the others meet us under a new id (they drop our old connection once it fails).
                     self.0.identity.borrow_mut().take();
-                    for (peer, link) in self.0.links.borrow_mut().drain() {
+                    for (peer, link) in self.0.links.borrow_mut().take() {
                         link.close();
                         self.0.transfers.peer_gone(&peer);
                         dispatch.emit(Action::PeerLeft { peer, dropped: true });

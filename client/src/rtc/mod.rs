@@ -4,6 +4,7 @@ mod bindings;
 pub mod engine;
 pub mod media;
 pub mod peer;
+pub mod socket;
 pub mod stats;
 pub mod transfer;
 

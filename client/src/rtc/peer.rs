@@ -14,9 +14,9 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
     RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
-    RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcRtpTransceiver,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
-    RtcTrackEvent,
+    RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcTrackEvent,
 };
 
 use crate::call::ice::IceProblem;
@@ -115,6 +115,18 @@ fn rtc_configuration(ice: &IceSettings) -> RtcConfiguration {
         IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,
     });
     config
+}
+
+/// The browser's connection state as the call sees it; a state newer than this build reads as connecting.
+fn link_state(state: RtcPeerConnectionState) -> LinkState {
+    match state {
+        RtcPeerConnectionState::New => LinkState::New,
+        RtcPeerConnectionState::Connected => LinkState::Connected,
+        RtcPeerConnectionState::Disconnected => LinkState::Disconnected,
+        RtcPeerConnectionState::Failed => LinkState::Failed,
+        RtcPeerConnectionState::Closed => LinkState::Closed,
+        _ => LinkState::Connecting,
+    }
 }
 
 fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
@@ -257,7 +269,7 @@ impl PeerLink {
     pub fn send(&self, message: &PeerMessage) -> bool {
         if let Some(channel) = self.channel.borrow().as_ref() {
             if channel.ready_state() == RtcDataChannelState::Open {
-                return channel.send_with_str(&serde_json::to_string(message).expect("serializes")).is_ok();
+                return channel.send_with_str(&message.to_json()).is_ok();
             }
         }
         false
@@ -373,7 +385,7 @@ impl PeerLink {
             if text.len() > MAX_PEER_MESSAGE_BYTES {
                 return;
             }
-            if let Ok(message) = serde_json::from_str::<PeerMessage>(&text) {
+            if let Some(message) = PeerMessage::from_json(&text) {
                 report(LinkEvent::Message(message));
             }
         });
@@ -426,7 +438,7 @@ impl PeerLink {
     }
 
     fn on_connection_state(self: &Rc<Self>) {
-        let state = LinkState::from_browser(&format!("{:?}", self.pc.connection_state()).to_lowercase());
+        let state = link_state(self.pc.connection_state());
         (self.report)(LinkEvent::State(state));
         // The call may have given up on this connection in response.
         if self.closed.get() {

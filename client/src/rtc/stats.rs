@@ -1,7 +1,7 @@
 //! Reads `RTCPeerConnection.getStats()` into a [`Snapshot`]: the report is a Map-like object of stats objects;
 //! only the fields `call::stats::fields_for` names are copied out, the rest is plain Rust.
 
-use js_sys::{Map, Reflect};
+use js_sys::{Array, Map, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::RtcPeerConnection;
@@ -13,9 +13,23 @@ pub fn now_ms() -> f64 {
     web_sys::window().and_then(|window| window.performance()).map_or_else(js_sys::Date::now, |p| p.now())
 }
 
-/// Asks the browser for a stats report of `pc` (gathered off the page's main thread).
-pub async fn report(pc: &RtcPeerConnection) -> Result<JsValue, JsValue> {
-    JsFuture::from(pc.get_stats()).await
+/// Asks the browser for a stats report of each connection, all at once (gathered off the page's main thread); each
+/// is a report for [`snapshot`] or why there is none.
+pub async fn reports(connections: &[RtcPeerConnection]) -> Vec<Result<JsValue, JsValue>> {
+    let asked: Array = connections.iter().map(|pc| JsValue::from(pc.get_stats())).collect();
+    // `allSettled` itself never fails.
+    let settled = JsFuture::from(Promise::all_settled(&asked)).await.unwrap_or_default();
+    Array::from(&settled)
+        .iter()
+        .map(|outcome| {
+            let read = |name: &str| Reflect::get(&outcome, &JsValue::from_str(name)).unwrap_or_default();
+            if read("status") == "fulfilled" {
+                Ok(read("value"))
+            } else {
+                Err(read("reason"))
+            }
+        })
+        .collect()
 }
 
 /// Reads a report from [`report`]: the page's own work, kept apart so it can be timed.
@@ -46,7 +60,7 @@ fn entries(report: &JsValue) -> Vec<StatsEntry> {
             } else {
                 continue;
             };
-            entry.fields.insert((*name).to_owned(), field);
+            entry.fields.push((*name, field));
         }
         entries.push(entry);
     });

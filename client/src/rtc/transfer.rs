@@ -5,7 +5,6 @@
 //! screen shows) are plain Rust in `crate::call::transfer`.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::rc::{Rc, Weak};
 
@@ -26,6 +25,7 @@ use crate::call::transfer::{
     Status, Throttle, Transfer, TransferEvent, TransferKey, CHUNK_BYTES, FOLD_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES,
 };
 use crate::rtc::peer::PeerLink;
+use crate::small_map::SmallMap;
 
 /// A text message on a file channel longer than this is dropped unread.
 const MAX_TEXT_BYTES: usize = 1024;
@@ -148,7 +148,7 @@ enum Running {
 
 struct Shared {
     dispatch: Callback<Action>,
-    running: RefCell<HashMap<TransferKey, Running>>,
+    running: RefCell<SmallMap<TransferKey, Running>>,
     /// The `blob:` URLs of received files, released when the call ends.
     urls: RefCell<Vec<String>>,
 }
@@ -166,7 +166,7 @@ impl Transfers {
     /// No transfers yet; what happens to them is told to the call screen through `dispatch`.
     pub fn new(dispatch: Callback<Action>) -> Self {
         expose_memory();
-        Transfers(Rc::new(Shared { dispatch, running: RefCell::new(HashMap::new()), urls: RefCell::new(Vec::new()) }))
+        Transfers(Rc::new(Shared { dispatch, running: RefCell::new(SmallMap::new()), urls: RefCell::new(Vec::new()) }))
     }
 
     /// Offers `file` to the peer at the other end of `link`; the bytes go once they accept.
@@ -350,7 +350,7 @@ async fn finish(
     if outcome.tells_peer() {
         let cancel = PeerMessage::FileCancel { id: key.id.clone() };
         if channel.ready_state() == RtcDataChannelState::Open {
-            let _ = channel.send_with_str(&serde_json::to_string(&cancel).expect("serializes"));
+            let _ = channel.send_with_str(&cancel.to_json());
         }
         if let Some(link) = link.upgrade() {
             link.send(&cancel);
@@ -381,7 +381,7 @@ fn interrupts_sending(event: ChannelEvent) -> Option<Outcome> {
 }
 
 fn is_cancel(text: &str) -> bool {
-    matches!(serde_json::from_str(text), Ok(PeerMessage::FileCancel { .. }))
+    matches!(PeerMessage::from_json(text), Some(PeerMessage::FileCancel { .. }))
 }
 
 /// Sends `file` on `channel`: a slice at a time, waiting whenever the channel's buffer is full, so that memory use
@@ -453,7 +453,7 @@ async fn send_file(
     }
     progress(sent.bytes());
     let end = PeerMessage::FileEnd { id: key.id.clone(), sha256: sent.sha256() };
-    if channel.send_with_str(&serde_json::to_string(&end).expect("serializes")).is_err() {
+    if channel.send_with_str(&end.to_json()).is_err() {
         return Outcome::lost();
     }
     // The receiver closes the channel once it has everything and the hash checks out; it says so otherwise.
@@ -516,8 +516,8 @@ async fn receive_file(
                     progress(receipt.received());
                 }
             }
-            ChannelEvent::Text(text) => match serde_json::from_str(&text) {
-                Ok(PeerMessage::FileEnd { sha256, .. }) => {
+            ChannelEvent::Text(text) => match PeerMessage::from_json(&text) {
+                Some(PeerMessage::FileEnd { sha256, .. }) => {
                     progress(receipt.received());
                     if let Err(damage) = receipt.finish(&sha256) {
                         return Outcome::Failed { why: damage.to_string(), tell_peer: true };
@@ -528,7 +528,7 @@ async fn receive_file(
                     }
                     return Outcome::Done(Some(url));
                 }
-                Ok(PeerMessage::FileCancel { .. }) => return Outcome::Cancelled { by_me: false },
+                Some(PeerMessage::FileCancel { .. }) => return Outcome::Cancelled { by_me: false },
                 _ => {}
             },
             ChannelEvent::Stop(stop) => return Outcome::stopped(stop),

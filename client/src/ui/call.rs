@@ -11,12 +11,12 @@ use crate::call::state::{Action, CallState, LinkState, Phase, RemotePeer};
 use crate::rtc::engine::Engine;
 use crate::ui::chat::Chat;
 use crate::ui::copy_link::CopyLink;
-use crate::ui::ended::Ended;
-use crate::ui::icon::{Icon, Svg};
-use crate::ui::lobby::{share_link, Ready, ToggleButton};
+use crate::ui::ended::ended;
+use crate::ui::icon::{icon, Icon};
+use crate::ui::lobby::{device_toggle, share_link, Ready, Switch};
 use crate::ui::settings::Settings;
 use crate::ui::stats::StatsPanel;
-use crate::ui::transfer::{use_file_sending, FileIcon, FileSvg, TransferPanel};
+use crate::ui::transfer::{transfer_panel, use_file_sending};
 use crate::ui::video::Video;
 
 /// Properties of [`Call`].
@@ -66,8 +66,6 @@ pub fn call(props: &CallProps) -> Html {
 
     // Shortcuts: one window listener for the call's lifetime, calling whatever the latest render set up.
     let commands = use_mut_ref(|| None::<Callback<Command>>);
-    let help_open = use_state(|| false);
-    let settings_open = use_state(|| false);
     let speaker = use_state(|| crate::prefs::speaker().map(AttrValue::from));
     {
         let commands = commands.clone();
@@ -100,76 +98,58 @@ pub fn call(props: &CallProps) -> Html {
     }
 
     if let Phase::Ended(ending) = &state.phase {
-        return html! {
-            <Ended ending={ending.clone()} on_rejoin={props.on_rejoin.clone()} on_home={props.on_home.clone()} />
-        };
+        return ended(ending, &props.on_rejoin, &props.on_home);
     }
     let Some(engine) = (*engine).clone() else { return html! {} };
 
-    let toggle_mic = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            let on = !state.mic_on;
-            engine.set_mic(on);
-            state.dispatch(Action::SetMic(on));
-        })
-    };
-    let toggle_camera = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            // The button follows the click at once; a click while the camera is still starting turns it off again.
-            let on = !engine.camera_on();
-            state.dispatch(Action::SetCamera(on));
-            let applied = engine.set_camera(on);
-            let (engine, state) = (engine.clone(), state.clone());
-            spawn_local(async move {
-                if let Err(why) = applied.await {
-                    state.dispatch(Action::SetCamera(engine.camera_on()));
-                    state.dispatch(Action::Notice(why));
-                }
-            });
-        })
-    };
-    let toggle_screen = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            if state.sharing {
-                engine.stop_screen_share();
-                return;
-            }
-            let (engine, state) = (engine.clone(), state.clone());
-            spawn_local(async move {
-                if let Err(why) = engine.start_screen_share().await {
-                    state.dispatch(Action::Notice(why));
-                }
-            });
-        })
-    };
-    let toggle_stats = {
-        let state = state.clone();
-        Callback::from(move |()| state.dispatch(Action::ToggleStats))
-    };
-    let toggle_chat = {
-        let state = state.clone();
-        Callback::from(move |()| state.dispatch(Action::ToggleChat))
-    };
-    let leave = {
-        let (engine, state) = (engine.clone(), state.clone());
-        Callback::from(move |()| {
-            engine.leave();
-            state.dispatch(Action::End(crate::call::state::Ending::Left));
-        })
-    };
     let media = engine.local_media();
     let has_mic = media.audio_track().is_some();
-    let toggle_help = {
-        let help_open = help_open.clone();
-        Callback::from(move |()| help_open.set(!*help_open))
+    // What the controls and the shortcuts do, in one place.
+    let run = {
+        let (engine, state) = (engine.clone(), state.clone());
+        Callback::from(move |command| match command {
+            Command::Mic if has_mic => {
+                let on = !state.mic_on;
+                engine.set_mic(on);
+                state.dispatch(Action::SetMic(on));
+            }
+            Command::Mic => {}
+            Command::Camera => {
+                // The button follows the click at once; a click while the camera is still starting turns it off
+                // again.
+                let on = !engine.camera_on();
+                state.dispatch(Action::SetCamera(on));
+                let applied = engine.set_camera(on);
+                let (engine, state) = (engine.clone(), state.clone());
+                spawn_local(async move {
+                    if let Err(why) = applied.await {
+                        state.dispatch(Action::SetCamera(engine.camera_on()));
+                        state.dispatch(Action::Notice(why));
+                    }
+                });
+            }
+            Command::Screen if state.sharing => engine.stop_screen_share(),
+            Command::Screen => {
+                let (engine, state) = (engine.clone(), state.clone());
+                spawn_local(async move {
+                    if let Err(why) = engine.start_screen_share().await {
+                        state.dispatch(Action::Notice(why));
+                    }
+                });
+            }
+            Command::Chat => state.dispatch(Action::ToggleChat),
+            Command::Stats => state.dispatch(Action::ToggleStats),
+            Command::Settings => state.dispatch(Action::ToggleSettings),
+            Command::Leave => {
+                engine.leave();
+                state.dispatch(Action::End(crate::call::state::Ending::Left));
+            }
+            Command::Help => state.dispatch(Action::ToggleHelp),
+            Command::Close => state.dispatch(Action::CloseTopmost),
+        })
     };
-    let toggle_settings = {
-        let settings_open = settings_open.clone();
-        Callback::from(move |_: MouseEvent| settings_open.set(!*settings_open))
-    };
+    *commands.borrow_mut() = Some(run.clone());
+    let on = |command: Command| run.reform(move |_: MouseEvent| command);
     let on_speaker = {
         let speaker = speaker.clone();
         Callback::from(move |id: String| {
@@ -185,33 +165,6 @@ pub fn call(props: &CallProps) -> Html {
         let state = state.clone();
         Callback::from(move |_: MouseEvent| state.dispatch(Action::DismissIceProblem))
     };
-    *commands.borrow_mut() = Some({
-        let (toggle_mic, toggle_camera, toggle_screen, toggle_chat, leave, toggle_help) = (
-            toggle_mic.clone(),
-            toggle_camera.clone(),
-            toggle_screen.clone(),
-            toggle_chat.clone(),
-            leave.clone(),
-            toggle_help.clone(),
-        );
-        let (help_open, settings_open, chat_open, stats_open) =
-            (help_open.clone(), settings_open.clone(), state.chat_open, state.stats_open);
-        let state = state.clone();
-        Callback::from(move |command| match command {
-            Command::Mic if has_mic => toggle_mic.emit(()),
-            Command::Mic => {}
-            Command::Camera => toggle_camera.emit(()),
-            Command::Screen => toggle_screen.emit(()),
-            Command::Chat => toggle_chat.emit(()),
-            Command::Leave => leave.emit(()),
-            Command::Help => toggle_help.emit(()),
-            Command::Close if *help_open => help_open.set(false),
-            Command::Close if *settings_open => settings_open.set(false),
-            Command::Close if chat_open => toggle_chat.emit(()),
-            Command::Close if stats_open => state.dispatch(Action::ToggleStats),
-            Command::Close => {}
-        })
-    });
     let send_chat = {
         let engine = engine.clone();
         Callback::from(move |text: String| engine.send_chat(text))
@@ -225,8 +178,7 @@ pub fn call(props: &CallProps) -> Html {
         .collect();
     let local_screen = engine.local_screen();
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
-    let names: std::collections::HashMap<String, String> =
-        state.peers.iter().map(|peer| (peer.id.to_string(), peer.name.to_string())).collect();
+    let screen_label = if state.sharing { "Stop sharing your screen" } else { "Share your screen" };
     let cancel_transfer = {
         let engine = engine.clone();
         Callback::from(move |key| engine.cancel_transfer(key))
@@ -252,16 +204,11 @@ pub fn call(props: &CallProps) -> Html {
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">
                         <Video stream={Some(media.stream())} muted=true mirrored=true />
-                        if !state.camera_on { <Avatar name={"You".to_owned()} /> }
-                        <div class="tile-label">
-                            <span class="tile-name">{ "You" }</span>
-                            if !state.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
-                            if !state.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
-                        </div>
+                        if !state.camera_on { { avatar("You") } }
+                        { tile_label("You", state.mic_on, state.camera_on) }
                     </div>
-                    { for state.peers.iter().map(|peer| html! {
-                        <RemoteTile key={peer.id.to_string()} peer={peer.clone()} stream={engine.remote_stream(&peer.id)}
-                            speaker={(*speaker).clone()} on_send_file={file_sending.open.clone()} />
+                    { for state.peers.iter().map(|peer| {
+                        remote_tile(peer, engine.remote_stream(&peer.id), (*speaker).clone(), &file_sending.open)
                     }) }
                     if let Some(stream) = local_screen {
                         <div class="tile screen local-screen" aria-label="Your screen">
@@ -270,7 +217,8 @@ pub fn call(props: &CallProps) -> Html {
                         </div>
                     }
                     { for remote_screens.into_iter().map(|(id, stream)| {
-                        let label = format!("{}'s screen", names.get(&id).map(String::as_str).unwrap_or("Someone"));
+                        let name = state.peers.iter().find(|peer| peer.id.as_str() == id).map(|peer| peer.name.as_str());
+                        let label = format!("{}'s screen", name.unwrap_or("Someone"));
                         html! {
                             <div key={format!("screen-{id}")} class="tile screen" data-screen-of={id} aria-label={label.clone()}>
                                 <Video {stream} muted=true />
@@ -284,73 +232,55 @@ pub fn call(props: &CallProps) -> Html {
                 }
                 if file_sending.dragging {
                     <div class="drop-hint" aria-hidden="true">
-                        <FileSvg icon={FileIcon::Attach} />
+                        { icon(Icon::Attach) }
                         <span>{ "Drop to send to everyone, or onto someone's tile to send to them" }</span>
                     </div>
                 }
-                <TransferPanel transfers={state.transfers.items.clone()} on_cancel={cancel_transfer} />
+                { transfer_panel(&state.transfers.items, &cancel_transfer) }
                 if let Some(notice) = &state.notice {
                     <div class="notice" role="status">{ notice }</div>
                 }
             </section>
             if state.stats_open {
-                <StatsPanel engine={engine.clone()} on_close={toggle_stats.clone()}
+                <StatsPanel engine={engine.clone()} on_close={run.reform(|()| Command::Stats)}
                     peers={state.peers.iter().map(|peer| (peer.id.clone(), AttrValue::from(peer.name.to_string()))).collect::<Vec<_>>()} />
             }
             if state.chat_open {
-                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={toggle_chat.reform(|_| ())} />
+                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={on(Command::Chat)} />
             }
-            if *settings_open {
+            if state.settings_open {
                 <Settings engine={engine.clone()} speaker={(*speaker).clone()} {on_speaker} {on_notice}
-                    on_close={toggle_settings.clone()} />
+                    on_close={on(Command::Settings)} />
             }
-            if *help_open {
-                <ShortcutHelp on_close={toggle_help.reform(|_| ())} />
+            if state.help_open {
+                <ShortcutHelp on_close={on(Command::Help)} />
             }
             <nav class="controls" aria-label="Call controls">
-                <ToggleButton id="toggle-mic" on={state.mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                    label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic.reform(|_| ())} />
-                <ToggleButton id="toggle-camera" on={state.camera_on} label_on="Turn camera off"
-                    label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera.reform(|_| ())} />
-                <button id="toggle-screen" type="button" class={classes!("round", state.sharing.then_some("active"))}
-                    aria-pressed={state.sharing.to_string()}
-                    aria-label={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
-                    title={if state.sharing { "Stop sharing your screen" } else { "Share your screen" }}
-                    onclick={toggle_screen.reform(|_| ())}>
-                    <Svg icon={Icon::Screen} />
-                </button>
-                <button id="toggle-chat" type="button" class={classes!("round", state.chat_open.then_some("active"))}
-                    aria-pressed={state.chat_open.to_string()} aria-label="Chat" title="Chat" onclick={toggle_chat.reform(|_| ())}>
-                    <Svg icon={Icon::Chat} />
+                { device_toggle(Switch::Mic, state.mic_on && has_mic, !has_mic, on(Command::Mic)) }
+                { device_toggle(Switch::Camera, state.camera_on, false, on(Command::Camera)) }
+                { control("toggle-screen", screen_label, screen_label, state.sharing, on(Command::Screen), icon(Icon::Screen)) }
+                { control("toggle-chat", "Chat", "Chat", state.chat_open, on(Command::Chat), html! { <>
+                    { icon(Icon::Chat) }
                     if state.unread > 0 {
                         <span id="chat-unread" class="badge" aria-label={format!("{} unread", state.unread)}>
                             { state.unread }
                         </span>
                     }
-                </button>
-                <button id="toggle-stats" type="button" class={classes!("round", state.stats_open.then_some("active"))}
-                    aria-pressed={state.stats_open.to_string()} aria-label="Call statistics" title="Call statistics"
-                    onclick={toggle_stats.reform(|_| ())}>
-                    <Svg icon={Icon::Stats} />
-                </button>
+                </> }) }
+                { control("toggle-stats", "Call statistics", "Call statistics", state.stats_open, on(Command::Stats),
+                    icon(Icon::Stats)) }
                 <button id="send-file" type="button" class="round" aria-label="Send a file to everyone"
                     title="Send a file to everyone" disabled={state.peers.is_empty()}
                     onclick={file_sending.open.reform(|_| None)}>
-                    <FileSvg icon={FileIcon::Attach} />
+                    { icon(Icon::Attach) }
                 </button>
                 <CopyLink link={share_link(&props.room)} round=true />
-                <button id="toggle-settings" type="button" class={classes!("round", settings_open.then_some("active"))}
-                    aria-pressed={settings_open.to_string()} aria-label="Settings" title="Settings"
-                    onclick={toggle_settings}>
-                    <Svg icon={Icon::Settings} />
-                </button>
-                <button id="toggle-help" type="button" class={classes!("round", help_open.then_some("active"))}
-                    aria-pressed={help_open.to_string()} aria-label="Keyboard shortcuts" title="Keyboard shortcuts (?)"
-                    onclick={toggle_help.reform(|_| ())}>
-                    <span aria-hidden="true" class="key-hint">{ "?" }</span>
-                </button>
-                <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={leave.reform(|_| ())}>
-                    <Svg icon={Icon::Leave} />
+                { control("toggle-settings", "Settings", "Settings", state.settings_open, on(Command::Settings),
+                    icon(Icon::Settings)) }
+                { control("toggle-help", "Keyboard shortcuts", "Keyboard shortcuts (?)", state.help_open, on(Command::Help),
+                    html! { <span aria-hidden="true" class="key-hint">{ "?" }</span> }) }
+                <button id="leave" type="button" class="round danger" aria-label="Leave call" title="Leave call" onclick={on(Command::Leave)}>
+                    { icon(Icon::Leave) }
                 </button>
             </nav>
             { file_sending.input.clone() }
@@ -358,52 +288,77 @@ pub fn call(props: &CallProps) -> Html {
     }
 }
 
-/// Properties of [`RemoteTile`].
-#[derive(Properties, PartialEq)]
-struct RemoteTileProps {
-    peer: RemotePeer,
-    stream: Option<web_sys::MediaStream>,
-    speaker: Option<AttrValue>,
-    /// Opens the file picker to send to this person.
-    on_send_file: Callback<Option<huddle_common::PeerId>>,
+/// A round button of the controls bar that opens or starts something: `aria-pressed` and the highlight follow
+/// `pressed`.
+fn control(
+    id: &'static str,
+    label: &'static str,
+    title: &'static str,
+    pressed: bool,
+    onclick: Callback<MouseEvent>,
+    content: Html,
+) -> Html {
+    html! {
+        <button {id} type="button" class={classes!("round", pressed.then_some("active"))}
+            aria-pressed={if pressed { "true" } else { "false" }} aria-label={label} {title} {onclick}>
+            { content }
+        </button>
+    }
 }
 
-/// Another person's tile: video (or their initial), name, mic/camera indicators, connection state.
-#[function_component(RemoteTile)]
-fn remote_tile(props: &RemoteTileProps) -> Html {
-    let peer = &props.peer;
+/// Another person's tile (keyed by them): video (or their initial), name, mic/camera indicators, connection state,
+/// and a button to send them a file.
+fn remote_tile(
+    peer: &RemotePeer,
+    stream: Option<web_sys::MediaStream>,
+    speaker: Option<AttrValue>,
+    on_send_file: &Callback<Option<huddle_common::PeerId>>,
+) -> Html {
     let name = peer.name.to_string();
+    let send_file = {
+        let id = peer.id.clone();
+        on_send_file.reform(move |_| Some(id.clone()))
+    };
     html! {
-        <div class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()} aria-label={name.clone()}>
-            <Video stream={props.stream.clone()} speaker={props.speaker.clone()} />
-            if !peer.camera_on { <Avatar name={name.clone()} /> }
+        <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
+            aria-label={name.clone()}>
+            <Video {stream} {speaker} />
+            if !peer.camera_on { { avatar(&name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>
             }
-            <div class="tile-label">
-                <span class="tile-name">{ name.clone() }</span>
-                if !peer.mic_on { <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off"><Svg icon={Icon::MicOff} /></span> }
-                if !peer.camera_on { <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off"><Svg icon={Icon::CameraOff} /></span> }
-            </div>
+            { tile_label(&name, peer.mic_on, peer.camera_on) }
             <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
-                title={format!("Send a file to {name}")}
-                onclick={{ let id = peer.id.clone(); props.on_send_file.reform(move |_| Some(id.clone())) }}>
-                <FileSvg icon={FileIcon::Attach} />
+                title={format!("Send a file to {name}")} onclick={send_file}>
+                { icon(Icon::Attach) }
             </button>
         </div>
     }
 }
 
-/// Properties of [`Avatar`].
-#[derive(Properties, PartialEq)]
-struct AvatarProps {
-    name: String,
+/// A tile's name, with icons when the microphone or the camera is off.
+fn tile_label(name: &str, mic_on: bool, camera_on: bool) -> Html {
+    html! {
+        <div class="tile-label">
+            <span class="tile-name">{ name }</span>
+            if !mic_on {
+                <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">
+                    { icon(Icon::MicOff) }
+                </span>
+            }
+            if !camera_on {
+                <span class="tile-camera-off" title="Camera off" role="img" aria-label="Camera off">
+                    { icon(Icon::CameraOff) }
+                </span>
+            }
+        </div>
+    }
 }
 
-/// A round initial shown instead of a camera picture.
-#[function_component(Avatar)]
-fn avatar(props: &AvatarProps) -> Html {
-    let initial: String = props.name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+/// A round initial shown instead of a camera picture (in capitals by the style sheet's `text-transform`, which
+/// knows every script's).
+fn avatar(name: &str) -> Html {
+    let initial: String = name.chars().next().map(String::from).unwrap_or_default();
     html! { <div class="avatar" aria-hidden="true"><span>{ initial }</span></div> }
 }
 

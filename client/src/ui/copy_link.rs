@@ -4,7 +4,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use yew::prelude::*;
 
 use crate::rtc::clipboard_write_text;
-use crate::ui::icon::{Icon, Svg};
+use crate::ui::icon::{icon, Icon};
 
 /// Properties of [`CopyLink`].
 #[derive(Properties, PartialEq)]
@@ -43,7 +43,7 @@ pub fn copy_link(props: &CopyLinkProps) -> Html {
     let class = classes!(props.round.then_some("round"));
     html! {
         <button id="copy-link" type="button" {class} aria-label={label} title={label} {onclick}>
-            if props.round { <Svg icon={Icon::Link} /> } else { { label } }
+            if props.round { { icon(Icon::Link) } } else { { label } }
             <span class="visually-hidden" role="status">{ if copied.is_some() { label } else { "" } }</span>
         </button>
     }

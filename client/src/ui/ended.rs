@@ -5,23 +5,11 @@ use yew::prelude::*;
 
 use crate::call::state::Ending;
 
-/// Properties of [`Ended`].
-#[derive(Properties, PartialEq)]
-pub struct EndedProps {
-    /// Why.
-    pub ending: Ending,
-    /// Back to the lobby.
-    pub on_rejoin: Callback<()>,
-    /// Back home.
-    pub on_home: Callback<()>,
-}
-
-/// The refusal or goodbye screen.
-#[function_component(Ended)]
-pub fn ended(props: &EndedProps) -> Html {
-    let rejoin = props.on_rejoin.reform(|_: MouseEvent| ());
-    let home = props.on_home.reform(|_: MouseEvent| ());
-    match &props.ending {
+/// The refusal or goodbye screen, with ways back to the lobby (`on_rejoin`) and home (`on_home`).
+pub fn ended(ending: &Ending, on_rejoin: &Callback<()>, on_home: &Callback<()>) -> Html {
+    let rejoin = on_rejoin.reform(|_: MouseEvent| ());
+    let home = on_home.reform(|_: MouseEvent| ());
+    match ending {
         Ending::Left => html! {
             <main id="left" class="message-screen">
                 <h1>{ "You left the call" }</h1>
@@ -33,16 +21,22 @@ pub fn ended(props: &EndedProps) -> Html {
         },
         Ending::Refused { code, message } => {
             let (title, advice) = refusal_text(*code, message);
-            html! { <ErrorScreen code={code.as_str()} {title} {advice} on_back={rejoin} on_home={home} /> }
+            error_screen(code.as_str(), &title, &advice, rejoin, home)
         }
-        Ending::Replaced => html! {
-            <ErrorScreen code="replaced" title="You joined from another tab"
-                advice="This tab left the call so your other one could take over." on_back={rejoin} on_home={home} />
-        },
-        Ending::RelayUnavailable => html! {
-            <ErrorScreen code="unreachable" title="Can't reach the call server"
-                advice="Check your connection and try again in a moment." on_back={rejoin} on_home={home} />
-        },
+        Ending::Replaced => error_screen(
+            "replaced",
+            "You joined from another tab",
+            "This tab left the call so your other one could take over.",
+            rejoin,
+            home,
+        ),
+        Ending::RelayUnavailable => error_screen(
+            "unreachable",
+            "Can't reach the call server",
+            "Check your connection and try again in a moment.",
+            rejoin,
+            home,
+        ),
     }
 }
 
@@ -58,31 +52,22 @@ fn refusal_text(code: ErrorCode, message: &str) -> (String, String) {
     (title.to_owned(), advice.to_owned())
 }
 
-/// Properties of [`ErrorScreen`].
-#[derive(Properties, PartialEq)]
-pub struct ErrorScreenProps {
-    /// The protocol error code (also in `data-code`, for tests and support).
-    pub code: AttrValue,
-    /// Headline.
-    pub title: AttrValue,
-    /// What to do now.
-    pub advice: AttrValue,
-    /// Back a step.
-    pub on_back: Callback<MouseEvent>,
-    /// Back home.
-    pub on_home: Callback<MouseEvent>,
-}
-
-/// A refusal with its reason and a way back.
-#[function_component(ErrorScreen)]
-pub fn error_screen(props: &ErrorScreenProps) -> Html {
+/// A refusal with its reason and a way back: `code` is the protocol error code (also in `data-code`, for tests and
+/// support), `title` the headline, `advice` what to do now; `on_back` goes back a step, `on_home` home.
+pub fn error_screen(
+    code: &str,
+    title: &str,
+    advice: &str,
+    on_back: Callback<MouseEvent>,
+    on_home: Callback<MouseEvent>,
+) -> Html {
     html! {
-        <main id="error" class="message-screen" data-code={props.code.clone()} role="alert">
-            <h1>{ &props.title }</h1>
-            <p>{ &props.advice }</p>
+        <main id="error" class="message-screen" data-code={code.to_owned()} role="alert">
+            <h1>{ title }</h1>
+            <p>{ advice }</p>
             <div class="actions">
-                <button id="back" class="primary" onclick={props.on_back.clone()}>{ "Try again" }</button>
-                <button id="home" onclick={props.on_home.clone()}>{ "Back to start" }</button>
+                <button id="back" class="primary" onclick={on_back}>{ "Try again" }</button>
+                <button id="home" onclick={on_home}>{ "Back to start" }</button>
             </div>
         </main>
     }

@@ -9,10 +9,11 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use crate::call::decimal::fixed;
 use crate::prefs;
 use crate::rtc::media::{list_devices, Device, Devices, LocalMedia, MicLevel};
 use crate::ui::copy_link::CopyLink;
-use crate::ui::icon::{Icon, Svg};
+use crate::ui::icon::{icon, Icon};
 use crate::ui::video::Video;
 
 /// What the lobby hands to the call.
@@ -86,7 +87,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
             let interval = level.map(|level| {
                 Interval::new(100, move || {
                     if let Some(meter) = meter.cast::<web_sys::Element>() {
-                        let _ = meter.set_attribute("value", &format!("{:.2}", level.level()));
+                        let _ = meter.set_attribute("value", &fixed(level.level(), 2));
                     }
                 })
             });
@@ -191,10 +192,8 @@ pub fn lobby(props: &LobbyProps) -> Html {
                     }
                 </div>
                 <div class="preview-controls">
-                    <ToggleButton id="toggle-mic" on={*mic_on && has_mic} disabled={!has_mic} label_on="Mute microphone"
-                        label_off="Unmute microphone" icon_on={Icon::Mic} icon_off={Icon::MicOff} onclick={toggle_mic} />
-                    <ToggleButton id="toggle-camera" on={*camera_on} disabled={!ready} label_on="Turn camera off"
-                        label_off="Turn camera on" icon_on={Icon::Camera} icon_off={Icon::CameraOff} onclick={toggle_camera} />
+                    { device_toggle(Switch::Mic, *mic_on && has_mic, !has_mic, toggle_mic) }
+                    { device_toggle(Switch::Camera, *camera_on, !ready, toggle_camera) }
                     <label class="meter-label">
                         <span class="visually-hidden">{ "Microphone level" }</span>
                         <meter id="mic-level" ref={meter} min="0" max="1" value="0" aria-label="Microphone level" />
@@ -215,10 +214,8 @@ pub fn lobby(props: &LobbyProps) -> Html {
                     if let Some(error) = &*name_error {
                         <p class="form-error" role="alert">{ error }</p>
                     }
-                    <DevicePicker id="camera-select" label="Camera" devices={devices.cameras.clone()}
-                        selected={choice.camera.clone()} onchange={pick_camera} />
-                    <DevicePicker id="mic-select" label="Microphone" devices={devices.mics.clone()}
-                        selected={choice.mic.clone()} onchange={pick_mic} />
+                    { device_picker("camera-select", "Camera", &devices.cameras, choice.camera.as_deref(), pick_camera) }
+                    { device_picker("mic-select", "Microphone", &devices.mics, choice.mic.as_deref(), pick_mic) }
                     <button id="join" type="submit" class="primary big" disabled={!ready}>
                         { if ready { "Join" } else { "Getting your camera…" } }
                     </button>
@@ -233,9 +230,13 @@ pub fn lobby(props: &LobbyProps) -> Html {
     }
 }
 
+/// Our own messages (`InvalidName`'s) as sentences; they are ASCII.
 fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    let mut sentence = text.to_owned();
+    if let Some(first) = sentence.get_mut(..1) {
+        first.make_ascii_uppercase();
+    }
+    sentence
 }
 
 /// The room's link, as shared.
@@ -244,70 +245,49 @@ pub fn share_link(room: &RoomId) -> String {
     format!("{origin}/r/{room}")
 }
 
-/// Properties of [`ToggleButton`].
-#[derive(Properties, PartialEq)]
-pub struct ToggleProps {
-    /// Element id.
-    pub id: AttrValue,
-    /// The device is on.
-    pub on: bool,
-    /// Nothing to toggle.
-    #[prop_or_default]
-    pub disabled: bool,
-    /// Accessible label while on (what pressing does).
-    pub label_on: AttrValue,
-    /// Accessible label while off.
-    pub label_off: AttrValue,
-    /// Icon while on.
-    pub icon_on: Icon,
-    /// Icon while off.
-    pub icon_off: Icon,
-    /// Pressed.
-    pub onclick: Callback<MouseEvent>,
+/// What a [`device_toggle`] switches.
+#[derive(Clone, Copy)]
+pub enum Switch {
+    /// The microphone (`#toggle-mic`).
+    Mic,
+    /// The camera (`#toggle-camera`).
+    Camera,
 }
 
 /// A mic or camera switch: `aria-pressed` is true while the device is on.
-#[function_component(ToggleButton)]
-pub fn toggle_button(props: &ToggleProps) -> Html {
-    let label = if props.on { &props.label_on } else { &props.label_off };
+pub fn device_toggle(switch: Switch, on: bool, disabled: bool, onclick: Callback<MouseEvent>) -> Html {
+    let (id, label_on, label_off, icon_on, icon_off) = match switch {
+        Switch::Mic => ("toggle-mic", "Mute microphone", "Unmute microphone", Icon::Mic, Icon::MicOff),
+        Switch::Camera => ("toggle-camera", "Turn camera off", "Turn camera on", Icon::Camera, Icon::CameraOff),
+    };
+    let label = if on { label_on } else { label_off };
     html! {
-        <button id={props.id.clone()} type="button" class={classes!("round", (!props.on).then_some("off"))}
-            aria-pressed={props.on.to_string()} aria-label={label.clone()} title={label.clone()}
-            disabled={props.disabled} onclick={props.onclick.clone()}>
-            <Svg icon={if props.on { props.icon_on } else { props.icon_off }} />
+        <button {id} type="button" class={classes!("round", (!on).then_some("off"))} aria-pressed={on.to_string()}
+            aria-label={label} title={label} {disabled} {onclick}>
+            { icon(if on { icon_on } else { icon_off }) }
         </button>
     }
 }
 
-/// Properties of [`DevicePicker`].
-#[derive(Properties, PartialEq)]
-pub struct PickerProps {
-    /// Element id.
-    pub id: AttrValue,
-    /// What it picks.
-    pub label: AttrValue,
-    /// The choices.
-    pub devices: Vec<Device>,
-    /// The device in use.
-    pub selected: Option<String>,
-    /// A choice was made.
-    pub onchange: Callback<Event>,
-}
-
-/// A camera or microphone picker.
-#[function_component(DevicePicker)]
-pub fn device_picker(props: &PickerProps) -> Html {
+/// A camera or microphone picker; devices without a label are numbered.
+pub fn device_picker(
+    id: &'static str,
+    label: &'static str,
+    devices: &[Device],
+    selected: Option<&str>,
+    onchange: Callback<Event>,
+) -> Html {
     html! {
         <label class="field">
-            <span>{ &props.label }</span>
-            <select id={props.id.clone()} onchange={props.onchange.clone()} disabled={props.devices.is_empty()}>
-                if props.devices.is_empty() {
+            <span>{ label }</span>
+            <select {id} {onchange} disabled={devices.is_empty()}>
+                if devices.is_empty() {
                     <option>{ "None found" }</option>
                 }
-                { for props.devices.iter().enumerate().map(|(index, device)| {
-                    let label = if device.label.is_empty() { format!("{} {}", props.label, index + 1) } else { device.label.clone() };
-                    let selected = props.selected.as_deref() == Some(device.id.as_str());
-                    html! { <option value={device.id.clone()} {selected}>{ label }</option> }
+                { for devices.iter().enumerate().map(|(index, device)| {
+                    let name = if device.label.is_empty() { format!("{label} {}", index + 1) } else { device.label.clone() };
+                    let selected = selected == Some(device.id.as_str());
+                    html! { <option value={device.id.clone()} {selected}>{ name }</option> }
                 }) }
             </select>
         </label>

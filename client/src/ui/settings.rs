@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use crate::rtc::engine::Engine;
 use crate::rtc::media::{can_choose_speaker, list_devices, watch_devices, Devices};
-use crate::ui::lobby::DevicePicker;
+use crate::ui::lobby::device_picker;
 
 /// Properties of [`Settings`].
 #[derive(Properties, PartialEq)]
@@ -64,13 +64,10 @@ pub fn settings(props: &SettingsProps) -> Html {
         <div class="overlay">
             <div id="settings" class="dialog" role="dialog" aria-modal="true" aria-labelledby="settings-title">
                 <h2 id="settings-title">{ "Settings" }</h2>
-                <DevicePicker id="call-camera-select" label="Camera" devices={devices.cameras.clone()}
-                    selected={choice.camera} onchange={switch(true)} />
-                <DevicePicker id="call-mic-select" label="Microphone" devices={devices.mics.clone()}
-                    selected={choice.mic} onchange={switch(false)} />
+                { device_picker("call-camera-select", "Camera", &devices.cameras, choice.camera.as_deref(), switch(true)) }
+                { device_picker("call-mic-select", "Microphone", &devices.mics, choice.mic.as_deref(), switch(false)) }
                 if can_choose_speaker() {
-                    <DevicePicker id="speaker-select" label="Speaker" devices={devices.speakers.clone()}
-                        selected={props.speaker.as_ref().map(|s| s.to_string())} onchange={pick_speaker} />
+                    { device_picker("speaker-select", "Speaker", &devices.speakers, props.speaker.as_deref(), pick_speaker) }
                 }
                 <button id="close-settings" class="primary" onclick={props.on_close.clone()}>{ "Done" }</button>
             </div>

@@ -5,18 +5,18 @@
 //! re-renders this panel alone, never the video tiles.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures::future::join_all;
 use gloo_timers::callback::Interval;
 use huddle_common::PeerId;
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sparkline, HISTORY};
+use crate::call::decimal::{fixed, trimmed};
+use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sample, Sparkline, HISTORY};
 use crate::rtc::engine::Engine;
-use crate::rtc::stats::{now_ms, report, snapshot};
+use crate::rtc::stats::{now_ms, reports, snapshot};
+use crate::small_map::SmallMap;
 
 /// How often the panel reads the statistics.
 const POLL_MS: u32 = 1_000;
@@ -38,7 +38,7 @@ pub struct StatsPanelProps {
 /// What the panel keeps between polls (outside Yew's state, so that an update is one re-render and no copy).
 #[derive(Default)]
 struct Readings {
-    peers: HashMap<PeerId, PeerHistory>,
+    peers: SmallMap<PeerId, PeerHistory>,
     /// When the latest poll asked the browser, and when its reports arrived (the page's own work starting), until
     /// the render showing it is done.
     poll_times: Option<(f64, f64)>,
@@ -73,8 +73,8 @@ pub fn stats_panel(props: &StatsPanelProps) -> Html {
             let times = readings.borrow_mut().poll_times.take();
             if let (Some((asked, arrived)), Some(panel)) = (times, panel.cast::<web_sys::Element>()) {
                 let now = now_ms();
-                let _ = panel.set_attribute("data-update-ms", &format!("{:.1}", now - asked));
-                let _ = panel.set_attribute("data-work-ms", &format!("{:.1}", now - arrived));
+                let _ = panel.set_attribute("data-update-ms", &fixed(now - asked, 1));
+                let _ = panel.set_attribute("data-work-ms", &fixed(now - arrived, 1));
             }
         });
     }
@@ -123,10 +123,7 @@ pub fn stats_panel(props: &StatsPanelProps) -> Html {
                 if props.peers.is_empty() {
                     <p class="stats-empty">{ "Statistics appear here once someone joins." }</p>
                 }
-                { for props.peers.iter().map(|(id, name)| html! {
-                    <PeerStats key={id.to_string()} id={id.clone()} name={name.clone()}
-                        history={readings.peers.get(id).cloned()} />
-                }) }
+                { for props.peers.iter().map(|(id, name)| peer_stats(id, name, readings.peers.get(id))) }
             </div>
             <p class="stats-footnote">{ "Last minute, updated every second while this panel is open." }</p>
         </aside>
@@ -151,7 +148,8 @@ fn poller(
         spawn_local(async move {
             let asked = now_ms();
             let connections = engine.peer_connections();
-            let reports = join_all(connections.iter().map(|(_, pc)| report(pc))).await;
+            let pcs: Vec<_> = connections.iter().map(|(_, pc)| pc.clone()).collect();
+            let reports = reports(&pcs).await;
             busy.set(false);
             if !alive.get() {
                 return;
@@ -162,7 +160,9 @@ fn poller(
                 readings.peers.retain(|peer, _| connections.iter().any(|(id, _)| id == peer));
                 for ((peer, _), report) in connections.into_iter().zip(reports) {
                     match report {
-                        Ok(report) => readings.peers.entry(peer).or_default().push(snapshot(&report)),
+                        Ok(report) => {
+                            readings.peers.get_or_insert_with(peer, PeerHistory::default).push(snapshot(&report))
+                        }
                         // A connection closing as we ask: it drops out of the list on the next poll.
                         Err(error) => web_sys::console::warn_2(&"getStats failed:".into(), &error),
                     }
@@ -174,44 +174,32 @@ fn poller(
     }
 }
 
-/// Properties of [`PeerStats`].
-#[derive(Properties, PartialEq)]
-struct PeerStatsProps {
-    id: PeerId,
-    name: AttrValue,
-    history: Option<PeerHistory>,
-}
-
-/// One peer's section.
-#[function_component(PeerStats)]
-fn peer_stats(props: &PeerStatsProps) -> Html {
+/// One peer's section (keyed by the peer).
+fn peer_stats(id: &PeerId, name: &AttrValue, history: Option<&PeerHistory>) -> Html {
     let empty = PeerHistory::default();
-    let history = props.history.as_ref().unwrap_or(&empty);
+    let history = history.unwrap_or(&empty);
     let latest = history.latest().cloned().unwrap_or_default();
-    let heading = format!("stats-name-{}", props.id);
+    let heading = format!("stats-name-{id}");
     let unknown = || "—".to_owned();
     let (path, relayed) = match &latest.path {
         Some(path) => (path.label(), path.is_relayed()),
         None => ("Finding a path…".to_owned(), false),
     };
     let loss = latest.loss_percent.map_or_else(unknown, format_percent);
-    let fps = latest.fps.map_or_else(unknown, |fps| format!("{fps:.0} fps"));
+    let fps = latest.fps.map_or_else(unknown, |fps| format!("{} fps", fixed(fps, 0)));
     let resolution = latest.resolution.map_or_else(unknown, |(width, height)| format!("{width}x{height}"));
     let codec = latest.codec.clone().unwrap_or_else(unknown);
     html! {
-        <section class="stats-peer" data-peer-id={props.id.to_string()} aria-labelledby={heading.clone()}>
+        <section key={id.to_string()} class="stats-peer" data-peer-id={id.to_string()} aria-labelledby={heading.clone()}>
             <header class="stats-peer-head">
-                <h3 id={heading}>{ props.name.clone() }</h3>
+                <h3 id={heading}>{ name.clone() }</h3>
                 <span class={classes!("stats-path", relayed.then_some("relayed"))} title="How media travels">
                     { path }
                 </span>
             </header>
-            <Graph class="stats-bitrate-in" tone="in" label="Receiving" measure={Measure::BitrateIn}
-                series={history.series(|sample| sample.bitrate_in_kbps)} value={latest.bitrate_in_kbps} />
-            <Graph class="stats-bitrate-out" tone="out" label="Sending" measure={Measure::BitrateOut}
-                series={history.series(|sample| sample.bitrate_out_kbps)} value={latest.bitrate_out_kbps} />
-            <Graph class="stats-rtt" tone="rtt" label="Round trip" measure={Measure::Rtt}
-                series={history.series(|sample| sample.rtt_ms)} value={latest.rtt_ms} />
+            { graph(Measure::BitrateIn, history, latest.bitrate_in_kbps) }
+            { graph(Measure::BitrateOut, history, latest.bitrate_out_kbps) }
+            { graph(Measure::Rtt, history, latest.rtt_ms) }
             <dl class="stats-facts">
                 <div><dt>{ "Packet loss" }</dt><dd class="stats-loss">{ loss }</dd></div>
                 <div><dt>{ "Frame rate" }</dt><dd class="stats-fps">{ fps }</dd></div>
@@ -222,7 +210,7 @@ fn peer_stats(props: &PeerStatsProps) -> Html {
     }
 }
 
-/// What a graph draws, for its number format.
+/// What a graph draws.
 #[derive(Clone, Copy, PartialEq)]
 enum Measure {
     BitrateIn,
@@ -231,6 +219,24 @@ enum Measure {
 }
 
 impl Measure {
+    /// Its value in a sample.
+    fn of(self, sample: &Sample) -> Option<f64> {
+        match self {
+            Measure::BitrateIn => sample.bitrate_in_kbps,
+            Measure::BitrateOut => sample.bitrate_out_kbps,
+            Measure::Rtt => sample.rtt_ms,
+        }
+    }
+
+    /// The class of its value (the UI contract's selector), its colour and its label.
+    fn look(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Measure::BitrateIn => ("stats-bitrate-in", "in", "Receiving"),
+            Measure::BitrateOut => ("stats-bitrate-out", "out", "Sending"),
+            Measure::Rtt => ("stats-rtt", "rtt", "Round trip"),
+        }
+    }
+
     fn format(self, value: f64) -> String {
         match self {
             Measure::BitrateIn | Measure::BitrateOut => format_kbps(value),
@@ -239,38 +245,23 @@ impl Measure {
     }
 }
 
-/// Properties of [`Graph`].
-#[derive(Properties, PartialEq)]
-struct GraphProps {
-    /// The class of the value (the UI contract's selector).
-    class: &'static str,
-    /// The colour: `in`, `out` or `rtt`.
-    tone: &'static str,
-    label: &'static str,
-    measure: Measure,
-    /// The last minute, oldest first.
-    series: Vec<Option<f64>>,
-    /// The newest value.
-    value: Option<f64>,
-}
-
 /// A labelled value with a sparkline of its last minute.
-#[function_component(Graph)]
-fn graph(props: &GraphProps) -> Html {
-    let line = Sparkline::new(&props.series, HISTORY, GRAPH_WIDTH, GRAPH_HEIGHT, 1.5);
+fn graph(measure: Measure, history: &PeerHistory, value: Option<f64>) -> Html {
+    let (class, tone, label) = measure.look();
+    let line = Sparkline::new(&history.series(|sample| measure.of(sample)), HISTORY, GRAPH_WIDTH, GRAPH_HEIGHT, 1.5);
     let description = if line.len == 0 {
-        format!("{}: no readings yet", props.label)
+        format!("{label}: no readings yet")
     } else {
-        format!("{} over the last minute, peaking at {}", props.label, props.measure.format(line.max))
+        format!("{label} over the last minute, peaking at {}", measure.format(line.max))
     };
-    let value = props.value.map_or_else(|| "—".to_owned(), |value| props.measure.format(value));
+    let value = value.map_or_else(|| "—".to_owned(), |value| measure.format(value));
     html! {
-        <div class={classes!("stats-graph", props.tone)}>
+        <div class={classes!("stats-graph", tone)}>
             <div class="stats-graph-head">
-                <span class="stats-label">{ props.label }</span>
-                <span class={classes!("stats-value", props.class)}>{ value }</span>
+                <span class="stats-label">{ label }</span>
+                <span class={classes!("stats-value", class)}>{ value }</span>
             </div>
-            <svg class="sparkline" viewBox={format!("0 0 {GRAPH_WIDTH} {GRAPH_HEIGHT}")} preserveAspectRatio="none"
+            <svg class="sparkline" viewBox={format!("0 0 {} {}", trimmed(GRAPH_WIDTH, 2), trimmed(GRAPH_HEIGHT, 2))} preserveAspectRatio="none"
                 role="img" aria-label={description}>
                 <polygon class="sparkline-area" points={line.area} />
                 <polyline points={line.points} fill="none" stroke="currentColor" stroke-width="1.5"

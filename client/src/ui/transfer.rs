@@ -11,6 +11,7 @@ use yew::prelude::*;
 
 use crate::call::transfer::{Direction, Transfer, TransferKey};
 use crate::rtc::engine::Engine;
+use crate::ui::icon::{icon, Icon};
 
 /// Ways to send files from the call screen, from [`use_file_sending`].
 pub struct FileSending {
@@ -138,87 +139,31 @@ fn send_all(engine: &Engine, files: &FileList, to: Option<&PeerId>) {
     }
 }
 
-/// Which picture.
-#[derive(Clone, Copy, PartialEq)]
-pub enum FileIcon {
-    /// Attach a file.
-    Attach,
-    /// Going out.
-    Up,
-    /// Coming in.
-    Down,
-}
-
-/// Properties of [`FileSvg`].
-#[derive(Properties, PartialEq)]
-pub struct FileSvgProps {
-    /// Which picture.
-    pub icon: FileIcon,
-}
-
-/// A line icon for files, decorative like `crate::ui::icon::Svg`.
-#[function_component(FileSvg)]
-pub fn file_svg(props: &FileSvgProps) -> Html {
-    let path = match props.icon {
-        FileIcon::Attach => {
-            "M20 11.5l-7.8 7.8a4.8 4.8 0 0 1-6.8-6.8l8-8a3.2 3.2 0 0 1 4.5 4.5l-8 8a1.6 1.6 0 0 1-2.3-2.3l7.3-7.3"
-        }
-        FileIcon::Up => "M12 19V5M6 11l6-6 6 6",
-        FileIcon::Down => "M12 5v14M6 13l6 6 6-6",
-    };
-    html! {
-        <svg class="icon" viewBox="0 0 24 24" width="22" height="22" fill="none" stroke="currentColor"
-            stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true" focusable="false">
-            <path d={path} />
-        </svg>
-    }
-}
-
-/// Properties of [`TransferPanel`].
-#[derive(Properties, PartialEq)]
-pub struct TransferPanelProps {
-    /// The call's transfers, oldest first.
-    pub transfers: Vec<Transfer>,
-    /// Cancel one.
-    pub on_cancel: Callback<TransferKey>,
-}
-
-/// The list of transfers, newest first; nothing while there are none.
-#[function_component(TransferPanel)]
-pub fn transfer_panel(props: &TransferPanelProps) -> Html {
-    if props.transfers.is_empty() {
+/// The list of transfers, newest first; nothing while there are none. `on_cancel` cancels one.
+pub fn transfer_panel(transfers: &[Transfer], on_cancel: &Callback<TransferKey>) -> Html {
+    if transfers.is_empty() {
         return html! {};
     }
     html! {
         <section id="transfers" class="transfers" aria-label="Files">
             <ul>
-                { for props.transfers.iter().rev().map(|transfer| html! {
-                    <TransferItem key={format!("{:?}:{}:{}", transfer.key.direction, transfer.key.peer, transfer.key.id)}
-                        transfer={transfer.clone()} on_cancel={props.on_cancel.clone()} />
-                }) }
+                { for transfers.iter().rev().map(|transfer| transfer_item(transfer, on_cancel)) }
             </ul>
         </section>
     }
 }
 
-/// Properties of [`TransferItem`].
-#[derive(Properties, PartialEq)]
-struct TransferItemProps {
-    transfer: Transfer,
-    on_cancel: Callback<TransferKey>,
-}
-
 /// One transfer: its file, who it is with, a progress bar, and cancel or save.
-#[function_component(TransferItem)]
-fn transfer_item(props: &TransferItemProps) -> Html {
-    let transfer = &props.transfer;
-    let (direction, icon) = match transfer.key.direction {
-        Direction::Send => ("send", FileIcon::Up),
-        Direction::Receive => ("receive", FileIcon::Down),
+fn transfer_item(transfer: &Transfer, on_cancel: &Callback<TransferKey>) -> Html {
+    let direction = transfer.key.direction.as_str();
+    let file_icon = match transfer.key.direction {
+        Direction::Send => Icon::Up,
+        Direction::Receive => Icon::Down,
     };
+    let key = format!("{direction}:{}:{}", transfer.key.peer, transfer.key.id);
     let cancel = {
-        let (key, on_cancel) = (transfer.key.clone(), props.on_cancel.clone());
-        Callback::from(move |_: MouseEvent| on_cancel.emit(key.clone()))
+        let key = transfer.key.clone();
+        on_cancel.reform(move |_: MouseEvent| key.clone())
     };
     // An empty file is all there once done; `<progress max=0>` would show as indeterminate.
     let (max, value) = match transfer.size {
@@ -227,9 +172,9 @@ fn transfer_item(props: &TransferItemProps) -> Html {
     };
     let name = transfer.name.clone();
     html! {
-        <li class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
+        <li {key} class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
             data-state={transfer.data_state()} data-direction={direction}>
-            <span class="transfer-icon"><FileSvg {icon} /></span>
+            <span class="transfer-icon">{ icon(file_icon) }</span>
             <div class="transfer-body">
                 <div class="transfer-name" title={name.clone()}>{ &name }</div>
                 <progress class="transfer-progress" max={max.to_string()} value={value.to_string()}

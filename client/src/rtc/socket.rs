@@ -1,0 +1,118 @@
+//! The relay connection: a browser `WebSocket` whose events arrive on a channel, for the engine's async loop.
+//!
+//! Text only (the protocol has no binary frames). What is sent before the socket opens waits, in order, and goes
+//! out when it does; closing a socket that is still connecting waits for that too, so a last message (`leave`)
+//! is not lost.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::StreamExt;
+use wasm_bindgen::prelude::*;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// What the relay connection reports.
+pub enum SocketEvent {
+    /// A text frame.
+    Text(String),
+    /// The connection closed (or never opened: code 1006), with the close code.
+    Closed(u16),
+}
+
+/// An open (or opening) relay connection. Dropping it closes the socket.
+pub struct RelaySocket {
+    shared: Rc<Shared>,
+    events: mpsc::UnboundedReceiver<SocketEvent>,
+    /// The socket's handlers, which must live as long as it does.
+    _handlers: [Closure<dyn FnMut(JsValue)>; 3],
+}
+
+/// A handle for sending on the connection, for whoever holds one.
+#[derive(Clone)]
+pub struct RelaySender(Rc<Shared>);
+
+struct Shared {
+    socket: WebSocket,
+    /// Frames sent before the socket opened.
+    waiting: RefCell<Vec<String>>,
+    /// Closing was asked while the socket was still connecting.
+    close_when_open: Cell<bool>,
+}
+
+impl RelaySocket {
+    /// Starts connecting to `url`; fails only when the URL is unusable.
+    pub fn open(url: &str) -> Result<Self, JsValue> {
+        let socket = WebSocket::new(url)?;
+        let shared = Rc::new(Shared { socket, waiting: RefCell::new(Vec::new()), close_when_open: Cell::new(false) });
+        let (sender, events) = mpsc::unbounded();
+
+        let opened = Rc::downgrade(&shared);
+        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+            if let Some(shared) = opened.upgrade() {
+                for text in shared.waiting.take() {
+                    let _ = shared.socket.send_with_str(&text);
+                }
+                if shared.close_when_open.get() {
+                    let _ = shared.socket.close();
+                }
+            }
+        });
+        let texts = sender.clone();
+        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            if let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() {
+                let _ = texts.unbounded_send(SocketEvent::Text(text));
+            }
+        });
+        // An error is always followed by a close event, which is all the engine needs to know.
+        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let _ = sender.unbounded_send(SocketEvent::Closed(event.unchecked_into::<CloseEvent>().code()));
+            sender.close_channel();
+        });
+        shared.socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        shared.socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        shared.socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        Ok(RelaySocket { shared, events, _handlers: [on_open, on_message, on_close] })
+    }
+
+    /// A handle to send with.
+    pub fn sender(&self) -> RelaySender {
+        RelaySender(Rc::clone(&self.shared))
+    }
+
+    /// The next event; `None` after [`SocketEvent::Closed`].
+    pub async fn next(&mut self) -> Option<SocketEvent> {
+        self.events.next().await
+    }
+}
+
+impl Drop for RelaySocket {
+    fn drop(&mut self) {
+        let socket = &self.shared.socket;
+        socket.set_onopen(None);
+        socket.set_onmessage(None);
+        socket.set_onclose(None);
+        let _ = socket.close();
+    }
+}
+
+impl RelaySender {
+    /// Sends a text frame now, or as soon as the socket opens; dropped if it is closing.
+    pub fn send(&self, text: String) {
+        match self.0.socket.ready_state() {
+            WebSocket::CONNECTING => self.0.waiting.borrow_mut().push(text),
+            _ => {
+                let _ = self.0.socket.send_with_str(&text);
+            }
+        }
+    }
+
+    /// Closes the connection once what was sent has gone out.
+    pub fn close(&self) {
+        if self.0.socket.ready_state() == WebSocket::CONNECTING {
+            self.0.close_when_open.set(true);
+        } else {
+            let _ = self.0.socket.close();
+        }
+    }
+}
