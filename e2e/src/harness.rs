@@ -171,15 +171,10 @@ pub fn main(tests: &[Test]) -> ExitCode {
     // to every test binary) must stay cheap and must not need unshare.
     let anything_runs = selected.iter().any(|(test, _)| runs(test));
     if anything_runs {
-        if !isolation::is_marked() {
-            eprintln!("error: {}", isolation::reexec());
+        if let Err(why) = isolation::enter() {
+            eprintln!("error: {why}");
             return ExitCode::from(101);
         }
-        if let Err(why) = isolation::verify() {
-            eprintln!("error: refusing to run browsers outside an isolated network: {why}");
-            return ExitCode::from(101);
-        }
-        isolation::exit_on_interrupt();
     }
 
     diagnostics::set_live(options.nocapture);

@@ -2,6 +2,7 @@
 //!
 //! Plain Rust with no dependencies, so it builds in seconds on a fresh machine before anything else is installed.
 
+mod bench_setup;
 mod checks;
 mod relay;
 mod runner;
@@ -24,6 +25,9 @@ Commands:
                 ARGS go to huddle-server (e.g. -- --port 9000)
   test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32) and cargo test --workspace;
                 ARGS go to cargo test (e.g. golden -- --nocapture)
+  bench call-setup [-- ARGS]
+                build, then time Join to first remote frame, Huddle against a JavaScript
+                baseline, into bench/call-setup.md (ARGS: e.g. --calls 20; --help lists them)
   help          Print this text
 ";
 
@@ -37,6 +41,9 @@ fn main() -> ExitCode {
         Some("build") => no_args("build", &rest).and_then(|()| spa::build()),
         Some("run") => relay::run(strip_separator(&rest)),
         Some("test") => checks::test(&rest),
+        Some("bench") if rest.first().is_some_and(|arg| arg == "call-setup") => {
+            bench_setup::run(strip_separator(&rest[1..]))
+        }
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");
             return ExitCode::SUCCESS;
