@@ -20,7 +20,9 @@ use web_sys::{
 
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::state::LinkState;
-use crate::rtc::bindings::{restart_ice, set_local_description_implicit, set_username_fragment, username_fragment};
+use crate::rtc::bindings::{
+    add_track, restart_ice, set_local_description_implicit, set_username_fragment, username_fragment,
+};
 use crate::rtc::media::Screen;
 
 /// A data channel message longer than this is dropped unread.
@@ -296,18 +298,44 @@ impl PeerLink {
             .collect();
         let nth = |kind: &str, n: usize| offered.iter().filter(|t| t.receiver().track().kind() == kind).nth(n).cloned();
         let screen_track = outgoing.screen.as_ref().map(|screen| Clone::clone(&screen.track));
+        // Tracks go in synchronously: `replaceTrack` queues on the connection's operations chain, so each one would
+        // hold up the offer (or answer) that follows by a round trip to the browser's WebRTC thread.
         for (kind, n, track, slot) in [
             ("audio", 0, &outgoing.audio, &self.audio),
             ("video", 0, &outgoing.video, &self.video),
             ("video", 1, &screen_track, &self.screen),
         ] {
+            let transceiver = match nth(kind, n) {
+                Some(offered) => {
+                    // `addTrack` fills the first transceiver of the track's kind that never sent, which for the first
+                    // of each kind is this one.
+                    let added = match track {
+                        Some(track) if n == 0 => add_track(&self.pc, track).ok(),
+                        _ => None,
+                    };
+                    match added {
+                        Some(sender) if sender == offered.sender() => {}
+                        other => {
+                            if let Some(stray) = other {
+                                self.pc.remove_track(&stray);
+                            }
+                            if track.is_some() {
+                                let _ = offered.sender().replace_track(track.as_ref());
+                            }
+                        }
+                    }
+                    offered
+                }
+                None => {
+                    let init = RtcRtpTransceiverInit::new();
+                    init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+                    match track {
+                        Some(track) => self.pc.add_transceiver_with_media_stream_track_and_init(track, &init),
+                        None => self.pc.add_transceiver_with_str_and_init(kind, &init),
+                    }
+                }
+            };
             // Always send-receive, even without a track yet: a camera or screen turned on later fills the sender.
-            let transceiver = nth(kind, n).unwrap_or_else(|| {
-                let init = RtcRtpTransceiverInit::new();
-                init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-                self.pc.add_transceiver_with_str_and_init(kind, &init)
-            });
-            let _ = transceiver.sender().replace_track(track.as_ref());
             transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
             *slot.borrow_mut() = Some(transceiver);
         }
