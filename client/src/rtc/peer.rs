@@ -109,8 +109,8 @@ fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
 }
 
 impl PeerLink {
-    /// A connection to `id`. When `initiate` is true our media is attached at once and the browser's
-    /// `negotiationneeded` starts the offer; otherwise we wait for their offer and answer it.
+    /// A connection to `id`. When `initiate` is true our media is attached and the offer made at once; otherwise we
+    /// wait for their offer and answer it. Later changes renegotiate on the browser's `negotiationneeded`.
     pub fn new(
         me: &PeerId,
         id: PeerId,
@@ -195,6 +195,10 @@ impl PeerLink {
         spawn_local(Rc::clone(&link).run(queue, negotiator));
         if initiate {
             link.prepare();
+            // Offer now rather than on `negotiationneeded`: the browser queues that event as a task, behind whatever
+            // the page does next (the call screen renders the new tile), and drops it once it finds this offer under
+            // way.
+            let _ = link.work.unbounded_send(Work::Negotiate);
         }
         Ok(link)
     }
