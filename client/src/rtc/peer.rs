@@ -79,6 +79,9 @@ pub struct PeerLink {
     /// Our tracks are attached (at once when we start the negotiation, after the first offer when they do).
     prepared: Cell<bool>,
     closed: Cell<bool>,
+    /// A negotiation step is running: news of remote tracks waits in `held` until it is done.
+    negotiating: Cell<bool>,
+    held: RefCell<Vec<LinkEvent>>,
     // Event handlers, kept alive as long as the connection.
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
@@ -187,6 +190,8 @@ impl PeerLink {
                 outgoing: RefCell::new(outgoing),
                 prepared: Cell::new(false),
                 closed: Cell::new(false),
+                negotiating: Cell::new(false),
+                held: RefCell::new(Vec::new()),
                 _handlers: handlers,
             }
         });
@@ -378,7 +383,7 @@ impl PeerLink {
             let tracks = Array::of1(&track);
             let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
             *self.remote_screen.borrow_mut() = Some(stream);
-            (self.report)(LinkEvent::ScreenChanged);
+            self.report_media(LinkEvent::ScreenChanged);
             return;
         }
         let current = self.remote.borrow().get_tracks();
@@ -393,7 +398,18 @@ impl PeerLink {
             .collect();
         let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
         *self.remote.borrow_mut() = stream;
-        (self.report)(LinkEvent::MediaChanged);
+        self.report_media(LinkEvent::MediaChanged);
+    }
+
+    /// Tells the call about a change of remote media, or, during a negotiation step, once the step is done. Tracks
+    /// arrive while a description is applied; the call screen re-renders for them, and it must not do so before the
+    /// step's answer is out (that render runs ahead of the step's continuation).
+    fn report_media(&self, event: LinkEvent) {
+        if self.negotiating.get() {
+            self.held.borrow_mut().push(event);
+        } else {
+            (self.report)(event);
+        }
     }
 
     /// Whether `transceiver` carries the peer's camera: our camera transceiver once media is attached; before that
@@ -455,6 +471,7 @@ impl PeerLink {
             if self.closed.get() {
                 break;
             }
+            self.negotiating.set(true);
             let result = match work {
                 Work::Negotiate if self.signaling_state() != SignalingState::Stable => {
                     deferred = true;
@@ -481,6 +498,11 @@ impl PeerLink {
                 }
                 Work::Signal(SignalPayload::EndOfCandidates) => Ok(()),
             };
+            self.negotiating.set(false);
+            let held = self.held.take();
+            if !self.closed.get() {
+                held.into_iter().for_each(|event| (self.report)(event));
+            }
             if let Err(error) = result {
                 web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
             }
