@@ -83,7 +83,9 @@ pub const STEPS: &[(&str, Who, &str)] = &[
     ("Bob's answer applied", Who::Bob, "remote_description_set"),
     ("Bob's remote video track (`track`)", Who::Bob, "track_video"),
     ("Bob's ICE connected", Who::Bob, "ice_connected"),
+    ("Ada's ICE connected", Who::Ada, "ice_connected"),
     ("Bob's connection connected (DTLS)", Who::Bob, "pc_connected"),
+    ("Ada's connection connected (DTLS)", Who::Ada, "pc_connected"),
     ("Bob's remote video given to a `<video>`", Who::Bob, "remote_video_attached"),
     ("Bob's first frame received (last packet)", Who::Bob, "frame_received"),
     ("**Bob's first frame presented (t1)**", Who::Bob, FIRST_FRAME),
@@ -441,7 +443,9 @@ impl Report {
              {summary}\n\
              ## Where the time goes\n\n\
              Ada's marks are converted to Bob's clock through both pages' `performance.timeOrigin` (about 1 ms \
-             of uncertainty).\n\n\
+             of uncertainty). Marks taken from events (ICE and connection state, `track`, `negotiationneeded`) \
+             are when the page's main thread dispatched them, so a busy page delays them too; the first frame's \
+             last packet is timed by the network stack.\n\n\
              {steps}\n\
              ## Every call\n\n\
              {each}",
