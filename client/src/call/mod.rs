@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod negotiation;
+pub mod offer_gate;
 pub mod shortcuts;
 pub mod state;
 pub mod stats;
