@@ -6,12 +6,17 @@
 // carrying both tracks: the newcomer offers to everyone already there, the others answer, ICE candidates trickle
 // both ways. No dependencies, no build step.
 //
-// Usage: baseline.html?room=<room id>&name=<display name>
+// Usage: baseline.html?room=<room id>&name=<display name>[&shape=huddle]
+//
+// With shape=huddle the connection has the SPA's shape instead of the least one: a third, empty video transceiver
+// (Huddle's screen share) and a pre-negotiated data channel, to tell what that shape costs from what the SPA's code
+// costs.
 'use strict';
 
 const params = new URLSearchParams(location.search);
 const room = params.get('room') || '';
 const name = params.get('name') || '';
+const huddleShape = params.get('shape') === 'huddle';
 const preview = document.getElementById('preview');
 const remote = document.getElementById('remote');
 const joinButton = document.getElementById('join');
@@ -64,7 +69,7 @@ function connect() {
         say('joined', `Joined as ${message.peer_id}`);
         // The newcomer offers to everyone already there.
         for (const peer of message.peers) {
-          const pc = connection(peer.id);
+          const pc = connection(peer.id, true);
           await pc.setLocalDescription(await pc.createOffer());
           send({ type: 'signal', to: peer.id, payload: { kind: 'offer', sdp: pc.localDescription.sdp } });
         }
@@ -88,6 +93,9 @@ function connect() {
     if (payload.kind === 'offer') {
       const pc = peers.get(from) || connection(from);
       await pc.setRemoteDescription({ type: 'offer', sdp: payload.sdp });
+      if (huddleShape) {
+        for (const transceiver of pc.getTransceivers()) transceiver.direction = 'sendrecv';
+      }
       await pc.setLocalDescription(await pc.createAnswer());
       send({ type: 'signal', to: from, payload: { kind: 'answer', sdp: pc.localDescription.sdp } });
       return;
@@ -107,10 +115,15 @@ function connect() {
   }
 
   // A connection to `id` sending our camera and microphone, showing what it receives.
-  function connection(id) {
+  function connection(id, offering = false) {
     const pc = new RTCPeerConnection({ iceServers });
     peers.set(id, pc);
     for (const track of local.getTracks()) pc.addTrack(track, local);
+    if (huddleShape) {
+      // The answerer gets this transceiver from the offer instead.
+      if (offering) pc.addTransceiver('video', { direction: 'sendrecv' });
+      pc.createDataChannel('huddle', { negotiated: true, id: 0 });
+    }
     pc.addEventListener('icecandidate', ({ candidate }) => {
       const payload = candidate
         ? {

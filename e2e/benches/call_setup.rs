@@ -86,13 +86,14 @@ async fn run(options: &Options) -> Result<Report> {
     let rounds = options.warmup + options.calls;
     for round in 0..rounds {
         let warmup = round < options.warmup;
-        for client in [Client::Huddle, Client::Baseline] {
+        let clients: &[Client] = if options.shape { &Client::ALL } else { &Client::ALL[..2] };
+        for &client in clients {
             let what = if warmup {
                 "warm-up".to_owned()
             } else {
                 format!("{:>2}/{}", round - options.warmup + 1, options.calls)
             };
-            print!("call {what:>7}  {:<12}", client.label());
+            print!("call {what:>7}  {:<18}", client.label());
             let _ = std::io::stdout().flush();
             match one_call(&relay, client).await {
                 Ok(call) => {
@@ -164,6 +165,7 @@ async fn open_lobby(browser: &Browser, relay: &Relay, client: Client, room: &Roo
     let url = match client {
         Client::Huddle => relay.url(&spa::room_path(room)),
         Client::Baseline => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}")),
+        Client::BaselineShaped => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}&shape=huddle")),
     };
     browser.goto(&url).await?;
     browser.wait_interactable(JOIN).await?;

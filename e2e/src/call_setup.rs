@@ -38,14 +38,21 @@ pub enum Client {
     Huddle,
     /// The hand-written JavaScript baseline.
     Baseline,
+    /// The baseline with the SPA's connection shape (`shape=huddle`: a third video transceiver and a data channel),
+    /// telling what the shape costs from what the SPA's code costs.
+    BaselineShaped,
 }
 
 impl Client {
+    /// Every client, in the report's order.
+    pub const ALL: [Client; 3] = [Client::Huddle, Client::Baseline, Client::BaselineShaped];
+
     /// How the report names it.
     pub fn label(self) -> &'static str {
         match self {
             Client::Huddle => "Huddle",
             Client::Baseline => "JS baseline",
+            Client::BaselineShaped => "JS, Huddle's shape",
         }
     }
 }
@@ -201,13 +208,15 @@ pub struct Options {
     pub out: Option<String>,
     /// Print browser consoles and relay logs of every call, not only of failed ones.
     pub verbose: bool,
+    /// Also measure the baseline with Huddle's connection shape ([`Client::BaselineShaped`]).
+    pub shape: bool,
     /// Print the usage.
     pub help: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { calls: 10, warmup: 1, out: None, verbose: false, help: false }
+        Options { calls: 10, warmup: 1, out: None, verbose: false, shape: false, help: false }
     }
 }
 
@@ -218,11 +227,13 @@ Usage: cargo xtask bench call-setup [OPTIONS]
 
 Measures the time from a click on Join to the first remote video frame, for Huddle's SPA and for a minimal
 JavaScript page (bench/call-setup/) against the same relay, in headless Chromium inside a loopback-only network.
-Calls alternate: Huddle, baseline, Huddle, baseline...
+Calls alternate: Huddle, baseline (, shaped baseline), Huddle, baseline...
 
   --calls N     measured calls per client (default 10)
   --warmup N    calls per client first, left out of the figures (default 1)
   --out FILE    also write the report, in Markdown, to FILE (relative to the workspace root)
+  --shape       also measure the baseline with Huddle's connection shape (a third video
+                transceiver and a data channel): what the shape costs, apart from the SPA's code
   --verbose     print browser consoles and relay logs of every call
 ";
 
@@ -245,6 +256,7 @@ impl Options {
                 "--warmup" => options.warmup = count("--warmup", value("--warmup")?)?,
                 "--out" => options.out = Some(value("--out")?),
                 "--verbose" => options.verbose = true,
+                "--shape" => options.shape = true,
                 "--bench" => {}
                 "-h" | "--help" => options.help = true,
                 _ => return Err(format!("unknown argument `{arg}` (see --help)")),
@@ -330,29 +342,45 @@ impl Report {
 
     /// Huddle's median over the baseline's.
     pub fn ratio(&self) -> Option<f64> {
+        self.ratio_to(Client::Baseline)
+    }
+
+    /// Huddle's median over `other`'s.
+    pub fn ratio_to(&self, other: Client) -> Option<f64> {
         let huddle = Summary::of(&self.setup_times(Client::Huddle))?;
-        let baseline = Summary::of(&self.setup_times(Client::Baseline))?;
-        (baseline.median > 0.0).then(|| huddle.median / baseline.median)
+        let other = Summary::of(&self.setup_times(other))?;
+        (other.median > 0.0).then(|| huddle.median / other.median)
+    }
+
+    /// The clients measured: Huddle and the baseline always, the shaped baseline when it was run.
+    pub fn clients(&self) -> Vec<Client> {
+        let ran = |client: Client| {
+            self.calls.iter().any(|call| call.client == client) || self.failures.iter().any(|(c, _)| *c == client)
+        };
+        Client::ALL.into_iter().filter(|client| *client != Client::BaselineShaped || ran(*client)).collect()
     }
 
     /// The summary table and the verdict (also what the terminal shows at the end).
     pub fn summary_markdown(&self) -> String {
         let mut out = String::new();
-        let summaries = [Client::Huddle, Client::Baseline].map(|client| Summary::of(&self.setup_times(client)));
-        let cell = |summary: &Option<Summary>, pick: fn(&Summary) -> f64| {
-            summary.as_ref().map(|s| format!("{:.0}", pick(s))).unwrap_or_else(|| "–".to_owned())
+        let clients = self.clients();
+        let summaries: Vec<Option<Summary>> =
+            clients.iter().map(|client| Summary::of(&self.setup_times(*client))).collect();
+        let row = |name: &str, cell: &dyn Fn(&Option<Summary>) -> String| {
+            let cells: Vec<String> = summaries.iter().map(cell).collect();
+            format!("| {name} | {} |\n", cells.join(" | "))
         };
-        let _ = writeln!(out, "| Join → first remote frame (ms) | Huddle | JS baseline |");
-        let _ = writeln!(out, "|---|---:|---:|");
-        let count = |summary: &Option<Summary>| summary.map(|s| s.count).unwrap_or(0);
-        let _ = writeln!(out, "| calls | {} | {} |", count(&summaries[0]), count(&summaries[1]));
+        let labels: Vec<&str> = clients.iter().map(|client| client.label()).collect();
+        let _ = writeln!(out, "| Join → first remote frame (ms) | {} |", labels.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---:|".repeat(clients.len()));
+        out.push_str(&row("calls", &|s| s.map(|s| s.count).unwrap_or(0).to_string()));
         for (name, pick) in [
             ("median", (|s: &Summary| s.median) as fn(&Summary) -> f64),
             ("p90", |s| s.p90),
             ("min", |s| s.min),
             ("max", |s| s.max),
         ] {
-            let _ = writeln!(out, "| {name} | {} | {} |", cell(&summaries[0], pick), cell(&summaries[1], pick));
+            out.push_str(&row(name, &|s| s.map(|s| format!("{:.0}", pick(&s))).unwrap_or_else(|| "–".to_owned())));
         }
         let _ = writeln!(out);
         match self.ratio() {
@@ -367,6 +395,9 @@ impl Report {
                 let _ = writeln!(out, "No ratio: a client has no completed call.");
             }
         }
+        if let Some(ratio) = self.ratio_to(Client::BaselineShaped) {
+            let _ = writeln!(out, "\nHuddle / JS with Huddle's connection shape (medians): {ratio:.2}x.");
+        }
         if !self.failures.is_empty() {
             let _ = writeln!(out, "\n{} call(s) did not complete and are left out:", self.failures.len());
             for (client, why) in &self.failures {
@@ -379,8 +410,10 @@ impl Report {
     /// The median time of each setup step, per client (milliseconds after Bob's click).
     pub fn steps_markdown(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "| Step (median ms after Bob's click) | Huddle | JS baseline | difference |");
-        let _ = writeln!(out, "|---|---:|---:|---:|");
+        let clients = self.clients();
+        let labels: Vec<&str> = clients.iter().map(|client| client.label()).collect();
+        let _ = writeln!(out, "| Step (median ms after Bob's click) | {} | Huddle − baseline |", labels.join(" | "));
+        let _ = writeln!(out, "|---|{}---:|", "---:|".repeat(clients.len()));
         for (description, who, mark) in STEPS {
             let median = |client: Client| {
                 let times: Vec<f64> = self
@@ -391,13 +424,13 @@ impl Report {
                     .collect();
                 Summary::of(&times).map(|s| s.median)
             };
-            let (huddle, baseline) = (median(Client::Huddle), median(Client::Baseline));
             let show = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".to_owned());
-            let difference = match (huddle, baseline) {
+            let cells: Vec<String> = clients.iter().map(|client| show(median(*client))).collect();
+            let difference = match (median(Client::Huddle), median(Client::Baseline)) {
                 (Some(h), Some(b)) => format!("{:+.0}", h - b),
                 _ => "–".to_owned(),
             };
-            let _ = writeln!(out, "| {description} | {} | {} | {difference} |", show(huddle), show(baseline));
+            let _ = writeln!(out, "| {description} | {} | {difference} |", cells.join(" | "));
         }
         out
     }
@@ -439,7 +472,9 @@ impl Report {
              page's help (it watches the click, wraps `WebSocket` and `RTCPeerConnection`, and notices a remote \
              video track given to a `<video>`). The baseline is `bench/call-setup/baseline.js`: the same \
              getUserMedia before Join, WebSocket and protocol, one `RTCPeerConnection` with the two tracks; \
-             served by the same relay process as the SPA, over loopback.\n\n\
+             served by the same relay process as the SPA, over loopback. \"JS, Huddle's shape\" (with `--shape`) \
+             is the same page making the SPA's connection: a third, empty video transceiver (for screen sharing) \
+             and a pre-negotiated data channel.\n\n\
              {summary}\n\
              ## Where the time goes\n\n\
              Ada's marks are converted to Bob's clock through both pages' `performance.timeOrigin` (about 1 ms \
@@ -559,14 +594,20 @@ mod tests {
         let each = report.calls_markdown();
         assert!(each.contains("| 2 | JS baseline | 500 | – | – |"), "{each}");
         assert!(report.steps_markdown().contains("| **Bob's first frame presented (t1)** | 630 | 510 | +120 |"));
+        assert_eq!(report.clients(), [Client::Huddle, Client::Baseline]);
+        assert_eq!(report.ratio_to(Client::BaselineShaped), None);
+        let shaped = Report { calls: vec![call(Client::Huddle, 600.0), call(Client::BaselineShaped, 400.0)], ..report };
+        assert!(shaped.summary_markdown().contains("| median | 600 | – | 400 |"), "{}", shaped.summary_markdown());
+        assert!(shaped.summary_markdown().contains("connection shape (medians): 1.50x"));
     }
 
     #[test]
     fn options_accept_what_cargo_bench_passes() {
         let parse = |args: &[&str]| Options::parse(args.iter().map(|a| a.to_string()));
         assert_eq!(parse(&["--bench"]).unwrap(), Options::default());
-        let options = parse(&["--calls", "12", "--warmup=0", "--out", "bench/call-setup.md", "--verbose"]).unwrap();
-        assert_eq!((options.calls, options.warmup, options.verbose), (12, 0, true));
+        let options =
+            parse(&["--calls", "12", "--warmup=0", "--out", "bench/call-setup.md", "--verbose", "--shape"]).unwrap();
+        assert_eq!((options.calls, options.warmup, options.verbose, options.shape), (12, 0, true, true));
         assert_eq!(options.out.as_deref(), Some("bench/call-setup.md"));
         assert!(parse(&["--calls", "ten"]).unwrap_err().contains("whole number"));
         assert!(parse(&["--calls", "0"]).is_err());
