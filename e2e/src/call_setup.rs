@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
-use crate::{Browser, Error, Result};
+use crate::{cli, Browser, Error, Result};
 
 /// The probe: `arguments[0]` is the selector of the Join button; the marks end up in `window.__callSetup`.
 pub const PROBE: &str = include_str!("call_setup_probe.js");
@@ -241,25 +241,20 @@ impl Options {
     /// Parses the arguments (without the program name). `--bench`, which `cargo bench` passes, is accepted.
     pub fn parse(args: impl IntoIterator<Item = String>) -> std::result::Result<Options, String> {
         let mut options = Options::default();
-        let mut args = args.into_iter();
+        let mut args = cli::Args::new(args);
         while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
-                _ => (arg.clone(), None),
+            let count = |text: String| {
+                text.parse::<usize>().map_err(|_| format!("{} takes a whole number, not `{text}`", arg.flag))
             };
-            let mut value = |name: &str| inline.clone().or_else(|| args.next()).ok_or(format!("{name} needs a value"));
-            let count = |name: &str, text: String| {
-                text.parse::<usize>().map_err(|_| format!("{name} takes a whole number, not `{text}`"))
-            };
-            match flag.as_str() {
-                "--calls" => options.calls = count("--calls", value("--calls")?)?,
-                "--warmup" => options.warmup = count("--warmup", value("--warmup")?)?,
-                "--out" => options.out = Some(value("--out")?),
+            match arg.flag.as_str() {
+                "--calls" => options.calls = count(args.value(&arg)?)?,
+                "--warmup" => options.warmup = count(args.value(&arg)?)?,
+                "--out" => options.out = Some(args.value(&arg)?),
                 "--verbose" => options.verbose = true,
                 "--shape" => options.shape = true,
                 "--bench" => {}
                 "-h" | "--help" => options.help = true,
-                _ => return Err(format!("unknown argument `{arg}` (see --help)")),
+                _ => return Err(format!("unknown argument `{}` (see --help)", arg.raw)),
             }
         }
         if options.calls == 0 {

@@ -12,6 +12,7 @@
 pub mod artifacts;
 mod browser;
 pub mod call_setup;
+mod cli;
 pub mod diagnostics;
 mod driver;
 mod error;
