@@ -457,8 +457,9 @@ impl Report {
         format!(
             "# Call setup time\n\n\
              Written by `cargo xtask bench call-setup` on {date}, commit `{commit}`: {calls} measured calls per \
-             client after {warmup} warm-up call(s) each, alternating Huddle and the baseline, in headless \
-             {browser}, on {cpus} CPUs (1-minute load average {before} before the run, {after} after).\n\n\
+             client after {warmup} warm-up call(s) each, one call of each client in turn, in headless \
+             {browser}, on {cpus} CPUs (1-minute load average {before} before the run, {after} after; the \
+             benchmark's own browsers, chromedriver and relay add about 3 to it).\n\n\
              **What is timed**, the same way for both: Ada has joined a fresh room on the relay and waits; Bob, in a \
              fresh browser, has the room open with his camera preview playing. t0 is Bob's click on Join (the click \
              event's time stamp); t1 is when the first video frame from Ada is presented in a `<video>` on Bob's \
