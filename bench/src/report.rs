@@ -393,6 +393,13 @@ impl Report {
             );
             let _ = writeln!(out, "```\n{}\n```", soak_text(soak));
         }
+        let _ = writeln!(
+            out,
+            "\n## Call setup and size\n\n`cargo xtask bench` goes on with the call setup benchmark: Join to the first \
+             remote video frame in Chromium, Huddle's SPA against a hand-written JavaScript page on the same relay, \
+             in [call-setup.md](call-setup.md). What the SPA weighs (raw, gzip, brotli, against its budget) is \
+             printed by `cargo xtask size` and kept in the README's [Size](../README.md#size) section."
+        );
         out
     }
 

@@ -37,12 +37,12 @@ pub fn note_block(heading: &str, lines: impl IntoIterator<Item = String>) {
 }
 
 /// Print notes immediately (`--nocapture`) rather than keeping them for a failure report.
-pub(crate) fn set_live(live: bool) {
+pub fn set_live(live: bool) {
     LIVE.store(live, Ordering::Relaxed);
 }
 
 /// Takes everything noted since the last call.
-pub(crate) fn take() -> Vec<String> {
+pub fn take() -> Vec<String> {
     std::mem::take(&mut *TRANSCRIPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 

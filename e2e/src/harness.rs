@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{artifacts, diagnostics, driver, isolation, Error, Result};
+use crate::{artifacts, cli, diagnostics, driver, isolation, Error, Result};
 
 /// The most one test may take, whatever it waits on.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -80,24 +80,19 @@ enum Ignored {
 impl Options {
     fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
         let mut options = Options::default();
-        let mut args = args.into_iter();
+        let mut args = cli::Args::new(args);
         while let Some(arg) = args.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((flag, value)) if flag.starts_with("--") => (flag.to_owned(), Some(value.to_owned())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = |name: &str| inline.clone().or_else(|| args.next()).ok_or(format!("{name} needs a value"));
-            match flag.as_str() {
-                "--skip" => options.skip.push(value("--skip")?),
+            match arg.flag.as_str() {
+                "--skip" => options.skip.push(args.value(&arg)?),
                 "--exact" => options.exact = true,
                 "--ignored" => options.ignored = Ignored::Only,
                 "--include-ignored" => options.ignored = Ignored::Include,
                 "--list" => options.list = true,
-                "--format" => options.terse = value("--format")? == "terse",
+                "--format" => options.terse = args.value(&arg)? == "terse",
                 "--nocapture" | "--no-capture" => options.nocapture = true,
                 "-h" | "--help" => options.help = true,
                 // Accepted for compatibility with `cargo test` habits; tests always run one at a time here.
-                "--test-threads" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => drop(value(&flag)?),
+                "--test-threads" | "--color" | "--logfile" | "--shuffle-seed" | "-Z" => drop(args.value(&arg)?),
                 "-q"
                 | "--quiet"
                 | "--show-output"
@@ -107,8 +102,8 @@ impl Options {
                 | "--test"
                 | "--bench"
                 | "--force-run-in-process" => {}
-                _ if flag.starts_with('-') => return Err(format!("unknown option `{arg}` (see --help)")),
-                _ => options.filters.push(arg),
+                _ if arg.flag.starts_with('-') => return Err(format!("unknown option `{}` (see --help)", arg.raw)),
+                _ => options.filters.push(arg.raw),
             }
         }
         Ok(options)
@@ -171,15 +166,10 @@ pub fn main(tests: &[Test]) -> ExitCode {
     // to every test binary) must stay cheap and must not need unshare.
     let anything_runs = selected.iter().any(|(test, _)| runs(test));
     if anything_runs {
-        if !isolation::is_marked() {
-            eprintln!("error: {}", isolation::reexec());
+        if let Err(why) = isolation::enter() {
+            eprintln!("error: {why}");
             return ExitCode::from(101);
         }
-        if let Err(why) = isolation::verify() {
-            eprintln!("error: refusing to run browsers outside an isolated network: {why}");
-            return ExitCode::from(101);
-        }
-        isolation::exit_on_interrupt();
     }
 
     diagnostics::set_live(options.nocapture);

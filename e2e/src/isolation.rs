@@ -17,6 +17,18 @@ pub const MARKER_ENV: &str = "HUDDLE_E2E_ISOLATED";
 /// The shell step inside the namespace: bring loopback up, then become the test binary again.
 const INNER: &str = r#"PATH="$PATH:/usr/sbin:/sbin"; ip link set lo up && exec "$0" "$@""#;
 
+/// Makes sure this process runs inside the isolated network, for any binary that drives browsers (the e2e tests,
+/// the benchmarks): the first time, re-executes it there with the same arguments (and does not return); inside,
+/// checks the isolation and makes Ctrl-C end the run. An error says why it cannot run.
+pub fn enter() -> Result<(), String> {
+    if !is_marked() {
+        return Err(reexec());
+    }
+    verify().map_err(|why| format!("refusing to run browsers outside an isolated network: {why}"))?;
+    exit_on_interrupt();
+    Ok(())
+}
+
 /// Whether this process is the re-executed one (it still checks with [`verify`] before trusting that).
 pub fn is_marked() -> bool {
     env::var_os(MARKER_ENV).is_some_and(|value| value == "1")

@@ -135,8 +135,14 @@ pub fn bench(args: &[String]) -> Result {
     if part == "all" && !rest.iter().any(|arg| *arg == "--quick") {
         command.arg("--results").arg(workspace::root().join("bench/RESULTS.md"));
     }
+    let whole = part == "all" && !rest.iter().any(|arg| *arg == "--quick");
     command.args(rest);
-    runner::run("bench", &mut command)
+    runner::run("bench", &mut command)?;
+    // The whole set of figures also has the call setup in the browser (bench/call-setup.md, linked from RESULTS.md).
+    if whole {
+        crate::bench_setup::run(&[])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! Plain Rust with no dependencies, so it builds in seconds on a fresh machine before anything else is installed.
 
 mod bench;
+mod bench_setup;
 mod checks;
 mod relay;
 mod runner;
@@ -32,7 +33,11 @@ Commands:
   bench [PART] [-- ARGS]
                 Benchmark the relay beside PeerServer and matchbox_server (installed into
                 ~/.cache/huddle/bench when missing), then soak it; writes bench/RESULTS.md.
-                PART: all (default), relays or soak; ARGS go to huddle-bench (e.g. --quick)
+                PART: all (default: also call-setup), relays or soak; ARGS go to huddle-bench
+                (e.g. --quick)
+  bench call-setup [-- ARGS]
+                build, then time Join to first remote frame, Huddle against a JavaScript
+                baseline, into bench/call-setup.md (ARGS: e.g. --calls 20; --help lists them)
   help          Print this text
 ";
 
@@ -47,6 +52,9 @@ fn main() -> ExitCode {
         Some("size") => no_args("size", &rest).and_then(|()| size::size()),
         Some("run") => relay::run(strip_separator(&rest)),
         Some("test") => checks::test(&rest),
+        Some("bench") if rest.first().is_some_and(|arg| arg == "call-setup") => {
+            bench_setup::run(strip_separator(&rest[1..]))
+        }
         Some("bench") => bench::bench(&rest),
         None | Some("help" | "-h" | "--help") => {
             print!("{HELP}");

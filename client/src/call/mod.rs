@@ -4,6 +4,7 @@ pub mod backoff;
 pub mod decimal;
 pub mod ice;
 pub mod negotiation;
+pub mod offer_gate;
 pub mod shortcuts;
 pub mod state;
 pub mod stats;

@@ -2,7 +2,7 @@
 
 use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection};
+use web_sys::{MediaStreamTrack, RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection, RtcRtpSender};
 
 #[wasm_bindgen]
 extern "C" {
@@ -12,6 +12,9 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = setLocalDescription)]
     fn set_local_description(this: &PeerConnectionMethods) -> Promise;
+
+    #[wasm_bindgen(method, catch, js_name = addTrack)]
+    fn add_track(this: &PeerConnectionMethods, track: &MediaStreamTrack) -> Result<RtcRtpSender, JsValue>;
 
     #[wasm_bindgen(method, js_name = restartIce)]
     fn restart_ice(this: &PeerConnectionMethods);
@@ -25,6 +28,12 @@ extern "C" {
 /// perfect negotiation relies on).
 pub fn set_local_description_implicit(pc: &RtcPeerConnection) -> Promise {
     pc.unchecked_ref::<PeerConnectionMethods>().set_local_description()
+}
+
+/// `pc.addTrack(track)` without streams: the sender of the transceiver it fills or creates. Unlike
+/// `sender.replaceTrack`, it takes effect at once instead of queueing on the connection's operations chain.
+pub fn add_track(pc: &RtcPeerConnection, track: &MediaStreamTrack) -> Result<RtcRtpSender, JsValue> {
+    pc.unchecked_ref::<PeerConnectionMethods>().add_track(track)
 }
 
 /// `pc.restartIce()`: asks for an ICE restart on the next negotiation.

@@ -14,6 +14,7 @@ use web_sys::{File, MediaStream};
 use yew::Callback;
 
 use crate::call::backoff::Backoff;
+use crate::call::offer_gate::OfferGate;
 use crate::call::state::{Action, Ending, LinkState};
 use crate::call::transfer::TransferKey;
 use crate::prefs;
@@ -25,6 +26,9 @@ use crate::small_map::SmallMap;
 
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
+
+/// The longest the call screen waits for the first offers to go out (should one never be made).
+const OFFER_GATE_MAX_MS: u32 = 1_000;
 
 /// A running call. Cloning shares it.
 #[derive(Clone)]
@@ -41,7 +45,9 @@ struct Inner {
     room: RoomId,
     name: String,
     media: LocalMedia,
+    /// Updates for the call screen, through `gate`.
     dispatch: Callback<Action>,
+    gate: Rc<OfferGate<PeerId, Action>>,
     /// Our id and resume token, once joined.
     identity: RefCell<Option<(PeerId, String)>>,
     /// ICE servers and policy from the latest `joined`.
@@ -66,6 +72,11 @@ impl Engine {
     /// Connects to the relay and joins `room` as `name`, sending `media`.
     pub fn start(relay_url: String, room: RoomId, name: String, media: LocalMedia, dispatch: Callback<Action>) -> Self {
         let camera_on = media.video_track().is_some();
+        let gate = Rc::new(OfferGate::new(move |action| dispatch.emit(action)));
+        let dispatch = {
+            let gate = Rc::clone(&gate);
+            Callback::from(move |action| gate.emit(action))
+        };
         let engine = Engine(Rc::new(Inner {
             relay_url,
             room,
@@ -73,6 +84,7 @@ impl Engine {
             media,
             transfers: Transfers::new(dispatch.clone()),
             dispatch,
+            gate,
             identity: RefCell::new(None),
             ice: RefCell::new(IceSettings::default()),
             roster: RefCell::new(Vec::new()),
@@ -334,6 +346,7 @@ impl Engine {
 
     fn end(&self, ending: Ending) {
         self.leave();
+        self.0.gate.open();
         self.0.dispatch.emit(Action::End(ending));
     }
 
@@ -412,10 +425,24 @@ impl Engine {
                 *self.0.roster.borrow_mut() = joined.peers.iter().map(|peer| peer.id.clone()).collect();
                 // The newcomer starts the negotiation with everyone already there; links that survived a relay
                 // blip are kept as they are, media still flowing.
+                let mut offering = Vec::new();
                 for peer in &joined.peers {
-                    if !self.0.links.borrow().contains_key(&peer.id) {
-                        self.connect(&joined.peer_id, peer.id.clone(), true);
+                    if !self.0.links.borrow().contains_key(&peer.id)
+                        && self.connect(&joined.peer_id, peer.id.clone(), true).is_some()
+                    {
+                        offering.push(peer.id.clone());
                     }
+                }
+                // The screen shows the call once the offers are out (see `OfferGate`).
+                if !offering.is_empty() {
+                    self.0.gate.await_offers(offering);
+                    let gate = Rc::downgrade(&self.0.gate);
+                    spawn_local(async move {
+                        gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
+                        if let Some(gate) = gate.upgrade() {
+                            gate.open();
+                        }
+                    });
                 }
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
@@ -429,6 +456,7 @@ impl Engine {
             }
             ServerMessage::PeerLeft { peer_id, reason } => {
                 self.0.roster.borrow_mut().retain(|id| *id != peer_id);
+                self.0.gate.offered(&peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -513,7 +541,13 @@ impl Engine {
     fn on_link_event(&self, peer: &PeerId, event: LinkEvent) {
         let dispatch = &self.0.dispatch;
         match event {
-            LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
+            LinkEvent::Signal(payload) => {
+                let offer = matches!(payload, SignalPayload::Offer { .. });
+                self.send(ClientMessage::Signal { to: peer.clone(), payload });
+                if offer {
+                    self.0.gate.offered(peer);
+                }
+            }
             LinkEvent::State(state) => {
                 // A connection that died to someone the relay no longer lists (they left while the relay was
                 // down, or came back under a new id) will not be repaired: drop it.
@@ -523,6 +557,7 @@ impl Engine {
                         link.close();
                     }
                     self.0.transfers.peer_gone(peer);
+                    self.0.gate.offered(peer);
                     dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
                 } else {
                     dispatch.emit(Action::Link(peer.clone(), state));

@@ -22,7 +22,9 @@ use web_sys::{
 use crate::call::ice::IceProblem;
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::state::LinkState;
-use crate::rtc::bindings::{restart_ice, set_local_description_implicit, set_username_fragment, username_fragment};
+use crate::rtc::bindings::{
+    add_track, restart_ice, set_local_description_implicit, set_username_fragment, username_fragment,
+};
 use crate::rtc::media::Screen;
 
 /// A data channel message longer than this is dropped unread.
@@ -90,6 +92,9 @@ pub struct PeerLink {
     /// Our tracks are attached (at once when we start the negotiation, after the first offer when they do).
     prepared: Cell<bool>,
     closed: Cell<bool>,
+    /// A negotiation step is running: news of remote tracks waits in `held` until it is done.
+    negotiating: Cell<bool>,
+    held: RefCell<Vec<LinkEvent>>,
     // Event handlers, kept alive as long as the connection.
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
 }
@@ -136,8 +141,8 @@ fn description(kind: RtcSdpType, sdp: &str) -> RtcSessionDescriptionInit {
 }
 
 impl PeerLink {
-    /// A connection to `id`. When `initiate` is true our media is attached at once and the browser's
-    /// `negotiationneeded` starts the offer; otherwise we wait for their offer and answer it.
+    /// A connection to `id`. When `initiate` is true our media is attached and the offer made at once; otherwise we
+    /// wait for their offer and answer it. Later changes renegotiate on the browser's `negotiationneeded`.
     pub fn new(
         me: &PeerId,
         id: PeerId,
@@ -233,6 +238,8 @@ impl PeerLink {
                 outgoing: RefCell::new(outgoing),
                 prepared: Cell::new(false),
                 closed: Cell::new(false),
+                negotiating: Cell::new(false),
+                held: RefCell::new(Vec::new()),
                 _handlers: handlers,
             }
         });
@@ -241,6 +248,10 @@ impl PeerLink {
         spawn_local(Rc::clone(&link).run(queue, negotiator));
         if initiate {
             link.prepare();
+            // Offer now rather than on `negotiationneeded`: the browser queues that event as a task, behind whatever
+            // the page does next (the call screen renders the new tile), and drops it once it finds this offer under
+            // way.
+            let _ = link.work.unbounded_send(Work::Negotiate);
         }
         Ok(link)
     }
@@ -355,18 +366,44 @@ impl PeerLink {
             .collect();
         let nth = |kind: &str, n: usize| offered.iter().filter(|t| t.receiver().track().kind() == kind).nth(n).cloned();
         let screen_track = outgoing.screen.as_ref().map(|screen| Clone::clone(&screen.track));
+        // Tracks go in synchronously: `replaceTrack` queues on the connection's operations chain, so each one would
+        // hold up the offer (or answer) that follows by a round trip to the browser's WebRTC thread.
         for (kind, n, track, slot) in [
             ("audio", 0, &outgoing.audio, &self.audio),
             ("video", 0, &outgoing.video, &self.video),
             ("video", 1, &screen_track, &self.screen),
         ] {
+            let transceiver = match nth(kind, n) {
+                Some(offered) => {
+                    // `addTrack` fills the first transceiver of the track's kind that never sent, which for the first
+                    // of each kind is this one.
+                    let added = match track {
+                        Some(track) if n == 0 => add_track(&self.pc, track).ok(),
+                        _ => None,
+                    };
+                    match added {
+                        Some(sender) if sender == offered.sender() => {}
+                        other => {
+                            if let Some(stray) = other {
+                                self.pc.remove_track(&stray);
+                            }
+                            if track.is_some() {
+                                let _ = offered.sender().replace_track(track.as_ref());
+                            }
+                        }
+                    }
+                    offered
+                }
+                None => {
+                    let init = RtcRtpTransceiverInit::new();
+                    init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+                    match track {
+                        Some(track) => self.pc.add_transceiver_with_media_stream_track_and_init(track, &init),
+                        None => self.pc.add_transceiver_with_str_and_init(kind, &init),
+                    }
+                }
+            };
             // Always send-receive, even without a track yet: a camera or screen turned on later fills the sender.
-            let transceiver = nth(kind, n).unwrap_or_else(|| {
-                let init = RtcRtpTransceiverInit::new();
-                init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-                self.pc.add_transceiver_with_str_and_init(kind, &init)
-            });
-            let _ = transceiver.sender().replace_track(track.as_ref());
             transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
             *slot.borrow_mut() = Some(transceiver);
         }
@@ -405,7 +442,7 @@ impl PeerLink {
             let tracks = Array::of1(&track);
             let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
             *self.remote_screen.borrow_mut() = Some(stream);
-            (self.report)(LinkEvent::ScreenChanged);
+            self.report_media(LinkEvent::ScreenChanged);
             return;
         }
         let current = self.remote.borrow().get_tracks();
@@ -420,7 +457,18 @@ impl PeerLink {
             .collect();
         let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
         *self.remote.borrow_mut() = stream;
-        (self.report)(LinkEvent::MediaChanged);
+        self.report_media(LinkEvent::MediaChanged);
+    }
+
+    /// Tells the call about a change of remote media, or, during a negotiation step, once the step is done. Tracks
+    /// arrive while a description is applied; the call screen re-renders for them, and it must not do so before the
+    /// step's answer is out (that render runs ahead of the step's continuation).
+    fn report_media(&self, event: LinkEvent) {
+        if self.negotiating.get() {
+            self.held.borrow_mut().push(event);
+        } else {
+            (self.report)(event);
+        }
     }
 
     /// Whether `transceiver` carries the peer's camera: our camera transceiver once media is attached; before that
@@ -482,6 +530,7 @@ impl PeerLink {
             if self.closed.get() {
                 break;
             }
+            self.negotiating.set(true);
             let result = match work {
                 Work::Negotiate if self.signaling_state() != SignalingState::Stable => {
                     deferred = true;
@@ -508,6 +557,11 @@ impl PeerLink {
                 }
                 Work::Signal(SignalPayload::EndOfCandidates) => Ok(()),
             };
+            self.negotiating.set(false);
+            let held = self.held.take();
+            if !self.closed.get() {
+                held.into_iter().for_each(|event| (self.report)(event));
+            }
             if let Err(error) = result {
                 web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
             }

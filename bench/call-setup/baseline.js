@@ -1,0 +1,144 @@
+// The call-setup benchmark's baseline: a minimal hand-written page speaking Huddle's relay protocol
+// (docs/PROTOCOL.md), to compare the SPA's time from Join to the first remote video frame against.
+//
+// It does what any call page must and nothing more: the camera and microphone before Join (as the SPA's lobby does),
+// then on Join one WebSocket to the relay on this page's origin, `join`, and for each peer one RTCPeerConnection
+// carrying both tracks: the newcomer offers to everyone already there, the others answer, ICE candidates trickle
+// both ways. No dependencies, no build step.
+//
+// Usage: baseline.html?room=<room id>&name=<display name>[&shape=huddle]
+//
+// With shape=huddle the connection has the SPA's shape instead of the least one: a third, empty video transceiver
+// (Huddle's screen share) and a pre-negotiated data channel, to tell what that shape costs from what the SPA's code
+// costs.
+'use strict';
+
+const params = new URLSearchParams(location.search);
+const room = params.get('room') || '';
+const name = params.get('name') || '';
+const huddleShape = params.get('shape') === 'huddle';
+const preview = document.getElementById('preview');
+const remote = document.getElementById('remote');
+const joinButton = document.getElementById('join');
+const status = document.getElementById('status');
+// Peer id -> RTCPeerConnection, under the name the e2e helpers read.
+const peers = new Map();
+window.__huddle_pcs = peers;
+
+let local = null;
+
+function say(state, text) {
+  document.body.dataset.state = state;
+  status.textContent = text;
+}
+
+navigator.mediaDevices.getUserMedia({ audio: true, video: true }).then(
+  (stream) => {
+    local = stream;
+    preview.srcObject = stream;
+    joinButton.disabled = false;
+    say('lobby', 'Ready to join');
+  },
+  (error) => say('error', `No camera or microphone: ${error.name}`),
+);
+
+joinButton.addEventListener('click', () => {
+  joinButton.disabled = true;
+  connect();
+});
+
+function connect() {
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+  const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  let iceServers = [];
+  const send = (message) => socket.send(JSON.stringify(message));
+
+  socket.addEventListener('open', () => send({ type: 'join', version: 1, room, name }));
+  socket.addEventListener('close', () => say('error', 'Lost the relay'));
+  // Messages are handled one at a time, in order: a candidate must not overtake the offer it belongs to.
+  let queue = Promise.resolve();
+  socket.addEventListener('message', (event) => {
+    const message = JSON.parse(event.data);
+    queue = queue.then(() => handle(message)).catch((error) => console.error('call setup:', error));
+  });
+
+  async function handle(message) {
+    switch (message.type) {
+      case 'joined':
+        iceServers = message.ice_servers;
+        say('joined', `Joined as ${message.peer_id}`);
+        // The newcomer offers to everyone already there.
+        for (const peer of message.peers) {
+          const pc = connection(peer.id, true);
+          await pc.setLocalDescription(await pc.createOffer());
+          send({ type: 'signal', to: peer.id, payload: { kind: 'offer', sdp: pc.localDescription.sdp } });
+        }
+        break;
+      case 'signal':
+        await onSignal(message.from, message.payload);
+        break;
+      case 'peer_left': {
+        const pc = peers.get(message.peer_id);
+        if (pc) pc.close();
+        peers.delete(message.peer_id);
+        break;
+      }
+      case 'error':
+        say('error', `${message.code}: ${message.message}`);
+        break;
+    }
+  }
+
+  async function onSignal(from, payload) {
+    if (payload.kind === 'offer') {
+      const pc = peers.get(from) || connection(from);
+      await pc.setRemoteDescription({ type: 'offer', sdp: payload.sdp });
+      if (huddleShape) {
+        for (const transceiver of pc.getTransceivers()) transceiver.direction = 'sendrecv';
+      }
+      await pc.setLocalDescription(await pc.createAnswer());
+      send({ type: 'signal', to: from, payload: { kind: 'answer', sdp: pc.localDescription.sdp } });
+      return;
+    }
+    const pc = peers.get(from);
+    if (!pc) return;
+    if (payload.kind === 'answer') {
+      await pc.setRemoteDescription({ type: 'answer', sdp: payload.sdp });
+    } else if (payload.kind === 'candidate') {
+      await pc.addIceCandidate({
+        candidate: payload.candidate,
+        sdpMid: payload.sdp_mid,
+        sdpMLineIndex: payload.sdp_m_line_index,
+        usernameFragment: payload.username_fragment,
+      });
+    }
+  }
+
+  // A connection to `id` sending our camera and microphone, showing what it receives.
+  function connection(id, offering = false) {
+    const pc = new RTCPeerConnection({ iceServers });
+    peers.set(id, pc);
+    for (const track of local.getTracks()) pc.addTrack(track, local);
+    if (huddleShape) {
+      // The answerer gets this transceiver from the offer instead.
+      if (offering) pc.addTransceiver('video', { direction: 'sendrecv' });
+      pc.createDataChannel('huddle', { negotiated: true, id: 0 });
+    }
+    pc.addEventListener('icecandidate', ({ candidate }) => {
+      const payload = candidate
+        ? {
+          kind: 'candidate',
+          candidate: candidate.candidate,
+          sdp_mid: candidate.sdpMid,
+          sdp_m_line_index: candidate.sdpMLineIndex,
+          username_fragment: candidate.usernameFragment,
+        }
+        : { kind: 'end_of_candidates' };
+      send({ type: 'signal', to: id, payload });
+    });
+    pc.addEventListener('track', ({ streams }) => {
+      if (streams[0] && remote.srcObject !== streams[0]) remote.srcObject = streams[0];
+    });
+    return pc;
+  }
+}

@@ -1,0 +1,229 @@
+//! Call setup time: from a click on Join to the first remote video frame, for Huddle's SPA and for a minimal
+//! JavaScript page against the same relay, in the e2e harness's headless Chromium inside a loopback-only network.
+//! Prints every call and the summary; `--out FILE` also writes the report in Markdown. What exactly is timed, and
+//! how, is in `huddle_e2e::call_setup`.
+//!
+//! Run it with `cargo xtask bench call-setup` (which builds the SPA and the relay first and writes
+//! `bench/call-setup.md`). It is a benchmark, not a test: `cargo test` neither builds nor runs it.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use huddle_common::RoomId;
+use huddle_e2e::call_setup::{
+    install_probe, marks_now, utc_date, wait_mark, Call, Client, Context, Options, Report, Who, BASELINE_PATH,
+    FIRST_FRAME, JOIN, PREVIEW, USAGE,
+};
+use huddle_e2e::spa::{self, selector as sel};
+use huddle_e2e::{artifacts, diagnostics, Browser, Error, Relay, Result, ScratchDir};
+
+fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(options) => options,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if options.help {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(why) = huddle_e2e::enter_isolated_network() {
+        eprintln!("error: {why}");
+        return ExitCode::from(101);
+    }
+    diagnostics::set_live(options.verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start a tokio runtime: {error}");
+            return ExitCode::from(101);
+        }
+    };
+    let outcome = runtime.block_on(run(&options));
+    huddle_e2e::shut_down_browsers();
+    match outcome {
+        Ok(report) if report.ratio().is_some() => ExitCode::SUCCESS,
+        Ok(_) => {
+            eprintln!("error: a client has no completed call, so there is nothing to compare");
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            for block in diagnostics::take() {
+                eprintln!("{block}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(options: &Options) -> Result<Report> {
+    let mut context = Context {
+        date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+        commit: commit(),
+        browser: chromium_version(),
+        cpus: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
+        load_before: load_average(),
+        load_after: None,
+        calls: options.calls,
+        warmup: options.warmup,
+    };
+    let site = site()?;
+    let relay = Relay::serving(site.path(), &[]).await?;
+    println!(
+        "Call setup: {} calls per client after {} warm-up call(s), Huddle and the JS baseline alternating, relay on {}",
+        options.calls,
+        options.warmup,
+        relay.addr()
+    );
+    println!("{}, {} CPUs, load average {:?}\n", context.browser, context.cpus, context.load_before);
+
+    let mut report = Report::default();
+    let rounds = options.warmup + options.calls;
+    for round in 0..rounds {
+        let warmup = round < options.warmup;
+        let clients: &[Client] = if options.shape { &Client::ALL } else { &Client::ALL[..2] };
+        for &client in clients {
+            let what = if warmup {
+                "warm-up".to_owned()
+            } else {
+                format!("{:>2}/{}", round - options.warmup + 1, options.calls)
+            };
+            print!("call {what:>7}  {:<18}", client.label());
+            let _ = std::io::stdout().flush();
+            match one_call(&relay, client).await {
+                Ok(call) => {
+                    let show =
+                        |value: Option<f64>| value.map(|v| format!("{v:>5.0}")).unwrap_or_else(|| "    –".into());
+                    println!(
+                        "Join → first frame {} ms   (joined {}, ICE connected {}, Ada's first frame {})",
+                        show(call.setup_ms()),
+                        show(call.step_ms(Who::Bob, "joined")),
+                        show(call.step_ms(Who::Bob, "ice_connected")),
+                        show(call.step_ms(Who::Ada, FIRST_FRAME)),
+                    );
+                    if !warmup {
+                        report.calls.push(call);
+                    }
+                    diagnostics::take();
+                }
+                Err(error) => {
+                    println!("FAILED: {error}");
+                    for block in diagnostics::take() {
+                        eprintln!("{block}");
+                    }
+                    if !warmup {
+                        report.failures.push((client, error.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    drop(relay);
+    diagnostics::take();
+    context.load_after = load_average();
+    report.context = context;
+
+    println!("\n{}", report.summary_markdown());
+    println!("{}", report.steps_markdown());
+    if let Some(out) = &options.out {
+        let path = artifacts::workspace_root().join(out);
+        std::fs::write(&path, report.markdown()).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        println!("Report written to {}", path.display());
+    }
+    Ok(report)
+}
+
+/// One call in a fresh room between two fresh browsers: Ada joins and waits, Bob joins; both pages' marks.
+async fn one_call(relay: &Relay, client: Client) -> Result<Call> {
+    let room = spa::new_room_id();
+    let ada = Browser::launch("Ada").await?;
+    let bob = Browser::launch("Bob").await?;
+    open_lobby(&ada, relay, client, &room).await?;
+    ada.click(JOIN).await?;
+    wait_mark(&ada, "joined").await?;
+    open_lobby(&bob, relay, client, &room).await?;
+    bob.click(JOIN).await?;
+    let marks = async { Ok::<_, Error>((wait_mark(&bob, FIRST_FRAME).await?, wait_mark(&ada, FIRST_FRAME).await?)) };
+    match marks.await {
+        Ok((bob, ada)) => Ok(Call { client, ada, bob }),
+        Err(error) => {
+            let (ada, bob) = (marks_now(&ada).await?, marks_now(&bob).await?);
+            Err(Error::Check(format!("{error}\n  Ada's marks: {:?}\n  Bob's marks: {:?}", ada.at, bob.at)))
+        }
+    }
+}
+
+/// Opens the room's page before joining, and waits until Join can be clicked and the camera preview plays; then
+/// installs the probe.
+async fn open_lobby(browser: &Browser, relay: &Relay, client: Client, room: &RoomId) -> Result<()> {
+    let name = browser.label();
+    let url = match client {
+        Client::Huddle => relay.url(&spa::room_path(room)),
+        Client::Baseline => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}")),
+        Client::BaselineShaped => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}&shape=huddle")),
+    };
+    browser.goto(&url).await?;
+    browser.wait_interactable(JOIN).await?;
+    if client == Client::Huddle && browser.value(sel::NAME).await?.trim() != name {
+        browser.type_into(sel::NAME, name).await?;
+    }
+    browser.wait_video_playing(PREVIEW).await?;
+    install_probe(browser).await
+}
+
+/// A directory the relay serves: the built SPA, and the baseline under `/call-setup/`, so that both pages come from
+/// the same relay process and talk to it on the same origin.
+fn site() -> Result<ScratchDir> {
+    let site = ScratchDir::new("call-setup-site")?;
+    copy_dir(&artifacts::dist_dir()?, site.path())?;
+    let baseline = artifacts::workspace_root().join("bench/call-setup");
+    copy_dir(&baseline, &site.path().join(BASELINE_PATH.trim_start_matches('/').split('/').next().unwrap_or("")))?;
+    Ok(site)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("create {}", to.display()), e))?;
+    let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("read {}", from.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("read {}", from.display()), e))?;
+        let (source, target): (PathBuf, PathBuf) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(|e| Error::io(format!("copy {}", source.display()), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The 1-minute load average of the machine (namespaces do not hide it).
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
+}
+
+/// The commit measured, marked `-dirty` when the work tree has changes.
+fn commit() -> String {
+    let git = |args: &[&str]| {
+        let output = Command::new("git").args(args).current_dir(artifacts::workspace_root()).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    match (git(&["rev-parse", "--short", "HEAD"]), git(&["status", "--porcelain", "--untracked-files=no"])) {
+        (Some(head), Some(status)) if !status.is_empty() => format!("{head}-dirty"),
+        (Some(head), _) => head,
+        _ => "unknown".to_owned(),
+    }
+}
+
+/// `Chromium 1xx.0.x.y built on Debian ...`, as the browser says.
+fn chromium_version() -> String {
+    let version = artifacts::chromium()
+        .ok()
+        .and_then(|binary| Command::new(binary).arg("--version").output().ok())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
+    version.filter(|v| !v.is_empty()).unwrap_or_else(|| "Chromium (version unknown)".to_owned())
+}
