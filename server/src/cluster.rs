@@ -279,18 +279,22 @@ impl Cluster {
         }
     }
 
+    /// The channel of `relay`, named as `channel()` in `cluster/prelude.lua` names it.
+    fn channel(&self, relay: &str) -> String {
+        format!("{}:relay:{relay}", self.prefix)
+    }
+
     async fn publish(&self, relay: &str, envelope: &Envelope) -> Result<(), Unreachable> {
         let mut connection = self.connection.clone();
-        let channel = format!("{}:relay:{relay}", self.prefix);
         let mut command = redis::cmd("PUBLISH");
-        command.arg(channel).arg(encode(envelope));
+        command.arg(self.channel(relay)).arg(encode(envelope));
         self.bounded(command.query_async::<i64>(&mut connection)).await.map(drop)
     }
 
     /// Subscribes to this relay's channel and hands every envelope to the registry; subscribes again whenever the
     /// connection is lost.
     async fn listen(self: Arc<Self>, relay: Weak<Relay>, mut shutdown: watch::Receiver<bool>) {
-        let channel = format!("{}:relay:{}", self.prefix, self.id);
+        let channel = self.channel(&self.id);
         let mut delay = Duration::from_millis(100);
         loop {
             let subscription = tokio::time::timeout(OPERATION_TIMEOUT, async {

@@ -314,14 +314,8 @@ pub async fn either_side_can_cancel_a_transfer() -> Result<()> {
     // Bob cancels.
     drop_file(&ada, &tile_of(&bob_id), "huge.iso", 1024).await?;
     let id = wait_new_transfer(&ada, "send").await?;
-    wait_until("Bob's copy of huge.iso is part-way", TRANSFER_TIMEOUT, async || {
-        Ok(transfer(&bob, &id).await?.is_some_and(|t| t.state == "receiving" && t.value > 0.0))
-    })
-    .await?;
-    wait_until("Ada's huge.iso is moving", TRANSFER_TIMEOUT, async || {
-        Ok(transfer(&ada, &id).await?.is_some_and(|t| t.state == "sending" && t.value > 0.0))
-    })
-    .await?;
+    wait_part_way(&bob, &id, "receiving").await?;
+    wait_part_way(&ada, &id, "sending").await?;
     bob.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_CANCEL)).await?;
     let bobs = wait_transfer_state(&bob, &id, "cancelled", TRANSFER_TIMEOUT).await?;
     let adas = wait_transfer_state(&ada, &id, "cancelled", TRANSFER_TIMEOUT).await?;
@@ -339,10 +333,7 @@ pub async fn either_side_can_cancel_a_transfer() -> Result<()> {
         Ok(transfers(&ada).await?.into_iter().find(|t| t.id != id).map(|t| t.id))
     })
     .await?;
-    wait_until("Bob's copy of second.iso is part-way", TRANSFER_TIMEOUT, async || {
-        Ok(transfer(&bob, &second).await?.is_some_and(|t| t.state == "receiving" && t.value > 0.0))
-    })
-    .await?;
+    wait_part_way(&bob, &second, "receiving").await?;
     ada.click(&format!("{} {}", transfer_of(&second), sel::TRANSFER_CANCEL)).await?;
     let adas = wait_transfer_state(&ada, &second, "cancelled", TRANSFER_TIMEOUT).await?;
     let bobs = wait_transfer_state(&bob, &second, "cancelled", TRANSFER_TIMEOUT).await?;
@@ -355,6 +346,15 @@ pub async fn either_side_can_cancel_a_transfer() -> Result<()> {
         bob.click(sel::TOGGLE_CHAT).await?;
     }
     bob.wait_chat("Ada", "Never mind, I'll send a link.").await
+}
+
+/// Waits until `person`'s transfer `id` is in `state` ("sending" or "receiving") with some of it moved.
+async fn wait_part_way(person: &Person, id: &str, state: &str) -> Result<()> {
+    let what = format!("{}'s transfer {id} is {state} part-way", person.name());
+    wait_until(what, TRANSFER_TIMEOUT, async || {
+        Ok(transfer(person, id).await?.is_some_and(|t| t.state == state && t.value > 0.0))
+    })
+    .await
 }
 
 /// A file over 4 GiB is refused before anything is sent, with the reason; Bob is not bothered with it.
