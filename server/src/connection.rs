@@ -228,8 +228,9 @@ impl Connection {
             (ClientMessage::Signal { to, payload }, State::Joined { room, peer }) => {
                 let message = ServerMessage::Signal { from: peer.clone(), payload };
                 let mut delivered = self.relay.registry().relay(room, peer, &to, &message);
-                if let (false, Some(cluster)) = (delivered, &self.relay.cluster) {
-                    // Not connected here: perhaps through another relay.
+                let elsewhere = if to == *peer { None } else { self.relay.cluster.as_ref() };
+                if let (false, Some(cluster)) = (delivered, elsewhere) {
+                    // Not connected here: perhaps through another relay (never oneself, as without Redis).
                     let text = serde_json::to_string(&message).expect("server messages always serialize");
                     match cluster.signal(room, peer, &to, &text).await {
                         Ok(true) => {

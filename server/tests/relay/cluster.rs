@@ -67,6 +67,10 @@ async fn peers_on_two_relays_meet_signal_each_other_and_hear_who_leaves() {
         other => panic!("expected peer_joined, got {other:?}"),
     }
 
+    // A signal to oneself is refused as it is without Redis, not passed round through it.
+    bob.signal(&bob_joined.peer_id, offer("to myself")).await;
+    assert_eq!(bob.recv_error().await, ErrorCode::UnknownPeer);
+
     bob.signal(&ada_id, offer("from-b")).await;
     assert_eq!(ada.recv_signal().await, (bob_joined.peer_id.clone(), offer("from-b")));
     ada.signal(&bob_joined.peer_id, offer("from-a")).await;
