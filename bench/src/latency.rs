@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -88,8 +88,7 @@ pub async fn run(server: &Server, adapter: &Arc<Adapter>, plan: Plan) -> Result<
         }
     }
 
-    let mut lags = pace(&senders, schedule_start, plan.rate, plan.warmup + plan.measure, epoch).await;
-    drop(senders);
+    let mut lags = pace(senders, schedule_start, plan.rate, plan.warmup + plan.measure, epoch).await;
     let handed_out = lags.len() as u64;
     let drain_deadline = Instant::now() + plan.drain;
     while counters.received.load(Ordering::Relaxed) < handed_out && Instant::now() < drain_deadline {
@@ -126,36 +125,39 @@ fn nanos(duration: Duration) -> u64 {
 }
 
 /// Hands out the schedule: message `k` is due at `start + k / rate`, from connection `k mod n`, so every connection
-/// sends at `rate / n` and the total is evenly spaced. Tokio's timers tick in milliseconds, finer than the spacing,
-/// so the last stretch before each due time is waited by yielding (this core belongs to the generator). Returns how
-/// late each hand-out was, in nanoseconds.
+/// sends at `rate / n` and the total is evenly spaced. Returns how late each hand-out was, in nanoseconds.
+///
+/// Tokio's timers tick in milliseconds, coarser than the spacing (100 µs at 10,000 msg/s), so the schedule is kept by
+/// a thread of its own that sleeps until each due time (the kernel's high-resolution timers, with no timer slack).
+/// It must sleep, not spin: under real-time scheduling the kernel gives real-time threads at most 95% of each second
+/// (`sched_rt_runtime_us`) and stops one that spins for the remaining 50 ms, which would show as 50 ms pauses in
+/// every relay's latency.
 async fn pace(
-    senders: &[mpsc::UnboundedSender<u64>],
+    senders: Vec<mpsc::UnboundedSender<u64>>,
     start: Instant,
     rate: u64,
     length: Duration,
     epoch: Instant,
 ) -> Vec<u64> {
-    let spacing = Duration::from_secs_f64(1.0 / rate as f64);
-    let total = (length.as_secs_f64() * rate as f64) as u64;
-    let mut lags = Vec::with_capacity(total as usize);
-    for k in 0..total {
-        let due = start + spacing.mul_f64(k as f64);
-        loop {
-            let now = Instant::now();
-            if now >= due {
-                lags.push(nanos(now - due));
-                break;
+    let (done, lags) = oneshot::channel();
+    let (start, epoch) = (start.into_std(), epoch.into_std());
+    std::thread::spawn(move || {
+        crate::os::precise_sleeps();
+        let spacing = Duration::from_secs_f64(1.0 / rate as f64);
+        let total = (length.as_secs_f64() * rate as f64) as u64;
+        let mut lags = Vec::with_capacity(total as usize);
+        for k in 0..total {
+            let due = start + spacing.mul_f64(k as f64);
+            let now = std::time::Instant::now();
+            if now < due {
+                std::thread::sleep(due - now);
             }
-            if due - now > Duration::from_millis(2) {
-                tokio::time::sleep_until(due - Duration::from_millis(1)).await;
-            } else {
-                tokio::task::yield_now().await;
-            }
+            lags.push(nanos(std::time::Instant::now().saturating_duration_since(due)));
+            let _ = senders[(k % senders.len() as u64) as usize].send(nanos(due - epoch));
         }
-        let _ = senders[(k % senders.len() as u64) as usize].send(nanos(due - epoch));
-    }
-    lags
+        let _ = done.send(lags);
+    });
+    lags.await.unwrap_or_default()
 }
 
 struct Connection {

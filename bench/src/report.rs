@@ -241,8 +241,10 @@ impl Report {
             out,
             "- Priority: the generator and every relay ran at {priority}, ahead of the other work on this shared \
              machine (other engineers' builds, which were not stopped; the load average at the start of each relay's \
-             phases is in the table). The machine is a virtual machine whose processors the host sometimes pauses \
-             for tens of milliseconds when it is busy; the generator's pacing lag (below) shows how much."
+             phases is in the table). Real-time threads get at most 95% of each second (the kernel's \
+             `sched_rt_runtime_us`), so none of them may spin: a relay at saturation or a generator that busy-waits \
+             would be stopped for 50 ms once a second. The generator sleeps between due times; its pacing lag \
+             (below) shows how well it kept the schedule."
         );
         let _ = writeln!(out, "\n## Relays\n");
         let _ = writeln!(out, "| Relay | Version | Started with |\n| --- | --- | --- |");
@@ -340,9 +342,9 @@ impl Report {
              waited behind the stall (no coordinated omission). Messages scheduled in the {} s after a {} s warm-up \
              are measured; the generator then waits up to {} s for stragglers, and any still missing count as not \
              delivered. The figures include two loopback hops and the generator's own delay: its *pacing lag* is \
-             how late it handed each message out against the schedule (it waits the last stretch before each due \
-             time by yielding, as tokio's timers tick in milliseconds); when the machine pauses, that lag and every \
-             relay's latency grow together.",
+             how late it handed each message out against the schedule (a thread of its own sleeps until each due \
+             time on the kernel's high-resolution timers, as tokio's timers tick in milliseconds); when the machine \
+             pauses, that lag and every relay's latency grow together.",
             thousands(latency_plan.connections as f64),
             thousands(latency_plan.rate as f64),
             latency_plan.connections * 1000 / latency_plan.rate,
@@ -438,8 +440,8 @@ impl Report {
             if late >= 0.01 {
                 let _ = write!(
                     line,
-                    " (not measurable on this machine in this run: the generator itself handed {:.2}% of the messages \
-                     out over 1 ms late, as the machine paused, so every relay's p99 shows those pauses; {:.2}% of \
+                    " (not measurable in this run: the generator itself handed {:.2}% of the messages out over \
+                     1 ms late, as the machine paused, so every relay's p99 shows those pauses; {:.2}% of \
                      Huddle's messages arrived within 1 ms and its p90 is {})",
                     late * 100.0,
                     latency.summary.within_1ms * 100.0,
