@@ -62,11 +62,11 @@ pub struct Config {
     pub queue_capacity: usize,
 
     /// How often the relay pings each connection.
-    #[arg(long, env = "HUDDLE_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HUDDLE_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = positive_duration)]
     pub heartbeat_interval: Duration,
 
     /// A connection silent for this long (no message, no pong) is dropped.
-    #[arg(long, env = "HUDDLE_HEARTBEAT_TIMEOUT", default_value = "45s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HUDDLE_HEARTBEAT_TIMEOUT", default_value = "45s", value_parser = positive_duration)]
     pub heartbeat_timeout: Duration,
 
     /// How long a peer whose connection dropped stays in its room, waiting to resume, before the others are told.
@@ -91,7 +91,7 @@ pub struct Config {
     pub turn_secret: Option<String>,
 
     /// How long TURN credentials stay valid.
-    #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "12h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "12h", value_parser = positive_duration)]
     pub turn_ttl: Duration,
 
     /// Which ICE candidates clients may use; `relay` sends every call through the TURN server (needs --turn-url).
@@ -128,6 +128,16 @@ pub enum IcePolicy {
     All,
     /// TURN relay only: media always goes through the TURN server; peers never see each other's addresses.
     Relay,
+}
+
+/// A duration such as `15s` or `12h`, refused when zero: a zero ping period, silence limit or credential lifetime
+/// would make every connection fail rather than mean "none".
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if duration.is_zero() => Err("must be longer than zero".to_owned()),
+        Ok(duration) => Ok(duration),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 impl Config {
@@ -177,6 +187,21 @@ mod tests {
         assert_eq!(config.ice_transport_policy, IcePolicy::Relay);
         let wrong = Config::try_parse_from(["huddle-server", "--ice-transport-policy", "none"]).unwrap_err();
         assert_eq!(wrong.kind(), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn periods_and_lifetimes_must_be_longer_than_zero() {
+        for flag in ["--heartbeat-interval", "--heartbeat-timeout", "--turn-ttl"] {
+            let refused = Config::try_parse_from(["huddle-server", flag, "0s"]).unwrap_err();
+            assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");
+            assert!(refused.to_string().contains("must be longer than zero"), "{refused}");
+            let garbled = Config::try_parse_from(["huddle-server", flag, "soon"]).unwrap_err();
+            assert_eq!(garbled.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");
+        }
+        let config = Config::try_parse_from(["huddle-server", "--heartbeat-interval", "500ms", "--turn-ttl", "1s"]);
+        let config = config.unwrap();
+        assert_eq!(config.heartbeat_interval, Duration::from_millis(500));
+        assert_eq!(config.turn_ttl, Duration::from_secs(1));
     }
 
     #[test]
