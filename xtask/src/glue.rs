@@ -3,8 +3,9 @@
 //! wasm-bindgen names each function the wasm imports from its JavaScript glue after the Rust item plus a 16-digit
 //! hash (`__wbg_addEventListener_847fd86b8c33ec43`), and writes every name twice: in the wasm's import section and
 //! as a key of the glue's import object. Random hex hardly compresses: the names alone weigh ~8 KB gzipped. This
-//! step renames every such import to a short name (`a`, `b`, … `ab`, …) in both files, minifies the glue with
-//! terser, and rewrites the subresource-integrity hashes trunk put in `index.html` for the two changed files.
+//! step renames every such import to a short name (`a`, `b`, … `ab`, …) in both files, and the hashed exports the
+//! glue calls closures through (`$a`, …), minifies the glue with terser, and rewrites the subresource-integrity
+//! hashes trunk put in `index.html` for the two changed files.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,16 +26,19 @@ pub fn shrink(dist: &Path) -> Result {
         fs::read_to_string(&js_path).map_err(|error| fail(format!("cannot read {}: {error}", js_path.display())))?;
 
     let digests_before = [digest_of_file(&wasm_path)?, digest_of_file(&js_path)?];
-    let (short_wasm, renames) = rename_imports(&wasm).map_err(|why| fail(format!("{}: {why}", wasm_path.display())))?;
+    let renamed = rename(&wasm).map_err(|why| fail(format!("{}: {why}", wasm_path.display())))?;
     let mut short_js = js;
-    for (old, new) in &renames {
+    for (old, new) in &renamed.imports {
         short_js =
             replace_identifier(&short_js, old, new).map_err(|why| fail(format!("{}: {why}", js_path.display())))?;
+    }
+    for (old, new) in &renamed.exports {
+        short_js = replace_export(&short_js, old, new).map_err(|why| fail(format!("{}: {why}", js_path.display())))?;
     }
     let write = |path: &Path, bytes: &[u8]| {
         fs::write(path, bytes).map_err(|error| fail(format!("cannot write {}: {error}", path.display())))
     };
-    write(&wasm_path, &short_wasm)?;
+    write(&wasm_path, &renamed.wasm)?;
     write(&js_path, short_js.as_bytes())?;
     minify(&js_path)?;
 
@@ -52,7 +56,12 @@ pub fn shrink(dist: &Path) -> Result {
         };
     }
     write(&html_path, html.as_bytes())?;
-    println!("renamed {} imports of the wasm and minified {}", renames.len(), js_path.display());
+    println!(
+        "renamed {} imports and {} exports of the wasm and minified {}",
+        renamed.imports.len(),
+        renamed.exports.len(),
+        js_path.display()
+    );
     Ok(())
 }
 
@@ -147,56 +156,89 @@ fn is_generated(name: &str) -> bool {
     name.starts_with("__wbg_") || name.starts_with("__wbindgen_")
 }
 
-/// Import names, each before and after.
+/// Whether this export is one of the entry points wasm-bindgen gives closures, named with a hash
+/// (`wasm_bindgen__convert__closures_____invoke__h4dc729480453fea4`); the glue calls them as `wasm.<name>`.
+fn is_hashed_export(name: &str) -> bool {
+    name.starts_with("wasm_bindgen__convert__closures")
+}
+
+/// The short name of the `index`th renamed export: `$` and a short name, which no export of wasm-bindgen's has.
+fn short_export_name(index: usize) -> String {
+    format!("${}", short_name(index))
+}
+
+/// Names, each before and after.
 type Renames = Vec<(String, String)>;
 
-/// `wasm` with every import wasm-bindgen named renamed to a short name, and the renames (old, new) in order.
-/// Other sections are copied byte for byte.
-fn rename_imports(wasm: &[u8]) -> std::result::Result<(Vec<u8>, Renames), String> {
+/// A module with short names, and what was renamed.
+#[derive(Debug, PartialEq)]
+struct Renamed {
+    wasm: Vec<u8>,
+    imports: Renames,
+    exports: Renames,
+}
+
+/// `wasm` with every import wasm-bindgen named and every export it named with a hash renamed to a short name,
+/// and the renames (old, new) in order. Other sections are copied byte for byte.
+fn rename(wasm: &[u8]) -> std::result::Result<Renamed, String> {
     const IMPORT_SECTION: u8 = 2;
+    const EXPORT_SECTION: u8 = 7;
     if wasm.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
         return Err("not a wasm module".into());
     }
-    let mut out = wasm[..8].to_vec();
-    let mut renames = Vec::new();
+    let mut renamed = Renamed { wasm: wasm[..8].to_vec(), imports: Vec::new(), exports: Vec::new() };
     let mut reader = Reader { bytes: wasm, at: 8 };
     while reader.at < wasm.len() {
         let start = reader.at;
         let id = reader.byte()?;
         let size = reader.leb()? as usize;
         let body = reader.take(size)?;
-        if id != IMPORT_SECTION {
-            out.extend_from_slice(&wasm[start..reader.at]);
-            continue;
-        }
-        let mut imports = Reader { bytes: body, at: 0 };
-        let count = imports.leb()?;
+        let import = match id {
+            IMPORT_SECTION => true,
+            EXPORT_SECTION => false,
+            _ => {
+                renamed.wasm.extend_from_slice(&wasm[start..reader.at]);
+                continue;
+            }
+        };
+        let mut entries = Reader { bytes: body, at: 0 };
+        let count = entries.leb()?;
         let mut section = Vec::new();
         write_leb(&mut section, count);
         for _ in 0..count {
-            let module = imports.name()?;
-            let name = imports.name()?;
-            let descriptor_start = imports.at;
-            imports.skip_import_descriptor()?;
-            let name = if is_generated(name) {
-                let short = short_name(renames.len());
-                renames.push((name.to_owned(), short.clone()));
-                short
+            // An import has a module name before its name; an export only its name.
+            if import {
+                write_name(&mut section, entries.name()?);
+            }
+            let name = entries.name()?;
+            let descriptor_start = entries.at;
+            if import {
+                entries.skip_import_descriptor()?;
+            } else {
+                entries.skip_export_descriptor()?;
+            }
+            let name = if import && is_generated(name) {
+                let new = short_name(renamed.imports.len());
+                renamed.imports.push((name.to_owned(), new.clone()));
+                new
+            } else if !import && is_hashed_export(name) {
+                let new = short_export_name(renamed.exports.len());
+                renamed.exports.push((name.to_owned(), new.clone()));
+                new
             } else {
                 name.to_owned()
             };
-            write_name(&mut section, module);
             write_name(&mut section, &name);
-            section.extend_from_slice(&body[descriptor_start..imports.at]);
+            section.extend_from_slice(&body[descriptor_start..entries.at]);
         }
-        if imports.at != body.len() {
-            return Err("the import section has bytes after its last import".into());
+        if entries.at != body.len() {
+            return Err(format!("section {id} has bytes after its last entry"));
         }
-        out.push(IMPORT_SECTION);
-        write_leb(&mut out, section.len() as u64);
-        out.extend_from_slice(&section);
+        renamed.wasm.push(id);
+        write_leb(&mut renamed.wasm, section.len() as u64);
+        renamed.wasm.extend_from_slice(&section);
     }
-    Ok((out, renames))
+    Ok(renamed)
 }
 
 /// Reads a wasm module's primitives.
@@ -244,6 +286,12 @@ impl<'a> Reader<'a> {
             self.leb()?;
         }
         Ok(())
+    }
+
+    /// What is exported: a kind byte and an index.
+    fn skip_export_descriptor(&mut self) -> std::result::Result<(), String> {
+        self.byte()?;
+        self.leb().map(drop)
     }
 
     /// What is imported: a function, table, memory, global or tag, with its type.
@@ -296,53 +344,101 @@ fn replace_identifier(js: &str, old: &str, new: &str) -> std::result::Result<Str
     }
 }
 
+/// `js` with every call through the module object, `wasm.<old>`, made to `wasm.<new>`; an error if there is none.
+fn replace_export(js: &str, old: &str, new: &str) -> std::result::Result<String, String> {
+    let is_identifier_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
+    let member = format!("wasm.{old}");
+    let mut out = String::with_capacity(js.len());
+    let mut rest = js;
+    let mut found = 0;
+    while let Some(at) = rest.find(&member) {
+        let after = &rest[at + member.len()..];
+        let whole = !rest[..at].ends_with(is_identifier_char) && !after.starts_with(is_identifier_char);
+        out.push_str(&rest[..at]);
+        if whole {
+            out.push_str("wasm.");
+            out.push_str(new);
+            found += 1;
+        } else {
+            out.push_str(&member);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    if found == 0 {
+        return Err(format!("the glue never calls the export `{old}`"));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A module importing `names` from `module` as functions of type 0, followed by a custom section.
-    fn module_importing(module: &str, names: &[&str]) -> Vec<u8> {
-        let mut imports = Vec::new();
-        write_leb(&mut imports, names.len() as u64 + 1);
-        for name in names {
-            write_name(&mut imports, module);
-            write_name(&mut imports, name);
-            imports.extend_from_slice(&[0x00, 0x00]);
+    /// A module importing `imports` from `module` as functions of type 0 and exporting `exports` (function 0),
+    /// followed by a custom section.
+    fn module(module: &str, imports: &[&str], exports: &[&str]) -> Vec<u8> {
+        let mut import_section = Vec::new();
+        write_leb(&mut import_section, imports.len() as u64 + 1);
+        for name in imports {
+            write_name(&mut import_section, module);
+            write_name(&mut import_section, name);
+            import_section.extend_from_slice(&[0x00, 0x00]);
         }
         // A memory with limits 1..=2, whose name must stay.
-        write_name(&mut imports, "env");
-        write_name(&mut imports, "memory");
-        imports.extend_from_slice(&[0x02, 0x01, 0x01, 0x02]);
+        write_name(&mut import_section, "env");
+        write_name(&mut import_section, "memory");
+        import_section.extend_from_slice(&[0x02, 0x01, 0x01, 0x02]);
+        let mut export_section = Vec::new();
+        write_leb(&mut export_section, exports.len() as u64);
+        for name in exports {
+            write_name(&mut export_section, name);
+            export_section.extend_from_slice(&[0x00, 0x00]);
+        }
         let mut wasm = b"\0asm\x01\0\0\0".to_vec();
         // A type section: one function type () -> ().
         wasm.extend_from_slice(&[0x01, 0x04, 0x01, 0x60, 0x00, 0x00]);
-        wasm.push(0x02);
-        write_leb(&mut wasm, imports.len() as u64);
-        wasm.extend_from_slice(&imports);
+        for (id, section) in [(0x02, import_section), (0x07, export_section)] {
+            wasm.push(id);
+            write_leb(&mut wasm, section.len() as u64);
+            wasm.extend_from_slice(&section);
+        }
         wasm.extend_from_slice(&[0x00, 0x04, 0x03, b'a', b'b', b'c']);
         wasm
     }
 
     #[test]
-    fn generated_imports_get_short_names_and_the_rest_of_the_module_stays() {
-        let long = ["__wbg_body_5f971cbc6950ca4f", "__wbindgen_init_externref_table"];
-        let (wasm, renames) = rename_imports(&module_importing("./app_bg.js", &long)).unwrap();
-        assert_eq!(wasm, module_importing("./app_bg.js", &["a", "b"]));
-        let expected = [(long[0].to_owned(), "a".to_owned()), (long[1].to_owned(), "b".to_owned())];
-        assert_eq!(renames, expected);
+    fn generated_names_get_short_ones_and_the_rest_of_the_module_stays() {
+        let imports = ["__wbg_body_5f971cbc6950ca4f", "__wbindgen_init_externref_table"];
+        let exports = ["__wbindgen_malloc", "wasm_bindgen__convert__closures_____invoke__h4dc729480453fea4"];
+        let renamed = rename(&module("./app_bg.js", &imports, &exports)).unwrap();
+        assert_eq!(renamed.wasm, module("./app_bg.js", &["a", "b"], &["__wbindgen_malloc", "$a"]));
+        let imports_renamed = [(imports[0].to_owned(), "a".to_owned()), (imports[1].to_owned(), "b".to_owned())];
+        assert_eq!(renamed.imports, imports_renamed);
+        assert_eq!(renamed.exports, [(exports[1].to_owned(), "$a".to_owned())]);
     }
 
     #[test]
-    fn a_module_whose_imports_are_already_short_is_left_as_it_is() {
-        let wasm = module_importing("./app_bg.js", &["a", "b"]);
-        assert_eq!(rename_imports(&wasm).unwrap(), (wasm, Vec::new()));
+    fn a_module_whose_names_are_already_short_is_left_as_it_is() {
+        let wasm = module("./app_bg.js", &["a", "b"], &["$a"]);
+        assert_eq!(rename(&wasm).unwrap(), Renamed { wasm, imports: Vec::new(), exports: Vec::new() });
     }
 
     #[test]
     fn a_truncated_module_is_refused() {
-        let wasm = module_importing("./app_bg.js", &["__wbg_body_5f971cbc6950ca4f"]);
-        assert!(rename_imports(&wasm[..wasm.len() - 10]).is_err());
-        assert!(rename_imports(b"not wasm").is_err());
+        let wasm = module("./app_bg.js", &["__wbg_body_5f971cbc6950ca4f"], &[]);
+        assert!(rename(&wasm[..wasm.len() - 10]).is_err());
+        assert!(rename(b"not wasm").is_err());
+    }
+
+    #[test]
+    fn calls_to_an_export_are_renamed_and_nothing_else() {
+        let js = "function f_h1(a) { wasm.f_h1(a); wasm.f_h12(a); } g(f_h1);";
+        assert_eq!(
+            replace_export(js, "f_h1", "$a").unwrap(),
+            "function f_h1(a) { wasm.$a(a); wasm.f_h12(a); } g(f_h1);"
+        );
+        assert!(replace_export(js, "f_h2", "$a").is_err());
     }
 
     #[test]
