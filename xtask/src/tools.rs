@@ -2,7 +2,7 @@
 //! wrong version, so a second run takes a second or two.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -16,6 +16,9 @@ pub const TRUNK_VERSION: &str = "0.21.14";
 /// Debian's binaryen is too old for the wasm rustc emits, so it comes from npm instead.
 pub const BINARYEN_VERSION: &str = "132";
 
+/// terser's release, which minifies wasm-bindgen's JavaScript glue (see `glue.rs`).
+pub const TERSER_VERSION: &str = "5.51.4";
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// One thing setup makes sure of.
@@ -28,6 +31,8 @@ enum Tool {
     WasmBindgen { version: String },
     /// Shrinks the wasm; trunk finds it on PATH.
     WasmOpt,
+    /// Minifies the JavaScript glue after trunk's build.
+    Terser,
 }
 
 impl Tool {
@@ -37,6 +42,7 @@ impl Tool {
             Tool::Trunk => format!("trunk {TRUNK_VERSION}"),
             Tool::WasmBindgen { version } => format!("wasm-bindgen-cli {version}"),
             Tool::WasmOpt => format!("binaryen {BINARYEN_VERSION} (wasm-opt)"),
+            Tool::Terser => format!("terser {TERSER_VERSION}"),
         }
     }
 
@@ -50,6 +56,7 @@ impl Tool {
             Tool::WasmOpt => {
                 reports_version(&mut Command::new(binaryen_bin_dir().join("wasm-opt")), 2, BINARYEN_VERSION)
             }
+            Tool::Terser => reports_version(&mut Command::new(terser_bin_dir().join("terser")), 1, TERSER_VERSION),
         }
     }
 
@@ -65,22 +72,24 @@ impl Tool {
             Tool::WasmBindgen { version } => {
                 runner::run(&step, workspace::cargo().args(["install", "wasm-bindgen-cli", "--version", version]))
             }
-            Tool::WasmOpt => {
-                let dir = binaryen_dir();
-                fs::create_dir_all(&dir)
-                    .map_err(|error| Failure::new(&step, format!("cannot create {}: {error}", dir.display())))?;
-                runner::run(
-                    &step,
-                    workspace::command("npm")
-                        .arg("install")
-                        .arg("--prefix")
-                        .arg(&dir)
-                        .args(["--no-audit", "--no-fund", "--loglevel=error"])
-                        .arg(format!("binaryen@{BINARYEN_VERSION}")),
-                )
-            }
+            Tool::WasmOpt => npm_install(&step, &binaryen_dir(), &format!("binaryen@{BINARYEN_VERSION}")),
+            Tool::Terser => npm_install(&step, &terser_dir(), &format!("terser@{TERSER_VERSION}")),
         }
     }
+}
+
+/// Installs `package` (`name@version`) from npm into its own directory `dir` of Huddle's cache.
+fn npm_install(step: &str, dir: &Path, package: &str) -> Result {
+    fs::create_dir_all(dir).map_err(|error| Failure::new(step, format!("cannot create {}: {error}", dir.display())))?;
+    runner::run(
+        step,
+        workspace::command("npm")
+            .arg("install")
+            .arg("--prefix")
+            .arg(dir)
+            .args(["--no-audit", "--no-fund", "--loglevel=error"])
+            .arg(package),
+    )
 }
 
 /// Whether `command --version` runs and its word at `index` (of the first line) is `version`.
@@ -101,11 +110,19 @@ fn binaryen_bin_dir() -> PathBuf {
     binaryen_dir().join("node_modules").join(".bin")
 }
 
+fn terser_dir() -> PathBuf {
+    workspace::cache_dir().join("terser")
+}
+
+fn terser_bin_dir() -> PathBuf {
+    terser_dir().join("node_modules").join(".bin")
+}
+
 /// A command for a tool setup installed: its directories go in front of `PATH`, for the tool and its children
-/// (trunk looks up wasm-bindgen and wasm-opt on `PATH`).
+/// (trunk looks up wasm-bindgen and wasm-opt on `PATH`; the glue step, terser).
 pub fn command(program: &str) -> Command {
     let mut command = workspace::command(program);
-    command.env("PATH", workspace::path_with(&[binaryen_bin_dir(), workspace::cargo_bin_dir()]));
+    command.env("PATH", workspace::path_with(&[binaryen_bin_dir(), terser_bin_dir(), workspace::cargo_bin_dir()]));
     command
 }
 
@@ -128,7 +145,13 @@ fn wasm_bindgen_version() -> Result<String> {
 
 /// Installs whatever of the toolchain is missing, printing one line per tool.
 pub fn setup() -> Result {
-    let tools = [Tool::WasmTarget, Tool::Trunk, Tool::WasmBindgen { version: wasm_bindgen_version()? }, Tool::WasmOpt];
+    let tools = [
+        Tool::WasmTarget,
+        Tool::Trunk,
+        Tool::WasmBindgen { version: wasm_bindgen_version()? },
+        Tool::WasmOpt,
+        Tool::Terser,
+    ];
     for tool in tools {
         let label = tool.label();
         if tool.is_installed() {

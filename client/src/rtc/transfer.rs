@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 
 use futures::channel::mpsc;
@@ -254,7 +255,7 @@ impl Transfers {
         let handlers = ChannelEvents::attach(&channel, &queue);
         self.0.running.borrow_mut().insert(key.clone(), Running::Moving { queue });
         let work = send_file(self.0.dispatch.clone(), key.clone(), file, Clone::clone(&channel), events);
-        spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), work));
+        spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), Box::pin(work)));
     }
 
     /// A data channel the peer at the other end of `link` opened: the bytes of a file we accepted, or else nothing
@@ -284,7 +285,7 @@ impl Transfers {
         let handlers = ChannelEvents::attach(&channel, &queue);
         self.0.running.borrow_mut().insert(key.clone(), Running::Moving { queue });
         let work = receive_file(Rc::downgrade(&self.0), key.clone(), offer, events);
-        spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), work));
+        spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), Box::pin(work)));
     }
 
     /// This person cancels a transfer.
@@ -337,13 +338,15 @@ impl Transfers {
 ///
 /// A side that sends `file_cancel` leaves closing the channel to the peer: Chrome may deliver the closing before a
 /// message sent just ahead of it, and the peer would then take a cancel for a lost connection.
+///
+/// `work` is boxed so that sending and receiving share one copy of this (~3 KB of wasm each).
 async fn finish(
     shared: Weak<Shared>,
     key: TransferKey,
     channel: RtcDataChannel,
     handlers: ChannelEvents,
     link: Weak<PeerLink>,
-    work: impl Future<Output = Outcome>,
+    work: Pin<Box<dyn Future<Output = Outcome>>>,
 ) {
     let outcome = work.await;
     drop(handlers);
