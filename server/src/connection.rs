@@ -6,14 +6,13 @@ use std::time::SystemTime;
 
 use futures_util::{SinkExt, StreamExt};
 use huddle_common::{
-    close_code, ClientMessage, DisplayName, ErrorCode, Join, Joined, LeaveReason, PeerId, RoomId, ServerMessage,
-    PROTOCOL_VERSION,
+    close_code, DisplayName, ErrorCode, Join, Joined, LeaveReason, PeerId, RoomId, ServerMessage, PROTOCOL_VERSION,
 };
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
 use warp::ws::{Message, WebSocket};
 
-use crate::decode::decode;
+use crate::decode::{decode, Incoming};
 use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
@@ -153,6 +152,21 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
     connection.finish(ending);
 }
 
+/// The `signal` sent to the recipient: the sender's payload text as it came, with `from` stamped by the relay (the
+/// same JSON as serde writes for `ServerMessage::Signal`, but for the payload, which is not rebuilt).
+fn signal_text(from: &PeerId, payload: &str) -> Arc<str> {
+    const HEAD: &str = r#"{"type":"signal","from":"#;
+    const MIDDLE: &str = r#","payload":"#;
+    let mut text = String::with_capacity(HEAD.len() + from.as_str().len() + 2 + MIDDLE.len() + payload.len() + 1);
+    text.push_str(HEAD);
+    // Peer ids are made by relays (base32), but nothing here relies on it.
+    text.push_str(&serde_json::to_string(from.as_str()).expect("strings serialize"));
+    text.push_str(MIDDLE);
+    text.push_str(payload);
+    text.push('}');
+    text.into()
+}
+
 fn close_reason(code: u16) -> &'static str {
     match code {
         close_code::SLOW_CONSUMER => "too slow reading messages",
@@ -219,19 +233,18 @@ impl Connection {
         }
     }
 
-    async fn on_message(&mut self, message: ClientMessage) -> Flow {
+    async fn on_message(&mut self, message: Incoming<'_>) -> Flow {
         match (message, &self.state) {
-            (ClientMessage::Join(_), State::Joined { .. }) => {
+            (Incoming::Join(_), State::Joined { .. }) => {
                 self.reply(ErrorCode::AlreadyJoined, "this connection is already in a room");
             }
-            (ClientMessage::Join(join), State::Lobby) => self.join(join).await,
-            (ClientMessage::Signal { to, payload }, State::Joined { room, peer }) => {
-                let message = ServerMessage::Signal { from: peer.clone(), payload };
-                let mut delivered = self.relay.registry().relay(room, peer, &to, &message);
+            (Incoming::Join(join), State::Lobby) => self.join(join).await,
+            (Incoming::Signal { to, payload }, State::Joined { room, peer }) => {
+                let text = signal_text(peer, &payload);
+                let mut delivered = self.relay.registry().relay(room, peer, &to, &text);
                 let elsewhere = if to == *peer { None } else { self.relay.cluster.as_ref() };
                 if let (false, Some(cluster)) = (delivered, elsewhere) {
                     // Not connected here: perhaps through another relay (never oneself, as without Redis).
-                    let text = serde_json::to_string(&message).expect("server messages always serialize");
                     match cluster.signal(room, peer, &to, &text).await {
                         Ok(true) => {
                             delivered = true;
@@ -249,8 +262,8 @@ impl Connection {
                     self.reply(ErrorCode::UnknownPeer, format!("no peer {to} in this room"));
                 }
             }
-            (ClientMessage::Leave, State::Joined { .. }) => return Flow::End(Ending::Left),
-            (ClientMessage::Signal { .. } | ClientMessage::Leave, State::Lobby) => {
+            (Incoming::Leave, State::Joined { .. }) => return Flow::End(Ending::Left),
+            (Incoming::Signal { .. } | Incoming::Leave, State::Lobby) => {
                 self.reply(ErrorCode::NotJoined, "join a room first");
             }
         }

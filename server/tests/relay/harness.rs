@@ -79,9 +79,14 @@ impl Client {
 
     /// The next protocol message (control frames skipped); fails the test after [`WAIT`].
     pub async fn recv(&mut self) -> ServerMessage {
+        serde_json::from_str(&self.recv_text().await).expect("relay sends valid messages")
+    }
+
+    /// The next text frame as it came (control frames skipped); fails the test after [`WAIT`].
+    pub async fn recv_text(&mut self) -> String {
         loop {
             match self.next_frame().await {
-                Some(Message::Text(text)) => return serde_json::from_str(&text).expect("relay sends valid messages"),
+                Some(Message::Text(text)) => return text,
                 Some(Message::Ping(_) | Message::Pong(_)) => continue,
                 other => panic!("expected a message, got {other:?}"),
             }
