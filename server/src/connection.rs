@@ -72,24 +72,28 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
         Instant::now().into_std(),
     );
     let mut connection = Connection { relay: Arc::clone(&relay), slot, outbox, state: State::Lobby, limiter };
+    // Made once and polled by reference: a fresh `Notified` on every turn of the loop would register with (and
+    // leave) the notifier each time, for every message.
     let mut shutdown = relay.shutdown_signal();
+    let mut shutting_down = std::pin::pin!(async move { drop(shutdown.wait_for(|down| *down).await) });
+    let mut close_requested = std::pin::pin!(close.requested());
     let mut heartbeat = interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
 
     let ending = loop {
         let flow = tokio::select! {
-            _ = async { drop(shutdown.wait_for(|down| *down).await) } => {
+            _ = &mut shutting_down => {
                 Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
             }
-            code = close.requested() => {
+            code = &mut close_requested => {
                 let ending = if code == close_code::REPLACED { Ending::Replaced } else { Ending::Dropped };
                 Flow::Close(code, close_reason(code), ending)
             }
             frame = socket.next() => match frame {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
-                    connection.on_frame(message).await
+                    connection.on_frame(message, last_heard).await
                 }
                 Some(Err(error)) => connection.on_read_error(error),
                 None => Flow::End(Ending::Dropped),
@@ -116,7 +120,7 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
                             Flow::End(Ending::Dropped)
                         }
                     },
-                    _ = close.requested() => Flow::End(Ending::Dropped),
+                    _ = &mut close_requested => Flow::End(Ending::Dropped),
                 }
             }
             _ = heartbeat.tick() => {
@@ -195,7 +199,7 @@ impl Connection {
         }
     }
 
-    async fn on_frame(&mut self, message: Message) -> Flow {
+    async fn on_frame(&mut self, message: Message, now: Instant) -> Flow {
         if message.is_close() {
             return Flow::End(Ending::Left);
         }
@@ -205,7 +209,7 @@ impl Connection {
         let metrics = &self.relay.metrics;
         metrics.messages_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         metrics.bytes_received.fetch_add(message.as_bytes().len() as u64, std::sync::atomic::Ordering::Relaxed);
-        match self.limiter.check(Instant::now().into_std()) {
+        match self.limiter.check(now.into_std()) {
             Verdict::Allow => {}
             Verdict::Drop { notify } => {
                 if notify {
