@@ -8,9 +8,13 @@ use futures_util::{SinkExt, StreamExt};
 use huddle_common::{
     close_code, DisplayName, ErrorCode, Join, Joined, LeaveReason, PeerId, RoomId, ServerMessage, PROTOCOL_VERSION,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
 use crate::decode::{decode, Incoming};
 use crate::metrics::Rejection;
@@ -60,7 +64,11 @@ struct Connection {
 }
 
 /// Serves one upgraded WebSocket until it ends.
-pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlot) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: WebSocketStream<S>,
+    relay: Arc<Relay>,
+    slot: ConnectionSlot,
+) {
     let limits = relay.limits.clone();
     let (queue, mut queued) = mpsc::channel::<Arc<str>>(limits.queue_capacity);
     let close = Arc::new(CloseRequest::default());
@@ -127,7 +135,7 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
                     relay.metrics.reject(Rejection::HeartbeatTimeout);
                     Flow::Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout", Ending::Dropped)
-                } else if socket.send(Message::ping(Vec::new())).await.is_err() {
+                } else if socket.send(Message::Ping(Default::default())).await.is_err() {
                     Flow::End(Ending::Dropped)
                 } else {
                     Flow::Continue
@@ -146,7 +154,8 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
                             socket.feed(Message::text(&*text)).await?;
                         }
                     }
-                    socket.send(Message::close_with(code, reason)).await
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    socket.send(Message::Close(Some(frame))).await
                 };
                 let _ = tokio::time::timeout(limits.heartbeat_interval, farewell).await;
                 break ending;
@@ -188,9 +197,8 @@ impl Connection {
         }
     }
 
-    fn on_read_error(&self, error: warp::Error) -> Flow {
-        let source = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
-        if let Some(tungstenite::Error::Capacity(_)) = source {
+    fn on_read_error(&self, error: tungstenite::Error) -> Flow {
+        if let tungstenite::Error::Capacity(_) = error {
             self.relay.metrics.reject(Rejection::TooBig);
             Flow::Close(close_code::MESSAGE_TOO_BIG, "message too big", Ending::Expelled)
         } else {
@@ -208,7 +216,7 @@ impl Connection {
         }
         let metrics = &self.relay.metrics;
         metrics.messages_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        metrics.bytes_received.fetch_add(message.as_bytes().len() as u64, std::sync::atomic::Ordering::Relaxed);
+        metrics.bytes_received.fetch_add(message.len() as u64, std::sync::atomic::Ordering::Relaxed);
         match self.limiter.check(now.into_std()) {
             Verdict::Allow => {}
             Verdict::Drop { notify } => {
@@ -224,11 +232,11 @@ impl Connection {
                 return Flow::Close(close_code::POLICY_VIOLATION, "message flood", Ending::Expelled);
             }
         }
-        let Ok(text) = message.to_str() else {
+        let Message::Text(text) = &message else {
             self.reply(ErrorCode::BinaryUnsupported, "binary frames are not part of the protocol; send JSON text");
             return Flow::Continue;
         };
-        match decode(text) {
+        match decode(text.as_str()) {
             Ok(message) => self.on_message(message).await,
             Err(error) => {
                 self.reply(error.code(), error.to_string());
