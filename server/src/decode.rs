@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use huddle_common::{ClientMessage, ErrorCode, Join, PeerId};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -69,11 +69,13 @@ impl DecodeError {
 
 /// Decodes one client frame.
 pub fn decode(text: &str) -> Result<Incoming<'_>, DecodeError> {
-    if nesting_depth(text) > MAX_DEPTH {
-        return Err(DecodeError::TooDeep);
-    }
+    // The fast path checks the nesting as it reads (every value goes through it), so only what it does not take
+    // needs the separate scan.
     if let Some(signal) = fast_signal(text) {
         return Ok(signal);
+    }
+    if nesting_depth(text) > MAX_DEPTH {
+        return Err(DecodeError::TooDeep);
     }
     match serde_json::from_str(text) {
         Ok(ClientMessage::Join(join)) => Ok(Incoming::Join(join)),
@@ -129,7 +131,7 @@ impl<'de> Visitor<'de> for FastSignalVisitor {
                 Field::Payload if payload.is_none() => payload = Some(map.next_value::<&RawValue>()?),
                 Field::Type | Field::To | Field::Payload => return Err(de::Error::custom("a field twice")),
                 _ => {
-                    map.next_value::<AnyValue>()?;
+                    map.next_value_seed(Probe { depth: 2 })?;
                 }
             }
         }
@@ -203,11 +205,15 @@ impl<'de> Deserialize<'de> for SignalTag {
     }
 }
 
-/// Any JSON value, read the way serde reads a field it ignores while buffering an internally tagged enum (numbers
-/// are parsed, so one out of range is refused as there), and dropped.
-struct AnyValue;
+/// Reads any JSON value the way serde reads a field it ignores while buffering an internally tagged enum (numbers
+/// are parsed, so one out of range is refused as there), keeping only its [`Shape`]. `depth` is the nesting depth
+/// of the value (the frame's object is 1): a container deeper than [`MAX_DEPTH`] is refused, as `decode` would.
+#[derive(Clone, Copy)]
+struct Probe {
+    depth: usize,
+}
 
-/// What an [`AnyValue`] was, for the payload fields whose type matters only for some kinds.
+/// What a probed value was, for the payload fields whose type matters only for some kinds.
 #[derive(Clone, Copy, PartialEq)]
 enum Shape {
     Null,
@@ -216,57 +222,62 @@ enum Shape {
     Other,
 }
 
-/// A value, read as [`AnyValue`], and its [`Shape`].
-struct Probe(Shape);
+impl<'de> DeserializeSeed<'de> for Probe {
+    type Value = Shape;
 
-impl<'de> Deserialize<'de> for AnyValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Probe::deserialize(deserializer).map(|_| AnyValue)
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Shape, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
-impl<'de> Deserialize<'de> for Probe {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ProbeVisitor)
-    }
-}
-
-struct ProbeVisitor;
-
-impl<'de> Visitor<'de> for ProbeVisitor {
-    type Value = Probe;
+impl<'de> Visitor<'de> for Probe {
+    type Value = Shape;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("any value")
     }
-    fn visit_unit<E>(self) -> Result<Probe, E> {
-        Ok(Probe(Shape::Null))
+    fn visit_unit<E>(self) -> Result<Shape, E> {
+        Ok(Shape::Null)
     }
-    fn visit_none<E>(self) -> Result<Probe, E> {
-        Ok(Probe(Shape::Null))
+    fn visit_none<E>(self) -> Result<Shape, E> {
+        Ok(Shape::Null)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Probe, E> {
-        Ok(Probe(Shape::Other))
+    fn visit_bool<E>(self, _: bool) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_u64<E>(self, n: u64) -> Result<Probe, E> {
-        Ok(Probe(Shape::Unsigned(n)))
+    fn visit_u64<E>(self, n: u64) -> Result<Shape, E> {
+        Ok(Shape::Unsigned(n))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Probe, E> {
-        Ok(Probe(Shape::Other))
+    fn visit_i64<E>(self, _: i64) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Probe, E> {
-        Ok(Probe(Shape::Other))
+    fn visit_f64<E>(self, _: f64) -> Result<Shape, E> {
+        Ok(Shape::Other)
     }
-    fn visit_str<E>(self, _: &str) -> Result<Probe, E> {
-        Ok(Probe(Shape::Str))
+    fn visit_str<E>(self, _: &str) -> Result<Shape, E> {
+        Ok(Shape::Str)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
-        while seq.next_element::<AnyValue>()?.is_some() {}
-        Ok(Probe(Shape::Other))
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Shape, A::Error> {
+        let inner = self.inner()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(Shape::Other)
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
-        while map.next_entry::<IgnoredKey, AnyValue>()?.is_some() {}
-        Ok(Probe(Shape::Other))
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Shape, A::Error> {
+        let inner = self.inner()?;
+        while map.next_key::<IgnoredKey>()?.is_some() {
+            map.next_value_seed(inner)?;
+        }
+        Ok(Shape::Other)
+    }
+}
+
+impl Probe {
+    /// The values of a container at `self.depth`, which must not be too deep.
+    fn inner<E: de::Error>(self) -> Result<Probe, E> {
+        if self.depth > MAX_DEPTH {
+            return Err(E::custom("too deep"));
+        }
+        Ok(Probe { depth: self.depth + 1 })
     }
 }
 
@@ -382,11 +393,11 @@ impl<'de> Visitor<'de> for PayloadVisitor {
                 Field::SdpMLineIndex => &mut index,
                 Field::UsernameFragment => &mut ufrag,
                 _ => {
-                    map.next_value::<AnyValue>()?;
+                    map.next_value_seed(Probe { depth: 3 })?;
                     continue;
                 }
             };
-            seen.record(map.next_value::<Probe>()?.0);
+            seen.record(map.next_value_seed(Probe { depth: 3 })?);
         }
         let valid = match kind {
             Some(Kind::Offer | Kind::Answer) => sdp.is_string(),
@@ -549,6 +560,10 @@ mod tests {
         "[1,{\"a\":null}]",
         "{}",
         r#"{"kind":"offer"}"#,
+        // Arrays nested 29, 30 and 31 deep (see `message`): at the edge of MAX_DEPTH inside a payload or beside it.
+        r#""DEEP29""#,
+        r#""DEEP30""#,
+        r#""DEEP31""#,
     ];
 
     fn payload(dice: &mut Dice) -> String {
@@ -623,7 +638,10 @@ mod tests {
         }
         let start = dice.below(members.len() + 1).min(members.len());
         members.rotate_left(start);
-        let text = format!("{{{}}}", members.join(","));
+        let mut text = format!("{{{}}}", members.join(","));
+        for n in [29, 30, 31] {
+            text = text.replace(&format!(r#""DEEP{n}""#), &format!("{}{}", "[".repeat(n), "]".repeat(n)));
+        }
         match dice.below(30) {
             0 => format!("{text} x"),
             1 => format!(" {text}\n"),
