@@ -6,14 +6,17 @@ use std::time::SystemTime;
 
 use futures_util::{SinkExt, StreamExt};
 use huddle_common::{
-    close_code, ClientMessage, DisplayName, ErrorCode, Join, Joined, LeaveReason, PeerId, RoomId, ServerMessage,
-    PROTOCOL_VERSION,
+    close_code, DisplayName, ErrorCode, Join, Joined, LeaveReason, PeerId, RoomId, ServerMessage, PROTOCOL_VERSION,
 };
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Instant, MissedTickBehavior};
-use warp::ws::{Message, WebSocket};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::WebSocketStream;
 
-use crate::decode::decode;
+use crate::decode::{decode, Incoming};
 use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
@@ -61,7 +64,11 @@ struct Connection {
 }
 
 /// Serves one upgraded WebSocket until it ends.
-pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlot) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut socket: WebSocketStream<S>,
+    relay: Arc<Relay>,
+    slot: ConnectionSlot,
+) {
     let limits = relay.limits.clone();
     let (queue, mut queued) = mpsc::channel::<Arc<str>>(limits.queue_capacity);
     let close = Arc::new(CloseRequest::default());
@@ -73,24 +80,28 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
         Instant::now().into_std(),
     );
     let mut connection = Connection { relay: Arc::clone(&relay), slot, outbox, state: State::Lobby, limiter };
+    // Made once and polled by reference: a fresh `Notified` on every turn of the loop would register with (and
+    // leave) the notifier each time, for every message.
     let mut shutdown = relay.shutdown_signal();
+    let mut shutting_down = std::pin::pin!(async move { drop(shutdown.wait_for(|down| *down).await) });
+    let mut close_requested = std::pin::pin!(close.requested());
     let mut heartbeat = interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
 
     let ending = loop {
         let flow = tokio::select! {
-            _ = async { drop(shutdown.wait_for(|down| *down).await) } => {
+            _ = &mut shutting_down => {
                 Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
             }
-            code = close.requested() => {
+            code = &mut close_requested => {
                 let ending = if code == close_code::REPLACED { Ending::Replaced } else { Ending::Dropped };
                 Flow::Close(code, close_reason(code), ending)
             }
             frame = socket.next() => match frame {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
-                    connection.on_frame(message).await
+                    connection.on_frame(message, last_heard).await
                 }
                 Some(Err(error)) => connection.on_read_error(error),
                 None => Flow::End(Ending::Dropped),
@@ -117,14 +128,14 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
                             Flow::End(Ending::Dropped)
                         }
                     },
-                    _ = close.requested() => Flow::End(Ending::Dropped),
+                    _ = &mut close_requested => Flow::End(Ending::Dropped),
                 }
             }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
                     relay.metrics.reject(Rejection::HeartbeatTimeout);
                     Flow::Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout", Ending::Dropped)
-                } else if socket.send(Message::ping(Vec::new())).await.is_err() {
+                } else if socket.send(Message::Ping(Default::default())).await.is_err() {
                     Flow::End(Ending::Dropped)
                 } else {
                     Flow::Continue
@@ -143,7 +154,8 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
                             socket.feed(Message::text(&*text)).await?;
                         }
                     }
-                    socket.send(Message::close_with(code, reason)).await
+                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+                    socket.send(Message::Close(Some(frame))).await
                 };
                 let _ = tokio::time::timeout(limits.heartbeat_interval, farewell).await;
                 break ending;
@@ -151,6 +163,21 @@ pub async fn serve(mut socket: WebSocket, relay: Arc<Relay>, slot: ConnectionSlo
         }
     };
     connection.finish(ending);
+}
+
+/// The `signal` sent to the recipient: the sender's payload text as it came, with `from` stamped by the relay (the
+/// same JSON as serde writes for `ServerMessage::Signal`, but for the payload, which is not rebuilt).
+fn signal_text(from: &PeerId, payload: &str) -> Arc<str> {
+    const HEAD: &str = r#"{"type":"signal","from":"#;
+    const MIDDLE: &str = r#","payload":"#;
+    let mut text = String::with_capacity(HEAD.len() + from.as_str().len() + 2 + MIDDLE.len() + payload.len() + 1);
+    text.push_str(HEAD);
+    // Peer ids are made by relays (base32), but nothing here relies on it.
+    text.push_str(&serde_json::to_string(from.as_str()).expect("strings serialize"));
+    text.push_str(MIDDLE);
+    text.push_str(payload);
+    text.push('}');
+    text.into()
 }
 
 fn close_reason(code: u16) -> &'static str {
@@ -170,9 +197,8 @@ impl Connection {
         }
     }
 
-    fn on_read_error(&self, error: warp::Error) -> Flow {
-        let source = std::error::Error::source(&error).and_then(|e| e.downcast_ref::<tungstenite::Error>());
-        if let Some(tungstenite::Error::Capacity(_)) = source {
+    fn on_read_error(&self, error: tungstenite::Error) -> Flow {
+        if let tungstenite::Error::Capacity(_) = error {
             self.relay.metrics.reject(Rejection::TooBig);
             Flow::Close(close_code::MESSAGE_TOO_BIG, "message too big", Ending::Expelled)
         } else {
@@ -181,7 +207,7 @@ impl Connection {
         }
     }
 
-    async fn on_frame(&mut self, message: Message) -> Flow {
+    async fn on_frame(&mut self, message: Message, now: Instant) -> Flow {
         if message.is_close() {
             return Flow::End(Ending::Left);
         }
@@ -190,8 +216,8 @@ impl Connection {
         }
         let metrics = &self.relay.metrics;
         metrics.messages_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        metrics.bytes_received.fetch_add(message.as_bytes().len() as u64, std::sync::atomic::Ordering::Relaxed);
-        match self.limiter.check(Instant::now().into_std()) {
+        metrics.bytes_received.fetch_add(message.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        match self.limiter.check(now.into_std()) {
             Verdict::Allow => {}
             Verdict::Drop { notify } => {
                 if notify {
@@ -206,11 +232,11 @@ impl Connection {
                 return Flow::Close(close_code::POLICY_VIOLATION, "message flood", Ending::Expelled);
             }
         }
-        let Ok(text) = message.to_str() else {
+        let Message::Text(text) = &message else {
             self.reply(ErrorCode::BinaryUnsupported, "binary frames are not part of the protocol; send JSON text");
             return Flow::Continue;
         };
-        match decode(text) {
+        match decode(text.as_str()) {
             Ok(message) => self.on_message(message).await,
             Err(error) => {
                 self.reply(error.code(), error.to_string());
@@ -219,19 +245,18 @@ impl Connection {
         }
     }
 
-    async fn on_message(&mut self, message: ClientMessage) -> Flow {
+    async fn on_message(&mut self, message: Incoming<'_>) -> Flow {
         match (message, &self.state) {
-            (ClientMessage::Join(_), State::Joined { .. }) => {
+            (Incoming::Join(_), State::Joined { .. }) => {
                 self.reply(ErrorCode::AlreadyJoined, "this connection is already in a room");
             }
-            (ClientMessage::Join(join), State::Lobby) => self.join(join).await,
-            (ClientMessage::Signal { to, payload }, State::Joined { room, peer }) => {
-                let message = ServerMessage::Signal { from: peer.clone(), payload };
-                let mut delivered = self.relay.registry().relay(room, peer, &to, &message);
+            (Incoming::Join(join), State::Lobby) => self.join(join).await,
+            (Incoming::Signal { to, payload }, State::Joined { room, peer }) => {
+                let text = signal_text(peer, &payload);
+                let mut delivered = self.relay.registry().relay(room, peer, &to, &text);
                 let elsewhere = if to == *peer { None } else { self.relay.cluster.as_ref() };
                 if let (false, Some(cluster)) = (delivered, elsewhere) {
                     // Not connected here: perhaps through another relay (never oneself, as without Redis).
-                    let text = serde_json::to_string(&message).expect("server messages always serialize");
                     match cluster.signal(room, peer, &to, &text).await {
                         Ok(true) => {
                             delivered = true;
@@ -249,8 +274,8 @@ impl Connection {
                     self.reply(ErrorCode::UnknownPeer, format!("no peer {to} in this room"));
                 }
             }
-            (ClientMessage::Leave, State::Joined { .. }) => return Flow::End(Ending::Left),
-            (ClientMessage::Signal { .. } | ClientMessage::Leave, State::Lobby) => {
+            (Incoming::Leave, State::Joined { .. }) => return Flow::End(Ending::Left),
+            (Incoming::Signal { .. } | Incoming::Leave, State::Lobby) => {
                 self.reply(ErrorCode::NotJoined, "join a room first");
             }
         }

@@ -13,13 +13,18 @@ pub mod relay;
 pub mod resume;
 mod routes;
 pub mod turn;
+mod upgrade;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use warp::hyper::server::conn::{AddrIncoming, AddrStream};
+use warp::hyper::service::{make_service_fn, service_fn, Service};
+use warp::hyper::{Body, Request, Server};
 
 pub use config::{Config, LogFormat};
 pub use relay::Relay;
@@ -36,14 +41,37 @@ pub struct RunningRelay {
 pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
     let relay = Relay::new(&config)
         .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--redis-url: {error}")))?;
-    let routes = routes::routes(Arc::clone(&relay), &config);
+    let routes = warp::service(routes::routes(Arc::clone(&relay), &config));
+    let upgrades = upgrade::Upgrades::new(Arc::clone(&relay), &config);
+    // `/ws` first, by hand (see `upgrade`); everything else through warp's routes.
+    let make_service = make_service_fn(move |_: &AddrStream| {
+        let (routes, upgrades) = (routes.clone(), upgrades.clone());
+        async move {
+            Ok::<_, Infallible>(service_fn(move |request: Request<Body>| {
+                let (mut routes, upgrades) = (routes.clone(), upgrades.clone());
+                async move {
+                    if request.uri().path() == upgrade::PATH {
+                        Ok::<_, Infallible>(upgrades.upgrade(request))
+                    } else {
+                        routes.call(request).await
+                    }
+                }
+            }))
+        }
+    });
+    let bind = |error: warp::hyper::Error| std::io::Error::new(std::io::ErrorKind::AddrInUse, error);
+    let mut incoming = AddrIncoming::bind(&SocketAddr::new(config.host, config.port)).map_err(bind)?;
+    incoming.set_nodelay(true);
+    let addr = incoming.local_addr();
     let (stop_accepting, stopped) = oneshot::channel::<()>();
-    let (addr, server) = warp::serve(routes)
-        .try_bind_with_graceful_shutdown(SocketAddr::new(config.host, config.port), async {
-            let _ = stopped.await;
-        })
-        .map_err(|error| std::io::Error::new(std::io::ErrorKind::AddrInUse, error))?;
-    let server = tokio::spawn(server);
+    let serving = Server::builder(incoming).serve(make_service).with_graceful_shutdown(async {
+        let _ = stopped.await;
+    });
+    let server = tokio::spawn(async move {
+        if let Err(error) = serving.await {
+            tracing::error!(%error, "server error");
+        }
+    });
     Ok(RunningRelay { addr, relay, stop_accepting, server })
 }
 

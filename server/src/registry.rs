@@ -322,14 +322,14 @@ impl Registry {
         room.add(peer, !decision.resumed, &outbox, &welcome, early, &metrics);
     }
 
-    /// Delivers a signal from `from` to `to` in `room`, stamping the sender. Returns false when `to` is not in
-    /// that room here (or is the sender), or `from` is not.
-    pub fn relay(&mut self, room: &RoomId, from: &PeerId, to: &PeerId, message: &ServerMessage) -> bool {
+    /// Delivers a signal from `from` to `to` in `room` (`text`: the `signal` message, `from` stamped). Returns false
+    /// when `to` is not in that room here (or is the sender), or `from` is not.
+    pub fn relay(&mut self, room: &RoomId, from: &PeerId, to: &PeerId, text: &Arc<str>) -> bool {
         let Some(room) = self.rooms.get_mut(room) else { return false };
         if from == to || room.peer(from).is_none() {
             return false;
         }
-        let delivered = room.send_to(to, from, || encode(message), &self.metrics);
+        let delivered = room.send_to(to, from, || Arc::clone(text), &self.metrics);
         if delivered {
             self.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
         }

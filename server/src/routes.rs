@@ -1,4 +1,5 @@
-//! The HTTP surface: `/ws`, `/healthz`, `/metrics` and, with a static directory, the SPA and `/config.json`.
+//! The HTTP surface: `/healthz`, `/metrics` and, with a static directory, the SPA and `/config.json` (`/ws` is
+//! answered before these routes, by [`crate::upgrade`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -11,39 +12,14 @@ use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::config::Config;
-use crate::connection;
-use crate::metrics::Rejection;
 use crate::relay::Relay;
 
 /// Every route of the relay.
 pub fn routes(relay: Arc<Relay>, config: &Config) -> BoxedFilter<(Response,)> {
-    let allowed_origins: Arc<[String]> =
-        config.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect();
-    let max_message_bytes = relay.limits.max_message_bytes;
     let with_relay = {
         let relay = Arc::clone(&relay);
         warp::any().map(move || Arc::clone(&relay))
     };
-
-    let ws =
-        warp::path!("ws").and(warp::ws()).and(warp::header::optional::<String>("origin")).and(with_relay.clone()).map(
-            move |ws: warp::ws::Ws, origin: Option<String>, relay: Arc<Relay>| {
-                if let Some(origin) = &origin {
-                    if !allowed_origins.is_empty() && !allowed_origins.iter().any(|allowed| allowed == origin) {
-                        relay.metrics.reject(Rejection::Origin);
-                        return refuse(StatusCode::FORBIDDEN, "origin not allowed");
-                    }
-                }
-                let Some(slot) = relay.admit_connection() else {
-                    relay.metrics.reject(Rejection::ConnectionLimit);
-                    return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections; try again later");
-                };
-                ws.max_message_size(max_message_bytes)
-                    .max_frame_size(max_message_bytes)
-                    .on_upgrade(move |socket| connection::serve(socket, relay, slot))
-                    .into_response()
-            },
-        );
 
     // With Redis unreachable the relay keeps its calls but cannot take new ones: 503 tells a load balancer to
     // send newcomers elsewhere.
@@ -75,15 +51,11 @@ pub fn routes(relay: Arc<Relay>, config: &Config) -> BoxedFilter<(Response,)> {
         warp::reply::with_header(text, header::CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });
 
-    let api = warp::get().and(healthz.or(metrics).unify()).or(ws).unify();
+    let api = warp::get().and(healthz.or(metrics).unify());
     match &config.static_dir {
         Some(dir) => api.or(spa(dir.clone(), &config.public_url)).unify().boxed(),
         None => api.boxed(),
     }
-}
-
-fn refuse(status: StatusCode, why: &'static str) -> Response {
-    warp::reply::with_status(why, status).into_response()
 }
 
 /// The built SPA: its files, `/config.json`, and `index.html` for any other path without an extension, so a room

@@ -17,33 +17,35 @@ async fn each_bad_frame_gets_its_own_error_and_the_connection_still_works() {
     let room = room();
     let deep = format!("{}{}", "[".repeat(20_000), "]".repeat(20_000));
     let cases: Vec<(&str, Message, ErrorCode)> = vec![
-        ("not JSON", Message::Text("hello relay".into()), ErrorCode::InvalidJson),
+        ("not JSON", Message::text("hello relay"), ErrorCode::InvalidJson),
         ("truncated JSON", Message::Text("{\"type\":\"join\",".into()), ErrorCode::InvalidJson),
-        ("unknown type", Message::Text(json!({"type": "dance"}).to_string()), ErrorCode::UnknownType),
-        ("no type", Message::Text(json!({"room": room}).to_string()), ErrorCode::UnknownType),
-        ("not an object", Message::Text("[1,2,3]".into()), ErrorCode::UnknownType),
+        ("unknown type", Message::Text(json!({"type": "dance"}).to_string().into()), ErrorCode::UnknownType),
+        ("no type", Message::Text(json!({"room": room}).to_string().into()), ErrorCode::UnknownType),
+        ("not an object", Message::text("[1,2,3]"), ErrorCode::UnknownType),
         (
             "join of the wrong shape",
-            Message::Text(json!({"type": "join", "version": "1", "room": room}).to_string()),
+            Message::Text(json!({"type": "join", "version": "1", "room": room}).to_string().into()),
             ErrorCode::InvalidMessage,
         ),
         (
             "signal without a payload",
-            Message::Text(json!({"type": "signal", "to": "x"}).to_string()),
+            Message::Text(json!({"type": "signal", "to": "x"}).to_string().into()),
             ErrorCode::InvalidMessage,
         ),
-        ("deeply nested JSON", Message::Text(deep), ErrorCode::TooDeep),
-        ("binary frame", Message::Binary(vec![0, 159, 146, 150]), ErrorCode::BinaryUnsupported),
+        ("deeply nested JSON", Message::text(deep), ErrorCode::TooDeep),
+        ("binary frame", Message::binary(vec![0, 159, 146, 150]), ErrorCode::BinaryUnsupported),
         (
             "signal before join",
-            Message::Text(json!({"type": "signal", "to": "x", "payload": {"kind": "end_of_candidates"}}).to_string()),
+            Message::Text(
+                json!({"type": "signal", "to": "x", "payload": {"kind": "end_of_candidates"}}).to_string().into(),
+            ),
             ErrorCode::NotJoined,
         ),
-        ("leave before join", Message::Text(json!({"type": "leave"}).to_string()), ErrorCode::NotJoined),
-        ("malformed room id", Message::Text(join_json("../../etc", "Ada", 1)), ErrorCode::InvalidRoom),
-        ("empty name", Message::Text(join_json(room.as_str(), "   ", 1)), ErrorCode::InvalidName),
-        ("name too long", Message::Text(join_json(room.as_str(), &"x".repeat(33), 1)), ErrorCode::InvalidName),
-        ("future protocol", Message::Text(join_json(room.as_str(), "Ada", 99)), ErrorCode::UnsupportedVersion),
+        ("leave before join", Message::Text(json!({"type": "leave"}).to_string().into()), ErrorCode::NotJoined),
+        ("malformed room id", Message::text(join_json("../../etc", "Ada", 1)), ErrorCode::InvalidRoom),
+        ("empty name", Message::text(join_json(room.as_str(), "   ", 1)), ErrorCode::InvalidName),
+        ("name too long", Message::text(join_json(room.as_str(), &"x".repeat(33), 1)), ErrorCode::InvalidName),
+        ("future protocol", Message::text(join_json(room.as_str(), "Ada", 99)), ErrorCode::UnsupportedVersion),
     ];
 
     let mut client = Client::connect(addr).await;

@@ -69,7 +69,7 @@ impl Client {
 
     /// Sends raw text.
     pub async fn send_text(&mut self, text: impl Into<String>) {
-        self.send_frame(Message::Text(text.into())).await;
+        self.send_frame(Message::text(text.into())).await;
     }
 
     /// Sends a protocol message.
@@ -79,9 +79,14 @@ impl Client {
 
     /// The next protocol message (control frames skipped); fails the test after [`WAIT`].
     pub async fn recv(&mut self) -> ServerMessage {
+        serde_json::from_str(&self.recv_text().await).expect("relay sends valid messages")
+    }
+
+    /// The next text frame as it came (control frames skipped); fails the test after [`WAIT`].
+    pub async fn recv_text(&mut self) -> String {
         loop {
             match self.next_frame().await {
-                Some(Message::Text(text)) => return serde_json::from_str(&text).expect("relay sends valid messages"),
+                Some(Message::Text(text)) => return text.to_string(),
                 Some(Message::Ping(_) | Message::Pong(_)) => continue,
                 other => panic!("expected a message, got {other:?}"),
             }
@@ -108,7 +113,7 @@ impl Client {
     }
 
     /// Reads until the relay closes the connection; returns the close frame (None when it just dropped).
-    pub async fn recv_close(&mut self) -> Option<CloseFrame<'static>> {
+    pub async fn recv_close(&mut self) -> Option<CloseFrame> {
         loop {
             match self.next_frame().await {
                 Some(Message::Close(frame)) => return frame,

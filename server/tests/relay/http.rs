@@ -46,6 +46,18 @@ async fn only_allowed_origins_may_upgrade() {
 }
 
 #[tokio::test]
+async fn ws_without_a_websocket_upgrade_is_a_bad_request_and_counts_no_connection() {
+    let relay = relay(|_| {}).await;
+    let addr = relay.local_addr();
+    let (status, body) = http_get(addr, "/ws").await;
+    assert_eq!((status, body.as_str()), (400, "expected a WebSocket upgrade (version 13)"));
+    assert_eq!(metric(addr, "huddle_connections_total").await, 0);
+    // The next real upgrade still works.
+    Client::connect(addr).await.join(&room(), "Ada").await;
+    assert_eq!(metric(addr, "huddle_connections_total").await, 1);
+}
+
+#[tokio::test]
 async fn the_spa_is_served_with_its_config_and_room_links_fall_back_to_index() {
     let dir = std::env::temp_dir().join(format!("huddle-static-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -131,3 +131,21 @@ async fn candidates_and_answers_pass_through_untouched() {
     assert_eq!(members[0].0.recv_signal().await, (bob_id.clone(), SignalPayload::Answer { sdp: "v=0\r\n".into() }));
     assert_eq!(members[0].0.recv_signal().await, (bob_id, candidate));
 }
+
+#[tokio::test]
+async fn a_payload_reaches_the_recipient_as_sent_extra_fields_and_escapes_included() {
+    let relay = relay(|_| {}).await;
+    let mut members = room_of(relay.local_addr(), &room(), &["Ada", "Bob"]).await;
+    let (ada_id, bob_id) = (members[0].1.clone(), members[1].1.clone());
+    // Fields the relay does not know, inside the payload and beside it, and escapes serde would not write.
+    let payload = r#"{"sdp":"\u0076=0\r\n\/","kind":"offer","x_codec":{"prefer":["av1",1.5e3]},"from":"inside"}"#;
+    let text = format!(r#"{{"type":"signal","from":"forged","to":"{bob_id}","x_hint":true,"payload":{payload}}}"#);
+    members[0].0.send_text(text).await;
+
+    let received = members[1].0.recv_text().await;
+    assert_eq!(received, format!(r#"{{"type":"signal","from":"{ada_id}","payload":{payload}}}"#));
+    assert_eq!(
+        serde_json::from_str::<ServerMessage>(&received).unwrap(),
+        ServerMessage::Signal { from: ada_id, payload: SignalPayload::Offer { sdp: "v=0\r\n/".into() } }
+    );
+}
