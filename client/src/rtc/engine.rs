@@ -101,7 +101,9 @@ impl Engine {
                 spawn_local(Engine(inner).recover_device(kind));
             }
         });
-        spawn_local(engine.clone().relay_loop());
+        // The relay connection starts here, in the Join click's own task: ahead of any rendering the click causes.
+        let relay = engine.open_relay();
+        spawn_local(engine.clone().relay_loop(relay));
         engine
     }
 
@@ -350,12 +352,17 @@ impl Engine {
         self.0.dispatch.emit(Action::End(ending));
     }
 
-    /// Connects, joins (resuming after a drop), reads until the socket closes, and reconnects with backoff.
-    async fn relay_loop(self) {
+    /// Reads the relay connection `first` (already started, if it could be) until it closes, then reconnects and
+    /// joins again (resuming) with backoff.
+    async fn relay_loop(self, mut first: Option<RelaySocket>) {
         let mut backoff = Backoff::new();
         let mut ever_joined = false;
         while !self.0.ended.get() {
-            match self.session(&mut backoff, &mut ever_joined).await {
+            let outcome = match first.take().or_else(|| self.open_relay()) {
+                Some(socket) => self.session(socket, &mut backoff, &mut ever_joined).await,
+                None => None,
+            };
+            match outcome {
                 Some(ending) => return self.end(ending),
                 None if self.0.ended.get() => return,
                 None if !ever_joined && backoff.attempts() >= FIRST_CONNECT_ATTEMPTS => {
@@ -370,14 +377,19 @@ impl Engine {
         }
     }
 
-    /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
-    async fn session(&self, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
-        let Ok(mut socket) = RelaySocket::open(&self.0.relay_url) else { return None };
+    /// Starts connecting to the relay, with `join` (resuming after a drop) queued to go out once connected.
+    fn open_relay(&self) -> Option<RelaySocket> {
+        let socket = RelaySocket::open(&self.0.relay_url).ok()?;
         let relay = socket.sender();
         let resume = self.0.identity.borrow().clone().map(|(peer_id, token)| Resume { peer_id, token });
         let join = Join { version: PROTOCOL_VERSION, room: self.0.room.to_string(), name: self.0.name.clone(), resume };
         relay.send(ClientMessage::Join(join).to_json());
         *self.0.outgoing.borrow_mut() = Some(relay);
+        Some(socket)
+    }
+
+    /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
+    async fn session(&self, mut socket: RelaySocket, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
         let mut joined = false;
         while let Some(event) = socket.next().await {
             match event {
