@@ -27,7 +27,7 @@ use crate::small_map::SmallMap;
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
 
-/// The longest the call screen waits for the first offers to go out (should one never be made).
+/// The longest the call screen waits for a first negotiation (should one never finish).
 const OFFER_GATE_MAX_MS: u32 = 1_000;
 
 /// A running call. Cloning shares it.
@@ -445,17 +445,8 @@ impl Engine {
                         offering.push(peer.id.clone());
                     }
                 }
-                // The screen shows the call once the offers are out (see `OfferGate`).
-                if !offering.is_empty() {
-                    self.0.gate.await_offers(offering);
-                    let gate = Rc::downgrade(&self.0.gate);
-                    spawn_local(async move {
-                        gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
-                        if let Some(gate) = gate.upgrade() {
-                            gate.open();
-                        }
-                    });
-                }
+                // The screen shows the call once the answers to these offers are in (see `OfferGate`).
+                self.hold_screen(offering);
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
             ServerMessage::PeerJoined { peer } => {
@@ -464,11 +455,15 @@ impl Engine {
                     roster.push(peer.id.clone());
                 }
                 drop(roster);
+                // They offer to us at once: the screen shows them once we have answered.
+                if !self.0.links.borrow().contains_key(&peer.id) {
+                    self.hold_screen(vec![peer.id.clone()]);
+                }
                 dispatch.emit(Action::PeerJoined(peer));
             }
             ServerMessage::PeerLeft { peer_id, reason } => {
                 self.0.roster.borrow_mut().retain(|id| *id != peer_id);
-                self.0.gate.offered(&peer_id);
+                self.0.gate.negotiated(&peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -503,6 +498,22 @@ impl Engine {
             },
         }
         None
+    }
+
+    /// Holds the call screen's updates back until the first negotiation with each of `peers` is done, or for
+    /// [`OFFER_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation, delaying it.
+    fn hold_screen(&self, peers: Vec<PeerId>) {
+        if peers.is_empty() {
+            return;
+        }
+        self.0.gate.await_negotiations(peers);
+        let gate = Rc::downgrade(&self.0.gate);
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
+            if let Some(gate) = gate.upgrade() {
+                gate.open();
+            }
+        });
     }
 
     /// A signal from a peer: the first one from a peer we have no link with (their offer) creates the link.
@@ -553,13 +564,8 @@ impl Engine {
     fn on_link_event(&self, peer: &PeerId, event: LinkEvent) {
         let dispatch = &self.0.dispatch;
         match event {
-            LinkEvent::Signal(payload) => {
-                let offer = matches!(payload, SignalPayload::Offer { .. });
-                self.send(ClientMessage::Signal { to: peer.clone(), payload });
-                if offer {
-                    self.0.gate.offered(peer);
-                }
-            }
+            LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
+            LinkEvent::Negotiated => self.0.gate.negotiated(peer),
             LinkEvent::State(state) => {
                 // A connection that died to someone the relay no longer lists (they left while the relay was
                 // down, or came back under a new id) will not be repaired: drop it.
@@ -569,7 +575,7 @@ impl Engine {
                         link.close();
                     }
                     self.0.transfers.peer_gone(peer);
-                    self.0.gate.offered(peer);
+                    self.0.gate.negotiated(peer);
                     dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
                 } else {
                     dispatch.emit(Action::Link(peer.clone(), state));
