@@ -4,7 +4,9 @@ use huddle_common::RoomId;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
+use crate::call::state::{Action, CallState, Phase};
 use crate::route::Route;
+use crate::rtc::engine::Engine;
 use crate::ui::call::Call;
 use crate::ui::ended::error_screen;
 use crate::ui::home::Home;
@@ -77,26 +79,65 @@ struct RoomPageProps {
     navigate: Callback<Route>,
 }
 
-/// Lobby, then call, then (after leaving) back to the lobby on request.
+/// Lobby, then call, then (after leaving) a fresh lobby on request.
 #[function_component(RoomPage)]
 fn room_page(props: &RoomPageProps) -> Html {
-    let ready = use_state(|| None::<Ready>);
-    let on_join = {
-        let ready = ready.clone();
-        Callback::from(move |joined: Ready| ready.set(Some(joined)))
+    let attempt = use_state(|| 0_u32);
+    let on_rejoin = {
+        let attempt = attempt.clone();
+        Callback::from(move |()| attempt.set(*attempt + 1))
     };
-    match &*ready {
-        None => html! { <Lobby room={props.room.clone()} {on_join} /> },
-        Some(joined) => {
-            let on_rejoin = {
-                let ready = ready.clone();
-                Callback::from(move |()| ready.set(None))
-            };
-            let on_home = props.navigate.reform(|()| Route::Home);
-            html! {
-                <Call relay_url={props.relay_url.clone()} room={props.room.clone()} ready={joined.clone()}
-                    {on_rejoin} {on_home} />
+    let on_home = props.navigate.reform(|()| Route::Home);
+    html! {
+        <Session key={attempt.to_string()} room={props.room.clone()} relay_url={props.relay_url.clone()}
+            {on_rejoin} {on_home} />
+    }
+}
+
+/// Properties of [`Session`].
+#[derive(Properties, PartialEq)]
+struct SessionProps {
+    room: RoomId,
+    relay_url: AttrValue,
+    on_rejoin: Callback<()>,
+    on_home: Callback<()>,
+}
+
+/// One visit to the room: the lobby until the call is joined, then the call.
+///
+/// Join connects to the relay at once, in the click's own task, and the lobby stays (its button saying so) until the
+/// call has something to show: the room joined and everyone there negotiated with (see `OfferGate`), or the call
+/// refused. Rendering the call screen any earlier would hold up the relay connection and the negotiation behind it.
+#[function_component(Session)]
+fn session(props: &SessionProps) -> Html {
+    let state = use_reducer(|| CallState::new(true, true));
+    let engine = use_state(|| None::<Engine>);
+    // Leaving the room (or the page) leaves the call.
+    use_effect_with((*engine).clone(), |engine| {
+        let engine = engine.clone();
+        move || {
+            if let Some(engine) = engine {
+                engine.leave();
             }
         }
+    });
+    let on_join = {
+        let (engine, state) = (engine.clone(), state.clone());
+        let (relay_url, room) = (props.relay_url.to_string(), props.room.clone());
+        Callback::from(move |ready: Ready| {
+            let (mic_on, camera_on) = (ready.media.mic_enabled(), ready.media.video_track().is_some());
+            let dispatcher = state.dispatcher();
+            let dispatch = Callback::from(move |action| dispatcher.dispatch(action));
+            engine.set(Some(Engine::start(relay_url.clone(), room.clone(), ready.name, ready.media, dispatch)));
+            state.dispatch(Action::SetMic(mic_on));
+            state.dispatch(Action::SetCamera(camera_on));
+        })
+    };
+    match &*engine {
+        Some(engine) if state.phase != Phase::Joining => html! {
+            <Call engine={engine.clone()} state={state.clone()} room={props.room.clone()}
+                on_rejoin={props.on_rejoin.clone()} on_home={props.on_home.clone()} />
+        },
+        joining => html! { <Lobby room={props.room.clone()} {on_join} joining={joining.is_some()} /> },
     }
 }

@@ -1,13 +1,13 @@
-//! Keeping the call screen's updates back while the first offers are made. An update re-renders the screen, and the
-//! browser runs that render (and the layout after it) before the offer's `setLocalDescription` finishes and the offer
-//! can be sent: on joining, the render would delay every offer, and with it the whole call setup. Held updates are
-//! passed on, in order, as soon as the last awaited offer is out.
+//! Keeping the call screen's updates back while a first negotiation is under way. An update re-renders the screen, and
+//! the browser runs that render (and the layout after it) ahead of the negotiation's next step: a description applied,
+//! an offer or answer sent, ICE candidates passed on. On joining (and when someone joins) the render would delay the
+//! whole call setup. Held updates are passed on, in order, as soon as the last awaited negotiation is done.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::hash::Hash;
 
-/// Passes updates on, or keeps them while offers to some peers are awaited.
+/// Passes updates on, or keeps them while first negotiations with some peers are under way.
 pub struct OfferGate<K, T> {
     deliver: Box<dyn Fn(T)>,
     awaited: RefCell<HashSet<K>>,
@@ -20,7 +20,7 @@ impl<K: Eq + Hash, T> OfferGate<K, T> {
         OfferGate { deliver: Box::new(deliver), awaited: RefCell::default(), held: RefCell::default() }
     }
 
-    /// Passes `update` on, or keeps it if offers are awaited.
+    /// Passes `update` on, or keeps it if negotiations are awaited.
     pub fn emit(&self, update: T) {
         if self.awaited.borrow().is_empty() {
             (self.deliver)(update);
@@ -29,13 +29,13 @@ impl<K: Eq + Hash, T> OfferGate<K, T> {
         }
     }
 
-    /// Keeps updates back until the offer to each of `peers` is out (nothing is kept for no peers).
-    pub fn await_offers(&self, peers: impl IntoIterator<Item = K>) {
+    /// Keeps updates back until the negotiation with each of `peers` is done (nothing is kept for no peers).
+    pub fn await_negotiations(&self, peers: impl IntoIterator<Item = K>) {
         self.awaited.borrow_mut().extend(peers);
     }
 
-    /// The offer to `peer` is out, or will not come (the peer left, the call ended).
-    pub fn offered(&self, peer: &K) {
+    /// The negotiation with `peer` is done, or will not be (the peer left, the call ended).
+    pub fn negotiated(&self, peer: &K) {
         let open = {
             let mut awaited = self.awaited.borrow_mut();
             awaited.remove(peer) && awaited.is_empty()
@@ -45,7 +45,7 @@ impl<K: Eq + Hash, T> OfferGate<K, T> {
         }
     }
 
-    /// Stops waiting for any offer: passes on everything kept.
+    /// Stops waiting for any negotiation: passes on everything kept.
     pub fn open(&self) {
         self.awaited.borrow_mut().clear();
         self.release();
@@ -75,21 +75,21 @@ mod tests {
     fn open_gates_pass_updates_at_once() {
         let (gate, seen) = gate();
         gate.emit(1);
-        gate.await_offers([]);
+        gate.await_negotiations([]);
         gate.emit(2);
         assert_eq!(*seen.borrow(), [1, 2]);
     }
 
     #[test]
-    fn updates_wait_in_order_for_the_last_offer() {
+    fn updates_wait_in_order_for_the_last_negotiation() {
         let (gate, seen) = gate();
-        gate.await_offers(["ada", "cy"]);
+        gate.await_negotiations(["ada", "cy"]);
         gate.emit(1);
         gate.emit(2);
-        gate.offered(&"ada");
-        gate.offered(&"bob");
+        gate.negotiated(&"ada");
+        gate.negotiated(&"bob");
         assert!(seen.borrow().is_empty());
-        gate.offered(&"cy");
+        gate.negotiated(&"cy");
         assert_eq!(*seen.borrow(), [1, 2]);
         gate.emit(3);
         assert_eq!(*seen.borrow(), [1, 2, 3]);
@@ -98,12 +98,12 @@ mod tests {
     #[test]
     fn opening_releases_everything() {
         let (gate, seen) = gate();
-        gate.await_offers(["ada"]);
+        gate.await_negotiations(["ada"]);
         gate.emit(1);
         gate.open();
         gate.emit(2);
         assert_eq!(*seen.borrow(), [1, 2]);
-        gate.offered(&"ada");
+        gate.negotiated(&"ada");
         assert_eq!(*seen.borrow(), [1, 2]);
     }
 }

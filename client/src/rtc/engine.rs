@@ -27,7 +27,7 @@ use crate::small_map::SmallMap;
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
 
-/// The longest the call screen waits for the first offers to go out (should one never be made).
+/// The longest the call screen waits for a first negotiation (should one never finish).
 const OFFER_GATE_MAX_MS: u32 = 1_000;
 
 /// A running call. Cloning shares it.
@@ -101,7 +101,9 @@ impl Engine {
                 spawn_local(Engine(inner).recover_device(kind));
             }
         });
-        spawn_local(engine.clone().relay_loop());
+        // The relay connection starts here, in the Join click's own task: ahead of any rendering the click causes.
+        let relay = engine.open_relay();
+        spawn_local(engine.clone().relay_loop(relay));
         engine
     }
 
@@ -350,12 +352,17 @@ impl Engine {
         self.0.dispatch.emit(Action::End(ending));
     }
 
-    /// Connects, joins (resuming after a drop), reads until the socket closes, and reconnects with backoff.
-    async fn relay_loop(self) {
+    /// Reads the relay connection `first` (already started, if it could be) until it closes, then reconnects and
+    /// joins again (resuming) with backoff.
+    async fn relay_loop(self, mut first: Option<RelaySocket>) {
         let mut backoff = Backoff::new();
         let mut ever_joined = false;
         while !self.0.ended.get() {
-            match self.session(&mut backoff, &mut ever_joined).await {
+            let outcome = match first.take().or_else(|| self.open_relay()) {
+                Some(socket) => self.session(socket, &mut backoff, &mut ever_joined).await,
+                None => None,
+            };
+            match outcome {
                 Some(ending) => return self.end(ending),
                 None if self.0.ended.get() => return,
                 None if !ever_joined && backoff.attempts() >= FIRST_CONNECT_ATTEMPTS => {
@@ -370,14 +377,19 @@ impl Engine {
         }
     }
 
-    /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
-    async fn session(&self, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
-        let Ok(mut socket) = RelaySocket::open(&self.0.relay_url) else { return None };
+    /// Starts connecting to the relay, with `join` (resuming after a drop) queued to go out once connected.
+    fn open_relay(&self) -> Option<RelaySocket> {
+        let socket = RelaySocket::open(&self.0.relay_url).ok()?;
         let relay = socket.sender();
         let resume = self.0.identity.borrow().clone().map(|(peer_id, token)| Resume { peer_id, token });
         let join = Join { version: PROTOCOL_VERSION, room: self.0.room.to_string(), name: self.0.name.clone(), resume };
         relay.send(ClientMessage::Join(join).to_json());
         *self.0.outgoing.borrow_mut() = Some(relay);
+        Some(socket)
+    }
+
+    /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
+    async fn session(&self, mut socket: RelaySocket, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
         let mut joined = false;
         while let Some(event) = socket.next().await {
             match event {
@@ -433,17 +445,8 @@ impl Engine {
                         offering.push(peer.id.clone());
                     }
                 }
-                // The screen shows the call once the offers are out (see `OfferGate`).
-                if !offering.is_empty() {
-                    self.0.gate.await_offers(offering);
-                    let gate = Rc::downgrade(&self.0.gate);
-                    spawn_local(async move {
-                        gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
-                        if let Some(gate) = gate.upgrade() {
-                            gate.open();
-                        }
-                    });
-                }
+                // The screen shows the call once the answers to these offers are in (see `OfferGate`).
+                self.hold_screen(offering);
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
             ServerMessage::PeerJoined { peer } => {
@@ -452,11 +455,15 @@ impl Engine {
                     roster.push(peer.id.clone());
                 }
                 drop(roster);
+                // They offer to us at once: the screen shows them once we have answered.
+                if !self.0.links.borrow().contains_key(&peer.id) {
+                    self.hold_screen(vec![peer.id.clone()]);
+                }
                 dispatch.emit(Action::PeerJoined(peer));
             }
             ServerMessage::PeerLeft { peer_id, reason } => {
                 self.0.roster.borrow_mut().retain(|id| *id != peer_id);
-                self.0.gate.offered(&peer_id);
+                self.0.gate.negotiated(&peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -491,6 +498,22 @@ impl Engine {
             },
         }
         None
+    }
+
+    /// Holds the call screen's updates back until the first negotiation with each of `peers` is done, or for
+    /// [`OFFER_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation, delaying it.
+    fn hold_screen(&self, peers: Vec<PeerId>) {
+        if peers.is_empty() {
+            return;
+        }
+        self.0.gate.await_negotiations(peers);
+        let gate = Rc::downgrade(&self.0.gate);
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
+            if let Some(gate) = gate.upgrade() {
+                gate.open();
+            }
+        });
     }
 
     /// A signal from a peer: the first one from a peer we have no link with (their offer) creates the link.
@@ -541,13 +564,8 @@ impl Engine {
     fn on_link_event(&self, peer: &PeerId, event: LinkEvent) {
         let dispatch = &self.0.dispatch;
         match event {
-            LinkEvent::Signal(payload) => {
-                let offer = matches!(payload, SignalPayload::Offer { .. });
-                self.send(ClientMessage::Signal { to: peer.clone(), payload });
-                if offer {
-                    self.0.gate.offered(peer);
-                }
-            }
+            LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
+            LinkEvent::Negotiated => self.0.gate.negotiated(peer),
             LinkEvent::State(state) => {
                 // A connection that died to someone the relay no longer lists (they left while the relay was
                 // down, or came back under a new id) will not be repaired: drop it.
@@ -557,7 +575,7 @@ impl Engine {
                         link.close();
                     }
                     self.0.transfers.peer_gone(peer);
-                    self.0.gate.offered(peer);
+                    self.0.gate.negotiated(peer);
                     dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
                 } else {
                     dispatch.emit(Action::Link(peer.clone(), state));

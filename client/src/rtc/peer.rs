@@ -15,8 +15,8 @@ use web_sys::{
     MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
     RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
     RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
-    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcSignalingState, RtcTrackEvent,
+    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
+    RtcTrackEvent,
 };
 
 use crate::call::ice::IceProblem;
@@ -34,6 +34,8 @@ const MAX_PEER_MESSAGE_BYTES: usize = 16 * 1024;
 pub enum LinkEvent {
     /// A negotiation message to pass to the peer through the relay.
     Signal(SignalPayload),
+    /// The first negotiation is done on our side: our answer is out, or their answer to our offer applied.
+    Negotiated,
     /// The connection's state changed.
     State(LinkState),
     /// The remote stream gained or lost a track.
@@ -94,6 +96,8 @@ pub struct PeerLink {
     closed: Cell<bool>,
     /// A negotiation step is running: news of remote tracks waits in `held` until it is done.
     negotiating: Cell<bool>,
+    /// [`LinkEvent::Negotiated`] was reported.
+    negotiated: Cell<bool>,
     held: RefCell<Vec<LinkEvent>>,
     // Event handlers, kept alive as long as the connection.
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -239,6 +243,7 @@ impl PeerLink {
                 prepared: Cell::new(false),
                 closed: Cell::new(false),
                 negotiating: Cell::new(false),
+                negotiated: Cell::new(false),
                 held: RefCell::new(Vec::new()),
                 _handlers: handlers,
             }
@@ -247,7 +252,7 @@ impl PeerLink {
         let negotiator = Negotiator::new(me, &link.id);
         spawn_local(Rc::clone(&link).run(queue, negotiator));
         if initiate {
-            link.prepare();
+            link.prepare(false);
             // Offer now rather than on `negotiationneeded`: the browser queues that event as a task, behind whatever
             // the page does next (the call screen renders the new tile), and drops it once it finds this offer under
             // way.
@@ -349,21 +354,25 @@ impl PeerLink {
     }
 
     /// Attaches our tracks and opens the data channel: at once when we initiate, or once their first offer is set
-    /// (reusing the transceivers it created, so answering needs no second round).
-    fn prepare(self: &Rc<Self>) {
+    /// (`answering`: reusing the transceivers it created, so answering needs no second round).
+    fn prepare(self: &Rc<Self>, answering: bool) {
         if self.prepared.replace(true) {
             return;
         }
         let outgoing = self.outgoing.borrow();
         // Every connection has the same three transceivers, in this order: microphone, camera, screen. The side that
         // starts adds them; the other finds them in the offer (the first audio, the first and second video).
-        let offered: Vec<RtcRtpTransceiver> = self
-            .pc
-            .get_transceivers()
-            .iter()
-            .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
-            .filter(|t| t.mid().is_some())
-            .collect();
+        // Each call to the connection waits for the browser's WebRTC thread: none that is not needed.
+        let offered: Vec<RtcRtpTransceiver> = if answering {
+            self.pc
+                .get_transceivers()
+                .iter()
+                .map(JsCast::unchecked_into::<RtcRtpTransceiver>)
+                .filter(|t| t.mid().is_some())
+                .collect()
+        } else {
+            Vec::new()
+        };
         let nth = |kind: &str, n: usize| offered.iter().filter(|t| t.receiver().track().kind() == kind).nth(n).cloned();
         let screen_track = outgoing.screen.as_ref().map(|screen| Clone::clone(&screen.track));
         // Tracks go in synchronously: `replaceTrack` queues on the connection's operations chain, so each one would
@@ -394,17 +403,16 @@ impl PeerLink {
                     }
                     offered
                 }
-                None => {
-                    let init = RtcRtpTransceiverInit::new();
-                    init.set_direction(RtcRtpTransceiverDirection::Sendrecv);
-                    match track {
-                        Some(track) => self.pc.add_transceiver_with_media_stream_track_and_init(track, &init),
-                        None => self.pc.add_transceiver_with_str_and_init(kind, &init),
-                    }
-                }
+                // Send-receive, the default.
+                None => match track {
+                    Some(track) => self.pc.add_transceiver_with_media_stream_track(track),
+                    None => self.pc.add_transceiver_with_str(kind),
+                },
             };
             // Always send-receive, even without a track yet: a camera or screen turned on later fills the sender.
-            transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+            if transceiver.direction() != RtcRtpTransceiverDirection::Sendrecv {
+                transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
+            }
             *slot.borrow_mut() = Some(transceiver);
         }
         // A pre-negotiated channel: both sides create it with the same id, no `datachannel` event involved.
@@ -606,17 +614,26 @@ impl PeerLink {
         applied?;
         if kind == DescriptionKind::Answer {
             negotiator.settle(true);
+            self.report_negotiated();
         }
         for init in candidates.drain() {
             self.add_candidate(negotiator, &init).await?;
         }
         if answer {
-            self.prepare();
+            self.prepare(true);
             JsFuture::from(set_local_description_implicit(&self.pc)).await?;
             negotiator.settle(false);
             self.send_local_description();
+            self.report_negotiated();
         }
         Ok(())
+    }
+
+    /// Tells the call, once, that the first negotiation is done on our side.
+    fn report_negotiated(&self) {
+        if !self.negotiated.replace(true) {
+            (self.report)(LinkEvent::Negotiated);
+        }
     }
 
     async fn add_candidate(&self, negotiator: &Negotiator, init: &RtcIceCandidateInit) -> Result<(), JsValue> {

@@ -13,7 +13,7 @@ use crate::ui::chat::Chat;
 use crate::ui::copy_link::CopyLink;
 use crate::ui::ended::ended;
 use crate::ui::icon::{icon, Icon};
-use crate::ui::lobby::{device_toggle, share_link, Ready, Switch};
+use crate::ui::lobby::{device_toggle, share_link, Switch};
 use crate::ui::settings::Settings;
 use crate::ui::stats::StatsPanel;
 use crate::ui::transfer::{transfer_panel, use_file_sending};
@@ -22,12 +22,12 @@ use crate::ui::video::Video;
 /// Properties of [`Call`].
 #[derive(Properties, PartialEq)]
 pub struct CallProps {
-    /// The relay's WebSocket URL.
-    pub relay_url: AttrValue,
+    /// The call, joined from the lobby.
+    pub engine: Engine,
+    /// What the call screen shows; the engine reports into it.
+    pub state: UseReducerHandle<CallState>,
     /// The room.
     pub room: RoomId,
-    /// Name and devices from the lobby.
-    pub ready: Ready,
     /// Back to the lobby (rejoin, or try another name).
     pub on_rejoin: Callback<()>,
     /// Back home.
@@ -37,22 +37,9 @@ pub struct CallProps {
 /// A call in progress.
 #[function_component(Call)]
 pub fn call(props: &CallProps) -> Html {
-    let state = use_reducer(|| {
-        let media = props.ready.media.clone();
-        CallState::new(media.mic_enabled(), media.video_track().is_some())
-    });
-    let engine = use_state(|| None::<Engine>);
-    let file_sending = use_file_sending((*engine).clone());
-    {
-        let (engine, dispatcher) = (engine.clone(), state.dispatcher());
-        let (relay_url, room, ready) = (props.relay_url.to_string(), props.room.clone(), props.ready.clone());
-        use_effect_with((), move |_| {
-            let dispatch = Callback::from(move |action| dispatcher.dispatch(action));
-            let started = Engine::start(relay_url, room, ready.name, ready.media, dispatch);
-            engine.set(Some(started.clone()));
-            move || started.leave()
-        });
-    }
+    let state = props.state.clone();
+    let engine = props.engine.clone();
+    let file_sending = use_file_sending(Some(engine.clone()));
     // Notices fade after a few seconds.
     {
         let dispatcher = state.dispatcher();
@@ -100,7 +87,6 @@ pub fn call(props: &CallProps) -> Html {
     if let Phase::Ended(ending) = &state.phase {
         return ended(ending, &props.on_rejoin, &props.on_home);
     }
-    let Some(engine) = (*engine).clone() else { return html! {} };
 
     let media = engine.local_media();
     let has_mic = media.audio_track().is_some();
@@ -190,9 +176,6 @@ pub fn call(props: &CallProps) -> Html {
                 ondrop={file_sending.ondrop.clone()}>
                 if state.phase == Phase::Reconnecting {
                     <div class="banner" role="status">{ "Connection to the server lost. Reconnecting… (your call continues)" }</div>
-                }
-                if state.phase == Phase::Joining {
-                    <div class="banner" role="status">{ "Joining…" }</div>
                 }
                 if let Some(problem) = state.ice_problem {
                     <div id="ice-problem" class="banner problem" role="alert" data-problem={problem.code()}>

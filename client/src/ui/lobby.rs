@@ -32,6 +32,9 @@ pub struct LobbyProps {
     pub room: RoomId,
     /// The person pressed Join.
     pub on_join: Callback<Ready>,
+    /// Join was pressed and the call is starting: the lobby stays until it can be shown, its controls disabled.
+    #[prop_or_default]
+    pub joining: bool,
 }
 
 /// The room's lobby.
@@ -164,6 +167,9 @@ pub fn lobby(props: &LobbyProps) -> Html {
             (media.clone(), name.clone(), name_error.clone(), props.on_join.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
+            if *handed_over.borrow() {
+                return;
+            }
             let Some(media) = (*media).clone() else { return };
             match DisplayName::parse(&name) {
                 Ok(valid) => {
@@ -192,8 +198,8 @@ pub fn lobby(props: &LobbyProps) -> Html {
                     }
                 </div>
                 <div class="preview-controls">
-                    { device_toggle(Switch::Mic, *mic_on && has_mic, !has_mic, toggle_mic) }
-                    { device_toggle(Switch::Camera, *camera_on, !ready, toggle_camera) }
+                    { device_toggle(Switch::Mic, *mic_on && has_mic, !has_mic || props.joining, toggle_mic) }
+                    { device_toggle(Switch::Camera, *camera_on, !ready || props.joining, toggle_camera) }
                     <label class="meter-label">
                         <span class="visually-hidden">{ "Microphone level" }</span>
                         <meter id="mic-level" ref={meter} min="0" max="1" value="0" aria-label="Microphone level" />
@@ -216,8 +222,8 @@ pub fn lobby(props: &LobbyProps) -> Html {
                     }
                     { device_picker("camera-select", "Camera", &devices.cameras, choice.camera.as_deref(), pick_camera) }
                     { device_picker("mic-select", "Microphone", &devices.mics, choice.mic.as_deref(), pick_mic) }
-                    <button id="join" type="submit" class="primary big" disabled={!ready}>
-                        { if ready { "Join" } else { "Getting your camera…" } }
+                    <button id="join" type="submit" class="primary big" disabled={!ready || props.joining}>
+                        { if props.joining { "Joining…" } else if ready { "Join" } else { "Getting your camera…" } }
                     </button>
                 </form>
                 <div class="share">
