@@ -242,9 +242,9 @@ impl Report {
             "- Priority: the generator and every relay ran at {priority}, ahead of the other work on this shared \
              machine (other engineers' builds, which were not stopped; the load average at the start of each relay's \
              phases is in the table). Real-time threads get at most 95% of each second (the kernel's \
-             `sched_rt_runtime_us`), so none of them may spin: a relay at saturation or a generator that busy-waits \
-             would be stopped for 50 ms once a second. The generator sleeps between due times; its pacing lag \
-             (below) shows how well it kept the schedule."
+             `sched_rt_runtime_us`), then wait 50 ms: at saturation every relay is held to 0.95 of its core alike, \
+             and the generator must not busy-wait, so it sleeps between due times; its pacing lag (below) shows how \
+             well it kept the schedule."
         );
         let _ = writeln!(out, "\n## Relays\n");
         let _ = writeln!(out, "| Relay | Version | Started with |\n| --- | --- | --- |");
