@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::runner::{self, Failure, Result};
-use crate::workspace;
+use crate::{tools, workspace};
 
 /// The PeerServer release compared against (npm package `peer`).
 pub const PEER_VERSION: &str = "1.0.2";
@@ -65,15 +65,7 @@ impl Peer {
         fs::create_dir_all(bench_dir())
             .map_err(|error| Failure::new(&step, format!("cannot create {}: {error}", bench_dir().display())))?;
         match self {
-            Peer::PeerServer => runner::run(
-                &step,
-                workspace::command("npm")
-                    .arg("install")
-                    .arg("--prefix")
-                    .arg(peerjs_dir())
-                    .args(["--no-audit", "--no-fund", "--loglevel=error"])
-                    .arg(format!("peer@{PEER_VERSION}")),
-            ),
+            Peer::PeerServer => tools::npm_install(&step, &peerjs_dir(), &format!("peer@{PEER_VERSION}")),
             Peer::Matchbox => runner::run(
                 &step,
                 workspace::cargo()

@@ -79,7 +79,7 @@ impl Tool {
 }
 
 /// Installs `package` (`name@version`) from npm into its own directory `dir` of Huddle's cache.
-fn npm_install(step: &str, dir: &Path, package: &str) -> Result {
+pub fn npm_install(step: &str, dir: &Path, package: &str) -> Result {
     fs::create_dir_all(dir).map_err(|error| Failure::new(step, format!("cannot create {}: {error}", dir.display())))?;
     runner::run(
         step,
