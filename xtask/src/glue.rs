@@ -330,10 +330,14 @@ fn write_name(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(name.as_bytes());
 }
 
+/// Whether `c` may continue a JavaScript identifier (of the ASCII names wasm-bindgen writes).
+fn is_identifier_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_' || c == '$'
+}
+
 /// `js` with the one occurrence of the identifier `old` replaced by `new`; an error unless it occurs exactly once
 /// (as a whole identifier, not part of a longer one).
 fn replace_identifier(js: &str, old: &str, new: &str) -> std::result::Result<String, String> {
-    let is_identifier_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
     let whole = |&(at, _): &(usize, &str)| {
         !js[..at].ends_with(is_identifier_char) && !js[at + old.len()..].starts_with(is_identifier_char)
     };
@@ -346,7 +350,6 @@ fn replace_identifier(js: &str, old: &str, new: &str) -> std::result::Result<Str
 
 /// `js` with every call through the module object, `wasm.<old>`, made to `wasm.<new>`; an error if there is none.
 fn replace_export(js: &str, old: &str, new: &str) -> std::result::Result<String, String> {
-    let is_identifier_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '$';
     let member = format!("wasm.{old}");
     let mut out = String::with_capacity(js.len());
     let mut rest = js;
