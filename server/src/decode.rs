@@ -695,6 +695,30 @@ mod tests {
         }
     }
 
+    /// `PayloadVisitor` spells out `SignalPayload`'s fields by hand. This match names every variant and field with no
+    /// `..`, so a field or kind added to `SignalPayload` stops the build here until the fast path (and the generator
+    /// above) learn it: otherwise the fast path would pass payloads lacking a new required field.
+    #[test]
+    fn the_fast_path_knows_every_payload_field() {
+        let known = |payload: &SignalPayload| match payload {
+            SignalPayload::Offer { sdp } | SignalPayload::Answer { sdp } => !sdp.is_empty(),
+            SignalPayload::Candidate { candidate, sdp_mid, sdp_m_line_index, username_fragment } => {
+                !candidate.is_empty() && sdp_mid.is_some() && sdp_m_line_index.is_some() && username_fragment.is_some()
+            }
+            SignalPayload::EndOfCandidates => true,
+        };
+        for payload in [
+            r#"{"kind":"offer","sdp":"v=0"}"#,
+            r#"{"kind":"answer","sdp":"v=0"}"#,
+            r#"{"kind":"candidate","candidate":"c","sdp_mid":"0","sdp_m_line_index":0,"username_fragment":"u"}"#,
+            r#"{"kind":"end_of_candidates"}"#,
+        ] {
+            let text = format!(r#"{{"type":"signal","to":"abc","payload":{payload}}}"#);
+            let Some(Incoming::Signal { payload: passed, .. }) = fast_signal(&text) else { panic!("{text}") };
+            assert!(known(&serde_json::from_str(&passed).unwrap()), "{passed}");
+        }
+    }
+
     /// The plain byte-by-byte definition that `nesting_depth` must agree with.
     fn reference_depth(text: &str) -> usize {
         let (mut depth, mut deepest) = (0usize, 0usize);
