@@ -21,17 +21,18 @@ Huddle's developer tasks.
 Usage: cargo xtask <COMMAND> [ARGS]
 
 Commands:
-  setup         Install what the build needs, skipping what is there: the wasm32 target, trunk,
-                wasm-bindgen-cli (the version in Cargo.lock), binaryen's wasm-opt and terser (from npm)
-  build         setup, then build the SPA into dist/ (trunk, release), shorten the wasm's import
-                names and minify the JavaScript glue, and print its size
+  setup         Install what the build needs, skipping what is there: the wasm32 target, the
+                standard library's source (rust-src), trunk, wasm-bindgen-cli (the version in
+                Cargo.lock), binaryen's wasm-opt and terser (from npm)
+  build         setup, then build the SPA into dist/ (trunk, release, with the standard library
+                built for size), shorten the wasm's import names and minify the JavaScript glue,
+                and print its size
   size          build, then print the size of each .wasm and .js in dist/ and their total, raw,
-                gzip -9 and brotli, against the target 150,000 bytes gzipped (not met yet); fails if
-                wasm + JS gzipped reach the ceiling 166,500 bytes
+                gzip -9 and brotli; fails if wasm + JS gzipped reach the budget 150,000 bytes
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
   test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace
-                and the size ceiling; ARGS go to cargo test (e.g. golden -- --nocapture)
+                and the size budget; ARGS go to cargo test (e.g. golden -- --nocapture)
   bench [PART] [-- ARGS]
                 Benchmark the relay beside PeerServer and matchbox_server (installed into
                 ~/.cache/huddle/bench when missing), then soak it; writes bench/RESULTS.md.

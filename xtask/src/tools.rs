@@ -20,11 +20,14 @@ pub const BINARYEN_VERSION: &str = "132";
 pub const TERSER_VERSION: &str = "5.51.4";
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const RUST_SRC: &str = "rust-src";
 
 /// One thing setup makes sure of.
 enum Tool {
     /// The rustc target the SPA compiles to.
     WasmTarget,
+    /// The standard library's source: the release SPA compiles its own, tuned for size (`spa.rs`).
+    RustSrc,
     /// The SPA bundler.
     Trunk,
     /// Generates the JS glue; its version must equal the `wasm-bindgen` library's in `Cargo.lock`.
@@ -39,6 +42,7 @@ impl Tool {
     fn label(&self) -> String {
         match self {
             Tool::WasmTarget => format!("rust target {WASM_TARGET}"),
+            Tool::RustSrc => format!("rust component {RUST_SRC}"),
             Tool::Trunk => format!("trunk {TRUNK_VERSION}"),
             Tool::WasmBindgen { version } => format!("wasm-bindgen-cli {version}"),
             Tool::WasmOpt => format!("binaryen {BINARYEN_VERSION} (wasm-opt)"),
@@ -50,6 +54,8 @@ impl Tool {
         match self {
             Tool::WasmTarget => runner::probe(workspace::command("rustup").args(["target", "list", "--installed"]))
                 .is_some_and(|targets| targets.lines().any(|line| line.trim() == WASM_TARGET)),
+            Tool::RustSrc => runner::probe(workspace::command("rustup").args(["component", "list", "--installed"]))
+                .is_some_and(|components| components.lines().any(|line| line.trim() == RUST_SRC)),
             Tool::Trunk => reports_version(&mut command("trunk"), 1, TRUNK_VERSION),
             Tool::WasmBindgen { version } => reports_version(&mut command("wasm-bindgen"), 1, version),
             // Asked by path: only the copy setup installed is put in front of trunk's PATH.
@@ -64,6 +70,7 @@ impl Tool {
         let step = format!("install {}", self.label());
         match self {
             Tool::WasmTarget => runner::run(&step, workspace::command("rustup").args(["target", "add", WASM_TARGET])),
+            Tool::RustSrc => runner::run(&step, workspace::command("rustup").args(["component", "add", RUST_SRC])),
             Tool::Trunk => runner::run(
                 &step,
                 workspace::cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
@@ -147,6 +154,7 @@ fn wasm_bindgen_version() -> Result<String> {
 pub fn setup() -> Result {
     let tools = [
         Tool::WasmTarget,
+        Tool::RustSrc,
         Tool::Trunk,
         Tool::WasmBindgen { version: wasm_bindgen_version()? },
         Tool::WasmOpt,
