@@ -28,7 +28,7 @@ pub fn build() -> Result {
 ///   and only printed its message to the developer console (Yew's panic hook) first.
 ///
 /// Both are unstable cargo features. `RUSTC_BOOTSTRAP=1` unlocks them on the stable toolchain the rest of the
-/// workspace uses (Linux and Firefox build their Rust the same way). They are set here, for this build only: a
+/// workspace uses (the Linux kernel builds its Rust the same way). They are set here, for this build only: a
 /// plain `trunk build --release` stays an ordinary stable build, heavier and with panic messages, and every other
 /// build and check (clippy on wasm32, the host tests) never sees them. If a new toolchain renames them, this build
 /// fails with cargo's error naming the setting.
