@@ -558,10 +558,10 @@ impl PeerLink {
                     if let Some(fragment) = &username_fragment {
                         set_username_fragment(&init, fragment);
                     }
-                    match candidates.offer(init, self.pc.remote_description().is_some()) {
-                        Some(init) => self.add_candidate(&negotiator, &init).await,
-                        None => Ok(()),
+                    if let Some(init) = candidates.offer(init, self.pc.remote_description().is_some()) {
+                        self.add_candidate(&negotiator, &init);
                     }
+                    Ok(())
                 }
                 Work::Signal(SignalPayload::EndOfCandidates) => Ok(()),
             };
@@ -617,7 +617,7 @@ impl PeerLink {
             self.report_negotiated();
         }
         for init in candidates.drain() {
-            self.add_candidate(negotiator, &init).await?;
+            self.add_candidate(negotiator, &init);
         }
         if answer {
             self.prepare(true);
@@ -636,11 +636,20 @@ impl PeerLink {
         }
     }
 
-    async fn add_candidate(&self, negotiator: &Negotiator, init: &RtcIceCandidateInit) -> Result<(), JsValue> {
-        match JsFuture::from(self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(init))).await {
-            Err(_) if negotiator.candidate_failure_expected() => Ok(()),
-            other => other.map(drop),
-        }
+    /// Hands a remote candidate to the browser without waiting for it to be taken: the connection applies its
+    /// operations in order anyway, and waiting would cost each candidate a turn of the page's event loop, which a
+    /// render can hold for tens of milliseconds while ICE waits for the candidate.
+    fn add_candidate(&self, negotiator: &Negotiator, init: &RtcIceCandidateInit) {
+        let added = JsFuture::from(self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(init)));
+        // Decided now, as the candidate is handed over: a later description may change it.
+        let failure_expected = negotiator.candidate_failure_expected();
+        spawn_local(async move {
+            if let Err(error) = added.await {
+                if !failure_expected {
+                    web_sys::console::warn_2(&"cannot add an ICE candidate:".into(), &error);
+                }
+            }
+        });
     }
 
     fn send_local_description(&self) {
