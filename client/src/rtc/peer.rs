@@ -34,8 +34,6 @@ const MAX_PEER_MESSAGE_BYTES: usize = 16 * 1024;
 pub enum LinkEvent {
     /// A negotiation message to pass to the peer through the relay.
     Signal(SignalPayload),
-    /// The first negotiation is done on our side: our answer is out, or their answer to our offer applied.
-    Negotiated,
     /// The connection's state changed.
     State(LinkState),
     /// The remote stream gained or lost a track.
@@ -96,8 +94,6 @@ pub struct PeerLink {
     closed: Cell<bool>,
     /// A negotiation step is running: news of remote tracks waits in `held` until it is done.
     negotiating: Cell<bool>,
-    /// [`LinkEvent::Negotiated`] was reported.
-    negotiated: Cell<bool>,
     held: RefCell<Vec<LinkEvent>>,
     // Event handlers, kept alive as long as the connection.
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -243,7 +239,6 @@ impl PeerLink {
                 prepared: Cell::new(false),
                 closed: Cell::new(false),
                 negotiating: Cell::new(false),
-                negotiated: Cell::new(false),
                 held: RefCell::new(Vec::new()),
                 _handlers: handlers,
             }
@@ -614,7 +609,6 @@ impl PeerLink {
         applied?;
         if kind == DescriptionKind::Answer {
             negotiator.settle(true);
-            self.report_negotiated();
         }
         for init in candidates.drain() {
             self.add_candidate(negotiator, &init);
@@ -624,16 +618,8 @@ impl PeerLink {
             JsFuture::from(set_local_description_implicit(&self.pc)).await?;
             negotiator.settle(false);
             self.send_local_description();
-            self.report_negotiated();
         }
         Ok(())
-    }
-
-    /// Tells the call, once, that the first negotiation is done on our side.
-    fn report_negotiated(&self) {
-        if !self.negotiated.replace(true) {
-            (self.report)(LinkEvent::Negotiated);
-        }
     }
 
     /// Hands a remote candidate to the browser without waiting for it to be taken: the connection applies its
