@@ -106,8 +106,9 @@ struct SessionProps {
 /// One visit to the room: the lobby until the call is joined, then the call.
 ///
 /// Join connects to the relay at once, in the click's own task, and the lobby stays (its button saying so) until the
-/// call has something to show: the room joined and everyone there negotiated with (see `OfferGate`), or the call
-/// refused. Rendering the call screen any earlier would hold up the relay connection and the negotiation behind it.
+/// call has something to show: the room joined and the connections to everyone there up (see `OfferGate`; a second
+/// at most), or the call refused. Rendering the call screen any earlier would hold up the relay connection, the
+/// negotiation and the ICE checks behind it.
 #[function_component(Session)]
 fn session(props: &SessionProps) -> Html {
     let state = use_reducer(|| CallState::new(true, true));

@@ -27,7 +27,7 @@ use crate::small_map::SmallMap;
 /// How many times the first connection to the relay is tried before telling the person it is unreachable.
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
 
-/// The longest the call screen waits for a first negotiation (should one never finish).
+/// The longest the call screen waits for first connections (should one never come up).
 const OFFER_GATE_MAX_MS: u32 = 1_000;
 
 /// A running call. Cloning shares it.
@@ -445,7 +445,7 @@ impl Engine {
                         offering.push(peer.id.clone());
                     }
                 }
-                // The screen shows the call once the answers to these offers are in (see `OfferGate`).
+                // The screen shows the call once the connections these offers open are up (see `OfferGate`).
                 self.hold_screen(offering);
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
@@ -455,7 +455,7 @@ impl Engine {
                     roster.push(peer.id.clone());
                 }
                 drop(roster);
-                // They offer to us at once: the screen shows them once we have answered.
+                // They offer to us at once: the screen shows them once connected.
                 if !self.0.links.borrow().contains_key(&peer.id) {
                     self.hold_screen(vec![peer.id.clone()]);
                 }
@@ -463,7 +463,7 @@ impl Engine {
             }
             ServerMessage::PeerLeft { peer_id, reason } => {
                 self.0.roster.borrow_mut().retain(|id| *id != peer_id);
-                self.0.gate.negotiated(&peer_id);
+                self.0.gate.settled(&peer_id);
                 if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
                     link.close();
                 }
@@ -500,13 +500,14 @@ impl Engine {
         None
     }
 
-    /// Holds the call screen's updates back until the first negotiation with each of `peers` is done, or for
-    /// [`OFFER_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation, delaying it.
+    /// Holds the call screen's updates back until the connection to each of `peers` is up (or has failed), or for
+    /// [`OFFER_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation and the ICE
+    /// checks, delaying them.
     fn hold_screen(&self, peers: Vec<PeerId>) {
         if peers.is_empty() {
             return;
         }
-        self.0.gate.await_negotiations(peers);
+        self.0.gate.await_peers(peers);
         let gate = Rc::downgrade(&self.0.gate);
         spawn_local(async move {
             gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
@@ -565,8 +566,11 @@ impl Engine {
         let dispatch = &self.0.dispatch;
         match event {
             LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
-            LinkEvent::Negotiated => self.0.gate.negotiated(peer),
             LinkEvent::State(state) => {
+                // The first connection to them is up, or will not come up by itself: the screen may show it.
+                if matches!(state, LinkState::Connected | LinkState::Failed | LinkState::Closed) {
+                    self.0.gate.settled(peer);
+                }
                 // A connection that died to someone the relay no longer lists (they left while the relay was
                 // down, or came back under a new id) will not be repaired: drop it.
                 let dead = matches!(state, LinkState::Failed | LinkState::Closed);
@@ -575,7 +579,6 @@ impl Engine {
                         link.close();
                     }
                     self.0.transfers.peer_gone(peer);
-                    self.0.gate.negotiated(peer);
                     dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
                 } else {
                     dispatch.emit(Action::Link(peer.clone(), state));

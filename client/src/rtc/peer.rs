@@ -34,8 +34,6 @@ const MAX_PEER_MESSAGE_BYTES: usize = 16 * 1024;
 pub enum LinkEvent {
     /// A negotiation message to pass to the peer through the relay.
     Signal(SignalPayload),
-    /// The first negotiation is done on our side: our answer is out, or their answer to our offer applied.
-    Negotiated,
     /// The connection's state changed.
     State(LinkState),
     /// The remote stream gained or lost a track.
@@ -96,8 +94,6 @@ pub struct PeerLink {
     closed: Cell<bool>,
     /// A negotiation step is running: news of remote tracks waits in `held` until it is done.
     negotiating: Cell<bool>,
-    /// [`LinkEvent::Negotiated`] was reported.
-    negotiated: Cell<bool>,
     held: RefCell<Vec<LinkEvent>>,
     // Event handlers, kept alive as long as the connection.
     _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
@@ -243,7 +239,6 @@ impl PeerLink {
                 prepared: Cell::new(false),
                 closed: Cell::new(false),
                 negotiating: Cell::new(false),
-                negotiated: Cell::new(false),
                 held: RefCell::new(Vec::new()),
                 _handlers: handlers,
             }
@@ -558,10 +553,10 @@ impl PeerLink {
                     if let Some(fragment) = &username_fragment {
                         set_username_fragment(&init, fragment);
                     }
-                    match candidates.offer(init, self.pc.remote_description().is_some()) {
-                        Some(init) => self.add_candidate(&negotiator, &init).await,
-                        None => Ok(()),
+                    if let Some(init) = candidates.offer(init, self.pc.remote_description().is_some()) {
+                        self.add_candidate(&negotiator, &init);
                     }
+                    Ok(())
                 }
                 Work::Signal(SignalPayload::EndOfCandidates) => Ok(()),
             };
@@ -614,33 +609,33 @@ impl PeerLink {
         applied?;
         if kind == DescriptionKind::Answer {
             negotiator.settle(true);
-            self.report_negotiated();
         }
         for init in candidates.drain() {
-            self.add_candidate(negotiator, &init).await?;
+            self.add_candidate(negotiator, &init);
         }
         if answer {
             self.prepare(true);
             JsFuture::from(set_local_description_implicit(&self.pc)).await?;
             negotiator.settle(false);
             self.send_local_description();
-            self.report_negotiated();
         }
         Ok(())
     }
 
-    /// Tells the call, once, that the first negotiation is done on our side.
-    fn report_negotiated(&self) {
-        if !self.negotiated.replace(true) {
-            (self.report)(LinkEvent::Negotiated);
-        }
-    }
-
-    async fn add_candidate(&self, negotiator: &Negotiator, init: &RtcIceCandidateInit) -> Result<(), JsValue> {
-        match JsFuture::from(self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(init))).await {
-            Err(_) if negotiator.candidate_failure_expected() => Ok(()),
-            other => other.map(drop),
-        }
+    /// Hands a remote candidate to the browser without waiting for it to be taken: the connection applies its
+    /// operations in order anyway, and waiting would cost each candidate a turn of the page's event loop, which a
+    /// render can hold for tens of milliseconds while ICE waits for the candidate.
+    fn add_candidate(&self, negotiator: &Negotiator, init: &RtcIceCandidateInit) {
+        let added = JsFuture::from(self.pc.add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(init)));
+        // Decided now, as the candidate is handed over: a later description may change it.
+        let failure_expected = negotiator.candidate_failure_expected();
+        spawn_local(async move {
+            if let Err(error) = added.await {
+                if !failure_expected {
+                    web_sys::console::warn_2(&"cannot add an ICE candidate:".into(), &error);
+                }
+            }
+        });
     }
 
     fn send_local_description(&self) {
