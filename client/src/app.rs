@@ -106,7 +106,7 @@ struct SessionProps {
 /// One visit to the room: the lobby until the call is joined, then the call.
 ///
 /// Join connects to the relay at once, in the click's own task, and the lobby stays (its button saying so) until the
-/// call has something to show: the room joined and the connections to everyone there up (see `OfferGate`; a second
+/// call has something to show: the room joined and the connections to everyone there up (see `ConnectGate`; a second
 /// at most), or the call refused. Rendering the call screen any earlier would hold up the relay connection, the
 /// negotiation and the ICE checks behind it.
 #[function_component(Session)]

@@ -1,10 +1,10 @@
 //! The call's logic, as plain Rust: what the screen shows, negotiation decisions, reconnect timing.
 
 pub mod backoff;
+pub mod connect_gate;
 pub mod decimal;
 pub mod ice;
 pub mod negotiation;
-pub mod offer_gate;
 pub mod shortcuts;
 pub mod state;
 pub mod stats;

@@ -14,7 +14,7 @@ use web_sys::{File, MediaStream};
 use yew::Callback;
 
 use crate::call::backoff::Backoff;
-use crate::call::offer_gate::OfferGate;
+use crate::call::connect_gate::ConnectGate;
 use crate::call::state::{Action, Ending, LinkState};
 use crate::call::transfer::TransferKey;
 use crate::prefs;
@@ -28,7 +28,7 @@ use crate::small_map::SmallMap;
 const FIRST_CONNECT_ATTEMPTS: u32 = 4;
 
 /// The longest the call screen waits for first connections (should one never come up).
-const OFFER_GATE_MAX_MS: u32 = 1_000;
+const CONNECT_GATE_MAX_MS: u32 = 1_000;
 
 /// A running call. Cloning shares it.
 #[derive(Clone)]
@@ -47,7 +47,7 @@ struct Inner {
     media: LocalMedia,
     /// Updates for the call screen, through `gate`.
     dispatch: Callback<Action>,
-    gate: Rc<OfferGate<PeerId, Action>>,
+    gate: Rc<ConnectGate<PeerId, Action>>,
     /// Our id and resume token, once joined.
     identity: RefCell<Option<(PeerId, String)>>,
     /// ICE servers and policy from the latest `joined`.
@@ -72,7 +72,7 @@ impl Engine {
     /// Connects to the relay and joins `room` as `name`, sending `media`.
     pub fn start(relay_url: String, room: RoomId, name: String, media: LocalMedia, dispatch: Callback<Action>) -> Self {
         let camera_on = media.video_track().is_some();
-        let gate = Rc::new(OfferGate::new(move |action| dispatch.emit(action)));
+        let gate = Rc::new(ConnectGate::new(move |action| dispatch.emit(action)));
         let dispatch = {
             let gate = Rc::clone(&gate);
             Callback::from(move |action| gate.emit(action))
@@ -445,7 +445,7 @@ impl Engine {
                         offering.push(peer.id.clone());
                     }
                 }
-                // The screen shows the call once the connections these offers open are up (see `OfferGate`).
+                // The screen shows the call once the connections these offers open are up (see `ConnectGate`).
                 self.hold_screen(offering);
                 dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
             }
@@ -501,7 +501,7 @@ impl Engine {
     }
 
     /// Holds the call screen's updates back until the connection to each of `peers` is up (or has failed), or for
-    /// [`OFFER_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation and the ICE
+    /// [`CONNECT_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation and the ICE
     /// checks, delaying them.
     fn hold_screen(&self, peers: Vec<PeerId>) {
         if peers.is_empty() {
@@ -510,7 +510,7 @@ impl Engine {
         self.0.gate.await_peers(peers);
         let gate = Rc::downgrade(&self.0.gate);
         spawn_local(async move {
-            gloo_timers::future::TimeoutFuture::new(OFFER_GATE_MAX_MS).await;
+            gloo_timers::future::TimeoutFuture::new(CONNECT_GATE_MAX_MS).await;
             if let Some(gate) = gate.upgrade() {
                 gate.open();
             }

@@ -11,16 +11,16 @@ use std::collections::HashSet;
 use std::hash::Hash;
 
 /// Passes updates on, or keeps them while first connections to some peers are being set up.
-pub struct OfferGate<K, T> {
+pub struct ConnectGate<K, T> {
     deliver: Box<dyn Fn(T)>,
     awaited: RefCell<HashSet<K>>,
     held: RefCell<Vec<T>>,
 }
 
-impl<K: Eq + Hash, T> OfferGate<K, T> {
+impl<K: Eq + Hash, T> ConnectGate<K, T> {
     /// A gate passing updates to `deliver`, open.
     pub fn new(deliver: impl Fn(T) + 'static) -> Self {
-        OfferGate { deliver: Box::new(deliver), awaited: RefCell::default(), held: RefCell::default() }
+        ConnectGate { deliver: Box::new(deliver), awaited: RefCell::default(), held: RefCell::default() }
     }
 
     /// Passes `update` on, or keeps it if connections are awaited.
@@ -68,10 +68,10 @@ mod tests {
 
     use super::*;
 
-    fn gate() -> (OfferGate<&'static str, u32>, Rc<RefCell<Vec<u32>>>) {
+    fn gate() -> (ConnectGate<&'static str, u32>, Rc<RefCell<Vec<u32>>>) {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let sink = Rc::clone(&seen);
-        (OfferGate::new(move |update| sink.borrow_mut().push(update)), seen)
+        (ConnectGate::new(move |update| sink.borrow_mut().push(update)), seen)
     }
 
     #[test]
