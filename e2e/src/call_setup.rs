@@ -216,7 +216,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { calls: 10, warmup: 1, out: None, verbose: false, shape: false, help: false }
+        Options { calls: 15, warmup: 1, out: None, verbose: false, shape: false, help: false }
     }
 }
 
@@ -229,7 +229,7 @@ Measures the time from a click on Join to the first remote video frame, for Hudd
 JavaScript page (bench/call-setup/) against the same relay, in headless Chromium inside a loopback-only network.
 Calls alternate: Huddle, baseline (, shaped baseline), Huddle, baseline...
 
-  --calls N     measured calls per client (default 10)
+  --calls N     measured calls per client (default 15)
   --warmup N    calls per client first, left out of the figures (default 1)
   --out FILE    also write the report, in Markdown, to FILE (relative to the workspace root)
   --shape       also measure the baseline with Huddle's connection shape (a third video

@@ -130,9 +130,10 @@ pub fn bench(args: &[String]) -> Result {
     let whole = part == "all" && !rest.iter().any(|arg| *arg == "--quick");
     command.args(rest);
     runner::run("bench", &mut command)?;
-    // The whole set of figures also has the call setup in the browser (bench/call-setup.md, linked from RESULTS.md).
+    // The whole set of figures also has the call setup in the browser (bench/call-setup.md, linked from RESULTS.md),
+    // with the baseline also measured in Huddle's connection shape, which tells the SPA's cost from the shape's.
     if whole {
-        crate::bench_setup::run(&[])?;
+        crate::bench_setup::run(&["--shape".to_owned()])?;
     }
     Ok(())
 }
