@@ -156,10 +156,13 @@ fn is_generated(name: &str) -> bool {
     name.starts_with("__wbg_") || name.starts_with("__wbindgen_")
 }
 
-/// Whether this export is one of the entry points wasm-bindgen gives closures, named with a hash
-/// (`wasm_bindgen__convert__closures_____invoke__h4dc729480453fea4`); the glue calls them as `wasm.<name>`.
+/// Whether this export is one of the entry points wasm-bindgen gives closures, named after their Rust path with
+/// hashes in it; the glue calls them as `wasm.<name>`. Built with the prebuilt standard library they read
+/// `wasm_bindgen__convert__closures_____invoke__h4dc729480453fea4`; `cargo xtask build`'s own (`spa.rs`) names them
+/// `wasm_bindgen_48e39f4881f0e564___convert__closures_____invoke___web_sys_86a775ecac9936bf___features__…`, up to
+/// 334 characters.
 fn is_hashed_export(name: &str) -> bool {
-    name.starts_with("wasm_bindgen__convert__closures")
+    name.starts_with("wasm_bindgen") && name.contains("__convert__closures")
 }
 
 /// The short name of the `index`th renamed export: `$` and a short name, which no export of wasm-bindgen's has.
@@ -413,12 +416,17 @@ mod tests {
     #[test]
     fn generated_names_get_short_ones_and_the_rest_of_the_module_stays() {
         let imports = ["__wbg_body_5f971cbc6950ca4f", "__wbindgen_init_externref_table"];
-        let exports = ["__wbindgen_malloc", "wasm_bindgen__convert__closures_____invoke__h4dc729480453fea4"];
+        let exports = [
+            "__wbindgen_malloc",
+            "wasm_bindgen__convert__closures_____invoke__h4dc729480453fea4",
+            "wasm_bindgen_48e39f4881f0e564___convert__closures_____invoke_______true_",
+        ];
         let renamed = rename(&module("./app_bg.js", &imports, &exports)).unwrap();
-        assert_eq!(renamed.wasm, module("./app_bg.js", &["a", "b"], &["__wbindgen_malloc", "$a"]));
+        assert_eq!(renamed.wasm, module("./app_bg.js", &["a", "b"], &["__wbindgen_malloc", "$a", "$b"]));
         let imports_renamed = [(imports[0].to_owned(), "a".to_owned()), (imports[1].to_owned(), "b".to_owned())];
         assert_eq!(renamed.imports, imports_renamed);
-        assert_eq!(renamed.exports, [(exports[1].to_owned(), "$a".to_owned())]);
+        let exports_renamed = [(exports[1].to_owned(), "$a".to_owned()), (exports[2].to_owned(), "$b".to_owned())];
+        assert_eq!(renamed.exports, exports_renamed);
     }
 
     #[test]
