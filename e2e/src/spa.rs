@@ -126,6 +126,10 @@ pub mod selector {
     pub const LEFT: &str = "#left";
     /// After leaving: join again.
     pub const REJOIN: &str = "#rejoin";
+    /// The notice that the page's wasm stopped (a trap), with its Reload button.
+    pub const STOPPED: &str = "#stopped";
+    /// The notice's Reload button.
+    pub const STOPPED_RELOAD: &str = "#stopped button";
 }
 
 use selector as sel;

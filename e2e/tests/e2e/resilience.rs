@@ -1,7 +1,8 @@
-//! The relay going away mid-call: media is peer to peer, so the call goes on; the SPA reconnects and resumes.
+//! The relay going away mid-call: media is peer to peer, so the call goes on; the SPA reconnects and resumes. And the
+//! page's own code stopping: the person is told and can reload.
 
 use huddle_e2e::spa::{screen_of, selector as sel, two_in_a_call, Person, TwoInACall};
-use huddle_e2e::{wait_until, Relay, Result, TIMEOUT};
+use huddle_e2e::{ensure, wait_until, Relay, Result, TIMEOUT};
 
 /// Kill the relay mid-call: media keeps flowing; restart it on the same port (same resume secret): both SPAs
 /// reconnect, and signaling works again (a camera toggle shows, a screen share renegotiates the existing connection,
@@ -38,4 +39,32 @@ pub async fn call_survives_a_relay_restart() -> Result<()> {
     }
     let cy_id = ada.wait_tile_named("Cy").await?;
     ada.wait_sees_and_hears(&cy_id).await
+}
+
+/// A WebAssembly trap that nothing catches (what a panic in the SPA's release build is) puts up a notice saying the
+/// page stopped, whose Reload button brings the same page back, working. The trap is a real one, from a one-function
+/// module that runs `unreachable` in a task of its own, as the SPA's code runs in event and timer callbacks.
+pub async fn a_stopped_page_says_so_and_reloads() -> Result<()> {
+    let relay = Relay::start().await?;
+    let ada = Person::new("Ada").await?;
+    let room_url = ada.start_call(&relay).await?;
+    ada.wait_video_playing(sel::PREVIEW).await?;
+    ensure!(!ada.exists(sel::STOPPED).await?, "the notice is up before anything stopped");
+
+    let trap = "
+        const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0,
+            7, 5, 1, 1, 102, 0, 0, 10, 5, 1, 3, 0, 0, 11]);
+        const trapping = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+        setTimeout(() => trapping.exports.f());";
+    ada.eval_js(trap, Vec::new()).await?;
+    ada.wait_for(sel::STOPPED).await?;
+    let notice = ada.text(sel::STOPPED).await?;
+    ensure!(notice.contains("Huddle stopped working"), "the notice reads {notice:?}");
+
+    ada.click(sel::STOPPED_RELOAD).await?;
+    wait_until("the reloaded page has no notice", TIMEOUT, async || Ok(!ada.exists(sel::STOPPED).await?)).await?;
+    ada.wait_video_playing(sel::PREVIEW).await?;
+    let url = ada.current_url().await?;
+    ensure!(url == room_url, "the reload led to {url}, not back to the room {room_url}");
+    Ok(())
 }
