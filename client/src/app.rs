@@ -139,6 +139,8 @@ fn session(props: &SessionProps) -> Html {
             <Call engine={engine.clone()} state={state.clone()} room={props.room.clone()}
                 on_rejoin={props.on_rejoin.clone()} on_home={props.on_home.clone()} />
         },
-        joining => html! { <Lobby room={props.room.clone()} {on_join} joining={joining.is_some()} /> },
+        joining => html! {
+            <Lobby room={props.room.clone()} {on_join} joining={joining.is_some()} retrying={state.relay_retrying} />
+        },
     }
 }

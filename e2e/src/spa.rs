@@ -38,6 +38,8 @@ pub mod selector {
     pub const JOIN: &str = "#join";
     /// Lobby: why there is no camera or microphone (denied, missing).
     pub const MEDIA_ERROR: &str = "#media-error";
+    /// Lobby, after Join: the relay could not be reached yet and is being tried again.
+    pub const JOIN_RETRY: &str = "#join-retry";
 
     /// Lobby and call: microphone on/off (`aria-pressed="true"` when on).
     pub const TOGGLE_MIC: &str = "#toggle-mic";

@@ -123,6 +123,8 @@ pub struct ChatLine {
 pub struct CallState {
     /// Where the call stands.
     pub phase: Phase,
+    /// Joining, but the relay could not be reached yet: the engine is trying again (see the lobby).
+    pub relay_retrying: bool,
     /// Our peer id, once joined.
     pub me: Option<PeerId>,
     /// Everyone else, in the order they arrived.
@@ -218,6 +220,7 @@ impl CallState {
     pub fn new(mic_on: bool, camera_on: bool) -> Self {
         CallState {
             phase: Phase::Joining,
+            relay_retrying: false,
             me: None,
             peers: Vec::new(),
             mic_on,
@@ -267,6 +270,7 @@ impl CallState {
         match action {
             Action::Joined { me, peers } => {
                 self.phase = Phase::InCall;
+                self.relay_retrying = false;
                 self.me = Some(me);
                 // After a relay blip the list may lack peers who are still reconnecting themselves: keep ours.
                 for info in peers {
@@ -329,11 +333,11 @@ impl CallState {
             Action::ClearNotice => self.notice = None,
             Action::IceProblem(problem) => self.ice_problem = Some(problem),
             Action::DismissIceProblem => self.ice_problem = None,
-            Action::RelayLost => {
-                if self.phase == Phase::InCall {
-                    self.phase = Phase::Reconnecting;
-                }
-            }
+            Action::RelayLost => match self.phase {
+                Phase::InCall => self.phase = Phase::Reconnecting,
+                Phase::Joining => self.relay_retrying = true,
+                _ => {}
+            },
             Action::Transfer(event) => {
                 let peers = &self.peers;
                 let name_of = |id: &PeerId| peers.iter().find(|p| &p.id == id).map(|p| p.name.to_string());
@@ -418,6 +422,18 @@ mod tests {
         assert_eq!(state.phase, Phase::InCall);
         assert_eq!(state.peers.len(), 2);
         assert_eq!(state.peer(&"a".into()).unwrap().link, LinkState::Connected);
+    }
+
+    #[test]
+    fn a_relay_unreachable_while_joining_is_retried_in_the_lobby_then_forgotten_once_joined() {
+        let mut state = CallState::new(true, true);
+        assert!(!state.relay_retrying);
+        state.apply(Action::RelayLost);
+        assert_eq!(state.phase, Phase::Joining);
+        assert!(state.relay_retrying);
+        state.apply(Action::Joined { me: "me".into(), peers: Vec::new() });
+        assert_eq!(state.phase, Phase::InCall);
+        assert!(!state.relay_retrying);
     }
 
     #[test]

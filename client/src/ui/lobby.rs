@@ -35,6 +35,9 @@ pub struct LobbyProps {
     /// Join was pressed and the call is starting: the lobby stays until it can be shown, its controls disabled.
     #[prop_or_default]
     pub joining: bool,
+    /// Joining, and the relay could not be reached yet: it is being tried again.
+    #[prop_or_default]
+    pub retrying: bool,
 }
 
 /// The room's lobby.
@@ -225,6 +228,11 @@ pub fn lobby(props: &LobbyProps) -> Html {
                     <button id="join" type="submit" class="primary big" disabled={!ready || props.joining}>
                         { if props.joining { "Joining…" } else if ready { "Join" } else { "Getting your camera…" } }
                     </button>
+                    if props.joining && props.retrying {
+                        <p id="join-retry" class="media-error" role="status">
+                            { "Can't reach the call server yet. Trying again…" }
+                        </p>
+                    }
                 </form>
                 <div class="share">
                     <span>{ "Invite others with this link" }</span>

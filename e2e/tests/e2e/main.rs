@@ -52,6 +52,7 @@ huddle_e2e::e2e_main! {
     refusals::full_room_is_refused,
     refusals::bad_link_is_refused,
     resilience::call_survives_a_relay_restart,
+    resilience::joining_without_the_relay_says_so,
     resilience::a_stopped_page_says_so_and_reloads,
     relays::people_on_two_relays_see_and_hear_each_other,
     turn::relay_only_calls_go_through_the_turn_server,

@@ -41,6 +41,29 @@ pub async fn call_survives_a_relay_restart() -> Result<()> {
     ada.wait_sees_and_hears(&cy_id).await
 }
 
+/// Join with the relay gone (it went away while the lobby was open): the lobby says it cannot reach the call server
+/// and is trying again, and after the last try the error screen says the call server cannot be reached.
+pub async fn joining_without_the_relay_says_so() -> Result<()> {
+    let mut relay = Relay::start().await?;
+    let ada = Person::new("Ada").await?;
+    ada.start_call(&relay).await?;
+    ada.wait_video_playing(sel::PREVIEW).await?;
+    relay.kill();
+
+    ada.click_join().await?;
+    ada.wait_for(sel::JOIN_RETRY).await?;
+    let retry = ada.text(sel::JOIN_RETRY).await?;
+    ensure!(retry.contains("Trying again"), "the lobby says {retry:?}");
+    ensure!(ada.text(sel::JOIN).await?.contains("Joining"), "the Join button no longer says it is joining");
+
+    ada.wait_for(sel::ERROR).await?;
+    let code = ada.attr(sel::ERROR, "data-code").await?;
+    ensure!(code.as_deref() == Some("unreachable"), "the error screen's code is {code:?}, not unreachable");
+    let text = ada.text(sel::ERROR).await?;
+    ensure!(text.contains("Can't reach the call server"), "the error screen says {text:?}");
+    Ok(())
+}
+
 /// A WebAssembly trap that nothing catches (what a panic in the SPA's release build is) puts up a notice saying the
 /// page stopped, whose Reload button brings the same page back, working. The trap is a real one, from a one-function
 /// module that runs `unreachable` in a task of its own, as the SPA's code runs in event and timer callbacks.
