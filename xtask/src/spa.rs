@@ -22,7 +22,7 @@ pub fn build() -> Result {
 /// ~145 KB gzipped, under its 150 KB budget (README, "Size"):
 ///
 /// - `build-std`, with std's `optimize_for_size` feature: std is optimised for size like the SPA (-2.5 KB);
-/// - `panic = "immediate-abort"` for the `wasm-release` profile: a panic traps at once (-18 KB). Gone with it are
+/// - `panic = "immediate-abort"` for the `wasm-release` profile: a panic traps at once (-18.8 KB). Gone with it are
 ///   the panic messages, their source locations and the formatting code only they used, in the SPA's code, Yew's
 ///   and std's alike. What a user sees does not change: with `panic = "abort"` a panic already stopped the app,
 ///   and only printed its message to the developer console (Yew's panic hook) first.

@@ -20,14 +20,11 @@ pub const BINARYEN_VERSION: &str = "132";
 pub const TERSER_VERSION: &str = "5.51.4";
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
-const RUST_SRC: &str = "rust-src";
 
 /// One thing setup makes sure of.
 enum Tool {
-    /// The rustc target the SPA compiles to.
-    WasmTarget,
-    /// The standard library's source: the release SPA compiles its own, tuned for size (`spa.rs`).
-    RustSrc,
+    /// A part of the Rust toolchain that rustup installs: `kind` is `target` or `component`.
+    Rustup { kind: &'static str, name: &'static str },
     /// The SPA bundler.
     Trunk,
     /// Generates the JS glue; its version must equal the `wasm-bindgen` library's in `Cargo.lock`.
@@ -41,8 +38,7 @@ enum Tool {
 impl Tool {
     fn label(&self) -> String {
         match self {
-            Tool::WasmTarget => format!("rust target {WASM_TARGET}"),
-            Tool::RustSrc => format!("rust component {RUST_SRC}"),
+            Tool::Rustup { kind, name } => format!("rust {kind} {name}"),
             Tool::Trunk => format!("trunk {TRUNK_VERSION}"),
             Tool::WasmBindgen { version } => format!("wasm-bindgen-cli {version}"),
             Tool::WasmOpt => format!("binaryen {BINARYEN_VERSION} (wasm-opt)"),
@@ -52,10 +48,10 @@ impl Tool {
 
     fn is_installed(&self) -> bool {
         match self {
-            Tool::WasmTarget => runner::probe(workspace::command("rustup").args(["target", "list", "--installed"]))
-                .is_some_and(|targets| targets.lines().any(|line| line.trim() == WASM_TARGET)),
-            Tool::RustSrc => runner::probe(workspace::command("rustup").args(["component", "list", "--installed"]))
-                .is_some_and(|components| components.lines().any(|line| line.trim() == RUST_SRC)),
+            Tool::Rustup { kind, name } => {
+                runner::probe(workspace::command("rustup").args([kind, "list", "--installed"]))
+                    .is_some_and(|installed| installed.lines().any(|line| line.trim() == *name))
+            }
             Tool::Trunk => reports_version(&mut command("trunk"), 1, TRUNK_VERSION),
             Tool::WasmBindgen { version } => reports_version(&mut command("wasm-bindgen"), 1, version),
             // Asked by path: only the copy setup installed is put in front of trunk's PATH.
@@ -69,8 +65,7 @@ impl Tool {
     fn install(&self) -> Result {
         let step = format!("install {}", self.label());
         match self {
-            Tool::WasmTarget => runner::run(&step, workspace::command("rustup").args(["target", "add", WASM_TARGET])),
-            Tool::RustSrc => runner::run(&step, workspace::command("rustup").args(["component", "add", RUST_SRC])),
+            Tool::Rustup { kind, name } => runner::run(&step, workspace::command("rustup").args([kind, "add", name])),
             Tool::Trunk => runner::run(
                 &step,
                 workspace::cargo().args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
@@ -153,8 +148,10 @@ fn wasm_bindgen_version() -> Result<String> {
 /// Installs whatever of the toolchain is missing, printing one line per tool.
 pub fn setup() -> Result {
     let tools = [
-        Tool::WasmTarget,
-        Tool::RustSrc,
+        // The target the SPA compiles to, and the standard library's source: the release SPA compiles its own std,
+        // tuned for size (`spa.rs`).
+        Tool::Rustup { kind: "target", name: WASM_TARGET },
+        Tool::Rustup { kind: "component", name: "rust-src" },
         Tool::Trunk,
         Tool::WasmBindgen { version: wasm_bindgen_version()? },
         Tool::WasmOpt,
