@@ -12,9 +12,16 @@ use crate::ui::ended::error_screen;
 use crate::ui::home::Home;
 use crate::ui::lobby::{Lobby, Ready};
 
+/// The route in the address bar; a room link written loosely (pasted with a full stop, upper case…) is replaced
+/// there by the room's own link, so that what is shared or reloaded from here is clean.
 fn current_route() -> Route {
-    let path = web_sys::window().and_then(|window| window.location().pathname().ok()).unwrap_or_default();
-    Route::from_path(&path)
+    let Some(window) = web_sys::window() else { return Route::Home };
+    let path = window.location().pathname().unwrap_or_default();
+    let route = Route::from_path(&path);
+    if let (Some(canonical), Ok(history)) = (route.canonical_path(&path), window.history()) {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&canonical));
+    }
+    route
 }
 
 /// The whole app.
@@ -127,20 +134,26 @@ fn session(props: &SessionProps) -> Html {
         let (relay_url, room) = (props.relay_url.to_string(), props.room.clone());
         Callback::from(move |ready: Ready| {
             let (mic_on, camera_on) = (ready.media.mic_enabled(), ready.media.video_track().is_some());
+            // A fresh state for each Join: the first, or another after the relay refused the name.
+            state.dispatch(Action::Start { mic_on, camera_on });
             let dispatcher = state.dispatcher();
             let dispatch = Callback::from(move |action| dispatcher.dispatch(action));
             engine.set(Some(Engine::start(relay_url.clone(), room.clone(), ready.name, ready.media, dispatch)));
-            state.dispatch(Action::SetMic(mic_on));
-            state.dispatch(Action::SetCamera(camera_on));
         })
     };
+    // The same Lobby stays (its devices with it) through joining, a refused name and the next Join.
+    let name_refused = match &state.phase {
+        Phase::NameRefused(reason) => Some(AttrValue::from(reason.clone())),
+        _ => None,
+    };
     match &*engine {
-        Some(engine) if state.phase != Phase::Joining => html! {
+        Some(engine) if !matches!(state.phase, Phase::Joining | Phase::NameRefused(_)) => html! {
             <Call engine={engine.clone()} state={state.clone()} room={props.room.clone()}
                 on_rejoin={props.on_rejoin.clone()} on_home={props.on_home.clone()} />
         },
         joining => html! {
-            <Lobby room={props.room.clone()} {on_join} joining={joining.is_some()} retrying={state.relay_retrying} />
+            <Lobby room={props.room.clone()} {on_join} joining={joining.is_some() && name_refused.is_none()}
+                retrying={state.relay_retrying} {name_refused} />
         },
     }
 }

@@ -8,7 +8,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use huddle_common::RoomId;
@@ -17,7 +17,7 @@ use huddle_e2e::call_setup::{
     FIRST_FRAME, JOIN, PREVIEW, USAGE,
 };
 use huddle_e2e::spa::{self, selector as sel};
-use huddle_e2e::{artifacts, diagnostics, Browser, Error, Relay, Result, ScratchDir};
+use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result, ScratchDir};
 
 fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
@@ -64,10 +64,10 @@ fn main() -> ExitCode {
 async fn run(options: &Options) -> Result<Report> {
     let mut context = Context {
         date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
-        commit: commit(),
-        browser: chromium_version(),
-        cpus: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
-        load_before: load_average(),
+        commit: machine::commit(),
+        browser: machine::chromium_version(),
+        cpus: machine::cpus(),
+        load_before: machine::load_average(),
         load_after: None,
         calls: options.calls,
         warmup: options.warmup,
@@ -125,7 +125,7 @@ async fn run(options: &Options) -> Result<Report> {
     }
     drop(relay);
     diagnostics::take();
-    context.load_after = load_average();
+    context.load_after = machine::load_average();
     report.context = context;
 
     println!("\n{}", report.summary_markdown());
@@ -199,31 +199,4 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The 1-minute load average of the machine (namespaces do not hide it).
-fn load_average() -> Option<f64> {
-    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
-}
-
-/// The commit measured, marked `-dirty` when the work tree has changes.
-fn commit() -> String {
-    let git = |args: &[&str]| {
-        let output = Command::new("git").args(args).current_dir(artifacts::workspace_root()).output().ok()?;
-        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    };
-    match (git(&["rev-parse", "--short", "HEAD"]), git(&["status", "--porcelain", "--untracked-files=no"])) {
-        (Some(head), Some(status)) if !status.is_empty() => format!("{head}-dirty"),
-        (Some(head), _) => head,
-        _ => "unknown".to_owned(),
-    }
-}
-
-/// `Chromium 1xx.0.x.y built on Debian ...`, as the browser says.
-fn chromium_version() -> String {
-    let version = artifacts::chromium()
-        .ok()
-        .and_then(|binary| Command::new(binary).arg("--version").output().ok())
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned());
-    version.filter(|v| !v.is_empty()).unwrap_or_else(|| "Chromium (version unknown)".to_owned())
 }

@@ -1,6 +1,7 @@
 //! One simulated person's browser: its own headless Chromium with a fresh profile, fake camera and microphone,
 //! driven over WebDriver.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -51,6 +52,9 @@ pub struct BrowserOptions {
     /// Give the page the fake camera and microphone without asking (the default). When false, every permission
     /// prompt is denied instead, as for a person who clicks "Block".
     pub grant_media: bool,
+    /// Also record the browser's network events, its own requests included (the icon), for
+    /// [`Browser::network_responses`].
+    pub record_network: bool,
 }
 
 impl BrowserOptions {
@@ -61,8 +65,53 @@ impl BrowserOptions {
             viewport: Viewport::Desktop,
             extra_args: Vec::new(),
             grant_media: true,
+            record_network: false,
         }
     }
+}
+
+/// One entry of a document's Resource Timing: its navigation or a resource it fetched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResourceTiming {
+    /// The URL fetched.
+    pub url: String,
+    /// What fetched it: `navigation`, `script`, `link`, `fetch`, `other`…
+    pub initiator: String,
+    /// Bytes that came over the network, headers included (Chromium counts them as a flat 300 bytes a response, as
+    /// Resource Timing asks): 0 when it came from the HTTP cache, the headers alone when the cache revalidated it
+    /// (a 304).
+    pub transfer_size: u64,
+    /// The body's size as sent, compressed if it was.
+    pub encoded_body_size: u64,
+    /// The body's size once decompressed.
+    pub decoded_body_size: u64,
+    /// The HTTP status, where the browser reports it.
+    pub status: Option<u16>,
+    /// The `Content-Encoding` it came with (`br`, `gzip`), where the browser reports it.
+    pub content_encoding: Option<String>,
+}
+
+impl ResourceTiming {
+    /// The path of the URL, without query or fragment (`/r/…`, `/huddle-client-….wasm`).
+    pub fn path(&self) -> &str {
+        let after_scheme = self.url.split_once("://").map_or(self.url.as_str(), |(_, rest)| rest);
+        let path = after_scheme.find('/').map_or("/", |slash| &after_scheme[slash..]);
+        path.split(['?', '#']).next().unwrap_or(path)
+    }
+}
+
+/// An HTTP response the browser received (see [`Browser::network_responses`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkResponse {
+    /// The URL requested.
+    pub url: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The type the response declared (`image/svg+xml`).
+    pub mime_type: String,
+    /// What asked for it, as DevTools says: `Document`, `Script`, `Fetch`… and `Other` for the browser's own
+    /// requests, such as the icon.
+    pub kind: String,
 }
 
 /// A headless Chromium session; Chromium quits and its profile is deleted when this is dropped.
@@ -120,7 +169,12 @@ impl Browser {
         let mut capabilities = Capabilities::new();
         capabilities.insert("browserName".into(), json!("chrome"));
         capabilities.insert("goog:chromeOptions".into(), json!({ "binary": artifacts::chromium()?, "args": args }));
-        capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
+        let logs = if options.record_network {
+            json!({ "browser": "ALL", "performance": "ALL" })
+        } else {
+            json!({ "browser": "ALL" })
+        };
+        capabilities.insert("goog:loggingPrefs".into(), logs);
         let client = ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url()).await?;
         let session = match client.session_id().await {
             Ok(Some(session)) => session,
@@ -214,6 +268,88 @@ impl Browser {
         }
     }
 
+    /// Asks the page's origin for `path` with `method` (`GET`, `HEAD`), from inside the page, bypassing the HTTP
+    /// cache: the status and the response headers (names in lower case).
+    pub async fn fetch_headers(&self, path: &str, method: &str) -> Result<(u16, BTreeMap<String, String>)> {
+        const FETCH_HEADERS: &str = r#"
+            const [path, method, done] = arguments;
+            fetch(path, { method, cache: 'no-store' })
+              .then((response) => done({ status: response.status, headers: Object.fromEntries(response.headers) }))
+              .catch((error) => done({ error: String(error) }));
+        "#;
+        let reply = self.eval_js_async(FETCH_HEADERS, vec![json!(path), json!(method)]).await?;
+        let status = reply["status"].as_u64();
+        let headers: Option<BTreeMap<String, String>> = reply["headers"].as_object().map(|headers| {
+            headers.iter().map(|(name, value)| (name.clone(), value.as_str().unwrap_or_default().to_owned())).collect()
+        });
+        match (status, headers) {
+            (Some(status), Some(headers)) => Ok((status as u16, headers)),
+            _ => Err(Error::Script { what: format!("{}: {method} {path}", self.label), value: reply }),
+        }
+    }
+
+    /// What the current document loaded, as Resource Timing reports it: its navigation first, then every
+    /// resource it fetched, in the order the browser recorded them. Sizes are only reported for same-origin resources.
+    pub async fn resource_timing(&self) -> Result<Vec<ResourceTiming>> {
+        const ENTRIES: &str = r#"
+            return performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+              .map((e) => ({
+                url: e.name, initiator: e.initiatorType, transfer: e.transferSize, encoded: e.encodedBodySize,
+                decoded: e.decodedBodySize, status: e.responseStatus ?? null, encoding: e.contentEncoding ?? null,
+              }));
+        "#;
+        let reply = self.eval_js(ENTRIES, Vec::new()).await?;
+        let entries = reply.as_array().ok_or_else(|| self.unexpected("resource timing", &reply))?;
+        entries
+            .iter()
+            .map(|entry| {
+                let size = |key: &str| entry[key].as_f64().map(|bytes| bytes as u64);
+                Some(ResourceTiming {
+                    url: entry["url"].as_str()?.to_owned(),
+                    initiator: entry["initiator"].as_str()?.to_owned(),
+                    transfer_size: size("transfer")?,
+                    encoded_body_size: size("encoded")?,
+                    decoded_body_size: size("decoded")?,
+                    status: entry["status"].as_u64().map(|status| status as u16).filter(|status| *status != 0),
+                    content_encoding: entry["encoding"].as_str().filter(|e| !e.is_empty()).map(str::to_owned),
+                })
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| self.unexpected("resource timing", &reply))
+    }
+
+    /// From now on, every document this browser loads records each Content Security Policy violation in
+    /// `window.__csp_violations`, from before the document's own scripts run (see [`csp_violations`]).
+    ///
+    /// [`csp_violations`]: Self::csp_violations
+    pub async fn record_csp_violations(&self) -> Result<()> {
+        const RECORDER: &str = r#"
+            if (!window.__csp_violations) {
+              window.__csp_violations = [];
+              // Capturing on the document sees every violation of the page, whatever element it is dispatched at.
+              document.addEventListener('securitypolicyviolation', (event) => window.__csp_violations.push({
+                violatedDirective: event.violatedDirective, blockedURI: event.blockedURI,
+                sourceFile: event.sourceFile, lineNumber: event.lineNumber, disposition: event.disposition,
+              }), true);
+            }
+        "#;
+        crate::cdp::run_on_every_document(self, RECORDER).await
+    }
+
+    /// The Content Security Policy violations the current document has recorded (needs
+    /// [`record_csp_violations`](Self::record_csp_violations) before it was loaded).
+    pub async fn csp_violations(&self) -> Result<Vec<Value>> {
+        let reply = self.eval_js("return window.__csp_violations ?? null;", Vec::new()).await?;
+        match reply {
+            Value::Array(violations) => Ok(violations),
+            other => Err(Error::Check(format!(
+                "{}: the page records no CSP violations ({other}): was record_csp_violations called before it \
+                 loaded?",
+                self.label
+            ))),
+        }
+    }
+
     /// The first element matching a CSS selector (fails if there is none).
     pub async fn find(&self, selector: &str) -> Result<Element> {
         self.client.find(Locator::Css(selector)).await.map_err(|e| self.error(format!("find {selector}"), e))
@@ -257,6 +393,12 @@ impl Browser {
             Ok((displayed && enabled).then_some(element))
         })
         .await
+    }
+
+    /// Whether the first element matching `selector` is enabled (a disabled button is not).
+    pub async fn is_enabled(&self, selector: &str) -> Result<bool> {
+        let element = self.find(selector).await?;
+        element.is_enabled().await.map_err(|e| self.error(format!("inspect {selector}"), e))
     }
 
     /// Clicks the element matching `selector` once it is displayed and enabled, as a person would.
@@ -315,6 +457,32 @@ impl Browser {
     /// The browser console since the last call (also filed in the failure report when the browser closes).
     pub fn console_log(&self) -> Result<Vec<String>> {
         self.driver.console_log(&self.session)
+    }
+
+    /// The HTTP responses the browser got since the last call, in order: every request of the pages and the
+    /// browser's own for them (such as the icon), which Resource Timing does not list. Needs
+    /// [`BrowserOptions::record_network`].
+    pub fn network_responses(&self) -> Result<Vec<NetworkResponse>> {
+        let events = self.driver.performance_log(&self.session)?;
+        Ok(events
+            .iter()
+            .filter(|event| event["method"] == "Network.responseReceived")
+            .filter_map(|event| {
+                let response = &event["params"]["response"];
+                let url = response["url"].as_str()?;
+                // Chromium's own pages (the first tab is a new-tab page) are not the pages under test.
+                url.starts_with("http").then(|| NetworkResponse {
+                    url: url.to_owned(),
+                    status: response["status"].as_u64().unwrap_or(0) as u16,
+                    mime_type: response["mimeType"].as_str().unwrap_or_default().to_owned(),
+                    kind: event["params"]["type"].as_str().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    fn unexpected(&self, what: &str, value: &Value) -> Error {
+        Error::Script { what: format!("{}: {what}", self.label), value: value.clone() }
     }
 
     fn error(&self, what: impl std::fmt::Display, source: fantoccini::error::CmdError) -> Error {

@@ -130,10 +130,7 @@ impl Driver {
 
     /// The browser console messages of a session since the last call (needs `goog:loggingPrefs`).
     pub(crate) fn console_log(&self, session: &str) -> Result<Vec<String>> {
-        let reply = self
-            .request("POST", &format!("/session/{session}/se/log"), Some(&json!({ "type": "browser" })))
-            .map_err(|e| Error::io("read the browser console", e))?;
-        let entries = reply["value"].as_array().cloned().unwrap_or_default();
+        let entries = self.log(session, "browser").map_err(|e| Error::io("read the browser console", e))?;
         Ok(entries
             .iter()
             // Chromium's own pages (the first tab is a new-tab page) are not the page under test.
@@ -144,6 +141,23 @@ impl Driver {
                 format!("{level} {message}")
             })
             .collect())
+    }
+
+    /// The DevTools events of a session since the last call, each `{"method": …, "params": …}` (needs `performance`
+    /// in `goog:loggingPrefs`).
+    pub(crate) fn performance_log(&self, session: &str) -> Result<Vec<Value>> {
+        let entries = self.log(session, "performance").map_err(|e| Error::io("read the DevTools events", e))?;
+        Ok(entries
+            .iter()
+            .filter_map(|entry| serde_json::from_str::<Value>(entry["message"].as_str()?).ok())
+            .map(|mut event| event["message"].take())
+            .collect())
+    }
+
+    /// The entries of one of a session's logs since the last call.
+    fn log(&self, session: &str, kind: &str) -> std::io::Result<Vec<Value>> {
+        let reply = self.request("POST", &format!("/session/{session}/se/log"), Some(&json!({ "type": kind })))?;
+        Ok(reply["value"].as_array().cloned().unwrap_or_default())
     }
 
     /// One blocking HTTP/1.1 request to chromedriver, answered with JSON.

@@ -5,7 +5,8 @@
 //! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver,
 //! [`wait_until`] waits on a condition with a bounded timeout, and [`spa`] knows the SPA's UI contract (its
 //! selectors and flows). The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts, plus
-//! [`call_setup`].
+//! [`call_setup`]; the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
+//! link on loopback) and [`cdp`].
 //!
 //! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
 //! `chromium`, `chromium-driver` and `coturn`.
@@ -13,21 +14,25 @@
 pub mod artifacts;
 mod browser;
 pub mod call_setup;
+pub mod cdp;
 mod cli;
 pub mod diagnostics;
 mod driver;
 mod error;
 pub mod harness;
 mod isolation;
+pub mod lobby_load;
+pub mod machine;
 mod media;
 mod redis;
 mod relay;
 mod scratch;
+pub mod shaping;
 pub mod spa;
 mod turn;
 mod wait;
 
-pub use browser::{Browser, BrowserOptions, Viewport};
+pub use browser::{Browser, BrowserOptions, NetworkResponse, ResourceTiming, Viewport};
 pub use error::{Error, Result};
 pub use media::{IceView, InboundBytes, LiveTracks};
 pub use redis::RedisServer;

@@ -55,8 +55,18 @@ impl Relay {
 
     /// Starts a relay serving `static_dir` instead of the SPA, with extra flags.
     pub async fn serving(static_dir: impl Into<PathBuf>, args: &[&str]) -> Result<Relay> {
+        Self::binary_serving(artifacts::server_binary()?, static_dir, args).await
+    }
+
+    /// Starts the relay `binary` (rather than the workspace's, e.g. an older build to compare with) serving
+    /// `static_dir`, with extra flags.
+    pub async fn binary_serving(
+        binary: impl Into<PathBuf>,
+        static_dir: impl Into<PathBuf>,
+        args: &[&str],
+    ) -> Result<Relay> {
         let mut relay = Relay {
-            binary: artifacts::server_binary()?,
+            binary: binary.into(),
             static_dir: static_dir.into(),
             args: args.iter().map(OsString::from).collect(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -34,8 +34,10 @@ pub mod selector {
     pub const MIC_SELECT: &str = "select#mic-select";
     /// Lobby: the room's link, as text.
     pub const SHARE_LINK: &str = "#share-link";
-    /// Lobby: "Join".
+    /// Lobby: "Join" (disabled while the name is empty).
     pub const JOIN: &str = "#join";
+    /// Lobby: why the name cannot be used (e.g. the relay said it is taken), shown under [`NAME`].
+    pub const NAME_ERROR: &str = "#name-error";
     /// Lobby: why there is no camera or microphone (denied, missing).
     pub const MEDIA_ERROR: &str = "#media-error";
     /// Lobby, after Join: the relay could not be reached yet and is being tried again.
@@ -60,6 +62,8 @@ pub mod selector {
     pub const TILE_MUTED: &str = ".tile-muted";
     /// In a tile: present while that person's camera is off.
     pub const TILE_CAMERA_OFF: &str = ".tile-camera-off";
+    /// In a tile: have the video fill the tile, cropping it (`aria-pressed="true"`), or show the whole picture.
+    pub const TILE_FIT: &str = ".tile-fit";
     /// Call: show or hide the chat.
     pub const TOGGLE_CHAT: &str = "#toggle-chat";
     /// Call: open or close the device settings.
@@ -440,8 +444,14 @@ pub async fn two_in_a_call(relay: &Relay) -> Result<TwoInACall> {
 
 /// Like [`two_in_a_call`], with Bob in the given browser (a phone-sized one, one with more fake devices…).
 pub async fn two_in_a_call_with_bob_on(relay: &Relay, bob: Browser) -> Result<TwoInACall> {
+    two_in_a_call_on(relay, Browser::launch("Ada").await?, bob).await
+}
+
+/// Like [`two_in_a_call`], with Ada and Bob in the given browsers (e.g. ones already told to record something in
+/// every page they load).
+pub async fn two_in_a_call_on(relay: &Relay, ada: Browser, bob: Browser) -> Result<TwoInACall> {
     let room = new_room_id();
-    let ada = Person::new("Ada").await?;
+    let ada = Person::with_browser("Ada", ada);
     let bob = Person::with_browser("Bob", bob);
     ada.join_room(relay, &room).await?;
     bob.join_room(relay, &room).await?;

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::static_host::StaticHost;
+
 /// Huddle's signaling relay: passes WebRTC negotiation between the peers of a room over WebSockets, and can serve
 /// the built SPA. Media and chat never pass through it.
 #[derive(Clone, Debug, Parser)]
@@ -19,12 +21,13 @@ pub struct Config {
     #[arg(long, env = "PORT", default_value_t = 8080)]
     pub port: u16,
 
-    /// Also serve the built SPA from this directory (unknown paths fall back to index.html) and /config.json.
+    /// Also serve the built SPA from this directory, precompressed and cached by kind of file, and /config.json;
+    /// a path that names no file gets index.html, unless it ends in an asset's extension (a 404).
     #[arg(long, env = "HUDDLE_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
 
-    /// The relay's public WebSocket URL written into /config.json (e.g. wss://relay.example.com/ws).
-    /// Unset: the SPA connects to /ws on the origin it was loaded from.
+    /// The relay's public WebSocket URL written into /config.json (e.g. wss://relay.example.com/ws), its origin
+    /// allowed by the page's Content-Security-Policy. Unset: the SPA connects to /ws on the origin it was loaded from.
     #[arg(long, env = "HUDDLE_PUBLIC_URL")]
     pub public_url: Option<String>,
 
@@ -110,6 +113,12 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "HUDDLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
+
+    /// Print the headers a static host must send to serve --static-dir as the relay does (nginx location blocks,
+    /// or a _headers file for Netlify and Cloudflare Pages), with --public-url's relay in the policy, and exit.
+    // No environment variable: one left set in a deployment would turn the relay into a one-shot printer.
+    #[arg(long, value_enum, value_name = "HOST", requires = "static_dir")]
+    pub print_headers: Option<StaticHost>,
 }
 
 /// How log lines are written.

@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod config;
 mod connection;
+mod content_coding;
 pub mod decode;
 pub mod metrics;
 mod rate_limit;
@@ -12,6 +13,9 @@ pub mod registry;
 pub mod relay;
 pub mod resume;
 mod routes;
+pub mod security_headers;
+pub mod static_files;
+pub mod static_host;
 pub mod turn;
 mod upgrade;
 
@@ -28,6 +32,8 @@ use warp::hyper::{Body, Request, Server};
 
 pub use config::{Config, LogFormat};
 pub use relay::Relay;
+use security_headers::{Policy, SiteHeaders};
+use static_files::StaticFiles;
 
 /// A relay listening for connections.
 pub struct RunningRelay {
@@ -39,22 +45,31 @@ pub struct RunningRelay {
 
 /// Binds and starts serving in the background.
 pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
-    let relay = Relay::new(&config)
-        .map_err(|error| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("--redis-url: {error}")))?;
-    let routes = warp::service(routes::routes(Arc::clone(&relay), &config));
+    let invalid = |error: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, error);
+    let policy = Policy::new(config.public_url.as_deref()).map_err(|error| invalid(error.to_string()))?;
+    let relay = Relay::new(&config).map_err(|error| invalid(format!("--redis-url: {error}")))?;
+    let site = Arc::new(SiteHeaders::new(policy));
+    let files = match &config.static_dir {
+        Some(dir) => Some(StaticFiles::new(dir.clone(), Arc::clone(&site)).await),
+        None => None,
+    };
+    let routes = warp::service(routes::routes(Arc::clone(&relay), &config, files));
     let upgrades = upgrade::Upgrades::new(Arc::clone(&relay), &config);
-    // `/ws` first, by hand (see `upgrade`); everything else through warp's routes.
+    // `/ws` first, by hand (see `upgrade`); everything else through warp's routes. Every answer, the refusals of
+    // `/ws` and warp's own rejections included, then gets the security headers.
     let make_service = make_service_fn(move |_: &AddrStream| {
-        let (routes, upgrades) = (routes.clone(), upgrades.clone());
+        let (routes, upgrades, site) = (routes.clone(), upgrades.clone(), Arc::clone(&site));
         async move {
             Ok::<_, Infallible>(service_fn(move |request: Request<Body>| {
-                let (mut routes, upgrades) = (routes.clone(), upgrades.clone());
+                let (mut routes, upgrades, site) = (routes.clone(), upgrades.clone(), Arc::clone(&site));
                 async move {
-                    if request.uri().path() == upgrade::PATH {
-                        Ok::<_, Infallible>(upgrades.upgrade(request))
+                    let mut response = if request.uri().path() == upgrade::PATH {
+                        upgrades.upgrade(request)
                     } else {
-                        routes.call(request).await
-                    }
+                        routes.call(request).await?
+                    };
+                    site.secure(&mut response);
+                    Ok::<_, Infallible>(response)
                 }
             }))
         }

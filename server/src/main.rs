@@ -2,11 +2,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use huddle_server::security_headers::Policy;
+use huddle_server::static_host::{HostHeaders, StaticHost};
 use huddle_server::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let config = Config::parse();
+    if let Some(host) = config.print_headers {
+        return print_headers(host, &config);
+    }
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log_format {
@@ -35,6 +40,30 @@ async fn run(config: Config) -> ExitCode {
     tracing::info!(signal, "shutting down: closing every connection with 1001");
     relay.shut_down(Duration::from_secs(5)).await;
     ExitCode::SUCCESS
+}
+
+/// `--print-headers`: the headers of `--static-dir` for a static host, on stdout; what went wrong, on stderr.
+fn print_headers(host: StaticHost, config: &Config) -> ExitCode {
+    let dir = config.static_dir.as_deref().expect("clap requires --static-dir with --print-headers");
+    let headers = Policy::new(config.public_url.as_deref())
+        .map_err(|error| error.to_string())
+        .and_then(|policy| HostHeaders::read(dir, &policy).map_err(|error| error.to_string()));
+    match headers {
+        Ok(headers) => {
+            let host_name = clap::ValueEnum::to_possible_value(&host).expect("no value is skipped");
+            let mut command =
+                format!("huddle-server --print-headers {} --static-dir {}", host_name.get_name(), dir.display());
+            if let Some(url) = &config.public_url {
+                command.push_str(&format!(" --public-url {url}"));
+            }
+            print!("{}", headers.render(host, &command));
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Waits for SIGINT (Ctrl-C) or, on Unix, SIGTERM.

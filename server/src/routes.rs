@@ -1,21 +1,23 @@
-//! The HTTP surface: `/healthz`, `/metrics` and, with a static directory, the SPA and `/config.json` (`/ws` is
-//! answered before these routes, by [`crate::upgrade`]).
+//! The HTTP surface: `/healthz`, `/metrics` and, with a static directory, `/config.json` and the SPA's files
+//! ([`crate::static_files`]) for every other path (`/ws` is answered before these routes, by [`crate::upgrade`];
+//! every response gets its security headers in [`crate::start`]).
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use huddle_common::ClientConfig;
 use warp::filters::BoxedFilter;
-use warp::http::{header, StatusCode};
+use warp::http::header::{HeaderMap, HeaderValue};
+use warp::http::{header, Method, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
 use crate::config::Config;
 use crate::relay::Relay;
+use crate::static_files::{Representation, StaticFiles};
 
-/// Every route of the relay.
-pub fn routes(relay: Arc<Relay>, config: &Config) -> BoxedFilter<(Response,)> {
+/// Every route of the relay; `files` is the static directory, when there is one.
+pub fn routes(relay: Arc<Relay>, config: &Config, files: Option<Arc<StaticFiles>>) -> BoxedFilter<(Response,)> {
     let with_relay = {
         let relay = Arc::clone(&relay);
         warp::any().map(move || Arc::clone(&relay))
@@ -51,36 +53,27 @@ pub fn routes(relay: Arc<Relay>, config: &Config) -> BoxedFilter<(Response,)> {
         warp::reply::with_header(text, header::CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });
 
-    let api = warp::get().and(healthz.or(metrics).unify());
-    match &config.static_dir {
-        Some(dir) => api.or(spa(dir.clone(), &config.public_url)).unify().boxed(),
+    // HEAD too, for load balancers that check with it (hyper sends a HEAD response's headers without the body);
+    // without it, the SPA's fallback would answer HEAD /healthz with index.html.
+    let api = warp::get().or(warp::head()).unify().and(healthz.or(metrics).unify());
+    match files {
+        Some(files) => api.or(spa(files, &config.public_url)).unify().boxed(),
         None => api.boxed(),
     }
 }
 
-/// The built SPA: its files, `/config.json`, and `index.html` for any other path without an extension, so a room
-/// link like `/r/<room id>` opens the app.
-fn spa(dir: PathBuf, public_url: &Option<String>) -> BoxedFilter<(Response,)> {
+/// The built SPA: `/config.json`, made from the flags, and the static directory for every other path.
+fn spa(files: Arc<StaticFiles>, public_url: &Option<String>) -> BoxedFilter<(Response,)> {
     let config = ClientConfig { relay_url: public_url.clone() };
-    let config_json = warp::path!("config.json").map(move || no_cache(warp::reply::json(&config).into_response()));
-    let files = warp::fs::dir(dir.clone()).map(Reply::into_response);
-    let index = warp::path::full()
-        .and_then(|path: warp::path::FullPath| async move {
-            let last = path.as_str().rsplit('/').next().unwrap_or_default();
-            if last.contains('.') {
-                Err(warp::reject::not_found())
-            } else {
-                Ok(())
-            }
-        })
-        .untuple_one()
-        .and(warp::fs::file(dir.join("index.html")))
-        .map(|file: warp::fs::File| no_cache(file.into_response()));
-    warp::get().and(config_json.or(files).unify().or(index).unify()).boxed()
-}
-
-/// The shell and its configuration must be revalidated so a new deploy is picked up at once.
-fn no_cache(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache"));
-    response
+    let body = serde_json::to_vec(&config).expect("the client config serializes");
+    let config = Arc::new(Representation::generated(body.into(), HeaderValue::from_static("application/json")));
+    let request = warp::method().and(warp::header::headers_cloned());
+    let config_json = warp::path!("config.json")
+        .and(request)
+        .map(move |method: Method, headers: HeaderMap| config.respond(&method, &headers));
+    let files = warp::path::full().and(request).then(move |path: warp::path::FullPath, method, headers| {
+        let files = Arc::clone(&files);
+        async move { files.respond(&method, path.as_str(), &headers).await }
+    });
+    config_json.or(files).unify().boxed()
 }

@@ -132,8 +132,11 @@ pub fn bench(args: &[String]) -> Result {
     runner::run("bench", &mut command)?;
     // The whole set of figures also has the call setup in the browser (bench/call-setup.md, linked from RESULTS.md),
     // with the baseline also measured in Huddle's connection shape, which tells the SPA's cost from the shape's.
+    // And the time to a usable lobby on a thin link (bench/lobby-load.md), for this relay; its
+    // other sections (the relay before a change, measured with `--before`) stay as they are.
     if whole {
         crate::bench_setup::run(&["--shape".to_owned()])?;
+        crate::bench_lobby::run(&[])?;
     }
     Ok(())
 }

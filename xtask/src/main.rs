@@ -3,9 +3,11 @@
 //! Plain Rust with no dependencies, so it builds in seconds on a fresh machine before anything else is installed.
 
 mod bench;
+mod bench_lobby;
 mod bench_setup;
 mod checks;
 mod glue;
+mod precompress;
 mod relay;
 mod runner;
 mod size;
@@ -22,13 +24,15 @@ Usage: cargo xtask <COMMAND> [ARGS]
 
 Commands:
   setup         Install what the build needs, skipping what is there: the wasm32 target, the
-                standard library's source (rust-src), trunk, wasm-bindgen-cli (the version in
+                standard library's source (rust-src), the crates of the workspace and of the
+                standard library (the build runs offline), trunk, wasm-bindgen-cli (the version in
                 Cargo.lock), binaryen's wasm-opt and terser (from npm)
   build         setup, then build the SPA into dist/ (trunk, release, with the standard library
                 built for size), shorten the wasm's import names and minify the JavaScript glue,
-                and print its size
-  size          build, then print the size of each .wasm and .js in dist/ and their total, raw,
-                gzip -9 and brotli; fails if wasm + JS gzipped reach the budget 150,000 bytes
+                write a .br and a .gz beside each file, and print its size
+  size          build, then print what a first visit downloads (index.html and the files it
+                loads), raw and as served gzip -9 and brotli; fails if it weighs more than the
+                budget of 150,000 bytes brotli
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
   test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace
@@ -36,11 +40,17 @@ Commands:
   bench [PART] [-- ARGS]
                 Benchmark the relay beside PeerServer and matchbox_server (installed into
                 ~/.cache/huddle/bench when missing), then soak it; writes bench/RESULTS.md.
-                PART: all (default: also call-setup), relays or soak; ARGS go to huddle-bench
-                (e.g. --quick)
+                PART: all (default: also call-setup and lobby-load), relays or soak; ARGS go
+                to huddle-bench (e.g. --quick)
   bench call-setup [-- ARGS]
                 build, then time Join to first remote frame, Huddle against a JavaScript
                 baseline, into bench/call-setup.md (ARGS: e.g. --calls 20; --help lists them)
+  bench lobby-load [-- ARGS]
+                build, then time opening a room link to a usable lobby (name field and camera
+                ready) on a link shaped to 600 kbit/s and 2 Mbit/s, first visit, repeat visit
+                and reload, with the bytes transferred, into bench/lobby-load.md (ARGS: e.g.
+                --runs 9, --before PATH to measure an older relay beside this one; --help lists
+                them)
   help          Print this text
 ";
 
@@ -57,6 +67,9 @@ fn main() -> ExitCode {
         Some("test") => checks::test(&rest),
         Some("bench") if rest.first().is_some_and(|arg| arg == "call-setup") => {
             bench_setup::run(strip_separator(&rest[1..]))
+        }
+        Some("bench") if rest.first().is_some_and(|arg| arg == "lobby-load") => {
+            bench_lobby::run(strip_separator(&rest[1..]))
         }
         Some("bench") => bench::bench(&rest),
         None | Some("help" | "-h" | "--help") => {

@@ -3,23 +3,25 @@
 use std::process::Command;
 
 use crate::runner::{self, Result};
-use crate::{glue, tools, workspace};
+use crate::{glue, precompress, tools, workspace};
 
 const STEP: &str = "build the SPA";
 
 /// Installs the toolchain if needed and builds the release SPA into `dist/`, with the standard library tuned for size
-/// (`with_std_for_size`), then shrinks wasm-bindgen's glue (`glue.rs`).
+/// (`with_std_for_size`), then shrinks wasm-bindgen's glue (`glue.rs`) and writes the compressed copies the relay
+/// serves (`precompress.rs`).
 pub fn build() -> Result {
     tools::setup()?;
     let mut trunk = tools::command("trunk");
     trunk.args(["build", "--release", "--offline"]);
     runner::run(STEP, with_std_for_size(&mut trunk))?;
-    glue::shrink(&workspace::dist())
+    let dist = workspace::dist();
+    glue::shrink(&dist)?;
+    precompress::precompress(&dist)
 }
 
 /// Makes the cargo that `command` (trunk) runs compile the standard library with the SPA instead of linking the
-/// prebuilt one, so that it is built for size and without panic messages. That takes the SPA from ~166 KB to
-/// ~145 KB gzipped, under its 150 KB budget (README, "Size"):
+/// prebuilt one, so that it is built for size and without panic messages (what that saves: README, "Size"):
 ///
 /// - `build-std`, with std's `optimize_for_size` feature: std is optimised for size like the SPA (-2.5 KB);
 /// - `panic = "immediate-abort"` for the `wasm-release` profile: a panic traps at once (-18.8 KB). Gone with it are

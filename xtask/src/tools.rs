@@ -33,6 +33,10 @@ enum Tool {
     WasmOpt,
     /// Minifies the JavaScript glue after trunk's build.
     Terser,
+    /// The crates a build needs, downloaded into cargo's cache: trunk runs cargo `--offline`, so nothing it
+    /// compiles may be missing there. `manifest` is the workspace's, or the standard library's (`rust-src`), whose
+    /// own dependencies the size-tuned build compiles too (`spa.rs`).
+    Crates { what: &'static str, manifest: PathBuf },
 }
 
 impl Tool {
@@ -43,6 +47,7 @@ impl Tool {
             Tool::WasmBindgen { version } => format!("wasm-bindgen-cli {version}"),
             Tool::WasmOpt => format!("binaryen {BINARYEN_VERSION} (wasm-opt)"),
             Tool::Terser => format!("terser {TERSER_VERSION}"),
+            Tool::Crates { what, .. } => format!("crates of {what}"),
         }
     }
 
@@ -59,6 +64,9 @@ impl Tool {
                 reports_version(&mut Command::new(binaryen_bin_dir().join("wasm-opt")), 2, BINARYEN_VERSION)
             }
             Tool::Terser => reports_version(&mut Command::new(terser_bin_dir().join("terser")), 1, TERSER_VERSION),
+            // Offline, cargo only checks its cache: it succeeds at once when every crate is there, and fails
+            // without touching the network when one is missing.
+            Tool::Crates { manifest, .. } => runner::probe(fetch_crates(manifest).arg("--offline")).is_some(),
         }
     }
 
@@ -76,8 +84,26 @@ impl Tool {
             }
             Tool::WasmOpt => npm_install(&step, &binaryen_dir(), &format!("binaryen@{BINARYEN_VERSION}")),
             Tool::Terser => npm_install(&step, &terser_dir(), &format!("terser@{TERSER_VERSION}")),
+            Tool::Crates { manifest, .. } => runner::run(&step, &mut fetch_crates(manifest)),
         }
     }
+}
+
+/// `cargo fetch` of every crate `manifest`'s lock file names, for every target, leaving the lock file as it is.
+fn fetch_crates(manifest: &Path) -> Command {
+    let mut fetch = workspace::cargo();
+    fetch.args(["fetch", "--locked", "--quiet", "--manifest-path"]).arg(manifest);
+    // The standard library's manifest uses unstable cargo features, as the build that compiles it does.
+    fetch.env("RUSTC_BOOTSTRAP", "1");
+    fetch
+}
+
+/// The standard library's own workspace, which `rust-src` installs into the active toolchain.
+fn std_manifest() -> Result<PathBuf> {
+    let sysroot = runner::probe(workspace::command("rustc").args(["--print", "sysroot"])).ok_or_else(|| {
+        Failure::new("setup", "`rustc --print sysroot` failed: is the Rust toolchain installed (rustup)?")
+    })?;
+    Ok(Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/Cargo.toml"))
 }
 
 /// Installs `package` (`name@version`) from npm into its own directory `dir` of Huddle's cache.
@@ -152,6 +178,8 @@ pub fn setup() -> Result {
         // tuned for size (`spa.rs`).
         Tool::Rustup { kind: "target", name: WASM_TARGET },
         Tool::Rustup { kind: "component", name: "rust-src" },
+        Tool::Crates { what: "the workspace", manifest: workspace::root().join("Cargo.toml") },
+        Tool::Crates { what: "std (rust-src)", manifest: std_manifest()? },
         Tool::Trunk,
         Tool::WasmBindgen { version: wasm_bindgen_version()? },
         Tool::WasmOpt,

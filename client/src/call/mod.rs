@@ -5,6 +5,7 @@ pub mod connect_gate;
 pub mod decimal;
 pub mod ice;
 pub mod negotiation;
+pub mod refusal;
 pub mod shortcuts;
 pub mod state;
 pub mod stats;

@@ -19,6 +19,9 @@ pub enum Phase {
     Reconnecting,
     /// Over, and why.
     Ended(Ending),
+    /// The relay would not take the name before the call began: the lobby is back, with this reason under its name
+    /// field and its devices still on, for another try (see `call::refusal`).
+    NameRefused(String),
 }
 
 /// Why the call screen ended.
@@ -213,6 +216,15 @@ pub enum Action {
     Transfer(TransferEvent),
     /// The call is over.
     End(Ending),
+    /// The relay refused the name before the call began, for this reason: back to the lobby.
+    NameRefused(String),
+    /// Join was pressed (again, after a refused name): a fresh call state, with the devices as set in the lobby.
+    Start {
+        /// The microphone is on.
+        mic_on: bool,
+        /// The camera is on.
+        camera_on: bool,
+    },
 }
 
 impl CallState {
@@ -264,10 +276,10 @@ impl CallState {
 
     /// Applies one action.
     pub fn apply(&mut self, action: Action) {
-        if matches!(self.phase, Phase::Ended(_)) {
-            return;
-        }
+        let over = matches!(self.phase, Phase::Ended(_) | Phase::NameRefused(_));
         match action {
+            Action::Start { mic_on, camera_on } => *self = CallState::new(mic_on, camera_on),
+            _ if over => {}
             Action::Joined { me, peers } => {
                 self.phase = Phase::InCall;
                 self.relay_retrying = false;
@@ -344,6 +356,7 @@ impl CallState {
                 self.transfers.apply(event, name_of);
             }
             Action::End(ending) => self.phase = Phase::Ended(ending),
+            Action::NameRefused(reason) => self.phase = Phase::NameRefused(reason),
         }
     }
 
@@ -528,6 +541,21 @@ mod tests {
         state.apply(Action::PeerJoined(info("b", "Bob")));
         state.apply(Action::RelayLost);
         assert_eq!(state, ended);
+    }
+
+    #[test]
+    fn a_refused_name_waits_in_the_lobby_until_join_starts_afresh() {
+        let mut state = CallState::new(true, true);
+        state.apply(Action::RelayLost);
+        state.apply(Action::NameRefused("Pick another.".into()));
+        assert_eq!(state.phase, Phase::NameRefused("Pick another.".into()));
+        let refused = state.clone();
+        state.apply(Action::Joined { me: "me".into(), peers: Vec::new() });
+        assert_eq!(state, refused, "the refused call's engine has nothing more to say");
+        state.apply(Action::Start { mic_on: false, camera_on: true });
+        assert_eq!(state, CallState::new(false, true));
+        state.apply(Action::Joined { me: "me".into(), peers: Vec::new() });
+        assert_eq!(state.phase, Phase::InCall);
     }
 
     #[test]

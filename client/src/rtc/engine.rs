@@ -15,6 +15,7 @@ use yew::Callback;
 
 use crate::call::backoff::Backoff;
 use crate::call::connect_gate::ConnectGate;
+use crate::call::refusal::back_to_lobby;
 use crate::call::state::{Action, Ending, LinkState};
 use crate::call::transfer::TransferKey;
 use crate::prefs;
@@ -309,6 +310,11 @@ impl Engine {
 
     /// Leaves the room: tells the relay, closes every connection and releases the devices.
     pub fn leave(&self) {
+        self.close(true);
+    }
+
+    /// Leaves the room, and releases the devices or (`release` false) hands them back as the lobby gave them.
+    fn close(&self, release: bool) {
         if self.0.ended.replace(true) {
             return;
         }
@@ -323,7 +329,11 @@ impl Engine {
         if let Some(screen) = self.0.screen.borrow_mut().take() {
             screen.track.stop();
         }
-        self.0.media.stop();
+        if release {
+            self.0.media.stop();
+        } else {
+            self.0.media.on_device_lost(|_| {});
+        }
     }
 
     fn media_state(&self) -> PeerMessage {
@@ -346,10 +356,13 @@ impl Engine {
         }
     }
 
-    fn end(&self, ending: Ending) {
-        self.leave();
+    /// Ends the call; a refused name (before the relay ever admitted us) sends the person back to the lobby, which
+    /// keeps the devices.
+    fn end(&self, ending: Ending, ever_joined: bool) {
+        let lobby = back_to_lobby(&ending, ever_joined);
+        self.close(lobby.is_none());
         self.0.gate.open();
-        self.0.dispatch.emit(Action::End(ending));
+        self.0.dispatch.emit(lobby.map_or(Action::End(ending), Action::NameRefused));
     }
 
     /// Reads the relay connection `first` (already started, if it could be) until it closes, then reconnects and
@@ -363,10 +376,10 @@ impl Engine {
                 None => None,
             };
             match outcome {
-                Some(ending) => return self.end(ending),
+                Some(ending) => return self.end(ending, ever_joined),
                 None if self.0.ended.get() => return,
                 None if !ever_joined && backoff.attempts() >= FIRST_CONNECT_ATTEMPTS => {
-                    return self.end(Ending::RelayUnavailable);
+                    return self.end(Ending::RelayUnavailable, ever_joined);
                 }
                 None => {
                     self.0.dispatch.emit(Action::RelayLost);

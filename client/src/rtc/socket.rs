@@ -101,9 +101,11 @@ impl RelaySender {
     pub fn send(&self, text: String) {
         match self.0.socket.ready_state() {
             WebSocket::CONNECTING => self.0.waiting.borrow_mut().push(text),
-            _ => {
+            WebSocket::OPEN => {
                 let _ = self.0.socket.send_with_str(&text);
             }
+            // Closing or closed (the relay refused us, say): the browser would only log an error.
+            _ => {}
         }
     }
 

@@ -186,7 +186,7 @@ pub fn call(props: &CallProps) -> Html {
                 }
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">
-                        <Video stream={Some(media.stream())} muted=true mirrored=true />
+                        <Video stream={Some(media.stream())} muted=true mirrored=true fill_toggle=true />
                         if !state.camera_on { { avatar("You") } }
                         { tile_label("You", state.mic_on, state.camera_on) }
                     </div>
@@ -305,7 +305,7 @@ fn remote_tile(
     html! {
         <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
             aria-label={name.clone()}>
-            <Video {stream} {speaker} />
+            <Video {stream} {speaker} fill_toggle=true />
             if !peer.camera_on { { avatar(&name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>

@@ -3,6 +3,7 @@
 use huddle_common::ErrorCode;
 use yew::prelude::*;
 
+use crate::call::refusal::NAME_TAKEN;
 use crate::call::state::Ending;
 
 /// The refusal or goodbye screen, with ways back to the lobby (`on_rejoin`) and home (`on_home`).
@@ -42,7 +43,7 @@ pub fn ended(ending: &Ending, on_rejoin: &Callback<()>, on_home: &Callback<()>) 
 
 fn refusal_text(code: ErrorCode, message: &str) -> (String, String) {
     let (title, advice) = match code {
-        ErrorCode::NameTaken => ("That name is taken", "Someone in this call already uses that name. Pick another."),
+        ErrorCode::NameTaken => ("That name is taken", NAME_TAKEN),
         ErrorCode::RoomFull => ("This call is full", "Try again when someone leaves."),
         ErrorCode::InvalidRoom => ("That link doesn't lead to a call", "Check the link you were sent."),
         ErrorCode::InvalidName => ("That name can't be used", message),

@@ -34,6 +34,8 @@ pub enum Icon {
     Up,
     /// A file coming in.
     Down,
+    /// Fill the tile with the picture.
+    Fill,
 }
 
 const MIC: &str = r#"<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>"#;
@@ -70,6 +72,7 @@ impl Icon {
             ],
             Icon::Up => &[r#"<path d="M12 19V5M6 11l6-6 6 6"/>"#],
             Icon::Down => &[r#"<path d="M12 5v14M6 13l6 6 6-6"/>"#],
+            Icon::Fill => &[r#"<path d="M4 9V4h5m6 0h5v5m0 6v5h-5m-6 0H4v-5"/>"#],
         }
     }
 

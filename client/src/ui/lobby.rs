@@ -10,6 +10,7 @@ use web_sys::{HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
 use crate::call::decimal::fixed;
+use crate::call::refusal::sentence;
 use crate::prefs;
 use crate::rtc::media::{list_devices, Device, Devices, LocalMedia, MicLevel};
 use crate::ui::copy_link::CopyLink;
@@ -38,6 +39,10 @@ pub struct LobbyProps {
     /// Joining, and the relay could not be reached yet: it is being tried again.
     #[prop_or_default]
     pub retrying: bool,
+    /// The relay refused the name, for this reason: the devices are the lobby's again, and the name field asks
+    /// for another (`#name-error` under it).
+    #[prop_or_default]
+    pub name_refused: Option<AttrValue>,
 }
 
 /// The room's lobby.
@@ -51,6 +56,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
     let name = use_state(prefs::name);
     let name_error = use_state(|| None::<String>);
     let handed_over = use_mut_ref(|| false);
+    let name_field = use_node_ref();
 
     // Acquire the devices once; release them on leaving the lobby unless the call took them.
     {
@@ -79,6 +85,22 @@ pub fn lobby(props: &LobbyProps) -> Html {
                     if let Some(local) = acquired.borrow_mut().take() {
                         local.stop();
                     }
+                }
+            }
+        });
+    }
+
+    // A refused name: the call gave the devices back; the reason goes under the name field, the name is selected
+    // for typing another.
+    {
+        let (name_error, handed_over, name_field) = (name_error.clone(), handed_over.clone(), name_field.clone());
+        use_effect_with(props.name_refused.clone(), move |refused| {
+            if let Some(reason) = refused {
+                *handed_over.borrow_mut() = false;
+                name_error.set(Some(reason.to_string()));
+                if let Some(field) = name_field.cast::<HtmlInputElement>() {
+                    let _ = field.focus();
+                    field.select();
                 }
             }
         });
@@ -177,10 +199,11 @@ pub fn lobby(props: &LobbyProps) -> Html {
             match DisplayName::parse(&name) {
                 Ok(valid) => {
                     prefs::set_name(valid.as_str());
+                    name_error.set(None);
                     *handed_over.borrow_mut() = true;
                     on_join.emit(Ready { name: valid.as_str().to_owned(), media });
                 }
-                Err(why) => name_error.set(Some(capitalize(&why.to_string()))),
+                Err(why) => name_error.set(Some(sentence(&why.to_string()))),
             }
         })
     };
@@ -189,6 +212,7 @@ pub fn lobby(props: &LobbyProps) -> Html {
     let has_mic = media.as_ref().is_some_and(|m| m.audio_track().is_some());
     let ready = media.is_some();
     let share = share_link(&props.room);
+    let no_name = name.trim().is_empty();
 
     html! {
         <main class="lobby">
@@ -217,15 +241,17 @@ pub fn lobby(props: &LobbyProps) -> Html {
                 <form onsubmit={join} class="join-form">
                     <label class="field">
                         <span>{ "Your name" }</span>
-                        <input id="name" type="text" maxlength="32" autocomplete="nickname" value={(*name).clone()}
-                            oninput={on_name} required=true aria-invalid={name_error.is_some().to_string()} />
+                        <input id="name" ref={name_field} type="text" maxlength="32" autocomplete="nickname"
+                            placeholder="How others will see you" value={(*name).clone()} oninput={on_name}
+                            required=true aria-invalid={name_error.is_some().to_string()}
+                            aria-describedby={name_error.is_some().then_some("name-error")} />
                     </label>
                     if let Some(error) = &*name_error {
-                        <p class="form-error" role="alert">{ error }</p>
+                        <p id="name-error" class="form-error" role="alert">{ error }</p>
                     }
                     { device_picker("camera-select", "Camera", &devices.cameras, choice.camera.as_deref(), pick_camera) }
                     { device_picker("mic-select", "Microphone", &devices.mics, choice.mic.as_deref(), pick_mic) }
-                    <button id="join" type="submit" class="primary big" disabled={!ready || props.joining}>
+                    <button id="join" type="submit" class="primary big" disabled={!ready || props.joining || no_name}>
                         { if props.joining { "Joining…" } else if ready { "Join" } else { "Getting your camera…" } }
                     </button>
                     if props.joining && props.retrying {
@@ -236,7 +262,12 @@ pub fn lobby(props: &LobbyProps) -> Html {
                 </form>
                 <div class="share">
                     <span>{ "Invite others with this link" }</span>
-                    <code id="share-link">{ share.clone() }</code>
+                    // One line that never breaks inside the code: the start gives way (an ellipsis) before the
+                    // code's end does. The text is the whole link, for selecting and copying.
+                    <code id="share-link">
+                        <span class="share-start">{ &share[..share.len() - SHARE_TAIL] }</span>
+                        <span class="share-end">{ &share[share.len() - SHARE_TAIL..] }</span>
+                    </code>
                     <CopyLink link={share} />
                 </div>
             </section>
@@ -244,14 +275,8 @@ pub fn lobby(props: &LobbyProps) -> Html {
     }
 }
 
-/// Our own messages (`InvalidName`'s) as sentences; they are ASCII.
-fn capitalize(text: &str) -> String {
-    let mut sentence = text.to_owned();
-    if let Some(first) = sentence.get_mut(..1) {
-        first.make_ascii_uppercase();
-    }
-    sentence
-}
+/// How many of the link's last characters (the room code's end, ASCII) always show.
+const SHARE_TAIL: usize = 10;
 
 /// The room's link, as shared.
 pub fn share_link(room: &RoomId) -> String {

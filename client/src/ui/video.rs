@@ -4,6 +4,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
+use crate::ui::icon::{icon, Icon};
+
 /// Properties of [`Video`].
 #[derive(Properties, PartialEq)]
 pub struct VideoProps {
@@ -24,9 +26,13 @@ pub struct VideoProps {
     /// The speaker to play its sound on (a device id); `None`: the default.
     #[prop_or_default]
     pub speaker: Option<AttrValue>,
+    /// In a call tile: the whole picture shows by default, and the person may have it fill the tile instead (a
+    /// `.tile-fit` button beside the video, or a double click on it).
+    #[prop_or_default]
+    pub fill_toggle: bool,
 }
 
-/// A playing video element.
+/// A playing video element, and the button that makes it fill its tile when asked for.
 #[function_component(Video)]
 pub fn video(props: &VideoProps) -> Html {
     let node = use_node_ref();
@@ -53,8 +59,22 @@ pub fn video(props: &VideoProps) -> Html {
             }
         });
     }
-    let class = classes!(props.class.clone(), props.mirrored.then_some("mirrored"));
-    html! { <video ref={node} id={props.id.clone()} {class} autoplay=true playsinline=true /> }
+    let fill = use_state(|| false);
+    let toggle = {
+        let fill = fill.clone();
+        Callback::from(move |_: MouseEvent| fill.set(!*fill))
+    };
+    let class = classes!(props.class.clone(), props.mirrored.then_some("mirrored"), fill.then_some("fill"));
+    html! { <>
+        <video ref={node} id={props.id.clone()} {class} autoplay=true playsinline=true
+            ondblclick={props.fill_toggle.then(|| toggle.clone())} />
+        if props.fill_toggle {
+            <button type="button" class="tile-fit" aria-pressed={fill.to_string()} aria-label="Fill the tile"
+                title="Fill the tile (or double-click)" onclick={toggle}>
+                { icon(Icon::Fill) }
+            </button>
+        }
+    </> }
 }
 
 fn play(video: &HtmlVideoElement) {

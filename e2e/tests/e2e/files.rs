@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use huddle_e2e::diagnostics::note;
 use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, transfer_of, two_in_a_call, Person, TwoInACall};
-use huddle_e2e::{artifacts, ensure, wait_for, wait_until, Browser, BrowserOptions, Error, Relay, Result, ScratchDir};
+use huddle_e2e::{
+    artifacts, cdp, ensure, wait_for, wait_until, Browser, BrowserOptions, Error, Relay, Result, ScratchDir,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -145,18 +147,6 @@ struct MemoryRecord {
     end: Memory,
 }
 
-/// Fetches a `blob:` URL in the page and hashes it there: `{size, sha256}`.
-const HASH_DOWNLOAD: &str = r#"
-    const [url, done] = arguments;
-    fetch(url)
-      .then((response) => response.arrayBuffer())
-      .then(async (bytes) => {
-        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-        done({ size: bytes.byteLength, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('') });
-      })
-      .catch((error) => done({ error: String(error) }));
-"#;
-
 /// Makes a file of `mib` MiB in the page (one pseudo-random MiB, repeated: cheap even when huge) and drops it onto
 /// the element matching `selector`, as a person dragging it from their desktop would; returns its size.
 const DROP_FILE: &str = r#"
@@ -282,9 +272,19 @@ pub async fn a_big_file_arrives_intact_and_the_sender_stays_small() -> Result<()
     );
     let url = received.download.ok_or_else(|| Error::Check("Bob has no download link".into()))?;
     ensure!(url.starts_with("blob:"), "Bob's download link is {url}");
-    let copy = bob.eval_js_async(HASH_DOWNLOAD, vec![json!(url)]).await?;
-    ensure!(copy["size"] == json!(BIG_BYTES), "Bob's copy: {copy}");
-    ensure!(copy["sha256"] == json!(expected), "Bob's copy hashes to {}, Ada's file to {expected}", copy["sha256"]);
+    // Saved as a person saves it: a click on the link, and the file in Bob's downloads folder.
+    let downloads = ScratchDir::new("downloads")?;
+    let folder = downloads.path().to_str().ok_or_else(|| Error::Check("the downloads folder is not UTF-8".into()))?;
+    cdp::execute(&bob, "Browser.setDownloadBehavior", json!({ "behavior": "allow", "downloadPath": folder })).await?;
+    bob.click(&format!("{} {}", transfer_of(&id), sel::FILE_DOWNLOAD)).await?;
+    let saved = downloads.path().join("big.bin");
+    wait_until("Bob's download of big.bin is saved whole", TRANSFER_TIMEOUT, async || {
+        Ok(std::fs::metadata(&saved).is_ok_and(|file| file.len() == BIG_BYTES as u64))
+    })
+    .await?;
+    let copy = std::fs::read(&saved).map_err(|e| Error::io(format!("read {}", saved.display()), e))?;
+    let copy = hex(&Sha256::digest(&copy));
+    ensure!(copy == expected, "Bob's saved copy hashes to {copy}, Ada's file to {expected}");
 
     // Ada's memory.
     let heap_growth = memory.end.heap - memory.start.heap;

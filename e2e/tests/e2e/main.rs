@@ -7,6 +7,7 @@
 mod call;
 mod chat;
 mod controls;
+mod csp;
 mod devices;
 mod files;
 mod keys;
@@ -15,8 +16,10 @@ mod refusals;
 mod relays;
 mod resilience;
 mod screen;
+mod served;
 mod smoke;
 mod stats;
+mod tiles;
 mod turn;
 mod webrtc;
 
@@ -24,16 +27,24 @@ huddle_e2e::e2e_main! {
     smoke::network_is_isolated,
     smoke::relay_serves_the_spa,
     smoke::relay_restarts_on_the_same_port,
+    served::a_first_visit_downloads_within_the_budget,
+    served::a_repeat_visit_downloads_no_code_again,
+    served::the_icon_is_an_svg_and_no_favicon_is_missing,
+    served::a_missing_asset_is_not_found_and_other_paths_get_the_page,
     webrtc::fake_media_flows_over_loopback,
     screen::default_flags_share_a_fake_screen,
     screen::auto_accept_shares_this_tab,
     screen::title_switch_shares_another_window,
     lobby::lobby_previews_camera_and_shares_the_link,
     lobby::denied_media_is_explained,
+    lobby::join_waits_for_a_name,
+    lobby::a_link_with_trailing_characters_opens_the_room,
+    lobby::the_share_link_is_one_line_at_any_width,
     call::two_people_see_and_hear_each_other,
     call::three_people_each_see_two_videos,
     call::leaving_removes_the_tile,
     call::a_call_fits_a_phone_screen,
+    tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
     chat::chat_goes_both_ways,
     files::a_big_file_arrives_intact_and_the_sender_stays_small,
     files::either_side_can_cancel_a_transfer,
@@ -51,6 +62,9 @@ huddle_e2e::e2e_main! {
     refusals::taken_name_is_refused,
     refusals::full_room_is_refused,
     refusals::bad_link_is_refused,
+    refusals::a_link_to_nowhere_says_so,
+    csp::the_page_has_a_strict_csp_and_refusals_are_seen,
+    csp::a_whole_call_breaks_no_content_security_policy,
     resilience::call_survives_a_relay_restart,
     resilience::joining_without_the_relay_says_so,
     resilience::a_stopped_page_says_so_and_reloads,

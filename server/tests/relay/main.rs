@@ -9,6 +9,8 @@ mod harness;
 mod http;
 mod lifecycle;
 mod limits;
+mod nginx;
 mod redis_server;
 mod rooms;
 mod shutdown;
+mod static_files;
