@@ -59,15 +59,10 @@ pub fn preferred(request: &HeaderMap) -> Vec<Coding> {
         (Coding::Gzip, weight(&["gzip", "x-gzip"]).or(star).unwrap_or(0)),
         (Coding::Identity, weight(&["identity"]).or(star).unwrap_or(1)),
     ];
-    let mut acceptable: Vec<(usize, Coding, u16)> = ranked
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, q))| *q > 0)
-        .map(|(order, &(coding, q))| (order, coding, q))
-        .collect();
+    let mut acceptable: Vec<(Coding, u16)> = ranked.into_iter().filter(|&(_, q)| q > 0).collect();
     // Highest q first; at equal q, the order above (the sort is stable).
-    acceptable.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
-    let mut codings: Vec<Coding> = acceptable.into_iter().map(|(_, coding, _)| coding).collect();
+    acceptable.sort_by_key(|&(_, q)| std::cmp::Reverse(q));
+    let mut codings: Vec<Coding> = acceptable.into_iter().map(|(coding, _)| coding).collect();
     if !codings.contains(&Coding::Identity) {
         codings.push(Coding::Identity);
     }

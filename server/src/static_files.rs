@@ -291,26 +291,25 @@ impl StaticFiles {
         let known = cached.as_ref().map(|loaded| (loaded.modified, loaded.len));
         let reading =
             tokio::task::spawn_blocking(move || read_if_changed(&path, known)).await.map_err(io::Error::other)?;
-        let mut cache = self.cache.lock().expect("the cache lock is never poisoned");
         match reading? {
             Reading::Missing => {
-                cache.remove(&relative);
+                self.cache.lock().expect("the cache lock is never poisoned").remove(&relative);
                 Ok(None)
             }
             Reading::Unchanged => Ok(cached),
-            Reading::New { modified, len, bytes } => {
-                let is_index = relative == Path::new(INDEX);
+            Reading::New { modified, len, bytes, etag } => {
+                // Worked out before taking the lock, which every request shares.
                 let document = (content_type(&relative.to_string_lossy()).as_bytes().starts_with(b"text/html"))
                     .then(|| Arc::new(self.site.policy().headers(Some(&bytes))));
-                if is_index {
+                let loaded = Arc::new(Loaded { modified, len, etag, bytes: Bytes::from(bytes), document });
+                let mut cache = self.cache.lock().expect("the cache lock is never poisoned");
+                if relative == Path::new(INDEX) {
                     // A new deploy: what the cache holds of the old one will not be asked for again.
                     cache.clear();
-                    if let Some(document) = &document {
+                    if let Some(document) = &loaded.document {
                         self.site.set(Arc::clone(document));
                     }
                 }
-                let loaded =
-                    Arc::new(Loaded { modified, len, etag: strong_etag(&bytes), bytes: Bytes::from(bytes), document });
                 cache.insert(relative, Arc::clone(&loaded));
                 Ok(Some(loaded))
             }
@@ -327,6 +326,8 @@ enum Reading {
         modified: Option<SystemTime>,
         len: u64,
         bytes: Vec<u8>,
+        /// Hashed on the blocking thread that read it, off the runtime's.
+        etag: ETag,
     },
 }
 
@@ -351,7 +352,8 @@ fn read_if_changed(path: &Path, known: Option<(Option<SystemTime>, u64)>) -> io:
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
     file.read_to_end(&mut bytes)?;
-    Ok(Reading::New { modified, len, bytes })
+    let etag = strong_etag(&bytes);
+    Ok(Reading::New { modified, len, bytes, etag })
 }
 
 /// The path under the static directory that a request path names, `None` when it names none: each segment is
