@@ -39,21 +39,7 @@ fn main() -> ExitCode {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    if let Err(why) = huddle_e2e::enter_isolated_network() {
-        eprintln!("error: {why}");
-        return ExitCode::from(101);
-    }
-    diagnostics::set_live(options.verbose);
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start a tokio runtime: {error}");
-            return ExitCode::from(101);
-        }
-    };
-    let outcome = runtime.block_on(run(&options));
-    huddle_e2e::shut_down_browsers();
-    match outcome {
+    match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(measured) if measured.iter().all(|relay| relay.series.iter().any(|s| !s.loads.is_empty())) => {
             ExitCode::SUCCESS
         }
@@ -61,13 +47,7 @@ fn main() -> ExitCode {
             eprintln!("error: a relay has no completed load, so there is nothing to report for it");
             ExitCode::from(1)
         }
-        Err(error) => {
-            eprintln!("error: {error}");
-            for block in diagnostics::take() {
-                eprintln!("{block}");
-            }
-            ExitCode::from(1)
-        }
+        Err(code) => code,
     }
 }
 

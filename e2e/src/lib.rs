@@ -53,6 +53,37 @@ pub fn shut_down_browsers() {
     driver::shut_down();
 }
 
+/// What a benchmark binary does around its measuring: enters the isolated network (see
+/// [`enter_isolated_network`]), shows live diagnostics when `verbose`, runs `measure` to completion, stops the
+/// browsers. A failure is printed with the diagnostics gathered, and becomes the exit code the binary returns.
+pub fn run_isolated<T>(
+    verbose: bool,
+    measure: impl std::future::Future<Output = Result<T>>,
+) -> std::result::Result<T, std::process::ExitCode> {
+    use std::process::ExitCode;
+    if let Err(why) = enter_isolated_network() {
+        eprintln!("error: {why}");
+        return Err(ExitCode::from(101));
+    }
+    diagnostics::set_live(verbose);
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start a tokio runtime: {error}");
+            return Err(ExitCode::from(101));
+        }
+    };
+    let outcome = runtime.block_on(measure);
+    shut_down_browsers();
+    outcome.map_err(|error| {
+        eprintln!("error: {error}");
+        for block in diagnostics::take() {
+            eprintln!("{block}");
+        }
+        ExitCode::from(1)
+    })
+}
+
 /// The network interfaces this process sees: only `lo` inside the tests' isolated network.
 pub fn network_interfaces() -> std::io::Result<Vec<String>> {
     isolation::interfaces()
