@@ -127,10 +127,10 @@ fn nanos(duration: Duration) -> u64 {
 /// Hands out the schedule: message `k` is due at `start + k / rate`, from connection `k mod n`, so every connection
 /// sends at `rate / n` and the total is evenly spaced. Returns how late each hand-out was, in nanoseconds.
 ///
-/// Tokio's timers tick in milliseconds, coarser than the spacing (100 µs at 10,000 msg/s), so the schedule is kept by
-/// a thread of its own that sleeps until each due time (the kernel's high-resolution timers, with no timer slack).
-/// It must sleep, not spin: under real-time scheduling the kernel gives real-time threads at most 95% of each second
-/// (`sched_rt_runtime_us`) and stops one that spins for the remaining 50 ms, which would show as 50 ms pauses in
+/// Tokio's timers tick in milliseconds, coarser than the spacing of the messages at the rates measured, so the schedule
+/// is kept by a thread of its own that sleeps until each due time (the kernel's high-resolution timers, with no timer
+/// slack). It must sleep, not spin: under real-time scheduling the kernel gives real-time threads at most 95% of each
+/// second (`sched_rt_runtime_us`) and stops one that spins for the remaining 50 ms, which would show as 50 ms pauses in
 /// every relay's latency.
 async fn pace(
     senders: Vec<mpsc::UnboundedSender<u64>>,

@@ -1,5 +1,5 @@
 //! `huddle-bench`: Huddle's relay beside PeerServer and matchbox_server under one load generator, and a soak of
-//! Huddle's relay. `cargo xtask bench` installs the relays and runs this; see the README's Benchmarks section.
+//! Huddle's relay. `cargo xtask bench` installs the relays and runs this; see docs/BENCHMARKS.md.
 
 mod client;
 mod idle;

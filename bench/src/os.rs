@@ -1,5 +1,7 @@
 //! Process limits and CPU placement, for the bench and the relays it starts.
 
+#![expect(unsafe_code, reason = "the limit, affinity, scheduling and timer-slack calls have no wrapper in std")]
+
 use std::io;
 
 /// Open files the bench and each relay may hold: 10,000 connections on each side, with room to spare.

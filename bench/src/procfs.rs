@@ -54,6 +54,7 @@ pub fn cpu_ticks(pid: u32) -> io::Result<u64> {
 /// Clock ticks per second, the unit of [`cpu_ticks`].
 pub fn ticks_per_second() -> u64 {
     // SAFETY: sysconf only reads a configuration value.
+    #[expect(unsafe_code, reason = "std cannot read the clock tick")]
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     u64::try_from(ticks).ok().filter(|t| *t > 0).unwrap_or(100)
 }

@@ -150,6 +150,7 @@ impl Server {
         let log = File::create(&log_path).map_err(|error| format!("{}: {error}", log_path.display()))?;
         command.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
         // SAFETY: the closure only makes async-signal-safe system calls (setrlimit, sched_setaffinity, setpriority).
+        #[expect(unsafe_code, reason = "the relays' limits and placement are set between fork and exec")]
         unsafe {
             command.pre_exec(move || {
                 os::raise_open_files(os::OPEN_FILES)?;
@@ -196,10 +197,10 @@ impl Server {
         if let Ok(Some(_)) = self.child.try_wait() {
             return;
         }
-        // SAFETY: kill(2) on the pid of a child we spawned and have not reaped.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
+        // The child is not reaped yet, so its pid cannot name another process. If it has just exited, the wait below
+        // sees it.
+        let _ =
+            rustix::process::kill_process(rustix::process::Pid::from_child(&self.child), rustix::process::Signal::TERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {

@@ -339,6 +339,7 @@ impl Session {
             let linger = libc::linger { l_onoff: 1, l_linger: 0 };
             let fd = self.ws.get_ref().as_raw_fd();
             // SAFETY: setsockopt on a socket we own, with a correctly sized option value.
+            #[expect(unsafe_code, reason = "std cannot set SO_LINGER")]
             unsafe {
                 libc::setsockopt(
                     fd,

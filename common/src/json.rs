@@ -1,4 +1,4 @@
-//! A small JSON reader and writer, for the SPA: serde's generic code would be a sixth of its wasm (see `wire.rs`).
+//! A small JSON reader and writer, for the SPA: serde's generic code weighs too much in its wasm (see `wire.rs`).
 //!
 //! It reads exactly what `serde_json` reads as the protocol's messages and writes what it writes; the relay keeps
 //! serde, and the tests hold both to the same fixtures and to each other.

@@ -8,6 +8,8 @@
 //! serde's generic code weighs too much, the `to_json`/`from_json` methods of the messages it exchanges (`wire.rs`).
 //! The tests hold both to the same fixtures.
 
+#![forbid(unsafe_code)]
+
 mod ids;
 mod json;
 mod message;
@@ -22,7 +24,7 @@ pub use message::{
 /// The protocol version this build speaks; sent in `join`, checked by the relay.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The largest text frame the relay accepts, in bytes (an SDP offer for a full-mesh call is ~3–6 KB).
+/// The largest text frame the relay accepts, in bytes: room for the largest SDP a full-mesh call sends, with margin.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
 /// WebSocket close codes the relay uses, beyond the usual meaning of the standard ones.

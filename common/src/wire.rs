@@ -1,9 +1,9 @@
 //! The messages the SPA sends and receives, to and from JSON text without serde.
 //!
-//! Why a second codec: serde's derived code is generic, and for these internally tagged enums it buffers every
-//! message before reading it; in the SPA's wasm that came to a sixth of the whole. The relay keeps serde (its error
-//! reporting relies on it). The JSON is the same either way: the golden tests check these functions against every
-//! fixture, and the property tests against serde for any message.
+//! Why a second codec: serde's derived code is generic, and for these internally tagged enums it buffers every message
+//! before reading it; in the SPA's wasm that was one of the heaviest parts (what dropping it saved: docs/SIZE.md). The
+//! relay keeps serde (its error reporting relies on it). The JSON is the same either way: the golden tests check these
+//! functions against every fixture, and the property tests against serde for any message.
 //!
 //! What the SPA needs, no more: it writes [`ClientMessage`] and [`PeerMessage`], and reads [`ServerMessage`],
 //! [`PeerMessage`] and [`ClientConfig`]. Reading follows serde's rules for objects: unknown members are ignored, an

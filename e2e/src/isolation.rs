@@ -64,14 +64,19 @@ fn running_as_root() -> bool {
 /// delivers no signal to such a process unless it handles it, while `unshare` itself ignores both as it waits; when
 /// this process exits, the kernel kills everything else in the namespace.
 pub fn exit_on_interrupt() {
-    extern "C" fn exit_now(signal: libc::c_int) {
-        // SAFETY: _exit is async-signal-safe; nothing else runs in the handler.
-        unsafe { libc::_exit(128 + signal) }
-    }
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: installs a handler that only calls an async-signal-safe function.
-        unsafe { libc::signal(signal, exit_now as extern "C" fn(libc::c_int) as libc::sighandler_t) };
-    }
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("warning: Ctrl-C cannot stop the run ({error}); kill `unshare` instead");
+            return;
+        }
+    };
+    std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// Checks that this process's network namespace has loopback and nothing else.

@@ -11,6 +11,8 @@
 //! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
 //! `chromium`, `chromium-driver` and `coturn`.
 
+#![forbid(unsafe_code)]
+
 pub mod artifacts;
 mod browser;
 pub mod call_setup;

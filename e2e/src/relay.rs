@@ -113,9 +113,11 @@ impl Relay {
     /// Stops the relay gracefully (SIGTERM): it closes every WebSocket with 1001 (going away) and exits.
     pub async fn stop(&mut self) -> Result<()> {
         let Some(mut process) = self.process.take() else { return Ok(()) };
-        let pid = process.child.id() as libc::pid_t;
-        // SAFETY: kill(2) with a pid we spawned and have not reaped yet, so it cannot name another process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        // The child is not reaped yet, so its pid cannot name another process.
+        let pid = rustix::process::Pid::from_child(&process.child);
+        if let Err(error) = rustix::process::kill_process(pid, rustix::process::Signal::TERM) {
+            eprintln!("warning: cannot send SIGTERM to the relay: {error}");
+        }
         let stopped = wait_until("the relay exits after SIGTERM", STOP_TIMEOUT, async || {
             Ok(process.child.try_wait().map_err(|e| Error::io("wait for the relay", e))?.is_some())
         })

@@ -1,5 +1,5 @@
 //! A real TURN server for the tests: coturn's `turnserver` on a free loopback port, checking TURN REST credentials
-//! against a shared secret (`use-auth-secret`), set up the way README's "TURN" section tells operators to.
+//! against a shared secret (`use-auth-secret`), set up as the TURN section of docs/DEPLOY.md tells operators to.
 //!
 //! It starts inside the tests' loopback-only namespace like everything else the test binary spawns, listens and
 //! relays on 127.0.0.1 only, over plain UDP and TCP (no TLS, no DTLS, no admin CLI), reads no configuration file,

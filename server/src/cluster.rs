@@ -1,9 +1,11 @@
 //! Rooms shared by several relays through Redis (`--redis-url`).
 //!
-//! Each relay still keeps its own connections in its [`Registry`]. Redis holds who is in which room through which
-//! relay, decides every join atomically (capacity and names are checked and the peer added in one Lua script), and
-//! carries messages between relays: each relay subscribes to one channel of its own, and the scripts publish
-//! there what its peers must hear (see `cluster/prelude.lua` for the layout). So:
+//! Each relay still keeps its own connections in its [`Registry`](crate::registry::Registry), which this module
+//! reaches through a [`RegistryHandle`] until the relay's shutdown signal; [`crate::router`] decides what goes
+//! through Redis. Redis holds who is in which room through which relay, decides every join atomically (capacity and
+//! names are checked and the peer added in one Lua script), and carries messages between relays: each relay
+//! subscribes to one channel of its own, and the scripts publish there what its peers must hear (see
+//! `cluster/prelude.lua` for the layout). So:
 //! - a signal to a peer on this relay goes straight to it; to one elsewhere, a script looks up its relay and
 //!   publishes the signal to it;
 //! - the relay a peer joins or leaves through tells its own peers at once, and the script tells the other relays;
@@ -17,7 +19,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -27,8 +29,7 @@ use redis::{FromRedisValue, Script, ScriptInvocation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
-use crate::registry::{ConnId, Decision, Held, JoinError, JoinRequest};
-use crate::relay::Relay;
+use crate::registry::{ConnId, Decision, Held, JoinError, JoinRequest, RegistryHandle};
 
 /// The longest any one Redis operation may take before it counts as Redis being unreachable.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
@@ -155,12 +156,12 @@ impl Cluster {
         self.errors.load(Ordering::Relaxed)
     }
 
-    /// Starts listening on this relay's channel and syncing, until the relay shuts down.
-    pub fn spawn(self: &Arc<Self>, relay: &Arc<Relay>) {
+    /// Starts listening on this relay's channel, handing what arrives to `registry`, and syncing what `registry`
+    /// holds, until `shutdown` turns true (or its sender is dropped with the rest of the relay).
+    pub fn spawn(self: &Arc<Self>, registry: RegistryHandle, shutdown: watch::Receiver<bool>) {
         tracing::info!(relay = %self.id, prefix = %self.prefix, "sharing rooms through Redis");
-        let shutdown = relay.shutdown_signal();
-        tokio::spawn(Arc::clone(self).listen(Arc::downgrade(relay), shutdown.clone()));
-        tokio::spawn(Arc::clone(self).keep_in_sync(Arc::downgrade(relay), shutdown));
+        tokio::spawn(Arc::clone(self).listen(registry.clone(), shutdown.clone()));
+        tokio::spawn(Arc::clone(self).keep_in_sync(registry, shutdown));
     }
 
     /// Asks Redis to admit `request` (joined through connection `conn`).
@@ -293,7 +294,7 @@ impl Cluster {
 
     /// Subscribes to this relay's channel and hands every envelope to the registry; subscribes again whenever the
     /// connection is lost.
-    async fn listen(self: Arc<Self>, relay: Weak<Relay>, mut shutdown: watch::Receiver<bool>) {
+    async fn listen(self: Arc<Self>, registry: RegistryHandle, mut shutdown: watch::Receiver<bool>) {
         let channel = self.channel(&self.id);
         let mut delay = Duration::from_millis(100);
         loop {
@@ -320,8 +321,7 @@ impl Cluster {
                             _ = shutdown.wait_for(|down| *down) => return,
                         };
                         let Some(message) = message else { break };
-                        let Some(relay) = relay.upgrade() else { return };
-                        self.on_envelope(&relay, message.get_payload_bytes());
+                        self.on_envelope(&registry, message.get_payload_bytes());
                     }
                     self.subscribed.store(false, Ordering::Release);
                     self.failed(&"the subscription connection closed");
@@ -337,7 +337,7 @@ impl Cluster {
         }
     }
 
-    fn on_envelope(self: &Arc<Self>, relay: &Relay, payload: &[u8]) {
+    fn on_envelope(self: &Arc<Self>, registry: &RegistryHandle, payload: &[u8]) {
         let envelope = match serde_json::from_slice::<Envelope>(payload) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -347,12 +347,12 @@ impl Cluster {
         };
         match envelope {
             Envelope::Deliver { room, to, from, text } => {
-                relay.registry().deliver(&room, &to, &from, text.into());
+                registry.lock().deliver_forwarded(&room, &from, &to, text.into());
             }
-            Envelope::Joined { room, peer } => relay.registry().announce_joined(&room, peer),
-            Envelope::Left { room, peer, reason } => relay.registry().announce_left(&room, &peer, reason),
+            Envelope::Joined { room, peer } => registry.lock().announce_joined(&room, peer),
+            Envelope::Left { room, peer, reason } => registry.lock().announce_left(&room, &peer, reason),
             Envelope::TakenOver { room, peer, by } => {
-                let held = relay.registry().hand_over(&room, &peer);
+                let held = registry.lock().hand_over(&room, &peer);
                 if held.is_empty() {
                     return;
                 }
@@ -372,7 +372,7 @@ impl Cluster {
     }
 
     /// Runs the sync script every [`SYNC_PERIOD`], and at once after each new subscription.
-    async fn keep_in_sync(self: Arc<Self>, relay: Weak<Relay>, mut shutdown: watch::Receiver<bool>) {
+    async fn keep_in_sync(self: Arc<Self>, registry: RegistryHandle, mut shutdown: watch::Receiver<bool>) {
         let mut ticker = tokio::time::interval(SYNC_PERIOD);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut strays = Vec::new();
@@ -385,7 +385,7 @@ impl Cluster {
                 _ = self.sync_now.notified() => {}
                 _ = shutdown.wait_for(|down| *down) => return,
             }
-            let Some(held) = relay.upgrade().map(|relay| relay.registry().held(Instant::now())) else { return };
+            let held = registry.lock().held(Instant::now());
             let repair = self.repair.swap(false, Ordering::AcqRel);
             let judge = self.subscribed.load(Ordering::Acquire)
                 && reaching_since.is_some_and(|since| since.elapsed() >= self.grace);

@@ -163,17 +163,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_readme_documents_every_flag_and_its_variable() {
-        let readme = include_str!("../../README.md");
+    fn the_configuration_reference_documents_every_flag_and_its_variable() {
+        let reference = include_str!("../../docs/CONFIG.md");
         for arg in Config::command().get_arguments() {
             let Some(long) = arg.get_long() else { continue };
             if matches!(long, "help" | "version") {
                 continue;
             }
-            assert!(readme.contains(&format!("| `--{long}` |")), "README lacks --{long}");
+            assert!(reference.contains(&format!("| `--{long}` |")), "docs/CONFIG.md lacks --{long}");
             if let Some(env) = arg.get_env() {
                 let env = env.to_string_lossy();
-                assert!(readme.contains(&format!("| `{env}` |")), "README lacks {env} for --{long}");
+                assert!(reference.contains(&format!("| `{env}` |")), "docs/CONFIG.md lacks {env} for --{long}");
             }
         }
     }

@@ -1,5 +1,5 @@
-//! One task per WebSocket: reads and answers the client's messages, writes what the registry queues for it,
-//! pings it, and tells the registry how the connection ended.
+//! One task per WebSocket: speaks the protocol with the client (reads and answers its messages, writes what is
+//! queued for it, pings it) and hands its joins, signals and how it ended to the [`Router`](crate::router::Router).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -21,6 +21,7 @@ use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
 use crate::relay::{ConnectionSlot, Relay};
+use crate::router::SignalError;
 
 /// Most queued messages written to a socket at once (then flushed together).
 const WRITE_BATCH: usize = 32;
@@ -253,25 +254,10 @@ impl Connection {
             (Incoming::Join(join), State::Lobby) => self.join(join).await,
             (Incoming::Signal { to, payload }, State::Joined { room, peer }) => {
                 let text = signal_text(peer, &payload);
-                let mut delivered = self.relay.registry().relay(room, peer, &to, &text);
-                let elsewhere = if to == *peer { None } else { self.relay.cluster.as_ref() };
-                if let (false, Some(cluster)) = (delivered, elsewhere) {
-                    // Not connected here: perhaps through another relay (never oneself, as without Redis).
-                    match cluster.signal(room, peer, &to, &text).await {
-                        Ok(true) => {
-                            delivered = true;
-                            self.relay.metrics.messages_relayed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        }
-                        Ok(false) => {}
-                        Err(_) => {
-                            let why = format!("cannot reach {to} right now: the relay lost its shared registry");
-                            self.reply(ErrorCode::Unavailable, why);
-                            return Flow::Continue;
-                        }
-                    }
-                }
-                if !delivered {
-                    self.reply(ErrorCode::UnknownPeer, format!("no peer {to} in this room"));
+                match self.relay.router.signal(room, peer, &to, &text).await {
+                    Ok(()) => {}
+                    Err(error @ SignalError::UnknownPeer(_)) => self.reply(ErrorCode::UnknownPeer, error.to_string()),
+                    Err(error @ SignalError::Unavailable(_)) => self.reply(ErrorCode::Unavailable, error.to_string()),
                 }
             }
             (Incoming::Leave, State::Joined { .. }) => return Flow::End(Ending::Left),
@@ -317,24 +303,7 @@ impl Connection {
                 capacity: relay.room_capacity,
             })
         };
-        let result = match &relay.cluster {
-            None => relay.registry().join(request, welcome),
-            Some(cluster) => {
-                // Whatever other relays send the newcomer once Redis lists it waits here until `joined` is sent.
-                relay.registry().reserve(&room, &peer_id);
-                match cluster.join(&request, self.slot.id).await {
-                    Ok(decision) => {
-                        relay.registry().admit(request, decision, welcome);
-                        Ok(())
-                    }
-                    Err(error) => {
-                        relay.registry().cancel(&room, &peer_id);
-                        Err(error)
-                    }
-                }
-            }
-        };
-        match result {
+        match relay.router.join(request, welcome).await {
             Ok(()) => {
                 tracing::info!(conn = self.slot.id, %room, peer = %peer_id, resuming, "joined");
                 self.state = State::Joined { room, peer: peer_id };
@@ -345,23 +314,15 @@ impl Connection {
         }
     }
 
-    /// Tells the registry how this connection ended.
+    /// Tells the router how this connection ended.
     fn finish(self, ending: Ending) {
         let State::Joined { room, peer } = self.state else { return };
         tracing::info!(conn = self.slot.id, %room, %peer, ?ending, "connection ended");
-        let conn = self.slot.id;
+        let router = &self.relay.router;
         match ending {
-            Ending::Left | Ending::Expelled => {
-                let reason = if ending == Ending::Left { LeaveReason::Left } else { LeaveReason::Disconnected };
-                self.relay.registry().leave(&room, &peer, conn, reason);
-                self.relay.announce_leave(room, peer, conn, reason);
-            }
-            Ending::Dropped => {
-                let epoch = self.relay.registry().disconnect(&room, &peer, conn, self.relay.limits.rejoin_grace);
-                if let Some(epoch) = epoch {
-                    self.relay.schedule_expiry(room, peer, conn, epoch);
-                }
-            }
+            Ending::Left => router.leave(room, peer, self.slot.id, LeaveReason::Left),
+            Ending::Expelled => router.leave(room, peer, self.slot.id, LeaveReason::Disconnected),
+            Ending::Dropped => router.disconnect(room, peer, self.slot.id),
             Ending::Shutdown | Ending::Replaced => {}
         }
     }

@@ -2,6 +2,8 @@
 //!
 //! The binary (`main.rs`) only parses the configuration and waits for a signal; [`start`] is what tests use too.
 
+#![forbid(unsafe_code)]
+
 pub mod cluster;
 pub mod config;
 mod connection;
@@ -12,6 +14,7 @@ mod rate_limit;
 pub mod registry;
 pub mod relay;
 pub mod resume;
+pub mod router;
 mod routes;
 pub mod security_headers;
 pub mod static_files;

@@ -1,3 +1,8 @@
+//! The `huddle-server` binary: parses the configuration, sets up logging, starts the relay ([`huddle_server::start`])
+//! and shuts it down cleanly on SIGINT or SIGTERM; `--print-headers` prints a static host's headers instead.
+
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 use std::time::Duration;
 

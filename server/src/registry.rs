@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use huddle_common::{DisplayName, LeaveReason, PeerId, PeerInfo, RoomId, ServerMessage};
@@ -222,6 +222,26 @@ pub struct Held {
     pub grace_left: Duration,
 }
 
+/// The registry behind its one lock, as the router and the cluster's listener share it.
+///
+/// A std `Mutex`, not tokio's: no await ever happens while it is held (every operation is a few map look-ups and
+/// non-blocking queue pushes), so an async lock would only make every message cost more.
+#[derive(Clone, Debug)]
+pub struct RegistryHandle(Arc<Mutex<Registry>>);
+
+impl RegistryHandle {
+    /// Puts `registry` behind its lock.
+    pub fn new(registry: Registry) -> Self {
+        RegistryHandle(Arc::new(Mutex::new(registry)))
+    }
+
+    /// The registry, locked. A panic elsewhere while holding it cannot leave it half-updated in a way that matters
+    /// more than stopping every call, so a poisoned lock is used as is.
+    pub fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// The rooms of one relay process: all of them, or with a shared registry the peers connected here.
 #[derive(Debug)]
 pub struct Registry {
@@ -322,22 +342,20 @@ impl Registry {
         room.add(peer, !decision.resumed, &outbox, &welcome, early, &metrics);
     }
 
-    /// Delivers a signal from `from` to `to` in `room` (`text`: the `signal` message, `from` stamped). Returns false
-    /// when `to` is not in that room here (or is the sender), or `from` is not.
-    pub fn relay(&mut self, room: &RoomId, from: &PeerId, to: &PeerId, text: &Arc<str>) -> bool {
+    /// Delivers a signal from `from`, a peer here, to `to` in `room` (`text`: the `signal` message, `from`
+    /// stamped), or holds it while `to` is away. Returns false when `to` is not in that room here (or is the
+    /// sender), or `from` is not.
+    pub fn deliver(&mut self, room: &RoomId, from: &PeerId, to: &PeerId, text: &Arc<str>) -> bool {
         let Some(room) = self.rooms.get_mut(room) else { return false };
         if from == to || room.peer(from).is_none() {
             return false;
         }
-        let delivered = room.send_to(to, from, || Arc::clone(text), &self.metrics);
-        if delivered {
-            self.metrics.messages_relayed.fetch_add(1, Ordering::Relaxed);
-        }
-        delivered
+        room.send_to(to, from, || Arc::clone(text), &self.metrics)
     }
 
-    /// With a shared registry: a message another relay passed on for `to`. Returns false if `to` is not here.
-    pub fn deliver(&mut self, room: &RoomId, to: &PeerId, from: &PeerId, text: Arc<str>) -> bool {
+    /// With a shared registry: delivers a message another relay passed on from `from` for `to`. Returns false if
+    /// `to` is not here.
+    pub fn deliver_forwarded(&mut self, room: &RoomId, from: &PeerId, to: &PeerId, text: Arc<str>) -> bool {
         let Some(room) = self.rooms.get_mut(room) else { return false };
         room.send_to(to, from, || text, &self.metrics)
     }
@@ -550,3 +568,6 @@ impl Room {
         self.broadcast(gone, &ServerMessage::PeerLeft { peer_id: gone.clone(), reason }, metrics);
     }
 }
+
+#[cfg(test)]
+mod tests;

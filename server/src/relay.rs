@@ -1,17 +1,17 @@
-//! The state every connection shares: the registry, limits, metrics, credentials and the shutdown signal.
+//! The state every connection shares: the router (and through it the rooms), limits, metrics, credentials, the
+//! connection count and the shutdown signal.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
-use huddle_common::{LeaveReason, PeerId, RoomId};
 use tokio::sync::{watch, Notify};
 
-use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::registry::{ConnId, Registry};
+use crate::registry::ConnId;
 use crate::resume::ResumeKey;
+use crate::router::Router;
 use crate::turn::IceConfig;
 
 /// Per-connection limits, from the configuration.
@@ -31,13 +31,12 @@ pub struct Limits {
     pub heartbeat_interval: Duration,
     /// Silence that drops a connection.
     pub heartbeat_timeout: Duration,
-    /// How long a dropped peer may resume.
-    pub rejoin_grace: Duration,
 }
 
 /// Shared by every connection of one relay process.
 pub struct Relay {
-    registry: Mutex<Registry>,
+    /// Where joins, signals and leaves go: the rooms here and, with `--redis-url`, the other relays.
+    pub router: Router,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
     /// Per-connection limits.
@@ -48,8 +47,6 @@ pub struct Relay {
     pub ice: IceConfig,
     /// Signs and checks resume tokens.
     pub resume_key: ResumeKey,
-    /// With `--redis-url`: the rooms this relay shares with others.
-    pub cluster: Option<Arc<Cluster>>,
     max_connections: usize,
     open_connections: AtomicUsize,
     all_closed: Notify,
@@ -62,14 +59,9 @@ impl Relay {
     /// (in the background: Redis need not be up yet). Fails only on a malformed Redis URL.
     pub fn new(config: &Config) -> Result<Arc<Self>, redis::RedisError> {
         let metrics = Arc::new(Metrics::default());
-        let cluster = match &config.redis_url {
-            Some(url) => {
-                Some(Arc::new(Cluster::new(url, &config.redis_prefix, config.room_capacity, config.rejoin_grace)?))
-            }
-            None => None,
-        };
-        let relay = Arc::new(Relay {
-            registry: Mutex::new(Registry::new(config.room_capacity as usize, Arc::clone(&metrics))),
+        let shutdown = watch::channel(false).0;
+        Ok(Arc::new(Relay {
+            router: Router::new(config, Arc::clone(&metrics), shutdown.subscribe())?,
             metrics,
             limits: Limits {
                 max_message_bytes: config.max_message_bytes,
@@ -79,7 +71,6 @@ impl Relay {
                 queue_capacity: config.queue_capacity.max(1),
                 heartbeat_interval: config.heartbeat_interval,
                 heartbeat_timeout: config.heartbeat_timeout,
-                rejoin_grace: config.rejoin_grace,
             },
             room_capacity: config.room_capacity,
             ice: IceConfig::new(
@@ -93,23 +84,12 @@ impl Relay {
                 Some(secret) => ResumeKey::new(secret.as_bytes()),
                 None => ResumeKey::random(),
             },
-            cluster,
             max_connections: config.max_connections,
             open_connections: AtomicUsize::new(0),
             all_closed: Notify::new(),
             next_conn: AtomicU64::new(1),
-            shutdown: watch::channel(false).0,
-        });
-        if let Some(cluster) = &relay.cluster {
-            cluster.spawn(&relay);
-        }
-        Ok(relay)
-    }
-
-    /// The registry, locked. A panic elsewhere while holding it cannot leave it half-updated in a way that matters
-    /// more than stopping every call, so a poisoned lock is used as is.
-    pub fn registry(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+            shutdown,
+        }))
     }
 
     /// Reserves a place for a new connection, or `None` at the connection limit.
@@ -128,39 +108,6 @@ impl Relay {
         if self.open_connections.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.all_closed.notify_waiters();
         }
-    }
-
-    /// Starts the grace period of a peer whose connection `conn` dropped: unless it resumes, it is removed when
-    /// the period ends and the others are told.
-    pub fn schedule_expiry(self: &Arc<Self>, room: RoomId, peer: PeerId, conn: ConnId, epoch: u64) {
-        let relay = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Some(cluster) = &relay.cluster {
-                if cluster.disconnect(&room, &peer, conn).await.is_err() {
-                    tracing::warn!(%room, %peer, "could not record a dropped connection in Redis");
-                }
-            }
-            tokio::time::sleep(relay.limits.rejoin_grace).await;
-            if let Some(cluster) = &relay.cluster {
-                if !relay.registry().is_away(&room, &peer, epoch) {
-                    return;
-                }
-                // Whether or not Redis hears of it (it would expire the peer itself otherwise), the peers here are
-                // told now.
-                let _ = cluster.leave(&room, &peer, conn, LeaveReason::Disconnected, true).await;
-            }
-            relay.registry().expire(&room, &peer, epoch);
-        });
-    }
-
-    /// Tells the other relays that a peer of this one left (with a shared registry; otherwise nothing to do).
-    pub fn announce_leave(self: &Arc<Self>, room: RoomId, peer: PeerId, conn: ConnId, reason: LeaveReason) {
-        let Some(cluster) = self.cluster.clone() else { return };
-        tokio::spawn(async move {
-            if cluster.leave(&room, &peer, conn, reason, false).await.is_err() {
-                tracing::warn!(%room, %peer, "could not record a leave in Redis; the next sync will");
-            }
-        });
     }
 
     /// A receiver that turns true when the relay shuts down.

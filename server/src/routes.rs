@@ -33,11 +33,10 @@ pub fn routes(relay: Arc<Relay>, config: &Config, files: Option<Arc<StaticFiles>
             "rooms": metrics.rooms.load(Ordering::Relaxed),
         });
         let mut status = StatusCode::OK;
-        if let Some(cluster) = &relay.cluster {
-            let healthy = cluster.is_healthy();
-            body["redis"] = (if healthy { "ok" } else { "unreachable" }).into();
-            body["relay_id"] = cluster.id().into();
-            if !healthy {
+        if let Some(cluster) = relay.router.cluster_status() {
+            body["redis"] = (if cluster.healthy { "ok" } else { "unreachable" }).into();
+            body["relay_id"] = cluster.relay_id.into();
+            if !cluster.healthy {
                 body["status"] = "degraded".into();
                 status = StatusCode::SERVICE_UNAVAILABLE;
             }
@@ -47,8 +46,8 @@ pub fn routes(relay: Arc<Relay>, config: &Config, files: Option<Arc<StaticFiles>
 
     let metrics = warp::path!("metrics").and(with_relay).map(|relay: Arc<Relay>| {
         let mut text = relay.metrics.render();
-        if let Some(cluster) = &relay.cluster {
-            text.push_str(&crate::metrics::render_cluster(cluster.is_healthy(), cluster.errors()));
+        if let Some(cluster) = relay.router.cluster_status() {
+            text.push_str(&crate::metrics::render_cluster(cluster.healthy, cluster.errors));
         }
         warp::reply::with_header(text, header::CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });

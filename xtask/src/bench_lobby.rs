@@ -1,5 +1,5 @@
 //! `cargo xtask bench lobby-load`: how long a person waits from opening a room link to a usable lobby on a thin link
-//! (600 kbit/s and 2 Mbit/s), first visit, repeat visit and reload (`e2e/benches/lobby_load.rs`). Writes
+//! (the rates are the benchmark's, `e2e/benches/lobby_load.rs`), first visit, repeat visit and reload. Writes
 //! `bench/lobby-load.md`, keeping the sections of relays it does not measure (e.g. `--before`'s from an earlier run).
 
 use crate::runner::{self, Result};

@@ -1,11 +1,11 @@
 //! Shrinking what wasm-bindgen generates around the wasm, after trunk has built `dist/`.
 //!
-//! wasm-bindgen names each function the wasm imports from its JavaScript glue after the Rust item plus a 16-digit
-//! hash (`__wbg_addEventListener_847fd86b8c33ec43`), and writes every name twice: in the wasm's import section and
-//! as a key of the glue's import object. Random hex hardly compresses: the names alone weigh ~8 KB gzipped. This
-//! step renames every such import to a short name (`a`, `b`, … `ab`, …) in both files, and the hashed exports the
-//! glue calls closures through (`$a`, …), minifies the glue with terser, and rewrites the subresource-integrity
-//! hashes trunk put in `index.html` for the two changed files.
+//! wasm-bindgen names each function the wasm imports from its JavaScript glue after the Rust item plus a 16-digit hash
+//! (`__wbg_addEventListener_847fd86b8c33ec43`), and writes every name twice: in the wasm's import section and as a key
+//! of the glue's import object. Random hex hardly compresses, so those names cost far more than short ones would (what
+//! this step saves: docs/SIZE.md). This step renames every such import to a short name (`a`, `b`, … `ab`, …) in both
+//! files, and the hashed exports the glue calls closures through (`$a`, …), minifies the glue with terser, and rewrites
+//! the subresource-integrity hashes trunk put in `index.html` for the two changed files.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //!
 //! Plain Rust with no dependencies, so it builds in seconds on a fresh machine before anything else is installed.
 
+#![forbid(unsafe_code)]
+
 mod bench;
 mod bench_lobby;
 mod bench_setup;
@@ -32,7 +34,7 @@ Commands:
                 write a .br and a .gz beside each file, and print its size
   size          build, then print what a first visit downloads (index.html and the files it
                 loads), raw and as served gzip -9 and brotli; fails if it weighs more than the
-                budget of 150,000 bytes brotli
+                budget (docs/SIZE.md)
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
   test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace
@@ -47,10 +49,9 @@ Commands:
                 baseline, into bench/call-setup.md (ARGS: e.g. --calls 20; --help lists them)
   bench lobby-load [-- ARGS]
                 build, then time opening a room link to a usable lobby (name field and camera
-                ready) on a link shaped to 600 kbit/s and 2 Mbit/s, first visit, repeat visit
-                and reload, with the bytes transferred, into bench/lobby-load.md (ARGS: e.g.
-                --runs 9, --before PATH to measure an older relay beside this one; --help lists
-                them)
+                ready) on thin links (shaped by tbf), first visit, repeat visit and reload,
+                with the bytes transferred, into bench/lobby-load.md (ARGS: e.g. --runs 9,
+                --before PATH to measure an older relay beside this one; --help lists them)
   help          Print this text
 ";
 

@@ -21,10 +21,10 @@ pub fn build() -> Result {
 }
 
 /// Makes the cargo that `command` (trunk) runs compile the standard library with the SPA instead of linking the
-/// prebuilt one, so that it is built for size and without panic messages (what that saves: README, "Size"):
+/// prebuilt one, so that it is built for size and without panic messages (what that saves: docs/SIZE.md):
 ///
-/// - `build-std`, with std's `optimize_for_size` feature: std is optimised for size like the SPA (-2.5 KB);
-/// - `panic = "immediate-abort"` for the `wasm-release` profile: a panic traps at once (-18.8 KB). Gone with it are
+/// - `build-std`, with std's `optimize_for_size` feature: std is optimised for size like the SPA;
+/// - `panic = "immediate-abort"` for the `wasm-release` profile: a panic traps at once. Gone with it are
 ///   the panic messages, their source locations and the formatting code only they used, in the SPA's code, Yew's
 ///   and std's alike. What a user sees does not change: with `panic = "abort"` a panic already stopped the app,
 ///   and only printed its message to the developer console (Yew's panic hook) first.

@@ -149,3 +149,16 @@ async fn a_payload_reaches_the_recipient_as_sent_extra_fields_and_escapes_includ
         ServerMessage::Signal { from: ada_id, payload: SignalPayload::Offer { sdp: "v=0\r\n/".into() } }
     );
 }
+
+#[tokio::test]
+async fn a_payload_reaches_the_recipient_as_sent_from_a_signal_the_fast_path_does_not_read() {
+    let relay = relay(|_| {}).await;
+    let mut members = room_of(relay.local_addr(), &room(), &["Ada", "Bob"]).await;
+    let (ada_id, bob_id) = (members[0].1.clone(), members[1].1.clone());
+    // serde also reads a message written as an array of its fields: only the relay's slower path takes it.
+    let payload = r#"{"sdp":"\u0076=0\r\n\/","kind":"offer","x_codec":{"prefer":["av1",1.5e3]}}"#;
+    members[0].0.send_text(format!(r#"["signal","{bob_id}",{payload}]"#)).await;
+
+    let received = members[1].0.recv_text().await;
+    assert_eq!(received, format!(r#"{{"type":"signal","from":"{ada_id}","payload":{payload}}}"#));
+}
