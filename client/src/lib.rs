@@ -3,6 +3,8 @@
 //! `call` holds the logic as plain Rust (tested natively); `rtc` is the web-sys edge (peer connections, devices,
 //! the relay socket); `ui` the Yew components.
 
+#![forbid(unsafe_code)]
+
 pub mod app;
 pub mod call;
 pub mod config;

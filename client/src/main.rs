@@ -1,8 +1,10 @@
 //! The SPA's entry point; everything lives in the library (`lib.rs`).
 
+#![forbid(unsafe_code)]
+
 /// Talc instead of Rust's default wasm allocator (dlmalloc): general-purpose like it (freed memory is reused and
-/// merged with free neighbours, so a long call does not grow the heap), faster in talc's wasm benchmarks, and 2.8 KB
-/// lighter gzipped. Its wasm allocator needs single-threaded wasm, which the SPA is.
+/// merged with free neighbours, so a long call does not grow the heap), faster in talc's wasm benchmarks, and lighter in
+/// the wasm (what it saved: docs/SIZE.md). Its wasm allocator needs single-threaded wasm, which the SPA is.
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

@@ -5,7 +5,7 @@
 
 use wasm_bindgen::JsValue;
 
-use crate::rtc::media::DeviceChoice;
+use crate::call::devices::DeviceChoice;
 
 const NAME: &str = "huddle.name";
 const CAMERA: &str = "huddle.camera";

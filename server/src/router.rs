@@ -78,7 +78,9 @@ impl Router {
         let Some(cluster) = &self.cluster else { return self.registry.lock().join(request, welcome) };
         // Whatever other relays send the newcomer once Redis lists it waits here until `joined` is sent.
         self.registry.lock().reserve(&request.room, &request.peer_id);
-        match cluster.join(&request, request.outbox.conn).await {
+        // Boxed, as is the signal's trip through Redis: every connection's task would otherwise carry the Redis
+        // round trip's state, which only the rare join or signal through Redis needs.
+        match Box::pin(cluster.join(&request, request.outbox.conn)).await {
             Ok(decision) => {
                 self.registry.lock().admit(request, decision, welcome);
                 Ok(())
@@ -96,7 +98,7 @@ impl Router {
     pub async fn signal(&self, room: &RoomId, from: &PeerId, to: &PeerId, text: &Arc<str>) -> Result<(), SignalError> {
         let here = self.registry.lock().deliver(room, from, to, text);
         let delivered = match &self.cluster {
-            Some(cluster) if !here && from != to => match cluster.signal(room, from, to, text).await {
+            Some(cluster) if !here && from != to => match Box::pin(cluster.signal(room, from, to, text)).await {
                 Ok(delivered) => delivered,
                 Err(Unreachable) => return Err(SignalError::Unavailable(to.clone())),
             },

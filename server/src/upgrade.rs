@@ -1,6 +1,6 @@
 //! The WebSocket upgrade of `/ws`, done here over hyper's upgrade rather than by warp's `ws()` filter: warp 0.3
-//! brings tungstenite 0.21, whose 8 KiB read buffer per connection cannot be made smaller, more than half of what
-//! an idle connection cost. The handshake checks what warp's filter checked (RFC 6455 section 4.2.1), then the
+//! brings tungstenite 0.21, whose read buffer per connection is fixed and was the largest part of what an idle
+//! connection cost (bench/PROFILE.md). The handshake checks what warp's filter checked (RFC 6455 section 4.2.1), then the
 //! origin and the connection limit; the socket is then a tungstenite stream with small buffers.
 
 use std::sync::Arc;
@@ -82,7 +82,7 @@ impl Upgrades {
             // client sent after the handshake.
             match upgraded.downcast::<AddrStream>() {
                 Ok(Parts { io, read_buf, .. }) => {
-                    // Only what was read past the handshake is kept: hyper's whole read buffer (8 KiB) would
+                    // Only what was read past the handshake is kept: hyper's whole read buffer would
                     // otherwise live as long as the connection.
                     let early = read_buf.to_vec();
                     drop(read_buf);

@@ -34,7 +34,7 @@ Commands:
                 write a .br and a .gz beside each file, and print its size
   size          build, then print what a first visit downloads (index.html and the files it
                 loads), raw and as served gzip -9 and brotli; fails if it weighs more than the
-                budget (docs/SIZE.md)
+                budget of 150,000 bytes brotli
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
   test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace

@@ -29,7 +29,7 @@ impl IceProblem {
         }
     }
 
-    /// What the person is told. Stable: the end-to-end tests and the README quote it.
+    /// What the person is told. Stable: the end-to-end tests and docs/DEPLOY.md (TURN) quote it.
     pub fn message(self) -> &'static str {
         match self {
             IceProblem::TurnCredentialsRefused => {

@@ -3,9 +3,12 @@
 pub mod backoff;
 pub mod connect_gate;
 pub mod decimal;
+pub mod devices;
+pub mod error;
 pub mod ice;
 pub mod negotiation;
 pub mod refusal;
+pub mod session;
 pub mod shortcuts;
 pub mod state;
 pub mod stats;

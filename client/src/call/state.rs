@@ -1,7 +1,5 @@
 //! Everything the call screen shows, changed only through [`Action`]s: plain Rust, unit-tested natively, and the
-//! state behind Yew's `use_reducer`.
-
-use std::rc::Rc;
+//! state behind Yew's `use_reducer` (through `ui::call_state`).
 
 use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 
@@ -384,16 +382,6 @@ impl CallState {
             | PeerMessage::FileEnd { .. }
             | PeerMessage::FileCancel { .. } => {}
         }
-    }
-}
-
-impl yew::Reducible for CallState {
-    type Action = Action;
-
-    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut next = (*self).clone();
-        next.apply(action);
-        Rc::new(next)
     }
 }
 

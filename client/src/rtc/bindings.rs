@@ -1,6 +1,6 @@
-//! Browser methods web-sys does not bind (or binds only behind unstable flags).
+//! Browser methods web-sys does not bind (or binds only behind unstable flags), and how an event handler is set.
 
-use js_sys::{Promise, Reflect};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{MediaStreamTrack, RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection, RtcRtpSender};
 
@@ -18,6 +18,10 @@ extern "C" {
 
     #[wasm_bindgen(method, js_name = restartIce)]
     fn restart_ice(this: &PeerConnectionMethods);
+
+    // web-sys has no `onicecandidateerror` setter.
+    #[wasm_bindgen(method, setter = onicecandidateerror)]
+    fn set_onicecandidateerror(this: &PeerConnectionMethods, handler: Option<&Function>);
 
     /// `navigator.clipboard.writeText(text)`.
     #[wasm_bindgen(js_namespace = ["navigator", "clipboard"], js_name = writeText, catch)]
@@ -49,4 +53,22 @@ pub fn username_fragment(candidate: &RtcIceCandidate) -> Option<String> {
 /// Sets `init.usernameFragment`.
 pub fn set_username_fragment(init: &RtcIceCandidateInit, fragment: &str) {
     let _ = Reflect::set(init, &"usernameFragment".into(), &fragment.into());
+}
+
+/// `pc.onicecandidateerror = handler`.
+pub fn set_onicecandidateerror(pc: &RtcPeerConnection, handler: Option<&Function>) {
+    pc.unchecked_ref::<PeerConnectionMethods>().set_onicecandidateerror(handler);
+}
+
+/// Wraps `handler` for the browser and hands it to `set` (a setter such as `RtcPeerConnection::set_ontrack`) on
+/// `target`, the event cast to the type `handler` takes. The handler works only as long as the returned closure
+/// lives: keep it as long as `target`, or `forget` it.
+pub fn event_handler<T, E: JsCast>(
+    target: &T,
+    set: fn(&T, Option<&Function>),
+    mut handler: impl FnMut(E) + 'static,
+) -> Closure<dyn FnMut(JsValue)> {
+    let closure = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| handler(event.unchecked_into()));
+    set(target, Some(closure.as_ref().unchecked_ref()));
+    closure
 }

@@ -1,22 +1,23 @@
-//! The call engine: the relay connection (with reconnect and resume) and one [`PeerLink`] per remote peer.
-//! It turns relay messages and link events into [`Action`]s for the call screen.
+//! The call engine, the browser side of a call: the relay connection and one [`PeerLink`] per remote peer.
+//!
+//! What to do with the relay and the peers (who to connect to, when to reconnect, resume or rejoin, what ends the
+//! call) is decided by [`Session`], in plain Rust; this reports the events to it and carries out its [`Effect`]s.
+//! It also handles the person's own media (microphone, camera, screen share), chat and files, passing link events
+//! on to the call screen as [`Action`]s.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use huddle_common::{
-    close_code, ClientMessage, ErrorCode, Join, LeaveReason, PeerId, PeerMessage, Resume, RoomId, ServerMessage,
-    SignalPayload, PROTOCOL_VERSION,
-};
+use huddle_common::{ClientMessage, Join, PeerId, PeerMessage, RoomId, ServerMessage};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{File, MediaStream};
 use yew::Callback;
 
-use crate::call::backoff::Backoff;
 use crate::call::connect_gate::ConnectGate;
-use crate::call::refusal::back_to_lobby;
-use crate::call::state::{Action, Ending, LinkState};
+use crate::call::error::{Capture, DeviceLost, MediaError, NobodyToSendTo};
+use crate::call::session::{Effect, Event, Session};
+use crate::call::state::Action;
 use crate::call::transfer::TransferKey;
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
@@ -24,12 +25,6 @@ use crate::rtc::peer::{IceSettings, LinkEvent, Outgoing, PeerLink};
 use crate::rtc::socket::{RelaySender, RelaySocket, SocketEvent};
 use crate::rtc::transfer::Transfers;
 use crate::small_map::SmallMap;
-
-/// How many times the first connection to the relay is tried before telling the person it is unreachable.
-const FIRST_CONNECT_ATTEMPTS: u32 = 4;
-
-/// The longest the call screen waits for first connections (should one never come up).
-const CONNECT_GATE_MAX_MS: u32 = 1_000;
 
 /// A running call. Cloning shares it.
 #[derive(Clone)]
@@ -43,28 +38,24 @@ impl PartialEq for Engine {
 
 struct Inner {
     relay_url: String,
-    room: RoomId,
-    name: String,
     media: LocalMedia,
     /// Updates for the call screen, through `gate`.
     dispatch: Callback<Action>,
     gate: Rc<ConnectGate<PeerId, Action>>,
-    /// Our id and resume token, once joined.
-    identity: RefCell<Option<(PeerId, String)>>,
+    /// What to do about the relay and the peers. Borrowed only to hand it an event or take an effect, never while
+    /// carrying one out.
+    session: RefCell<Session>,
     /// ICE servers and policy from the latest `joined`.
     ice: RefCell<IceSettings>,
-    /// Who the relay says is in the room now.
-    roster: RefCell<Vec<PeerId>>,
-    /// Peer connections, made lazily (see `on_signal`); after a relay restart they may outlive the roster.
+    /// Peer connections, made and closed as the session says; after a relay restart they may outlive the roster.
     links: RefCell<SmallMap<PeerId, Rc<PeerLink>>>,
-    /// The relay connection of the current session.
+    /// The current relay connection, if any.
     outgoing: RefCell<Option<RelaySender>>,
     /// The camera is on, or being turned on.
     camera_on: Cell<bool>,
     /// Counts `set_camera` calls, so that one finishing late knows a later one decided.
     camera_requests: Cell<u64>,
     screen: RefCell<Option<Screen>>,
-    ended: Cell<bool>,
     /// Files being sent and received.
     transfers: Transfers,
 }
@@ -80,21 +71,17 @@ impl Engine {
         };
         let engine = Engine(Rc::new(Inner {
             relay_url,
-            room,
-            name,
             media,
             transfers: Transfers::new(dispatch.clone()),
             dispatch,
             gate,
-            identity: RefCell::new(None),
+            session: RefCell::new(Session::new(room, name, js_sys::Math::random)),
             ice: RefCell::new(IceSettings::default()),
-            roster: RefCell::new(Vec::new()),
             links: RefCell::new(SmallMap::new()),
             outgoing: RefCell::new(None),
             camera_on: Cell::new(camera_on),
             camera_requests: Cell::new(0),
             screen: RefCell::new(None),
-            ended: Cell::new(false),
         }));
         let weak = Rc::downgrade(&engine.0);
         engine.0.media.on_device_lost(move |kind| {
@@ -102,9 +89,9 @@ impl Engine {
                 spawn_local(Engine(inner).recover_device(kind));
             }
         });
-        // The relay connection starts here, in the Join click's own task: ahead of any rendering the click causes.
-        let relay = engine.open_relay();
-        spawn_local(engine.clone().relay_loop(relay));
+        // The session's first effect opens the relay connection: here, in the Join click's own task, ahead of any
+        // rendering the click causes.
+        engine.carry_out_effects();
         engine
     }
 
@@ -130,7 +117,7 @@ impl Engine {
 
     /// Asks which screen to share and shares it with everyone. Stopping it from the browser's own control ends the
     /// share as the button does.
-    pub async fn start_screen_share(&self) -> Result<(), String> {
+    pub async fn start_screen_share(&self) -> Result<(), MediaError> {
         let screen = pick_screen().await?;
         let engine = Rc::downgrade(&self.0);
         let on_ended = Closure::<dyn FnMut()>::new(move || {
@@ -245,10 +232,10 @@ impl Engine {
     /// A device in use stopped by itself (unplugged): fall back to the default one and say so.
     async fn recover_device(self, kind: &'static str) {
         let media = &self.0.media;
-        let (what, result) = if kind == "audio" {
-            ("microphone", media.use_mic(None).await)
+        let (device, result) = if kind == "audio" {
+            (Capture::Microphone, media.use_mic(None).await)
         } else if self.0.camera_on.get() {
-            ("camera", media.use_camera(None).await)
+            (Capture::Camera, media.use_camera(None).await)
         } else {
             return;
         };
@@ -261,7 +248,7 @@ impl Engine {
                         link.set_video(Some(Clone::clone(&track)));
                     }
                 }
-                format!("Your {what} was disconnected. Now using {}.", track.label())
+                DeviceLost::Replaced { device, label: track.label() }
             }
             Err(_) => {
                 for link in self.0.links.borrow().values() {
@@ -276,10 +263,10 @@ impl Engine {
                     self.0.dispatch.emit(Action::SetCamera(false));
                     self.broadcast(&self.media_state());
                 }
-                format!("Your {what} was disconnected, and no other one was found.")
+                DeviceLost::NoneLeft { device }
             }
         };
-        self.0.dispatch.emit(Action::Notice(notice));
+        self.0.dispatch.emit(Action::Notice(notice.to_string()));
     }
 
     /// Offers a file to one person, or to everyone (one transfer each).
@@ -289,8 +276,8 @@ impl Engine {
             None => self.0.links.borrow().values().cloned().collect(),
         };
         if links.is_empty() {
-            let notice = format!("Nobody to send {} to yet", crate::call::transfer::sanitize_name(&file.name()));
-            return self.0.dispatch.emit(Action::Notice(notice));
+            let notice = NobodyToSendTo { file: crate::call::transfer::sanitize_name(&file.name()) };
+            return self.0.dispatch.emit(Action::Notice(notice.to_string()));
         }
         for link in &links {
             self.0.transfers.offer(link, file);
@@ -310,18 +297,92 @@ impl Engine {
 
     /// Leaves the room: tells the relay, closes every connection and releases the devices.
     pub fn leave(&self) {
-        self.close(true);
+        self.run(Event::Leave);
     }
 
-    /// Leaves the room, and releases the devices or (`release` false) hands them back as the lobby gave them.
-    fn close(&self, release: bool) {
-        if self.0.ended.replace(true) {
-            return;
+    /// Hands `event` to the session, and carries out what it decides.
+    fn run(&self, event: Event) {
+        self.0.session.borrow_mut().handle(event);
+        self.carry_out_effects();
+    }
+
+    /// Reports `event` while carrying out an effect: what it leads to is carried out after the effects already
+    /// decided.
+    fn report(&self, event: Event) {
+        self.0.session.borrow_mut().handle(event);
+    }
+
+    /// Carries out the session's effects, in order, until there are none left.
+    fn carry_out_effects(&self) {
+        while let Some(effect) = self.next_effect() {
+            self.carry_out(effect);
         }
-        self.send(ClientMessage::Leave);
-        if let Some(relay) = self.0.outgoing.borrow_mut().take() {
-            relay.close();
+    }
+
+    /// The session's next effect. (A function of its own, so that the session is not borrowed while carrying it
+    /// out.)
+    fn next_effect(&self) -> Option<Effect> {
+        self.0.session.borrow_mut().next_effect()
+    }
+
+    fn carry_out(&self, effect: Effect) {
+        match effect {
+            Effect::OpenRelay(join) => self.open_relay(join),
+            Effect::Send(message) => self.send(message),
+            Effect::DropRelay => {
+                if let Some(relay) = self.0.outgoing.borrow_mut().take() {
+                    relay.abandon();
+                }
+            }
+            Effect::CloseRelay => {
+                if let Some(relay) = self.0.outgoing.borrow_mut().take() {
+                    relay.close();
+                }
+            }
+            Effect::Reconnect { after_ms } => {
+                let engine = self.clone();
+                spawn_local(async move {
+                    gloo_timers::future::TimeoutFuture::new(after_ms).await;
+                    engine.run(Event::ReconnectDue);
+                });
+            }
+            Effect::SetIce { servers, policy } => {
+                let ice = IceSettings { servers, policy };
+                for link in self.0.links.borrow().values() {
+                    link.set_ice(&ice);
+                }
+                *self.0.ice.borrow_mut() = ice;
+            }
+            Effect::Connect { me, peer, initiate } => {
+                if !self.connect(&me, peer.clone(), initiate) {
+                    self.report(Event::ConnectFailed(peer));
+                }
+            }
+            Effect::Deliver { peer, payload } => {
+                let link = self.0.links.borrow().get(&peer).cloned();
+                if let Some(link) = link {
+                    link.receive(payload);
+                }
+            }
+            Effect::Close { peer } => {
+                let link = self.0.links.borrow_mut().remove(&peer);
+                if let Some(link) = link {
+                    link.close();
+                }
+                self.0.transfers.peer_gone(&peer);
+            }
+            Effect::HoldScreen { peers, at_most_ms } => self.hold_screen(peers, at_most_ms),
+            Effect::Settled(peer) => self.0.gate.settled(&peer),
+            Effect::ShowScreen => self.0.gate.open(),
+            Effect::Emit(action) => self.0.dispatch.emit(action),
+            Effect::Hangup { release_devices } => self.hang_up(release_devices),
+            Effect::Warn(text) => web_sys::console::warn_1(&text.into()),
         }
+    }
+
+    /// Closes every connection and stops what we send; releases the devices or (`release` false) hands them back as
+    /// the lobby gave them.
+    fn hang_up(&self, release: bool) {
         self.0.transfers.close_all();
         for (_, link) in self.0.links.borrow_mut().take() {
             link.close();
@@ -356,200 +417,45 @@ impl Engine {
         }
     }
 
-    /// Ends the call; a refused name (before the relay ever admitted us) sends the person back to the lobby, which
-    /// keeps the devices.
-    fn end(&self, ending: Ending, ever_joined: bool) {
-        let lobby = back_to_lobby(&ending, ever_joined);
-        self.close(lobby.is_none());
-        self.0.gate.open();
-        self.0.dispatch.emit(lobby.map_or(Action::End(ending), Action::NameRefused));
-    }
-
-    /// Reads the relay connection `first` (already started, if it could be) until it closes, then reconnects and
-    /// joins again (resuming) with backoff.
-    async fn relay_loop(self, mut first: Option<RelaySocket>) {
-        let mut backoff = Backoff::new();
-        let mut ever_joined = false;
-        while !self.0.ended.get() {
-            let outcome = match first.take().or_else(|| self.open_relay()) {
-                Some(socket) => self.session(socket, &mut backoff, &mut ever_joined).await,
-                None => None,
-            };
-            match outcome {
-                Some(ending) => return self.end(ending, ever_joined),
-                None if self.0.ended.get() => return,
-                None if !ever_joined && backoff.attempts() >= FIRST_CONNECT_ATTEMPTS => {
-                    return self.end(Ending::RelayUnavailable, ever_joined);
-                }
-                None => {
-                    self.0.dispatch.emit(Action::RelayLost);
-                    let delay = backoff.next_delay_ms(js_sys::Math::random());
-                    gloo_timers::future::TimeoutFuture::new(delay).await;
-                }
-            }
-        }
-    }
-
-    /// Starts connecting to the relay, with `join` (resuming after a drop) queued to go out once connected.
-    fn open_relay(&self) -> Option<RelaySocket> {
-        let socket = RelaySocket::open(&self.0.relay_url).ok()?;
+    /// Starts a relay connection with `join` queued to go out once it opens, and reads it until it closes.
+    fn open_relay(&self, join: Join) {
+        let Ok(socket) = RelaySocket::open(&self.0.relay_url) else { return self.report(Event::RelayUnusable) };
         let relay = socket.sender();
-        let resume = self.0.identity.borrow().clone().map(|(peer_id, token)| Resume { peer_id, token });
-        let join = Join { version: PROTOCOL_VERSION, room: self.0.room.to_string(), name: self.0.name.clone(), resume };
         relay.send(ClientMessage::Join(join).to_json());
         *self.0.outgoing.borrow_mut() = Some(relay);
-        Some(socket)
+        spawn_local(self.clone().read_relay(socket));
     }
 
-    /// One relay connection, from open to close. Returns why the call ends, or `None` to reconnect.
-    async fn session(&self, mut socket: RelaySocket, backoff: &mut Backoff, ever_joined: &mut bool) -> Option<Ending> {
-        let mut joined = false;
+    /// Hands what the relay connection reports to the session, until it closes or is abandoned.
+    async fn read_relay(self, mut socket: RelaySocket) {
         while let Some(event) = socket.next().await {
             match event {
                 SocketEvent::Text(text) => {
                     // Unknown message types from a newer relay are skipped, not fatal.
                     let Some(message) = ServerMessage::from_json(&text) else { continue };
-                    match &message {
-                        ServerMessage::Joined(_) => {
-                            backoff.reset();
-                            *ever_joined = true;
-                            joined = true;
-                        }
-                        // This relay cannot take joins for now (its shared registry is unreachable): try again
-                        // later, through whichever relay the address leads to, as after losing the connection.
-                        ServerMessage::Error { code: ErrorCode::Unavailable, .. } if !joined => return None,
-                        _ => {}
-                    }
-                    if let Some(ending) = self.on_message(message) {
-                        return Some(ending);
-                    }
+                    self.run(Event::Received(message));
                 }
-                SocketEvent::Closed(code) => {
-                    return match code {
-                        close_code::REPLACED => Some(Ending::Replaced),
-                        close_code::POLICY_VIOLATION => Some(Ending::RelayUnavailable),
-                        _ => None,
-                    };
-                }
+                SocketEvent::Closed(code) => self.run(Event::RelayClosed { code }),
             }
         }
-        None
-    }
-
-    fn on_message(&self, message: ServerMessage) -> Option<Ending> {
-        let dispatch = &self.0.dispatch;
-        match message {
-            ServerMessage::Joined(joined) => {
-                let ice = IceSettings { servers: joined.ice_servers, policy: joined.ice_transport_policy };
-                // Links that survived a relay blip take the fresh credentials for their next ICE restart.
-                for link in self.0.links.borrow().values() {
-                    link.set_ice(&ice);
-                }
-                *self.0.ice.borrow_mut() = ice;
-                *self.0.identity.borrow_mut() = Some((joined.peer_id.clone(), joined.resume_token));
-                *self.0.roster.borrow_mut() = joined.peers.iter().map(|peer| peer.id.clone()).collect();
-                // The newcomer starts the negotiation with everyone already there; links that survived a relay
-                // blip are kept as they are, media still flowing.
-                let mut offering = Vec::new();
-                for peer in &joined.peers {
-                    if !self.0.links.borrow().contains_key(&peer.id)
-                        && self.connect(&joined.peer_id, peer.id.clone(), true).is_some()
-                    {
-                        offering.push(peer.id.clone());
-                    }
-                }
-                // The screen shows the call once the connections these offers open are up (see `ConnectGate`).
-                self.hold_screen(offering);
-                dispatch.emit(Action::Joined { me: joined.peer_id, peers: joined.peers });
-            }
-            ServerMessage::PeerJoined { peer } => {
-                let mut roster = self.0.roster.borrow_mut();
-                if !roster.contains(&peer.id) {
-                    roster.push(peer.id.clone());
-                }
-                drop(roster);
-                // They offer to us at once: the screen shows them once connected.
-                if !self.0.links.borrow().contains_key(&peer.id) {
-                    self.hold_screen(vec![peer.id.clone()]);
-                }
-                dispatch.emit(Action::PeerJoined(peer));
-            }
-            ServerMessage::PeerLeft { peer_id, reason } => {
-                self.0.roster.borrow_mut().retain(|id| *id != peer_id);
-                self.0.gate.settled(&peer_id);
-                if let Some(link) = self.0.links.borrow_mut().remove(&peer_id) {
-                    link.close();
-                }
-                self.0.transfers.peer_gone(&peer_id);
-                dispatch.emit(Action::PeerLeft { peer: peer_id, dropped: reason != LeaveReason::Left });
-            }
-            ServerMessage::Signal { from, payload } => self.on_signal(from, payload),
-            ServerMessage::Error { code, message } => match code {
-                ErrorCode::NameTaken
-                | ErrorCode::RoomFull
-                | ErrorCode::InvalidRoom
-                | ErrorCode::InvalidName
-                | ErrorCode::UnsupportedVersion => return Some(Ending::Refused { code, message }),
-                ErrorCode::InvalidResume => {
-                    // The relay restarted with another resume secret and cannot know us by our id: join afresh,
-                    // and let the others meet us under a new id (they drop our old connection once it fails).
-                    self.0.identity.borrow_mut().take();
-                    for (peer, link) in self.0.links.borrow_mut().take() {
-                        link.close();
-                        self.0.transfers.peer_gone(&peer);
-                        dispatch.emit(Action::PeerLeft { peer, dropped: true });
-                    }
-                    let join = Join {
-                        version: PROTOCOL_VERSION,
-                        room: self.0.room.to_string(),
-                        name: self.0.name.clone(),
-                        resume: None,
-                    };
-                    self.send(ClientMessage::Join(join));
-                }
-                _ => web_sys::console::warn_1(&format!("relay: {} ({message})", code.as_str()).into()),
-            },
-        }
-        None
     }
 
     /// Holds the call screen's updates back until the connection to each of `peers` is up (or has failed), or for
-    /// [`CONNECT_GATE_MAX_MS`] at most: its render would otherwise run in the middle of the negotiation and the ICE
-    /// checks, delaying them.
-    fn hold_screen(&self, peers: Vec<PeerId>) {
-        if peers.is_empty() {
-            return;
-        }
+    /// `at_most_ms`: its render would otherwise run in the middle of the negotiation and the ICE checks, delaying
+    /// them.
+    fn hold_screen(&self, peers: Vec<PeerId>, at_most_ms: u32) {
         self.0.gate.await_peers(peers);
         let gate = Rc::downgrade(&self.0.gate);
         spawn_local(async move {
-            gloo_timers::future::TimeoutFuture::new(CONNECT_GATE_MAX_MS).await;
+            gloo_timers::future::TimeoutFuture::new(at_most_ms).await;
             if let Some(gate) = gate.upgrade() {
                 gate.open();
             }
         });
     }
 
-    /// A signal from a peer: the first one from a peer we have no link with (their offer) creates the link.
-    fn on_signal(&self, from: PeerId, payload: SignalPayload) {
-        let existing = self.0.links.borrow().get(&from).cloned();
-        let link = match existing {
-            Some(link) => link,
-            None => {
-                let Some((me, _)) = self.0.identity.borrow().clone() else { return };
-                if !matches!(payload, SignalPayload::Offer { .. }) {
-                    return;
-                }
-                match self.connect(&me, from.clone(), false) {
-                    Some(link) => link,
-                    None => return,
-                }
-            }
-        };
-        link.receive(payload);
-    }
-
-    fn connect(&self, me: &PeerId, peer: PeerId, initiate: bool) -> Option<Rc<PeerLink>> {
+    /// Makes a connection to `peer` (`initiate`: with our offer); says whether it could be made.
+    fn connect(&self, me: &PeerId, peer: PeerId, initiate: bool) -> bool {
         let outgoing = Outgoing {
             audio: self.0.media.audio_track(),
             video: self.0.camera_on.get().then(|| self.0.media.video_track()).flatten(),
@@ -565,12 +471,12 @@ impl Engine {
         let ice = self.0.ice.borrow().clone();
         match PeerLink::new(me, peer.clone(), &ice, outgoing, initiate, report) {
             Ok(link) => {
-                self.0.links.borrow_mut().insert(peer, Rc::clone(&link));
-                Some(link)
+                self.0.links.borrow_mut().insert(peer, link);
+                true
             }
             Err(error) => {
                 web_sys::console::error_2(&"cannot create a peer connection:".into(), &error);
-                None
+                false
             }
         }
     }
@@ -578,25 +484,8 @@ impl Engine {
     fn on_link_event(&self, peer: &PeerId, event: LinkEvent) {
         let dispatch = &self.0.dispatch;
         match event {
-            LinkEvent::Signal(payload) => self.send(ClientMessage::Signal { to: peer.clone(), payload }),
-            LinkEvent::State(state) => {
-                // The first connection to them is up, or will not come up by itself: the screen may show it.
-                if matches!(state, LinkState::Connected | LinkState::Failed | LinkState::Closed) {
-                    self.0.gate.settled(peer);
-                }
-                // A connection that died to someone the relay no longer lists (they left while the relay was
-                // down, or came back under a new id) will not be repaired: drop it.
-                let dead = matches!(state, LinkState::Failed | LinkState::Closed);
-                if dead && !self.0.roster.borrow().contains(peer) {
-                    if let Some(link) = self.0.links.borrow_mut().remove(peer) {
-                        link.close();
-                    }
-                    self.0.transfers.peer_gone(peer);
-                    dispatch.emit(Action::PeerLeft { peer: peer.clone(), dropped: true });
-                } else {
-                    dispatch.emit(Action::Link(peer.clone(), state));
-                }
-            }
+            LinkEvent::Signal(payload) => self.run(Event::LinkSignal { peer: peer.clone(), payload }),
+            LinkEvent::State(state) => self.run(Event::LinkState { peer: peer.clone(), state }),
             LinkEvent::MediaChanged | LinkEvent::ScreenChanged => {
                 dispatch.emit(Action::RemoteMediaChanged(peer.clone()))
             }

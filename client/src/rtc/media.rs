@@ -11,14 +11,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AnalyserNode, AudioContext, MediaDeviceKind, MediaStream, MediaStreamConstraints, MediaStreamTrack};
 
-/// Which device of a kind to use; `None` is the browser's default.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeviceChoice {
-    /// The camera's device id.
-    pub camera: Option<String>,
-    /// The microphone's device id.
-    pub mic: Option<String>,
-}
+use crate::call::devices::DeviceChoice;
+use crate::call::error::{Capture, MediaError, MissingMedia};
 
 /// A camera or microphone, for the pickers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,24 +57,18 @@ struct Inner {
     on_lost: Rc<RefCell<Option<LostHandler>>>,
 }
 
-fn media_devices() -> Result<web_sys::MediaDevices, String> {
-    web_sys::window()
-        .and_then(|window| window.navigator().media_devices().ok())
-        .ok_or_else(|| "Camera and microphone need a secure page (https or localhost).".to_owned())
+fn media_devices() -> Result<web_sys::MediaDevices, MediaError> {
+    web_sys::window().and_then(|window| window.navigator().media_devices().ok()).ok_or(MediaError::InsecurePage)
 }
 
-/// A sentence a person understands, for a failed getUserMedia.
-fn explain(error: &JsValue, what: &str) -> String {
-    let name = Reflect::get(error, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
-    match name.as_str() {
-        "NotAllowedError" | "SecurityError" => {
-            format!("Access to your {what} is blocked. Allow it in the browser's site settings, then reload.")
-        }
-        "NotFoundError" => format!("No {what} was found."),
-        "NotReadableError" | "AbortError" => format!("Your {what} is in use by another app, or not working."),
-        "OverconstrainedError" => format!("The chosen {what} is no longer available."),
-        _ => format!("Your {what} could not be started."),
-    }
+/// The name of the `DOMException` a request for a device failed with ("" if it has none).
+fn exception_name(error: &JsValue) -> String {
+    Reflect::get(error, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default()
+}
+
+/// What to tell the person about a failed getUserMedia.
+fn explain(error: &JsValue, asked: Capture) -> MediaError {
+    MediaError::from_dom_exception(&exception_name(error), asked)
 }
 
 fn constraint(device: &Option<String>) -> JsValue {
@@ -100,7 +88,7 @@ async fn get_user_media(
     audio: Option<&Option<String>>,
     video: Option<&Option<String>>,
 ) -> Result<MediaStream, JsValue> {
-    let devices = media_devices().map_err(|message| JsValue::from(js_sys::Error::new(&message)))?;
+    let devices = media_devices().map_err(|error| JsValue::from(js_sys::Error::new(&error.to_string())))?;
     let constraints = MediaStreamConstraints::new();
     constraints.set_audio(&audio.map_or(JsValue::FALSE, constraint));
     constraints.set_video(&video.map_or(JsValue::FALSE, constraint));
@@ -121,20 +109,10 @@ impl LocalMedia {
         let (stream, problem) = match get_user_media(audio, video).await {
             Ok(stream) => (Some(stream), None),
             Err(both) => match get_user_media(audio, None).await {
-                Ok(stream) => {
-                    (Some(stream), Some(format!("{} Joining with your microphone only.", explain(&both, "camera"))))
-                }
+                Ok(stream) => (Some(stream), Some(MissingMedia::MicrophoneOnly(explain(&both, Capture::Camera)))),
                 Err(_) => match get_user_media(None, video).await {
-                    Ok(stream) => {
-                        (Some(stream), Some(format!("{} Joining with your camera only.", explain(&both, "microphone"))))
-                    }
-                    Err(_) => (
-                        None,
-                        Some(format!(
-                            "{} You can still join to see and hear the others.",
-                            explain(&both, "camera and microphone")
-                        )),
-                    ),
+                    Ok(stream) => (Some(stream), Some(MissingMedia::CameraOnly(explain(&both, Capture::Microphone)))),
+                    Err(_) => (None, Some(MissingMedia::Neither(explain(&both, Capture::CameraAndMicrophone)))),
                 },
             },
         };
@@ -149,7 +127,8 @@ impl LocalMedia {
         for track in [media.audio_track(), media.video_track()].into_iter().flatten() {
             media.watch(&track);
         }
-        (media, problem)
+        // The lobby shows the sentence as it is.
+        (media, problem.map(|problem| problem.to_string()))
     }
 
     /// Calls `lost` with "audio" or "video" when the device in use stops by itself (unplugged, or taken over).
@@ -212,11 +191,13 @@ impl LocalMedia {
         }
     }
 
-    /// Starts the chosen camera, replacing any running one. Returns the new track.
+    /// Starts the chosen camera, replacing any running one. Returns the new track, or what to tell the person (a
+    /// [`MediaError`], worded for the lobby and the call's notices, which show it as it is).
     pub async fn start_camera(&self) -> Result<MediaStreamTrack, String> {
         let camera = self.0.choice.borrow().camera.clone();
-        let stream = get_user_media(None, Some(&camera)).await.map_err(|error| explain(&error, "camera"))?;
-        let track = first_track(&stream, "video").ok_or("The camera gave no picture.")?;
+        let stream =
+            get_user_media(None, Some(&camera)).await.map_err(|error| explain(&error, Capture::Camera).to_string())?;
+        let track = first_track(&stream, "video").ok_or_else(|| MediaError::NoCameraPicture.to_string())?;
         self.watch(&track);
         self.stop_camera();
         self.0.stream.add_track(&track);
@@ -237,12 +218,13 @@ impl LocalMedia {
     }
 
     /// Switches the microphone to another device (`None`: the browser's default), keeping its muted state.
-    /// Returns the new track.
+    /// Returns the new track, or what to tell the person (a [`MediaError`], worded).
     pub async fn use_mic(&self, id: Option<String>) -> Result<MediaStreamTrack, String> {
         let enabled = self.audio_track().is_none_or(|track| track.enabled());
         self.0.choice.borrow_mut().mic = id.clone();
-        let stream = get_user_media(Some(&id), None).await.map_err(|error| explain(&error, "microphone"))?;
-        let track = first_track(&stream, "audio").ok_or("The microphone gave no sound.")?;
+        let stream =
+            get_user_media(Some(&id), None).await.map_err(|error| explain(&error, Capture::Microphone).to_string())?;
+        let track = first_track(&stream, "audio").ok_or_else(|| MediaError::NoMicrophoneSound.to_string())?;
         self.watch(&track);
         track.set_enabled(enabled);
         if let Some(old) = self.0.audio.borrow_mut().replace(Clone::clone(&track)) {
@@ -278,21 +260,14 @@ pub struct Screen {
 }
 
 /// Asks the person which screen or window to share (the browser shows its own picker).
-pub async fn pick_screen() -> Result<Screen, String> {
+pub async fn pick_screen() -> Result<Screen, MediaError> {
     let devices = media_devices()?;
-    let promise = devices.get_display_media().map_err(|error| explain(&error, "screen"))?;
+    let promise = devices.get_display_media().map_err(|error| explain(&error, Capture::Screen))?;
     let stream: MediaStream = match JsFuture::from(promise).await {
         Ok(stream) => stream.unchecked_into(),
-        Err(error) => {
-            let name = Reflect::get(&error, &"name".into()).ok().and_then(|n| n.as_string()).unwrap_or_default();
-            return Err(if name == "NotAllowedError" {
-                "Screen sharing was cancelled.".to_owned()
-            } else {
-                explain(&error, "screen")
-            });
-        }
+        Err(error) => return Err(MediaError::from_screen_picker(&exception_name(&error))),
     };
-    let track = first_track(&stream, "video").ok_or("The shared screen has no picture.")?;
+    let track = first_track(&stream, "video").ok_or(MediaError::NoScreenPicture)?;
     Ok(Screen { stream, track })
 }
 

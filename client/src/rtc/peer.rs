@@ -23,7 +23,8 @@ use crate::call::ice::IceProblem;
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
-    add_track, restart_ice, set_local_description_implicit, set_username_fragment, username_fragment,
+    add_track, event_handler, restart_ice, set_local_description_implicit, set_onicecandidateerror,
+    set_username_fragment, username_fragment,
 };
 use crate::rtc::media::Screen;
 
@@ -96,7 +97,7 @@ pub struct PeerLink {
     negotiating: Cell<bool>,
     held: RefCell<Vec<LinkEvent>>,
     // Event handlers, kept alive as long as the connection.
-    _handlers: Vec<Closure<dyn FnMut(JsValue)>>,
+    _handlers: [Closure<dyn FnMut(JsValue)>; 6],
 }
 
 fn rtc_configuration(ice: &IceSettings) -> RtcConfiguration {
@@ -154,76 +155,62 @@ impl PeerLink {
         let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice))?;
         let (work, queue) = mpsc::unbounded();
         let link = Rc::new_cyclic(|weak: &std::rc::Weak<PeerLink>| {
-            let mut handlers: Vec<Closure<dyn FnMut(JsValue)>> = Vec::new();
-            {
-                let work = work.clone();
-                handlers.push(Closure::new(move |_: JsValue| {
-                    let _ = work.unbounded_send(Work::Negotiate);
-                }));
-                pc.set_onnegotiationneeded(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
-            }
-            {
-                let report = Rc::clone(&report);
-                handlers.push(Closure::new(move |event: JsValue| {
-                    let event: RtcPeerConnectionIceEvent = event.unchecked_into();
-                    let payload = match event.candidate() {
-                        Some(candidate) => SignalPayload::Candidate {
-                            candidate: candidate.candidate(),
-                            sdp_mid: candidate.sdp_mid(),
-                            sdp_m_line_index: candidate.sdp_m_line_index(),
-                            username_fragment: username_fragment(&candidate),
-                        },
-                        None => SignalPayload::EndOfCandidates,
-                    };
-                    report(LinkEvent::Signal(payload));
-                }));
-                pc.set_onicecandidate(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
-            }
-            {
+            let handlers = [
+                event_handler(&pc, RtcPeerConnection::set_onnegotiationneeded, {
+                    let work = work.clone();
+                    move |_: JsValue| {
+                        let _ = work.unbounded_send(Work::Negotiate);
+                    }
+                }),
+                event_handler(&pc, RtcPeerConnection::set_onicecandidate, {
+                    let report = Rc::clone(&report);
+                    move |event: RtcPeerConnectionIceEvent| {
+                        let payload = match event.candidate() {
+                            Some(candidate) => SignalPayload::Candidate {
+                                candidate: candidate.candidate(),
+                                sdp_mid: candidate.sdp_mid(),
+                                sdp_m_line_index: candidate.sdp_m_line_index(),
+                                username_fragment: username_fragment(&candidate),
+                            },
+                            None => SignalPayload::EndOfCandidates,
+                        };
+                        report(LinkEvent::Signal(payload));
+                    }
+                }),
                 // A TURN server refusing the credentials is only ever seen here: gathering just yields no relay
                 // candidate, and with the relay-only policy no candidate at all.
-                let report = Rc::clone(&report);
-                handlers.push(Closure::new(move |event: JsValue| {
-                    let event: RtcPeerConnectionIceErrorEvent = event.unchecked_into();
-                    let (url, code) = (event.url(), event.error_code());
-                    if let Some(problem) = IceProblem::from_candidate_error(&url, code) {
-                        let detail = format!("ICE server {url} answered {code} {}", event.error_text());
-                        web_sys::console::warn_1(&detail.into());
-                        report(LinkEvent::IceProblem(problem));
+                event_handler(&pc, set_onicecandidateerror, {
+                    let report = Rc::clone(&report);
+                    move |event: RtcPeerConnectionIceErrorEvent| {
+                        let (url, code) = (event.url(), event.error_code());
+                        if let Some(problem) = IceProblem::from_candidate_error(&url, code) {
+                            let detail = format!("ICE server {url} answered {code} {}", event.error_text());
+                            web_sys::console::warn_1(&detail.into());
+                            report(LinkEvent::IceProblem(problem));
+                        }
                     }
-                }));
-                // web-sys has no `onicecandidateerror` setter.
-                let _ = pc.add_event_listener_with_callback(
-                    "icecandidateerror",
-                    handlers.last().unwrap().as_ref().unchecked_ref(),
-                );
-            }
-            {
-                let weak = weak.clone();
-                handlers.push(Closure::new(move |_: JsValue| {
-                    if let Some(link) = weak.upgrade() {
-                        link.on_connection_state();
+                }),
+                event_handler(&pc, RtcPeerConnection::set_onconnectionstatechange, {
+                    let weak = weak.clone();
+                    move |_: JsValue| {
+                        if let Some(link) = weak.upgrade() {
+                            link.on_connection_state();
+                        }
                     }
-                }));
-                pc.set_onconnectionstatechange(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
-            }
-            {
-                let weak = weak.clone();
-                handlers.push(Closure::new(move |event: JsValue| {
-                    if let Some(link) = weak.upgrade() {
-                        link.on_track(event.unchecked_into());
+                }),
+                event_handler(&pc, RtcPeerConnection::set_ontrack, {
+                    let weak = weak.clone();
+                    move |event: RtcTrackEvent| {
+                        if let Some(link) = weak.upgrade() {
+                            link.on_track(event);
+                        }
                     }
-                }));
-                pc.set_ontrack(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
-            }
-            {
-                let report = Rc::clone(&report);
-                handlers.push(Closure::new(move |event: JsValue| {
-                    let event: RtcDataChannelEvent = event.unchecked_into();
-                    report(LinkEvent::DataChannel(event.channel()));
-                }));
-                pc.set_ondatachannel(Some(handlers.last().unwrap().as_ref().unchecked_ref()));
-            }
+                }),
+                event_handler(&pc, RtcPeerConnection::set_ondatachannel, {
+                    let report = Rc::clone(&report);
+                    move |event: RtcDataChannelEvent| report(LinkEvent::DataChannel(event.channel()))
+                }),
+            ];
             PeerLink {
                 id,
                 pc: pc.clone(),
@@ -416,11 +403,10 @@ impl PeerLink {
         init.set_id(0);
         let channel = self.pc.create_data_channel_with_data_channel_dict("huddle", &init);
         let report = Rc::clone(&self.report);
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| report(LinkEvent::ChannelOpen));
-        channel.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        let on_open =
+            event_handler(&channel, RtcDataChannel::set_onopen, move |_: JsValue| report(LinkEvent::ChannelOpen));
         let report = Rc::clone(&self.report);
-        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let event: MessageEvent = event.unchecked_into();
+        let on_message = event_handler(&channel, RtcDataChannel::set_onmessage, move |event: MessageEvent| {
             let Some(text) = event.data().as_string() else { return };
             if text.len() > MAX_PEER_MESSAGE_BYTES {
                 return;
@@ -429,7 +415,6 @@ impl PeerLink {
                 report(LinkEvent::Message(message));
             }
         });
-        channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         // The channel lives as long as the page's connection; its handlers must too.
         on_open.forget();
         on_message.forget();

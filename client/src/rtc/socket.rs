@@ -2,7 +2,8 @@
 //!
 //! Text only (the protocol has no binary frames). What is sent before the socket opens waits, in order, and goes
 //! out when it does; closing a socket that is still connecting waits for that too, so a last message (`leave`)
-//! is not lost.
+//! is not lost. A connection can also be abandoned, as dropping it would: closed at once, and whatever it still
+//! delivers ignored.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -20,7 +21,7 @@ pub enum SocketEvent {
     Closed(u16),
 }
 
-/// An open (or opening) relay connection. Dropping it closes the socket.
+/// An open (or opening) relay connection, and what it reports. Dropping it closes the socket.
 pub struct RelaySocket {
     shared: Rc<Shared>,
     events: mpsc::UnboundedReceiver<SocketEvent>,
@@ -38,14 +39,35 @@ struct Shared {
     waiting: RefCell<Vec<String>>,
     /// Closing was asked while the socket was still connecting.
     close_when_open: Cell<bool>,
+    /// Where the events go, to end the stream when the connection is abandoned.
+    events: mpsc::UnboundedSender<SocketEvent>,
+    /// The connection was abandoned: nothing it delivers counts any more.
+    abandoned: Cell<bool>,
+}
+
+impl Shared {
+    /// Stops listening to the socket and closes it.
+    fn detach(&self) {
+        let socket = &self.socket;
+        socket.set_onopen(None);
+        socket.set_onmessage(None);
+        socket.set_onclose(None);
+        let _ = socket.close();
+    }
 }
 
 impl RelaySocket {
     /// Starts connecting to `url`; fails only when the URL is unusable.
     pub fn open(url: &str) -> Result<Self, JsValue> {
         let socket = WebSocket::new(url)?;
-        let shared = Rc::new(Shared { socket, waiting: RefCell::new(Vec::new()), close_when_open: Cell::new(false) });
         let (sender, events) = mpsc::unbounded();
+        let shared = Rc::new(Shared {
+            socket,
+            waiting: RefCell::new(Vec::new()),
+            close_when_open: Cell::new(false),
+            events: sender.clone(),
+            abandoned: Cell::new(false),
+        });
 
         let opened = Rc::downgrade(&shared);
         let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
@@ -80,19 +102,18 @@ impl RelaySocket {
         RelaySender(Rc::clone(&self.shared))
     }
 
-    /// The next event; `None` after [`SocketEvent::Closed`].
+    /// The next event; `None` after [`SocketEvent::Closed`], or once the connection is abandoned
+    /// ([`RelaySender::abandon`]).
     pub async fn next(&mut self) -> Option<SocketEvent> {
-        self.events.next().await
+        let event = self.events.next().await?;
+        // Events that arrived before the connection was abandoned, but were not read yet, are void too.
+        (!self.shared.abandoned.get()).then_some(event)
     }
 }
 
 impl Drop for RelaySocket {
     fn drop(&mut self) {
-        let socket = &self.shared.socket;
-        socket.set_onopen(None);
-        socket.set_onmessage(None);
-        socket.set_onclose(None);
-        let _ = socket.close();
+        self.shared.detach();
     }
 }
 
@@ -116,5 +137,13 @@ impl RelaySender {
         } else {
             let _ = self.0.socket.close();
         }
+    }
+
+    /// Done with the connection, as if its [`RelaySocket`] were dropped: the socket closes now, and its reader gets
+    /// no more events (not even [`SocketEvent::Closed`]).
+    pub fn abandon(&self) {
+        self.0.abandoned.set(true);
+        self.0.detach();
+        self.0.events.close_channel();
     }
 }

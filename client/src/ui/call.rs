@@ -10,10 +10,10 @@ use crate::call::shortcuts::{command_for, Command, Press, SHORTCUTS};
 use crate::call::state::{Action, CallState, LinkState, Phase, RemotePeer};
 use crate::rtc::engine::Engine;
 use crate::ui::chat::Chat;
+use crate::ui::controls::{device_toggle, share_link, Switch};
 use crate::ui::copy_link::CopyLink;
 use crate::ui::ended::ended;
 use crate::ui::icon::{icon, Icon};
-use crate::ui::lobby::{device_toggle, share_link, Switch};
 use crate::ui::settings::Settings;
 use crate::ui::stats::StatsPanel;
 use crate::ui::transfer::{transfer_panel, use_file_sending};
@@ -119,7 +119,7 @@ pub fn call(props: &CallProps) -> Html {
                 let (engine, state) = (engine.clone(), state.clone());
                 spawn_local(async move {
                     if let Err(why) = engine.start_screen_share().await {
-                        state.dispatch(Action::Notice(why));
+                        state.dispatch(Action::Notice(why.to_string()));
                     }
                 });
             }

@@ -1,7 +1,9 @@
 //! Yew components: small presentational pieces and the screens made of them.
 
 pub mod call;
+pub mod call_state;
 pub mod chat;
+pub mod controls;
 pub mod copy_link;
 pub mod ended;
 pub mod home;

@@ -6,7 +6,7 @@ use yew::prelude::*;
 
 use crate::rtc::engine::Engine;
 use crate::rtc::media::{can_choose_speaker, list_devices, watch_devices, Devices};
-use crate::ui::lobby::device_picker;
+use crate::ui::controls::device_picker;
 
 /// Properties of [`Settings`].
 #[derive(Properties, PartialEq)]

@@ -1,0 +1,18 @@
+//! Plugs the call's state (`call::state`, plain Rust) into Yew's `use_reducer`, so that `call/` needs no Yew.
+
+use std::rc::Rc;
+
+use yew::Reducible;
+
+use crate::call::state::{Action, CallState};
+
+// Both types are this crate's, so the impl may live here, at the Yew edge, without a wrapper.
+impl Reducible for CallState {
+    type Action = Action;
+
+    fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        let mut next = (*self).clone();
+        next.apply(action);
+        Rc::new(next)
+    }
+}
