@@ -51,8 +51,15 @@ for _, pair in ipairs(list) do
   end
 end
 publish_room(room, joined_envelope, me)
+-- Join order is `since` order: a newcomer in the same millisecond as the last one still comes after it.
+local since = now
+for _, pair in ipairs(entries(room)) do
+  if pair[2].since >= since then
+    since = pair[2].since + 1
+  end
+end
 redis.call('HSET', room_key(room), peer,
-  cjson.encode({ relay = me, conn = conn, name = name, key = key, since = now, expires = 0 }))
+  cjson.encode({ relay = me, conn = conn, name = name, key = key, since = since, expires = 0 }))
 redis.call('SADD', peers_key(me), member(room, peer))
 redis.call('PEXPIRE', room_key(room), ttl)
 return { 'joined', others() }
