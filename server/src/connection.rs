@@ -253,7 +253,7 @@ impl Connection {
             }
             (Incoming::Join(join), State::Lobby) => self.join(join).await,
             (Incoming::Signal { to, payload }, State::Joined { room, peer }) => {
-                let text = signal_text(peer, &payload);
+                let text = signal_text(peer, payload);
                 match self.relay.router.signal(room, peer, &to, &text).await {
                     Ok(()) => {}
                     Err(error @ SignalError::UnknownPeer(_)) => self.reply(ErrorCode::UnknownPeer, error.to_string()),

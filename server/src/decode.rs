@@ -9,7 +9,6 @@
 //! written as an array) gets its payload as a slice of the frame too, from one more pass, so every payload is passed
 //! on byte for byte.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use huddle_common::{ClientMessage, ErrorCode, Join, PeerId};
@@ -29,8 +28,8 @@ pub enum Incoming<'a> {
     Signal {
         /// The recipient.
         to: PeerId,
-        /// The payload as sent: always borrowed, a slice of the frame.
-        payload: Cow<'a, str>,
+        /// The payload as sent: a slice of the frame.
+        payload: &'a str,
     },
     /// `leave`.
     Leave,
@@ -84,7 +83,7 @@ pub fn decode(text: &str) -> Result<Incoming<'_>, DecodeError> {
         Ok(ClientMessage::Join(join)) => Ok(Incoming::Join(join)),
         Ok(ClientMessage::Leave) => Ok(Incoming::Leave),
         Ok(ClientMessage::Signal { to, .. }) => match serde_json::from_str::<RawPayload>(text) {
-            Ok(RawPayload(payload)) => Ok(Incoming::Signal { to, payload: Cow::Borrowed(payload.get()) }),
+            Ok(RawPayload(payload)) => Ok(Incoming::Signal { to, payload: payload.get() }),
             // Not expected: serde has just read this frame as a signal, so it has one payload.
             Err(source) => Err(DecodeError::InvalidMessage { kind: "signal".into(), source }),
         },
@@ -141,7 +140,7 @@ fn fast_signal(text: &str) -> Option<Incoming<'_>> {
     let FastSignal { to, payload } = serde_json::from_str(text).ok()?;
     let payload = payload.get();
     serde_json::from_str::<PayloadShape>(payload).ok()?;
-    Some(Incoming::Signal { to, payload: Cow::Borrowed(payload) })
+    Some(Incoming::Signal { to, payload })
 }
 
 /// A `signal` read by the fast path, its payload not yet checked.
