@@ -85,6 +85,16 @@ fn join(registry: &mut Registry, room: &RoomId, name: &str, peer: &str, client: 
     }
 }
 
+/// Ada (`a`, connection 1) and Bob (`b`, connection 2) in one room, Ada's news of Bob's arrival already read.
+fn ada_and_bob() -> (Registry, RoomId, Client, Client) {
+    let (mut registry, room) = (registry(), room());
+    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
+    join(&mut registry, &room, "Ada", "a", &mut ada);
+    join(&mut registry, &room, "Bob", "b", &mut bob);
+    assert_eq!(ada.received(), [peer_joined("b", "Bob")]);
+    (registry, room, ada, bob)
+}
+
 /// A `signal` from `from`, as a connection would have stamped it.
 fn signal(from: &str, marker: &str) -> Arc<str> {
     encode(&ServerMessage::Signal { from: PeerId::from(from), payload: SignalPayload::Offer { sdp: marker.into() } })
@@ -164,11 +174,7 @@ fn a_refused_join_leaves_no_empty_room_behind() {
 
 #[test]
 fn a_signal_reaches_a_peer_of_the_room_and_no_one_else() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, mut bob) = ada_and_bob();
     let (a, b) = (PeerId::from("a"), PeerId::from("b"));
 
     assert!(registry.deliver(&room, &a, &b, &signal("a", "hello")));
@@ -185,11 +191,7 @@ fn a_signal_reaches_a_peer_of_the_room_and_no_one_else() {
 
 #[test]
 fn leaving_tells_the_others_and_the_last_one_out_closes_the_room() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, _bob) = ada_and_bob();
 
     // Only the connection that holds the peer can take it out.
     registry.leave(&room, &PeerId::from("b"), 99, LeaveReason::Left);
@@ -207,11 +209,7 @@ fn leaving_tells_the_others_and_the_last_one_out_closes_the_room() {
 
 #[test]
 fn a_dropped_peer_resumes_quietly_and_gets_what_was_held_for_it() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, _bob) = ada_and_bob();
     let (a, b) = (PeerId::from("a"), PeerId::from("b"));
 
     assert_eq!(registry.disconnect(&room, &b, 99, GRACE), None, "not the connection that holds it");
@@ -240,11 +238,7 @@ fn a_dropped_peer_resumes_quietly_and_gets_what_was_held_for_it() {
 
 #[test]
 fn a_dropped_peer_that_does_not_resume_leaves_when_its_grace_period_ends() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, _bob) = ada_and_bob();
     let b = PeerId::from("b");
     let epoch = registry.disconnect(&room, &b, 2, GRACE).unwrap();
 
@@ -261,10 +255,7 @@ fn a_dropped_peer_that_does_not_resume_leaves_when_its_grace_period_ends() {
 
 #[test]
 fn what_was_held_from_a_peer_that_left_is_not_passed_on() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
+    let (mut registry, room, _ada, _bob) = ada_and_bob();
     let (a, b) = (PeerId::from("a"), PeerId::from("b"));
     registry.disconnect(&room, &a, 1, GRACE).unwrap();
     assert!(registry.deliver(&room, &b, &a, &signal("b", "stale")));
@@ -301,11 +292,7 @@ fn a_peer_within_its_grace_period_gets_the_newest_signals_held_for_it() {
 
 #[test]
 fn resuming_while_the_old_connection_is_open_closes_it_as_replaced() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, bob) = ada_and_bob();
 
     let mut bob_again = Client::new(3);
     registry.join(request(&room, "Bob", "b", true, &bob_again), welcome(&room)).unwrap();
@@ -370,11 +357,7 @@ fn with_a_shared_registry_a_cancelled_join_leaves_nothing_behind() {
 
 #[test]
 fn with_a_shared_registry_news_from_other_relays_reaches_the_peers_here() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, mut bob) = ada_and_bob();
 
     let carol = PeerInfo { id: PeerId::from("c"), name: DisplayName::parse("Carol").unwrap() };
     registry.announce_joined(&room, carol);
@@ -391,11 +374,7 @@ fn with_a_shared_registry_news_from_other_relays_reaches_the_peers_here() {
 
 #[test]
 fn with_a_shared_registry_a_peer_resumed_elsewhere_is_handed_over_with_what_was_held() {
-    let (mut registry, room) = (registry(), room());
-    let (mut ada, mut bob) = (Client::new(1), Client::new(2));
-    join(&mut registry, &room, "Ada", "a", &mut ada);
-    join(&mut registry, &room, "Bob", "b", &mut bob);
-    ada.received();
+    let (mut registry, room, mut ada, _bob) = ada_and_bob();
     let (a, b) = (PeerId::from("a"), PeerId::from("b"));
     registry.disconnect(&room, &b, 2, GRACE).unwrap();
     registry.deliver(&room, &a, &b, &signal("a", "held"));
