@@ -52,11 +52,10 @@ for _, pair in ipairs(list) do
 end
 publish_room(room, joined_envelope, me)
 -- Join order is `since` order: a newcomer in the same millisecond as the last one still comes after it.
+-- (`list` is in join order, so its last entry is the latest.)
 local since = now
-for _, pair in ipairs(entries(room)) do
-  if pair[2].since >= since then
-    since = pair[2].since + 1
-  end
+if #list > 0 and list[#list][2].since >= since then
+  since = list[#list][2].since + 1
 end
 redis.call('HSET', room_key(room), peer,
   cjson.encode({ relay = me, conn = conn, name = name, key = key, since = since, expires = 0 }))
