@@ -13,6 +13,8 @@ use futures::StreamExt;
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
+use crate::rtc::bindings::event_handler;
+
 /// What the relay connection reports.
 pub enum SocketEvent {
     /// A text frame.
@@ -70,7 +72,7 @@ impl RelaySocket {
         });
 
         let opened = Rc::downgrade(&shared);
-        let on_open = Closure::<dyn FnMut(JsValue)>::new(move |_| {
+        let on_open = event_handler(&shared.socket, WebSocket::set_onopen, move |_: JsValue| {
             if let Some(shared) = opened.upgrade() {
                 for text in shared.waiting.take() {
                     let _ = shared.socket.send_with_str(&text);
@@ -81,19 +83,16 @@ impl RelaySocket {
             }
         });
         let texts = sender.clone();
-        let on_message = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            if let Some(text) = event.unchecked_into::<MessageEvent>().data().as_string() {
+        let on_message = event_handler(&shared.socket, WebSocket::set_onmessage, move |event: MessageEvent| {
+            if let Some(text) = event.data().as_string() {
                 let _ = texts.unbounded_send(SocketEvent::Text(text));
             }
         });
         // An error is always followed by a close event, which is all the engine needs to know.
-        let on_close = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let _ = sender.unbounded_send(SocketEvent::Closed(event.unchecked_into::<CloseEvent>().code()));
+        let on_close = event_handler(&shared.socket, WebSocket::set_onclose, move |event: CloseEvent| {
+            let _ = sender.unbounded_send(SocketEvent::Closed(event.code()));
             sender.close_channel();
         });
-        shared.socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        shared.socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        shared.socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         Ok(RelaySocket { shared, events, _handlers: [on_open, on_message, on_close] })
     }
 
