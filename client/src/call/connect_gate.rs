@@ -1,10 +1,11 @@
 //! Keeping the call screen's updates back while first connections are being set up. An update re-renders the screen,
 //! and the browser runs that render (and the layout after it) ahead of the set-up's next steps: a description
 //! applied, an offer or answer sent, ICE candidates passed on, and the browser's own work on the page's thread for
-//! the ICE checks. On joining (and when someone joins) the render would delay the whole call setup: measured in
-//! Chromium, ICE took 50-80 ms longer with the call screen rendered as soon as the negotiation was done than with it
-//! rendered once connected. Held updates are passed on, in order, as soon as the last awaited connection is up (or
-//! has failed, or the peer left), while the first video frame is still being encoded.
+//! the ICE checks. On joining (and when someone joins) the render would delay the whole call setup: in Chromium, ICE
+//! took measurably longer with the call screen rendered as soon as the negotiation was done than with it rendered
+//! once connected (the call setup benchmark, docs/BENCHMARKS.md). Held updates are passed on, in order, as soon as
+//! the last awaited connection is up (or has failed, or the peer left), while the first video frame is still being
+//! encoded.
 
 use std::cell::RefCell;
 use std::collections::HashSet;

@@ -1,7 +1,8 @@
 //! Decimal numbers for people: "8.5 kbit/s", "12.3 MB", a sparkline's "11.67".
 //!
 //! Written out from integers rather than with `format!("{:.1}", x)`: Rust's float formatting (exact and
-//! shortest-representation algorithms, with their tables) would add some 15 KB to the wasm for a few labels.
+//! shortest-representation algorithms, with their tables) would weigh far more in the wasm than a few labels are
+//! worth (docs/SIZE.md, "What each change saved").
 
 /// `value` rounded to `decimals` places (halves away from zero), with exactly that many: `fixed(2.25, 1)` is `2.3`,
 /// `fixed(812.4, 0)` is `812`. Values that are not finite, which no figure shown can be, are written as 0.

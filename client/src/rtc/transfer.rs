@@ -339,7 +339,8 @@ impl Transfers {
 /// A side that sends `file_cancel` leaves closing the channel to the peer: Chrome may deliver the closing before a
 /// message sent just ahead of it, and the peer would then take a cancel for a lost connection.
 ///
-/// `work` is boxed so that sending and receiving share one copy of this (~3 KB of wasm each).
+/// `work` is boxed so that sending and receiving share one copy of this rather than each carrying its own
+/// (docs/SIZE.md, "What each change saved").
 async fn finish(
     shared: Weak<Shared>,
     key: TransferKey,
