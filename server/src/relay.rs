@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Notify};
 
+use crate::cluster::SetupError;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::ConnId;
@@ -56,8 +57,8 @@ pub struct Relay {
 
 impl Relay {
     /// The shared state for a relay configured by `config`; with `--redis-url`, it starts syncing with Redis
-    /// (in the background: Redis need not be up yet). Fails only on a malformed Redis URL.
-    pub fn new(config: &Config) -> Result<Arc<Self>, redis::RedisError> {
+    /// (in the background: Redis need not be up yet). Fails on a configuration it cannot work with.
+    pub fn new(config: &Config) -> Result<Arc<Self>, SetupError> {
         let metrics = Arc::new(Metrics::default());
         let shutdown = watch::channel(false).0;
         Ok(Arc::new(Relay {

@@ -1,5 +1,6 @@
--- ARGV: prefix, room, peer, relay, conn, name, name key, capacity, resuming (1/0), room ttl ms,
---       the `joined` envelope for other relays, the `taken_over` envelope for the relay a resumed peer leaves.
+-- ARGV (as the prelude leaves it): prefix, room, peer, relay, conn, name, name key, capacity, resuming (1/0), room ttl ms,
+--       the `joined` envelope for other relays, the `taken_over` envelope for the relay a resumed peer leaves
+--       (both unsealed: the script seals them for each relay).
 -- Returns {'joined'|'resumed', {id, name, ...}}, or {'full', {}} or {'taken', {}}.
 local room, peer, me, conn = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local name, key, capacity, resuming = ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1'
@@ -35,7 +36,7 @@ if resuming and existing then
   if previous ~= me then
     redis.call('SREM', peers_key(previous), member(room, peer))
     redis.call('SADD', peers_key(me), member(room, peer))
-    redis.call('PUBLISH', channel(previous), taken_over_envelope)
+    publish(previous, taken_over_envelope)
   end
   redis.call('PEXPIRE', room_key(room), ttl)
   return { 'resumed', others() }

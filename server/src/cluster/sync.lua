@@ -1,5 +1,5 @@
--- ARGV: prefix, relay, room ttl ms, dead after ms (0: do not judge other relays), repair (1/0), the number of
--- peers the relay holds, then for each: room, peer, conn, name, name key, grace left ms (0 while connected); then
+-- ARGV (as the prelude leaves it): prefix, relay, room ttl ms, dead after ms (0: do not judge other relays),
+-- repair (1/0), the number of peers the relay holds, then for each: room, peer, conn, name, name key, grace left ms (0 while connected); then
 -- "<room> <peer>" and conn of each entry this script called a stray last time.
 -- The relay's heartbeat, and its repair after Redis lost data or the relay lost Redis:
 -- 1. records the heartbeat, and keeps the rooms it holds people in from expiring;
