@@ -243,7 +243,8 @@ impl Cluster {
             .arg(request.name.as_str())
             .arg(request.name.uniqueness_key())
             .arg(self.capacity)
-            .arg(u8::from(request.resuming))
+            .arg(request.resume.map(|claim| claim.nonce.to_hex()).unwrap_or_default())
+            .arg(request.nonce.to_hex())
             .arg(millis(self.room_ttl))
             .arg(encode(&joined))
             .arg(encode(&taken_over));
@@ -253,6 +254,7 @@ impl Cluster {
             "joined" | "resumed" => Ok(Decision { resumed: outcome == "resumed", peers: peer_infos(&others) }),
             "full" => Err(JoinError::RoomFull(self.capacity as usize)),
             "taken" => Err(JoinError::NameTaken),
+            "invalid_resume" => Err(JoinError::InvalidResume),
             other => {
                 tracing::error!(outcome = other, "the join script answered something unexpected");
                 Err(JoinError::Unavailable)
@@ -504,6 +506,7 @@ impl Cluster {
                 .arg(peer.conn)
                 .arg(peer.name.as_str())
                 .arg(&peer.name_key)
+                .arg(peer.nonce.to_hex())
                 .arg(millis(peer.grace_left));
         }
         for stray in strays {

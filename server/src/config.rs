@@ -76,10 +76,15 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_REJOIN_GRACE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub rejoin_grace: Duration,
 
-    /// Secret keying resume tokens. Set it (and share it between relays) so a peer can resume after a restart.
-    /// Unset: a random secret per process.
-    #[arg(long, env = "HUDDLE_RESUME_SECRET", hide_env_values = true)]
+    /// Secret keying resume tokens (at least 32 bytes). Set it (and share it between relays) so a peer can resume
+    /// after a restart. Unset: a random secret per process.
+    #[arg(long, env = "HUDDLE_RESUME_SECRET", hide_env_values = true, value_parser = long_secret)]
     pub resume_secret: Option<String>,
+
+    /// How long a resume token stays valid after it was issued (at a join or resume): a call longer than this
+    /// whose connection drops comes back as a new arrival.
+    #[arg(long, env = "HUDDLE_RESUME_TTL", default_value = "24h", value_parser = positive_duration)]
+    pub resume_ttl: Duration,
 
     /// STUN server URL handed to clients (repeatable). None by default: no public server is ever assumed.
     #[arg(long = "stun-url", env = "HUDDLE_STUN_URLS", value_delimiter = ',')]
@@ -158,9 +163,9 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// A secret used as a key: at least [`MIN_SECRET_BYTES`](crate::cluster::seal::MIN_SECRET_BYTES) bytes.
+/// A secret used as a key (`--cluster-secret`, `--resume-secret`): at least 32 bytes.
 fn long_secret(text: &str) -> Result<String, String> {
-    let min = crate::cluster::seal::MIN_SECRET_BYTES;
+    let min = crate::cluster::seal::MIN_SECRET_BYTES.max(crate::resume::MIN_SECRET_BYTES);
     if text.len() < min {
         return Err(format!(
             "must be at least {min} bytes long (it has {}); `openssl rand -base64 32` makes one",
@@ -221,7 +226,7 @@ mod tests {
 
     #[test]
     fn periods_and_lifetimes_must_be_longer_than_zero() {
-        for flag in ["--heartbeat-interval", "--heartbeat-timeout", "--turn-ttl"] {
+        for flag in ["--heartbeat-interval", "--heartbeat-timeout", "--turn-ttl", "--resume-ttl"] {
             let refused = Config::try_parse_from(["huddle-server", flag, "0s"]).unwrap_err();
             assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");
             assert!(refused.to_string().contains("must be longer than zero"), "{refused}");
@@ -246,6 +251,17 @@ mod tests {
         let secret = "x".repeat(32);
         let config = Config::try_parse_from([&url[..], &["--cluster-secret", &secret]].concat()).unwrap();
         assert_eq!(config.cluster_secret.as_deref(), Some(secret.as_str()));
+    }
+
+    #[test]
+    fn a_resume_secret_must_be_long() {
+        let short = Config::try_parse_from(["huddle-server", "--resume-secret", "hunter2"]).unwrap_err();
+        assert_eq!(short.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        let secret = "y".repeat(32);
+        let config = Config::try_parse_from(["huddle-server", "--resume-secret", &secret]).unwrap();
+        assert_eq!(config.resume_secret.as_deref(), Some(secret.as_str()));
+        assert_eq!(Config::defaults().resume_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 -- Shared by every script (prepended to each). The layout, under the prefix in ARGV[1]:
---   <p>:room:<room>          hash  peer id -> JSON {relay, conn, name, key, since, expires}
---                                   (expires: 0 while connected, else when its grace period ends, ms)
+--   <p>:room:<room>          hash  peer id -> JSON {relay, conn, name, key, nonce, since, expires}
+--                                   (nonce: of its latest join, which its resume token must name; expires: 0 while
+--                                   connected, else when its grace period ends, ms)
 --   <p>:relay:<relay>:peers  set   "<room> <peer>" for every entry that relay holds
 --   <p>:relays               zset  relay id -> its last heartbeat, ms (Redis' clock)
 --   <p>:offline              zset  "<room> <peer>" -> expires, for peers within their grace period

@@ -169,6 +169,32 @@ async fn a_peer_resumes_through_another_relay_and_gets_what_was_held_for_it() {
     ada.signal(&bob_id, offer("back")).await;
     assert_eq!(bob.recv_signal().await, (ada_joined.peer_id.clone(), offer("back")));
     wait_for_metric(a.local_addr(), "huddle_peers", 0).await;
+
+    // Her first token was voided by that resume, on every relay; the fresh one works, from either.
+    assert_ne!(rejoined.resume_token, ada_joined.resume_token);
+    let mut thief = Client::connect(a.local_addr()).await;
+    let old = Resume { peer_id: ada_joined.peer_id.clone(), token: ada_joined.resume_token.clone() };
+    match thief.try_join(&room, "Ada", Some(old)).await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidResume),
+        other => panic!("expected invalid_resume, got {other:?}"),
+    }
+    let mut ada_again = Client::connect(a.local_addr()).await;
+    let fresh = Resume { peer_id: ada_joined.peer_id.clone(), token: rejoined.resume_token.clone() };
+    let again = match ada_again.try_join(&room, "Ada", Some(fresh)).await {
+        ServerMessage::Joined(joined) => joined,
+        other => panic!("resume refused: {other:?}"),
+    };
+    assert!(again.resumed);
+    assert_eq!(u16::from(ada.recv_close().await.expect("a close frame").code), huddle_common::close_code::REPLACED);
+
+    // After she leaves, her latest token is refused too.
+    ada_again.send(&huddle_common::ClientMessage::Leave).await;
+    assert!(matches!(bob.recv().await, ServerMessage::PeerLeft { peer_id, .. } if peer_id == ada_joined.peer_id));
+    let latest = Resume { peer_id: ada_joined.peer_id.clone(), token: again.resume_token.clone() };
+    match thief.try_join(&room, "Ada", Some(latest)).await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidResume),
+        other => panic!("expected invalid_resume, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -206,16 +232,17 @@ async fn when_a_relay_dies_its_peers_leave_after_the_grace_period_and_can_rejoin
     };
     assert_eq!(told, (ada_joined.peer_id.clone(), LeaveReason::Disconnected));
 
-    // Ada's app reconnects to the relay that is left; her place is gone, so she comes back as news.
+    // Ada's app reconnects to the relay that is left; her place and her token are gone, so she joins anew.
     let mut ada = Client::connect(b.local_addr()).await;
     let resume = Resume { peer_id: ada_joined.peer_id.clone(), token: ada_joined.resume_token.clone() };
-    let rejoined = match ada.try_join(&room, "Ada", Some(resume)).await {
-        ServerMessage::Joined(joined) => joined,
-        other => panic!("rejoin refused: {other:?}"),
-    };
-    assert!(!rejoined.resumed);
+    match ada.try_join(&room, "Ada", Some(resume)).await {
+        ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::InvalidResume),
+        other => panic!("expected invalid_resume, got {other:?}"),
+    }
+    let rejoined = ada.join(&room, "Ada").await;
+    assert_ne!(rejoined.peer_id, ada_joined.peer_id);
     assert_eq!(ids(&rejoined.peers), [bob_id.as_str()]);
-    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { peer } if peer.id == ada_joined.peer_id));
+    assert!(matches!(bob.recv().await, ServerMessage::PeerJoined { peer } if peer.id == rejoined.peer_id));
 }
 
 #[tokio::test]
