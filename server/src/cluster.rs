@@ -59,7 +59,7 @@ pub enum SetupError {
     #[error("--redis-url: {0}")]
     Url(#[source] redis::RedisError),
     /// No cluster secret.
-    #[error("--redis-url needs --cluster-secret (HUDDLE_CLUSTER_SECRET), the same on every relay, so that relays can tell each other's messages from forgeries")]
+    #[error("--redis-url needs --cluster-secret, the same on every relay, to tell their messages from forgeries")]
     NoSecret,
     /// A cluster secret too short to be a key.
     #[error("--cluster-secret: {0}")]

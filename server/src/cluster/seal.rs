@@ -60,7 +60,7 @@ const SHA1_BLOCK: usize = 64;
 
 /// The cluster secret is too short to be a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the cluster secret must be at least {MIN_SECRET_BYTES} bytes long (it has {0}); `openssl rand -base64 32` makes one")]
+#[error("must be at least {MIN_SECRET_BYTES} bytes long (it has {0}); `openssl rand -base64 32` makes one")]
 pub struct ShortSecret(pub usize);
 
 /// The keys derived from the cluster secret.
