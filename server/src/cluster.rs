@@ -16,11 +16,18 @@
 //!
 //! Redis being unreachable never closes a connection: signals between peers on the same relay still flow, joins
 //! are refused with `unavailable`, `/healthz` says so, and everything resumes when Redis is back.
+//!
+//! Nothing that arrives on a relay's channel is believed unless it is sealed with the cluster secret
+//! (`--cluster-secret`): see [`seal`] for what is covered, and why scripts seal some envelopes themselves. With a
+//! `rediss://` URL the relay talks to Redis over TLS (`--redis-ca-file` names a private CA to trust).
+
+pub mod seal;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::StreamExt;
 use huddle_common::{DisplayName, LeaveReason, PeerId, PeerInfo, RoomId};
@@ -29,7 +36,9 @@ use redis::{FromRedisValue, Script, ScriptInvocation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
+use crate::config::Config;
 use crate::registry::{ConnId, Decision, Held, JoinError, JoinRequest, RegistryHandle};
+use seal::{ClusterKey, DropCounts, Dropped, Opener, Scheme, ShortSecret};
 
 /// The longest any one Redis operation may take before it counts as Redis being unreachable.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,8 +52,31 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 #[error("Redis is unreachable")]
 pub struct Unreachable;
 
-/// What one relay publishes to another (on the receiving relay's channel). `left` is also written by the Lua
-/// scripts, in `cluster/prelude.lua`.
+/// Why a relay cannot share rooms through Redis with its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The Redis URL is malformed (or names TLS options the relay cannot honour).
+    #[error("--redis-url: {0}")]
+    Url(#[source] redis::RedisError),
+    /// No cluster secret.
+    #[error("--redis-url needs --cluster-secret, the same on every relay, to tell their messages from forgeries")]
+    NoSecret,
+    /// A cluster secret too short to be a key.
+    #[error("--cluster-secret: {0}")]
+    ShortSecret(#[from] ShortSecret),
+    /// The CA file cannot be read.
+    #[error("--redis-ca-file {}: {error}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+/// What one relay publishes to another (on the receiving relay's channel), sealed (see [`seal`]). `left` is
+/// written by the Lua scripts, in `cluster/prelude.lua`.
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Envelope {
@@ -91,6 +123,8 @@ pub struct Cluster {
     client: redis::Client,
     connection: ConnectionManager,
     scripts: Scripts,
+    key: ClusterKey,
+    dropped: DropCounts,
     capacity: u32,
     grace: Duration,
     room_ttl: Duration,
@@ -109,16 +143,27 @@ impl std::fmt::Debug for Cluster {
 }
 
 impl Cluster {
-    /// A cluster link for Redis at `url` (not connected yet: see [`Cluster::spawn`]); keys and channels are named
-    /// under `prefix`.
-    pub fn new(url: &str, prefix: &str, capacity: u32, grace: Duration) -> redis::RedisResult<Self> {
-        let client = redis::Client::open(url)?;
-        let config = ConnectionManagerConfig::new()
+    /// A cluster link for Redis at `url` (not connected yet: see [`Cluster::spawn`]), sealing with
+    /// `--cluster-secret`; keys and channels are named under `--redis-prefix`.
+    pub fn new(url: &str, config: &Config) -> Result<Self, SetupError> {
+        let secret = config.cluster_secret.as_deref().ok_or(SetupError::NoSecret)?;
+        let key = ClusterKey::new(secret.as_bytes())?;
+        let client = match &config.redis_ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|error| SetupError::CaFile { path: path.clone(), error })?;
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                redis::Client::build_with_tls(url, certificates)
+            }
+            None => redis::Client::open(url),
+        }
+        .map_err(SetupError::Url)?;
+        let (prefix, capacity, grace) = (&config.redis_prefix, config.room_capacity, config.rejoin_grace);
+        let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(OPERATION_TIMEOUT))
             .set_response_timeout(Some(OPERATION_TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
+        let connection = ConnectionManager::new_lazy_with_config(client.clone(), manager).map_err(SetupError::Url)?;
         let mut id = [0u8; 8];
         getrandom::getrandom(&mut id).expect("the OS random source is available");
         Ok(Cluster {
@@ -127,6 +172,8 @@ impl Cluster {
             client,
             connection,
             scripts: Scripts::new(),
+            key,
+            dropped: DropCounts::default(),
             capacity,
             grace,
             // Rooms outlive a relay that died by this much at most, even if no other relay ever cleans up.
@@ -156,6 +203,19 @@ impl Cluster {
         self.errors.load(Ordering::Relaxed)
     }
 
+    /// Envelopes dropped since start, by reason.
+    pub fn dropped(&self) -> [(Dropped, u64); Dropped::ALL.len()] {
+        self.dropped.snapshot()
+    }
+
+    /// A call of `script` with the arguments every script starts with (see `cluster/prelude.lua`).
+    fn invocation<'a>(&self, script: &'a Script) -> ScriptInvocation<'a> {
+        let (inner_pad, outer_pad) = self.key.pads();
+        let mut invocation = script.prepare_invoke();
+        invocation.arg(&self.prefix).arg(inner_pad).arg(outer_pad);
+        invocation
+    }
+
     /// Starts listening on this relay's channel, handing what arrives to `registry`, and syncing what `registry`
     /// holds, until `shutdown` turns true (or its sender is dropped with the rest of the relay).
     pub fn spawn(self: &Arc<Self>, registry: RegistryHandle, shutdown: watch::Receiver<bool>) {
@@ -174,9 +234,8 @@ impl Cluster {
         let joined = Envelope::Joined { room: request.room.clone(), peer: info };
         let taken_over =
             Envelope::TakenOver { room: request.room.clone(), peer: request.peer_id.clone(), by: self.id.clone() };
-        let mut invocation = self.scripts.join.prepare_invoke();
+        let mut invocation = self.invocation(&self.scripts.join);
         invocation
-            .arg(&self.prefix)
             .arg(request.room.as_str())
             .arg(request.peer_id.as_str())
             .arg(&self.id)
@@ -184,7 +243,8 @@ impl Cluster {
             .arg(request.name.as_str())
             .arg(request.name.uniqueness_key())
             .arg(self.capacity)
-            .arg(u8::from(request.resuming))
+            .arg(request.resume.map(|claim| claim.nonce.to_hex()).unwrap_or_default())
+            .arg(request.nonce.to_hex())
             .arg(millis(self.room_ttl))
             .arg(encode(&joined))
             .arg(encode(&taken_over));
@@ -194,6 +254,7 @@ impl Cluster {
             "joined" | "resumed" => Ok(Decision { resumed: outcome == "resumed", peers: peer_infos(&others) }),
             "full" => Err(JoinError::RoomFull(self.capacity as usize)),
             "taken" => Err(JoinError::NameTaken),
+            "invalid_resume" => Err(JoinError::InvalidResume),
             other => {
                 tracing::error!(outcome = other, "the join script answered something unexpected");
                 Err(JoinError::Unavailable)
@@ -206,8 +267,10 @@ impl Cluster {
     pub async fn signal(&self, room: &RoomId, from: &PeerId, to: &PeerId, text: &str) -> Result<bool, Unreachable> {
         let envelope =
             Envelope::Deliver { room: room.clone(), to: to.clone(), from: from.clone(), text: text.to_owned() };
-        let mut invocation = self.scripts.signal.prepare_invoke();
-        invocation.arg(&self.prefix).arg(room.as_str()).arg(from.as_str()).arg(to.as_str()).arg(encode(&envelope));
+        // Only the script learns which relay holds `to`: sealed for whichever does.
+        let sealed = self.key.seal_content(None, SystemTime::now(), &encode(&envelope));
+        let mut invocation = self.invocation(&self.scripts.signal);
+        invocation.arg(room.as_str()).arg(from.as_str()).arg(to.as_str()).arg(sealed);
         let delivered: i64 = self.run(&invocation).await?;
         Ok(delivered == 1)
     }
@@ -226,7 +289,7 @@ impl Cluster {
             LeaveReason::Left => "left",
             LeaveReason::Disconnected => "disconnected",
         };
-        let mut invocation = self.scripts.leave.prepare_invoke();
+        let mut invocation = self.invocation(&self.scripts.leave);
         self.held_peer(&mut invocation, room, peer, conn).arg(reason).arg(u8::from(only_if_away));
         let removed: i64 = self.run(&invocation).await?;
         Ok(removed == 1)
@@ -234,7 +297,7 @@ impl Cluster {
 
     /// Starts the grace period of `peer`, whose connection `conn` dropped.
     pub async fn disconnect(&self, room: &RoomId, peer: &PeerId, conn: ConnId) -> Result<(), Unreachable> {
-        let mut invocation = self.scripts.disconnect.prepare_invoke();
+        let mut invocation = self.invocation(&self.scripts.disconnect);
         self.held_peer(&mut invocation, room, peer, conn).arg(millis(self.grace));
         let _: i64 = self.run(&invocation).await?;
         Ok(())
@@ -248,7 +311,7 @@ impl Cluster {
         peer: &PeerId,
         conn: ConnId,
     ) -> &'b mut ScriptInvocation<'a> {
-        invocation.arg(&self.prefix).arg(room.as_str()).arg(peer.as_str()).arg(&self.id).arg(conn)
+        invocation.arg(room.as_str()).arg(peer.as_str()).arg(&self.id).arg(conn)
     }
 
     async fn run<T: FromRedisValue>(&self, invocation: &ScriptInvocation<'_>) -> Result<T, Unreachable> {
@@ -285,10 +348,11 @@ impl Cluster {
         format!("{}:relay:{relay}", self.prefix)
     }
 
+    /// Publishes a `deliver` to `relay`, sealed for it.
     async fn publish(&self, relay: &str, envelope: &Envelope) -> Result<(), Unreachable> {
         let mut connection = self.connection.clone();
         let mut command = redis::cmd("PUBLISH");
-        command.arg(self.channel(relay)).arg(encode(envelope));
+        command.arg(self.channel(relay)).arg(self.key.seal_content(Some(relay), SystemTime::now(), &encode(envelope)));
         self.bounded(command.query_async::<i64>(&mut connection)).await.map(drop)
     }
 
@@ -296,6 +360,7 @@ impl Cluster {
     /// connection is lost.
     async fn listen(self: Arc<Self>, registry: RegistryHandle, mut shutdown: watch::Receiver<bool>) {
         let channel = self.channel(&self.id);
+        let mut opener = Opener::new(self.key.clone(), &self.id);
         let mut delay = Duration::from_millis(100);
         loop {
             let subscription = tokio::time::timeout(OPERATION_TIMEOUT, async {
@@ -321,7 +386,7 @@ impl Cluster {
                             _ = shutdown.wait_for(|down| *down) => return,
                         };
                         let Some(message) = message else { break };
-                        self.on_envelope(&registry, message.get_payload_bytes());
+                        self.on_envelope(&registry, &mut opener, message.get_payload_bytes());
                     }
                     self.subscribed.store(false, Ordering::Release);
                     self.failed(&"the subscription connection closed");
@@ -337,11 +402,26 @@ impl Cluster {
         }
     }
 
-    fn on_envelope(self: &Arc<Self>, registry: &RegistryHandle, payload: &[u8]) {
-        let envelope = match serde_json::from_slice::<Envelope>(payload) {
+    fn on_envelope(self: &Arc<Self>, registry: &RegistryHandle, opener: &mut Opener, payload: &[u8]) {
+        let envelope = opener.open(payload, SystemTime::now()).and_then(|(scheme, body)| {
+            let envelope = serde_json::from_str::<Envelope>(body).map_err(|_| Dropped::Unreadable)?;
+            // A peer's words come only under the content key; membership news only from the scripts.
+            match (scheme, &envelope) {
+                (Scheme::Content, Envelope::Deliver { .. }) => Ok(envelope),
+                (Scheme::Membership, Envelope::Joined { .. } | Envelope::Left { .. } | Envelope::TakenOver { .. }) => {
+                    Ok(envelope)
+                }
+                _ => Err(Dropped::Unreadable),
+            }
+        });
+        let envelope = match envelope {
             Ok(envelope) => envelope,
-            Err(error) => {
-                tracing::warn!(%error, "skipped an unreadable message from Redis");
+            Err(reason) => {
+                let count = self.dropped.count(reason);
+                // Logged at the first and then at every doubling, so that a flood of forgeries cannot flood the log.
+                if count.is_power_of_two() {
+                    tracing::warn!(%reason, count, "dropped a message from Redis (see huddle_redis_dropped_total)");
+                }
                 return;
             }
         };
@@ -416,15 +496,9 @@ impl Cluster {
         judge: bool,
         strays: &[String],
     ) -> Result<Vec<String>, Unreachable> {
-        let mut invocation = self.scripts.sync.prepare_invoke();
+        let mut invocation = self.invocation(&self.scripts.sync);
         let dead_after = if judge { millis(self.grace) } else { 0 };
-        invocation
-            .arg(&self.prefix)
-            .arg(&self.id)
-            .arg(millis(self.room_ttl))
-            .arg(dead_after)
-            .arg(u8::from(repair))
-            .arg(held.len());
+        invocation.arg(&self.id).arg(millis(self.room_ttl)).arg(dead_after).arg(u8::from(repair)).arg(held.len());
         for peer in held {
             invocation
                 .arg(peer.room.as_str())
@@ -432,6 +506,7 @@ impl Cluster {
                 .arg(peer.conn)
                 .arg(peer.name.as_str())
                 .arg(&peer.name_key)
+                .arg(peer.nonce.to_hex())
                 .arg(millis(peer.grace_left));
         }
         for stray in strays {

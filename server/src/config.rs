@@ -76,10 +76,15 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_REJOIN_GRACE", default_value = "15s", value_parser = humantime::parse_duration)]
     pub rejoin_grace: Duration,
 
-    /// Secret keying resume tokens. Set it (and share it between relays) so a peer can resume after a restart.
-    /// Unset: a random secret per process.
-    #[arg(long, env = "HUDDLE_RESUME_SECRET", hide_env_values = true)]
+    /// Secret keying resume tokens (at least 32 bytes). Set it (and share it between relays) so a peer can resume
+    /// after a restart. Unset: a random secret per process.
+    #[arg(long, env = "HUDDLE_RESUME_SECRET", hide_env_values = true, value_parser = long_secret)]
     pub resume_secret: Option<String>,
+
+    /// How long a resume token stays valid after it was issued (at a join or resume): a call longer than this
+    /// whose connection drops comes back as a new arrival.
+    #[arg(long, env = "HUDDLE_RESUME_TTL", default_value = "24h", value_parser = positive_duration)]
+    pub resume_ttl: Duration,
 
     /// STUN server URL handed to clients (repeatable). None by default: no public server is ever assumed.
     #[arg(long = "stun-url", env = "HUDDLE_STUN_URLS", value_delimiter = ',')]
@@ -101,10 +106,19 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_ICE_TRANSPORT_POLICY", value_enum, default_value_t = IcePolicy::All, requires_if("relay", "turn_urls"))]
     pub ice_transport_policy: IcePolicy,
 
-    /// Share rooms with other relays through this Redis (e.g. redis://127.0.0.1:6379/0). Unset: rooms live in this
-    /// process only.
-    #[arg(long, env = "HUDDLE_REDIS_URL", hide_env_values = true)]
+    /// Share rooms with other relays through this Redis (e.g. redis://127.0.0.1:6379/0, or rediss:// for TLS;
+    /// redis://user:password@host for an ACL user); needs --cluster-secret. Unset: rooms live in this process only.
+    #[arg(long, env = "HUDDLE_REDIS_URL", hide_env_values = true, requires = "cluster_secret")]
     pub redis_url: Option<String>,
+
+    /// Secret shared by every relay of a cluster (at least 32 bytes): seals the messages relays pass each other
+    /// through Redis, so that nothing else that can publish there is believed.
+    #[arg(long, env = "HUDDLE_CLUSTER_SECRET", hide_env_values = true, value_parser = long_secret)]
+    pub cluster_secret: Option<String>,
+
+    /// With a rediss:// URL, trust this CA (PEM) for Redis' certificate instead of the system's roots.
+    #[arg(long, env = "HUDDLE_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
 
     /// Prefix of every Redis key and channel; relays sharing rooms must use the same one.
     #[arg(long, env = "HUDDLE_REDIS_PREFIX", default_value = "huddle")]
@@ -147,6 +161,18 @@ fn positive_duration(text: &str) -> Result<Duration, String> {
         Ok(duration) => Ok(duration),
         Err(error) => Err(error.to_string()),
     }
+}
+
+/// A secret used as a key (`--cluster-secret`, `--resume-secret`): at least 32 bytes.
+fn long_secret(text: &str) -> Result<String, String> {
+    let min = crate::cluster::seal::MIN_SECRET_BYTES.max(crate::resume::MIN_SECRET_BYTES);
+    if text.len() < min {
+        return Err(format!(
+            "must be at least {min} bytes long (it has {}); `openssl rand -base64 32` makes one",
+            text.len()
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 impl Config {
@@ -200,7 +226,7 @@ mod tests {
 
     #[test]
     fn periods_and_lifetimes_must_be_longer_than_zero() {
-        for flag in ["--heartbeat-interval", "--heartbeat-timeout", "--turn-ttl"] {
+        for flag in ["--heartbeat-interval", "--heartbeat-timeout", "--turn-ttl", "--resume-ttl"] {
             let refused = Config::try_parse_from(["huddle-server", flag, "0s"]).unwrap_err();
             assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");
             assert!(refused.to_string().contains("must be longer than zero"), "{refused}");
@@ -211,6 +237,31 @@ mod tests {
         let config = config.unwrap();
         assert_eq!(config.heartbeat_interval, Duration::from_millis(500));
         assert_eq!(config.turn_ttl, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn sharing_rooms_through_redis_needs_a_long_cluster_secret() {
+        let url = ["huddle-server", "--redis-url", "redis://127.0.0.1:6379/0"];
+        let refused = Config::try_parse_from(url).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(refused.to_string().contains("--cluster-secret"), "{refused}");
+        let short = Config::try_parse_from([&url[..], &["--cluster-secret", "too short"]].concat()).unwrap_err();
+        assert_eq!(short.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        let secret = "x".repeat(32);
+        let config = Config::try_parse_from([&url[..], &["--cluster-secret", &secret]].concat()).unwrap();
+        assert_eq!(config.cluster_secret.as_deref(), Some(secret.as_str()));
+    }
+
+    #[test]
+    fn a_resume_secret_must_be_long() {
+        let short = Config::try_parse_from(["huddle-server", "--resume-secret", "hunter2"]).unwrap_err();
+        assert_eq!(short.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        let secret = "y".repeat(32);
+        let config = Config::try_parse_from(["huddle-server", "--resume-secret", &secret]).unwrap();
+        assert_eq!(config.resume_secret.as_deref(), Some(secret.as_str()));
+        assert_eq!(Config::defaults().resume_ttl, Duration::from_secs(24 * 3600));
     }
 
     #[test]

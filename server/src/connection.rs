@@ -19,8 +19,9 @@ use tokio_tungstenite::WebSocketStream;
 use crate::decode::{decode, Incoming};
 use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
-use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
+use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox, ResumeClaim};
 use crate::relay::{ConnectionSlot, Relay};
+use crate::resume::Nonce;
 use crate::router::SignalError;
 
 /// Most queued messages written to a socket at once (then flushed together).
@@ -184,7 +185,7 @@ fn signal_text(from: &PeerId, payload: &str) -> Arc<str> {
 fn close_reason(code: u16) -> &'static str {
     match code {
         close_code::SLOW_CONSUMER => "too slow reading messages",
-        close_code::REPLACED => "replaced by a newer connection",
+        close_code::REPLACED => "replaced: another connection resumed this peer with its resume token",
         _ => "closed by the relay",
     }
 }
@@ -281,21 +282,36 @@ impl Connection {
             Ok(name) => name,
             Err(error) => return self.reply(ErrorCode::InvalidName, error.to_string()),
         };
-        let (peer_id, resuming) = match join.resume {
-            Some(resume) if self.relay.resume_key.verify(&room, &resume.peer_id, &resume.token) => {
-                (resume.peer_id, true)
+        let (peer_id, resume) = match join.resume {
+            Some(resume) => {
+                match self.relay.resume_key.verify(&room, &resume.peer_id, &resume.token, SystemTime::now()) {
+                    Ok(claim) => {
+                        let from_earlier_process = claim.issued < self.relay.started;
+                        let claim = ResumeClaim { nonce: claim.nonce, expires: claim.expires, from_earlier_process };
+                        (resume.peer_id, Some(claim))
+                    }
+                    Err(error) => return self.reply(ErrorCode::InvalidResume, error.to_string()),
+                }
             }
-            Some(_) => return self.reply(ErrorCode::InvalidResume, "the resume token is not valid for this room"),
-            None => (new_peer_id(), false),
+            None => (new_peer_id(), None),
         };
+        let resuming = resume.is_some();
         let relay = Arc::clone(&self.relay);
-        let request =
-            JoinRequest { room: room.clone(), name, peer_id: peer_id.clone(), resuming, outbox: self.outbox.clone() };
+        // Picked for this join: its token names it, and a resume voids the token it came with.
+        let nonce = Nonce::random();
+        let request = JoinRequest {
+            room: room.clone(),
+            name,
+            peer_id: peer_id.clone(),
+            resume,
+            nonce,
+            outbox: self.outbox.clone(),
+        };
         let welcome = |admission: Admission<'_>| {
             ServerMessage::Joined(Joined {
                 room: room.clone(),
                 peer_id: admission.peer_id.clone(),
-                resume_token: relay.resume_key.token(&room, admission.peer_id),
+                resume_token: relay.resume_key.token(&room, admission.peer_id, nonce, SystemTime::now()),
                 resumed: admission.resumed,
                 peers: admission.peers,
                 ice_servers: relay.ice.servers_for(admission.peer_id, SystemTime::now()),
@@ -311,6 +327,7 @@ impl Connection {
             Err(error @ JoinError::RoomFull(_)) => self.reply(ErrorCode::RoomFull, error.to_string()),
             Err(error @ JoinError::NameTaken) => self.reply(ErrorCode::NameTaken, error.to_string()),
             Err(error @ JoinError::Unavailable) => self.reply(ErrorCode::Unavailable, error.to_string()),
+            Err(error @ JoinError::InvalidResume) => self.reply(ErrorCode::InvalidResume, error.to_string()),
         }
     }
 

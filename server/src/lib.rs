@@ -50,7 +50,7 @@ pub struct RunningRelay {
 pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
     let invalid = |error: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, error);
     let policy = Policy::new(config.public_url.as_deref()).map_err(|error| invalid(error.to_string()))?;
-    let relay = Relay::new(&config).map_err(|error| invalid(format!("--redis-url: {error}")))?;
+    let relay = Relay::new(&config).map_err(|error| invalid(error.to_string()))?;
     let site = Arc::new(SiteHeaders::new(policy));
     let files = match &config.static_dir {
         Some(dir) => Some(StaticFiles::new(dir.clone(), Arc::clone(&site)).await),

@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use huddle_common::ErrorCode;
 
+use crate::router::ClusterStatus;
+
 /// Why the relay refused something: each error code, plus the refusals that are not an `error` message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
@@ -109,14 +111,23 @@ impl Metrics {
 }
 
 /// The lines `/metrics` adds when rooms are shared through Redis.
-pub fn render_cluster(healthy: bool, errors: u64) -> String {
-    format!(
+pub fn render_cluster(cluster: &ClusterStatus) -> String {
+    let mut out = format!(
         "# HELP huddle_redis_up Whether the relay is subscribed to Redis and its last sync reached it.\n\
          # TYPE huddle_redis_up gauge\nhuddle_redis_up {}\n\
          # HELP huddle_redis_errors_total Redis operations that failed or timed out.\n\
-         # TYPE huddle_redis_errors_total counter\nhuddle_redis_errors_total {errors}\n",
-        u8::from(healthy)
-    )
+         # TYPE huddle_redis_errors_total counter\nhuddle_redis_errors_total {}\n\
+         # HELP huddle_redis_dropped_total Messages on this relay's Redis channel dropped, by reason: unauthenticated \
+         (no valid cluster-secret tag: a forgery, or a relay with another secret), misdirected, stale, replayed, \
+         unreadable.\n\
+         # TYPE huddle_redis_dropped_total counter\n",
+        u8::from(cluster.healthy),
+        cluster.errors
+    );
+    for (reason, count) in cluster.dropped {
+        let _ = writeln!(out, "huddle_redis_dropped_total{{reason=\"{}\"}} {count}", reason.as_str());
+    }
+    out
 }
 
 #[cfg(test)]

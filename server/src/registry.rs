@@ -4,12 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use huddle_common::{DisplayName, LeaveReason, PeerId, PeerInfo, RoomId, ServerMessage};
 use tokio::sync::{mpsc, Notify};
 
 use crate::metrics::{Metrics, Rejection};
+use crate::resume::Nonce;
 
 /// Identifies one WebSocket connection (a peer id outlives its connections when it resumes).
 pub type ConnId = u64;
@@ -112,6 +113,8 @@ struct Peer {
     id: PeerId,
     name: DisplayName,
     name_key: String,
+    /// The nonce of its latest join or resume: only a token naming it resumes this peer.
+    nonce: Nonce,
     link: Link,
 }
 
@@ -168,6 +171,22 @@ pub enum JoinError {
     /// The shared registry (Redis) cannot be reached; nothing was changed.
     #[error("the relay cannot reach its shared room registry; try again in a moment")]
     Unavailable,
+    /// The resume token is genuine but no longer names a join in the room: the peer left, its grace period
+    /// ended, or a later resume replaced the token.
+    #[error("this resume token is no longer valid (the peer left, or resumed since); join again")]
+    InvalidResume,
+}
+
+/// A genuine, unexpired resume token, as the registry weighs it.
+#[derive(Clone, Copy, Debug)]
+pub struct ResumeClaim {
+    /// The nonce of the join it was issued at.
+    pub nonce: Nonce,
+    /// When it expires.
+    pub expires: SystemTime,
+    /// It was issued before this relay process started. Without a shared registry, a restart forgets everyone, so
+    /// such a token of a peer not in the room may bring its id back, once, as a new arrival.
+    pub from_earlier_process: bool,
 }
 
 /// A join request that passed validation.
@@ -179,8 +198,10 @@ pub struct JoinRequest {
     pub name: DisplayName,
     /// The peer id to use: a fresh one, or the one a verified resume token proved.
     pub peer_id: PeerId,
-    /// Whether `peer_id` came from a verified resume token.
-    pub resuming: bool,
+    /// The verified resume token `peer_id` came from, if it did.
+    pub resume: Option<ResumeClaim>,
+    /// The nonce this join picked: its token names it, and it voids any earlier one.
+    pub nonce: Nonce,
     /// The joining connection.
     pub outbox: Outbox,
 }
@@ -218,6 +239,8 @@ pub struct Held {
     pub name: DisplayName,
     /// What makes its name unique in the room.
     pub name_key: String,
+    /// The nonce of its latest join.
+    pub nonce: Nonce,
     /// Zero while connected; otherwise what is left of its grace period (never zero).
     pub grace_left: Duration,
 }
@@ -249,31 +272,51 @@ pub struct Registry {
     capacity: usize,
     next_epoch: u64,
     metrics: Arc<Metrics>,
+    /// Tokens from an earlier process that brought a peer id back, until they expire: each does so once.
+    revived: Vec<(Nonce, SystemTime)>,
 }
 
 impl Registry {
     /// An empty registry whose rooms hold at most `capacity` peers.
     pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
-        Registry { rooms: HashMap::new(), capacity, next_epoch: 0, metrics }
+        Registry { rooms: HashMap::new(), capacity, next_epoch: 0, metrics, revived: Vec::new() }
     }
 
     /// Admits a peer, or takes over its place when resuming. `welcome` builds the newcomer's `joined`, which is
     /// queued before anything else can reach it (the lock is held), so a client never sees a signal before it.
+    ///
+    /// A resume takes over only a peer in the room with the token's nonce (the peer then keeps the request's new
+    /// one); the token of a peer that is gone is refused, unless it comes from before this process started (see
+    /// [`ResumeClaim::from_earlier_process`]).
     pub fn join(
         &mut self,
         request: JoinRequest,
         welcome: impl FnOnce(Admission<'_>) -> ServerMessage,
     ) -> Result<(), JoinError> {
-        let JoinRequest { room: room_id, name, peer_id, resuming, outbox } = request;
+        let JoinRequest { room: room_id, name, peer_id, resume, nonce, outbox } = request;
         let metrics = Arc::clone(&self.metrics);
+        let now = SystemTime::now();
+        self.revived.retain(|(_, expires)| *expires > now);
         let room = self.rooms.entry(room_id.clone()).or_default();
 
-        if resuming {
-            if let Some(index) = room.index(&peer_id) {
-                let others = room.infos_except(&peer_id);
-                let welcome = welcome(Admission { peer_id: &peer_id, resumed: true, peers: others });
-                room.take_over(index, outbox, &welcome, Pending::new(), &metrics);
-                return Ok(());
+        if let Some(claim) = resume {
+            let refusal = match room.index(&peer_id) {
+                Some(index) if room.peers[index].nonce == claim.nonce => {
+                    let others = room.infos_except(&peer_id);
+                    let welcome = welcome(Admission { peer_id: &peer_id, resumed: true, peers: others });
+                    room.peers[index].nonce = nonce;
+                    room.take_over(index, outbox, &welcome, Pending::new(), &metrics);
+                    return Ok(());
+                }
+                Some(_) => Some(JoinError::InvalidResume),
+                None if claim.from_earlier_process && !self.revived.iter().any(|(n, _)| *n == claim.nonce) => None,
+                None => Some(JoinError::InvalidResume),
+            };
+            if let Some(refusal) = refusal {
+                if room.is_empty() {
+                    self.rooms.remove(&room_id);
+                }
+                return Err(refusal);
             }
         }
 
@@ -293,8 +336,11 @@ impl Registry {
         }
         let others = room.infos_except(&peer_id);
         let welcome = welcome(Admission { peer_id: &peer_id, resumed: false, peers: others });
-        let peer = Peer { id: peer_id, name, name_key, link: Link::Online(outbox.clone()) };
+        let peer = Peer { id: peer_id, name, name_key, nonce, link: Link::Online(outbox.clone()) };
         room.add(peer, true, &outbox, &welcome, Pending::new(), &metrics);
+        if let Some(claim) = resume {
+            self.revived.push((claim.nonce, claim.expires));
+        }
         Ok(())
     }
 
@@ -320,13 +366,14 @@ impl Registry {
         decision: Decision,
         welcome: impl FnOnce(Admission<'_>) -> ServerMessage,
     ) {
-        let JoinRequest { room: room_id, name, peer_id, outbox, .. } = request;
+        let JoinRequest { room: room_id, name, peer_id, nonce, outbox, .. } = request;
         let metrics = Arc::clone(&self.metrics);
         let room = self.rooms.entry(room_id).or_default();
         let early = room.unreserve(&peer_id).unwrap_or_default();
         let welcome = welcome(Admission { peer_id: &peer_id, resumed: decision.resumed, peers: decision.peers });
         let existing = room.index(&peer_id);
         if let (true, Some(index)) = (decision.resumed, existing) {
+            room.peers[index].nonce = nonce;
             room.take_over(index, outbox, &welcome, early, &metrics);
             return;
         }
@@ -337,7 +384,7 @@ impl Registry {
             }
         }
         let name_key = name.uniqueness_key();
-        let peer = Peer { id: peer_id, name, name_key, link: Link::Online(outbox.clone()) };
+        let peer = Peer { id: peer_id, name, name_key, nonce, link: Link::Online(outbox.clone()) };
         // A peer resumed from another relay is no news to anyone.
         room.add(peer, !decision.resumed, &outbox, &welcome, early, &metrics);
     }
@@ -418,6 +465,7 @@ impl Registry {
                     conn,
                     name: peer.name.clone(),
                     name_key: peer.name_key.clone(),
+                    nonce: peer.nonce,
                     grace_left,
                 });
             }

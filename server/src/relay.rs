@@ -3,14 +3,14 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Notify};
 
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::ConnId;
-use crate::resume::ResumeKey;
+use crate::resume::{ResumeKey, ShortSecret};
 use crate::router::Router;
 use crate::turn::IceConfig;
 
@@ -33,6 +33,17 @@ pub struct Limits {
     pub heartbeat_timeout: Duration,
 }
 
+/// Why a relay cannot start with its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Sharing rooms through Redis is misconfigured.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::SetupError),
+    /// `--resume-secret` is too short.
+    #[error(transparent)]
+    ResumeSecret(#[from] ShortSecret),
+}
+
 /// Shared by every connection of one relay process.
 pub struct Relay {
     /// Where joins, signals and leaves go: the rooms here and, with `--redis-url`, the other relays.
@@ -47,6 +58,8 @@ pub struct Relay {
     pub ice: IceConfig,
     /// Signs and checks resume tokens.
     pub resume_key: ResumeKey,
+    /// When this process started: a resume token issued before names a join this process cannot know about.
+    pub started: SystemTime,
     max_connections: usize,
     open_connections: AtomicUsize,
     all_closed: Notify,
@@ -56,11 +69,16 @@ pub struct Relay {
 
 impl Relay {
     /// The shared state for a relay configured by `config`; with `--redis-url`, it starts syncing with Redis
-    /// (in the background: Redis need not be up yet). Fails only on a malformed Redis URL.
-    pub fn new(config: &Config) -> Result<Arc<Self>, redis::RedisError> {
+    /// (in the background: Redis need not be up yet). Fails on a configuration it cannot work with.
+    pub fn new(config: &Config) -> Result<Arc<Self>, SetupError> {
         let metrics = Arc::new(Metrics::default());
         let shutdown = watch::channel(false).0;
         Ok(Arc::new(Relay {
+            resume_key: match &config.resume_secret {
+                Some(secret) => ResumeKey::new(secret.as_bytes(), config.resume_ttl)?,
+                None => ResumeKey::random(config.resume_ttl),
+            },
+            started: SystemTime::now(),
             router: Router::new(config, Arc::clone(&metrics), shutdown.subscribe())?,
             metrics,
             limits: Limits {
@@ -80,10 +98,6 @@ impl Relay {
                 config.turn_ttl,
             )
             .with_policy(config.ice_transport_policy),
-            resume_key: match &config.resume_secret {
-                Some(secret) => ResumeKey::new(secret.as_bytes()),
-                None => ResumeKey::random(),
-            },
             max_connections: config.max_connections,
             open_connections: AtomicUsize::new(0),
             all_closed: Notify::new(),

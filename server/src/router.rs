@@ -10,7 +10,8 @@ use std::time::Duration;
 use huddle_common::{LeaveReason, PeerId, RoomId, ServerMessage};
 use tokio::sync::watch;
 
-use crate::cluster::{Cluster, Unreachable};
+use crate::cluster::seal::Dropped;
+use crate::cluster::{Cluster, SetupError, Unreachable};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::{Admission, ConnId, JoinError, JoinRequest, Registry, RegistryHandle};
@@ -29,13 +30,13 @@ pub enum SignalError {
 
 /// How the link to the other relays is doing, for `/healthz` and `/metrics`.
 #[derive(Clone, Copy, Debug)]
-pub struct ClusterStatus<'a> {
-    /// This relay's id among the others.
-    pub relay_id: &'a str,
+pub struct ClusterStatus {
     /// Whether this relay is subscribed to its channel and its last sync reached Redis.
     pub healthy: bool,
     /// Redis operations that failed or timed out since start.
     pub errors: u64,
+    /// Envelopes from Redis dropped since start, by reason (see [`crate::cluster::seal`]).
+    pub dropped: [(Dropped, u64); Dropped::ALL.len()],
 }
 
 /// Joins, signals and leaves, carried out in this relay's registry and, with a shared registry, in Redis.
@@ -49,16 +50,13 @@ pub struct Router {
 
 impl Router {
     /// The router of a relay configured by `config`. With `--redis-url`, it starts syncing with Redis (in the
-    /// background: Redis need not be up yet) until `shutdown` turns true. Fails only on a malformed Redis URL.
-    pub fn new(
-        config: &Config,
-        metrics: Arc<Metrics>,
-        shutdown: watch::Receiver<bool>,
-    ) -> Result<Self, redis::RedisError> {
+    /// background: Redis need not be up yet) until `shutdown` turns true. Fails on a malformed Redis URL, or a
+    /// missing or short cluster secret.
+    pub fn new(config: &Config, metrics: Arc<Metrics>, shutdown: watch::Receiver<bool>) -> Result<Self, SetupError> {
         let registry = RegistryHandle::new(Registry::new(config.room_capacity as usize, Arc::clone(&metrics)));
         let cluster = match &config.redis_url {
             Some(url) => {
-                let cluster = Cluster::new(url, &config.redis_prefix, config.room_capacity, config.rejoin_grace)?;
+                let cluster = Cluster::new(url, config)?;
                 let cluster = Arc::new(cluster);
                 cluster.spawn(registry.clone(), shutdown);
                 Some(cluster)
@@ -149,8 +147,8 @@ impl Router {
     }
 
     /// With `--redis-url`, how the link to the other relays is doing; `None` without.
-    pub fn cluster_status(&self) -> Option<ClusterStatus<'_>> {
+    pub fn cluster_status(&self) -> Option<ClusterStatus> {
         let cluster = self.cluster.as_deref()?;
-        Some(ClusterStatus { relay_id: cluster.id(), healthy: cluster.is_healthy(), errors: cluster.errors() })
+        Some(ClusterStatus { healthy: cluster.is_healthy(), errors: cluster.errors(), dropped: cluster.dropped() })
     }
 }

@@ -24,7 +24,7 @@ pub fn routes(relay: Arc<Relay>, config: &Config, files: Option<Arc<StaticFiles>
     };
 
     // With Redis unreachable the relay keeps its calls but cannot take new ones: 503 tells a load balancer to
-    // send newcomers elsewhere.
+    // send newcomers elsewhere. Public: nothing internal (such as the relay's id, which names its Redis channel).
     let healthz = warp::path!("healthz").and(with_relay.clone()).map(|relay: Arc<Relay>| {
         let metrics = &relay.metrics;
         let mut body = serde_json::json!({
@@ -35,7 +35,6 @@ pub fn routes(relay: Arc<Relay>, config: &Config, files: Option<Arc<StaticFiles>
         let mut status = StatusCode::OK;
         if let Some(cluster) = relay.router.cluster_status() {
             body["redis"] = (if cluster.healthy { "ok" } else { "unreachable" }).into();
-            body["relay_id"] = cluster.relay_id.into();
             if !cluster.healthy {
                 body["status"] = "degraded".into();
                 status = StatusCode::SERVICE_UNAVAILABLE;
@@ -47,7 +46,7 @@ pub fn routes(relay: Arc<Relay>, config: &Config, files: Option<Arc<StaticFiles>
     let metrics = warp::path!("metrics").and(with_relay).map(|relay: Arc<Relay>| {
         let mut text = relay.metrics.render();
         if let Some(cluster) = relay.router.cluster_status() {
-            text.push_str(&crate::metrics::render_cluster(cluster.healthy, cluster.errors));
+            text.push_str(&crate::metrics::render_cluster(&cluster));
         }
         warp::reply::with_header(text, header::CONTENT_TYPE, "text/plain; version=0.0.4").into_response()
     });

@@ -326,8 +326,9 @@ impl Session {
                 | ErrorCode::InvalidName
                 | ErrorCode::UnsupportedVersion => self.end(Ending::Refused { code, message }),
                 ErrorCode::InvalidResume => {
-                    // The relay restarted with another resume secret and cannot know us by our id: join afresh,
-                    // and let the others meet us under a new id (they drop our old connection once it fails).
+                    // The relay no longer knows us by our id (our place was given up after the grace period, our
+                    // token expired, or the relay restarted with another resume secret): join afresh, and let the
+                    // others meet us under a new id (they drop our old connection once it fails).
                     self.identity = None;
                     for peer in std::mem::take(&mut self.links) {
                         self.push(Effect::Close { peer: peer.clone() });

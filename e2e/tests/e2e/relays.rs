@@ -8,7 +8,14 @@ use huddle_e2e::{RedisServer, Relay, Result};
 pub async fn people_on_two_relays_see_and_hear_each_other() -> Result<()> {
     let redis = RedisServer::start();
     let url = redis.url();
-    let args = ["--redis-url", url.as_str(), "--resume-secret", "e2e-resume-secret"];
+    let args = [
+        "--redis-url",
+        url.as_str(),
+        "--cluster-secret",
+        "e2e cluster secret, 32 bytes or more",
+        "--resume-secret",
+        "e2e resume secret, 32 bytes or more",
+    ];
     let (first, second) = (Relay::start_with(&args).await?, Relay::start_with(&args).await?);
     first.wait_healthy().await?;
     second.wait_healthy().await?;

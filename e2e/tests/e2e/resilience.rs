@@ -8,7 +8,7 @@ use huddle_e2e::{ensure, wait_until, Relay, Result, TIMEOUT};
 /// reconnect, and signaling works again (a camera toggle shows, a screen share renegotiates the existing connection,
 /// and a newcomer connects with both).
 pub async fn call_survives_a_relay_restart() -> Result<()> {
-    let mut relay = Relay::start_with(&["--resume-secret", "e2e-resume-secret"]).await?;
+    let mut relay = Relay::start_with(&["--resume-secret", "e2e resume secret, 32 bytes or more"]).await?;
     let TwoInACall { room, ada, bob, ada_id, bob_id } = two_in_a_call(&relay).await?;
 
     relay.kill();

@@ -1,14 +1,21 @@
 -- Shared by every script (prepended to each). The layout, under the prefix in ARGV[1]:
---   <p>:room:<room>          hash  peer id -> JSON {relay, conn, name, key, since, expires}
---                                   (expires: 0 while connected, else when its grace period ends, ms)
+--   <p>:room:<room>          hash  peer id -> JSON {relay, conn, name, key, nonce, since, expires}
+--                                   (nonce: of its latest join, which its resume token must name; expires: 0 while
+--                                   connected, else when its grace period ends, ms)
 --   <p>:relay:<relay>:peers  set   "<room> <peer>" for every entry that relay holds
 --   <p>:relays               zset  relay id -> its last heartbeat, ms (Redis' clock)
 --   <p>:offline              zset  "<room> <peer>" -> expires, for peers within their grace period
---   <p>:relay:<relay>        channel: envelopes for that relay (JSON, see cluster.rs)
+--   <p>:seq                  string: the last sequence number of an envelope sealed here (see cluster/seal.rs)
+--   <p>:relay:<relay>        channel: sealed envelopes for that relay (see cluster/seal.rs and cluster.rs)
 -- Room and peer ids are base32, so a space separates them safely.
+-- Every script takes the prefix, then the membership key's inner and outer padded forms (taken out of ARGV here,
+-- so that each script's own arguments start at ARGV[2]), then its own.
 local prefix = ARGV[1]
+local inner_pad = table.remove(ARGV, 2)
+local outer_pad = table.remove(ARGV, 2)
 local relays_key = prefix .. ':relays'
 local offline_key = prefix .. ':offline'
+local seq_key = prefix .. ':seq'
 
 local function now_ms()
   local time = redis.call('TIME')
@@ -25,6 +32,23 @@ end
 
 local function channel(relay)
   return prefix .. ':relay:' .. relay
+end
+
+local function unhex(hex)
+  return (string.gsub(hex, '..', function(pair) return string.char(tonumber(pair, 16)) end))
+end
+
+-- Publishes `body` (an envelope's JSON) to `relay`, sealed with the membership key: HMAC-SHA1 (RFC 2104) over
+-- "m.<now ms>.<seq>.<relay>.<body>", where seq keeps rising even if Redis restarts (the larger of the last one + 1
+-- and now × 1000).
+local function publish(relay, body)
+  local now = now_ms()
+  local seq = math.max(tonumber(redis.call('GET', seq_key) or '0') + 1, now * 1000)
+  seq = string.format('%.0f', seq)
+  redis.call('SET', seq_key, seq)
+  local signed = 'm.' .. string.format('%.0f', now) .. '.' .. seq .. '.' .. relay .. '.' .. body
+  local tag = redis.sha1hex(outer_pad .. unhex(redis.sha1hex(inner_pad .. signed)))
+  redis.call('PUBLISH', channel(relay), tag .. '.' .. signed)
 end
 
 local function member(room, peer)
@@ -58,7 +82,7 @@ local function publish_room(room, message, skip)
     local relay = pair[2].relay
     if relay ~= skip and not seen[relay] then
       seen[relay] = true
-      redis.call('PUBLISH', channel(relay), message)
+      publish(relay, message)
     end
   end
 end

@@ -1,4 +1,5 @@
--- ARGV: prefix, room, from, to, the `deliver` envelope. Returns 1 if `to` is in the room with `from`, else 0.
+-- ARGV (as the prelude leaves it): prefix, room, from, to, the `deliver` envelope, sealed by the relay with the content
+-- key (published as it came). Returns 1 if `to` is in the room with `from`, else 0.
 local room = ARGV[2]
 local from = redis.call('HGET', room_key(room), ARGV[3])
 local to = redis.call('HGET', room_key(room), ARGV[4])

@@ -1,5 +1,6 @@
--- ARGV: prefix, relay, room ttl ms, dead after ms (0: do not judge other relays), repair (1/0), the number of
--- peers the relay holds, then for each: room, peer, conn, name, name key, grace left ms (0 while connected); then
+-- ARGV (as the prelude leaves it): prefix, relay, room ttl ms, dead after ms (0: do not judge other relays),
+-- repair (1/0), the number of peers the relay holds, then for each: room, peer, conn, name, name key, nonce,
+-- grace left ms (0 while connected); then
 -- "<room> <peer>" and conn of each entry this script called a stray last time.
 -- The relay's heartbeat, and its repair after Redis lost data or the relay lost Redis:
 -- 1. records the heartbeat, and keeps the rooms it holds people in from expiring;
@@ -17,9 +18,9 @@ redis.call('ZADD', relays_key, now, me)
 
 local mine = {}
 local first = 7
-for i = first, first + 6 * count - 1, 6 do
+for i = first, first + 7 * count - 1, 7 do
   local room, peer, conn = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-  local grace_left = tonumber(ARGV[i + 5])
+  local grace_left = tonumber(ARGV[i + 6])
   mine[member(room, peer)] = true
   if repair and not redis.call('HGET', room_key(room), peer) then
     local expires = 0
@@ -28,13 +29,14 @@ for i = first, first + 6 * count - 1, 6 do
       redis.call('ZADD', offline_key, expires, member(room, peer))
     end
     redis.call('HSET', room_key(room), peer, cjson.encode({
-      relay = me, conn = conn, name = ARGV[i + 3], key = ARGV[i + 4], since = now, expires = expires }))
+      relay = me, conn = conn, name = ARGV[i + 3], key = ARGV[i + 4], nonce = ARGV[i + 5], since = now,
+      expires = expires }))
     redis.call('SADD', peers_key(me), member(room, peer))
   end
   redis.call('PEXPIRE', room_key(room), ttl)
 end
 
-for i = first + 6 * count, #ARGV, 2 do
+for i = first + 7 * count, #ARGV, 2 do
   local value, conn = ARGV[i], tonumber(ARGV[i + 1])
   local room, peer = split_member(value)
   if not mine[value] then

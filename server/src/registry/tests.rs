@@ -5,6 +5,7 @@ use futures_util::FutureExt;
 use huddle_common::{close_code, Joined, SignalPayload};
 
 use super::*;
+use crate::resume::Nonce;
 
 const CAPACITY: usize = 3;
 const GRACE: Duration = Duration::from_secs(3600);
@@ -46,14 +47,27 @@ fn room() -> RoomId {
     RoomId::from_random([7; 16])
 }
 
+/// A join (or with `resuming`, a resume with the token of its last join) of `peer`; every join of a peer picks the
+/// same nonce, [`nonce_of`] it.
 fn request(room: &RoomId, name: &str, peer: &str, resuming: bool, client: &Client) -> JoinRequest {
     JoinRequest {
         room: room.clone(),
         name: DisplayName::parse(name).unwrap(),
         peer_id: PeerId::from(peer),
-        resuming,
+        resume: resuming.then(|| claim(nonce_of(peer), false)),
+        nonce: nonce_of(peer),
         outbox: client.outbox.clone(),
     }
+}
+
+fn nonce_of(peer: &str) -> Nonce {
+    let mut bytes = [0u8; 16];
+    bytes.iter_mut().zip(peer.bytes()).for_each(|(byte, c)| *byte = c);
+    Nonce(bytes)
+}
+
+fn claim(nonce: Nonce, from_earlier_process: bool) -> ResumeClaim {
+    ResumeClaim { nonce, expires: SystemTime::now() + GRACE, from_earlier_process }
 }
 
 /// A `joined` with what the registry decided (the rest is the connection's business).
@@ -246,11 +260,59 @@ fn a_dropped_peer_that_does_not_resume_leaves_when_its_grace_period_ends() {
     assert_eq!(ada.received(), [peer_left("b", LeaveReason::Disconnected)]);
     assert!(!registry.is_away(&room, &b, epoch));
 
-    // Its name and place are free again; a resume now is a join like any other.
+    // Its token went with it; its name and place are free again.
+    let refused = registry.join(request(&room, "Bob", "b", true, &Client::new(3)), welcome(&room));
+    assert_eq!(refused, Err(JoinError::InvalidResume));
+    let mut bob_again = Client::new(4);
+    join(&mut registry, &room, "Bob", "b2", &mut bob_again);
+    assert_eq!(ada.received(), [peer_joined("b2", "Bob")]);
+}
+
+#[test]
+fn a_resume_voids_the_token_it_came_with() {
+    let (mut registry, room, mut ada, bob) = ada_and_bob();
     let mut bob_again = Client::new(3);
-    registry.join(request(&room, "Bob", "b", true, &bob_again), welcome(&room)).unwrap();
+    let mut resume = request(&room, "Bob", "b", true, &bob_again);
+    let rotated = Nonce([9; 16]);
+    resume.nonce = rotated;
+    registry.join(resume, welcome(&room)).unwrap();
+    assert!(joined_of(&bob_again.received()[0]).resumed);
+    assert_eq!(bob.close_requested(), Some(close_code::REPLACED));
+
+    // The token Bob came back with (or a stolen copy of it) is void; the connection holding Bob is left alone.
+    let thief = Client::new(4);
+    let refused = registry.join(request(&room, "Bob", "b", true, &thief), welcome(&room));
+    assert_eq!(refused, Err(JoinError::InvalidResume));
+    assert_eq!(bob_again.close_requested(), None);
+    // The token of the resume works.
+    let mut latest = request(&room, "Bob", "b", true, &Client::new(5));
+    latest.resume = Some(claim(rotated, false));
+    registry.join(latest, welcome(&room)).unwrap();
+    assert_eq!(bob_again.close_requested(), Some(close_code::REPLACED));
+    assert!(ada.received().is_empty(), "resumes are no news");
+}
+
+#[test]
+fn a_token_from_before_this_process_brings_a_peer_back_once() {
+    let (mut registry, room, mut ada, _bob) = ada_and_bob();
+    // As after a restart: the relay has never heard of Bob.
+    registry.leave(&room, &PeerId::from("b"), 2, LeaveReason::Left);
+    assert_eq!(ada.received(), [peer_left("b", LeaveReason::Left)]);
+    let refused = registry.join(request(&room, "Bob", "b", true, &Client::new(3)), welcome(&room));
+    assert_eq!(refused, Err(JoinError::InvalidResume), "a token of this process, of a peer that left");
+
+    let mut earlier = request(&room, "Bob", "b", true, &Client::new(4));
+    earlier.resume = Some(claim(nonce_of("b"), true));
+    let mut bob_again = Client::new(4);
+    earlier.outbox = bob_again.outbox.clone();
+    registry.join(earlier, welcome(&room)).unwrap();
     assert!(!joined_of(&bob_again.received()[0]).resumed);
     assert_eq!(ada.received(), [peer_joined("b", "Bob")]);
+
+    registry.leave(&room, &PeerId::from("b"), 4, LeaveReason::Left);
+    let mut replayed = request(&room, "Bob", "b", true, &Client::new(5));
+    replayed.resume = Some(claim(nonce_of("b"), true));
+    assert_eq!(registry.join(replayed, welcome(&room)), Err(JoinError::InvalidResume));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use huddle_common::{close_code, ClientMessage, ErrorCode, LeaveReason, Resume, ServerMessage};
+use huddle_common::{close_code, ClientMessage, ErrorCode, Joined, LeaveReason, Resume, RoomId, ServerMessage};
 
 use crate::harness::*;
 
@@ -117,7 +117,7 @@ async fn a_forged_or_foreign_resume_token_is_refused() {
 }
 
 #[tokio::test]
-async fn a_resume_after_the_grace_period_rejoins_with_the_same_id_as_news_to_the_others() {
+async fn the_token_of_a_peer_whose_grace_period_ended_is_refused() {
     let relay = relay(|config| config.rejoin_grace = Duration::from_millis(100)).await;
     let addr = relay.local_addr();
     let room = room();
@@ -130,16 +130,116 @@ async fn a_resume_after_the_grace_period_rejoins_with_the_same_id_as_news_to_the
     assert_eq!(expect_left(ada.recv().await), (bob_joined.peer_id.clone(), LeaveReason::Disconnected));
 
     let mut bob = Client::connect(addr).await;
-    let resume = Resume { peer_id: bob_joined.peer_id.clone(), token: bob_joined.resume_token };
-    let rejoined = match bob.try_join(&room, "Bob", Some(resume)).await {
-        ServerMessage::Joined(joined) => joined,
-        other => panic!("rejoin refused: {other:?}"),
-    };
-    assert!(!rejoined.resumed, "the others were told Bob left, so this is a new arrival to them");
-    assert_eq!(rejoined.peer_id, bob_joined.peer_id);
-    match ada.recv().await {
-        ServerMessage::PeerJoined { peer } => assert_eq!(peer.id, bob_joined.peer_id),
-        other => panic!("expected peer_joined, got {other:?}"),
+    assert_eq!(try_resume(&mut bob, &room, "Bob", &bob_joined).await, Err(ErrorCode::InvalidResume));
+    // The connection stays open; Bob joins as someone new, which the SPA does on `invalid_resume`.
+    let again = bob.join(&room, "Bob").await;
+    assert_ne!(again.peer_id, bob_joined.peer_id);
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { peer } if peer.id == again.peer_id));
+}
+
+#[tokio::test]
+async fn the_token_of_a_peer_that_left_is_refused() {
+    let relay = relay(|config| config.rejoin_grace = Duration::from_secs(3600)).await;
+    let addr = relay.local_addr();
+    let room = room();
+    let mut ada = Client::connect(addr).await;
+    ada.join(&room, "Ada").await;
+    let mut bob = Client::connect(addr).await;
+    let bob_joined = bob.join(&room, "Bob").await;
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    bob.send(&ClientMessage::Leave).await;
+    assert_eq!(expect_left(ada.recv().await), (bob_joined.peer_id.clone(), LeaveReason::Left));
+
+    let mut mallory = Client::connect(addr).await;
+    assert_eq!(try_resume(&mut mallory, &room, "Bob", &bob_joined).await, Err(ErrorCode::InvalidResume));
+    // Nobody came back as Bob: Ada's next news is someone new.
+    let cy_id = mallory.join(&room, "Cy").await.peer_id;
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { peer } if peer.id == cy_id));
+}
+
+#[tokio::test]
+async fn a_resume_rotates_the_token_so_an_old_copy_is_refused_and_a_thief_is_told_nothing() {
+    let relay = relay(|config| config.rejoin_grace = Duration::from_secs(3600)).await;
+    let addr = relay.local_addr();
+    let room = room();
+    let mut ada = Client::connect(addr).await;
+    let ada_joined = ada.join(&room, "Ada").await;
+    ada.vanish();
+    wait_for_metric(addr, "huddle_connections", 0).await;
+
+    let mut ada = Client::connect(addr).await;
+    let resumed = try_resume(&mut ada, &room, "Ada", &ada_joined).await.expect("resume accepted");
+    assert!(resumed.resumed);
+    assert_ne!(resumed.resume_token, ada_joined.resume_token, "each resume issues a fresh token");
+
+    // A copy of the first token (stolen from the page, a log, a proxy) is void now: Ada keeps her connection.
+    let mut thief = Client::connect(addr).await;
+    assert_eq!(try_resume(&mut thief, &room, "Ada", &ada_joined).await, Err(ErrorCode::InvalidResume));
+    let bob_id = thief.join(&room, "Bob").await.peer_id;
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { peer } if peer.id == bob_id));
+
+    // The fresh token resumes (and closes the connection it replaces with 4001, saying why).
+    let mut ada_elsewhere = Client::connect(addr).await;
+    let again = try_resume(&mut ada_elsewhere, &room, "Ada", &resumed).await.expect("the fresh token resumes");
+    assert!(again.resumed);
+    let frame = ada.recv_close().await.expect("a close frame");
+    assert_eq!(u16::from(frame.code), close_code::REPLACED);
+    assert!(frame.reason.contains("resume"), "{}", frame.reason);
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let lifetime = Duration::from_millis(300);
+    let relay = relay(|config| {
+        config.rejoin_grace = Duration::from_secs(3600);
+        config.resume_ttl = lifetime;
+    })
+    .await;
+    let addr = relay.local_addr();
+    let room = room();
+    let mut ada = Client::connect(addr).await;
+    let ada_joined = ada.join(&room, "Ada").await;
+    // The token was issued before `joined` arrived, so it expires by then + its lifetime.
+    let issued = std::time::Instant::now();
+    ada.vanish();
+    // Ada is still within her grace period: only the token's age refuses her. (Waiting out a lifetime is what
+    // expiry is; nothing else is awaited here.)
+    tokio::time::sleep_until((issued + lifetime).into()).await;
+    let mut ada = Client::connect(addr).await;
+    assert_eq!(try_resume(&mut ada, &room, "Ada", &ada_joined).await, Err(ErrorCode::InvalidResume));
+    assert_eq!(metric(addr, "huddle_peers").await, 1, "her place is kept for a resume that will not come");
+}
+
+#[tokio::test]
+async fn a_relay_restarted_with_the_same_secret_takes_back_a_token_from_before_once() {
+    const SECRET: &str = "the resume secret of this test, long enough";
+    let (mut first, addr) = relay_process(&["--resume-secret", SECRET]);
+    let room = room();
+    let mut ada = Client::connect(addr).await;
+    let ada_joined = ada.join(&room, "Ada").await;
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (mut second, addr) = relay_process(&["--resume-secret", SECRET]);
+    let mut ada = Client::connect(addr).await;
+    let back = try_resume(&mut ada, &room, "Ada", &ada_joined).await.expect("a token from before the restart");
+    assert_eq!(back.peer_id, ada_joined.peer_id, "same id, so her calls go on");
+    assert!(!back.resumed, "the relay forgot the room: she is news to whoever is there");
+    ada.close().await;
+    // Once: the same old token does not bring her back again.
+    let mut again = Client::connect(addr).await;
+    assert_eq!(try_resume(&mut again, &room, "Ada", &ada_joined).await, Err(ErrorCode::InvalidResume));
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+/// Sends `join` with `joined`'s resume token; the new `joined`, or the error's code.
+async fn try_resume(client: &mut Client, room: &RoomId, name: &str, joined: &Joined) -> Result<Joined, ErrorCode> {
+    let resume = Resume { peer_id: joined.peer_id.clone(), token: joined.resume_token.clone() };
+    match client.try_join(room, name, Some(resume)).await {
+        ServerMessage::Joined(joined) => Ok(joined),
+        ServerMessage::Error { code, .. } => Err(code),
+        other => panic!("expected joined or an error, got {other:?}"),
     }
 }
 

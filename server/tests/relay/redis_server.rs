@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,15 +16,33 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// The TLS port and the `redis-server` flags that configure it.
+    tls: Option<(u16, Vec<String>)>,
 }
 
 impl RedisServer {
     /// Starts one on a free port and waits until it answers.
     pub fn start() -> RedisServer {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+        Self::start_with_tls(None)
+    }
+
+    /// Starts one that also takes TLS connections on a second free port, with the server certificate `cert`, its
+    /// key and the CA that issued it (PEM files); clients are not asked for certificates.
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> RedisServer {
+        let port = free_port();
+        let mut flags = vec!["--tls-port".to_owned(), port.to_string()];
+        for (flag, file) in [("--tls-cert-file", cert), ("--tls-key-file", key), ("--tls-ca-cert-file", ca)] {
+            flags.extend([flag.to_owned(), file.to_str().expect("a UTF-8 path").to_owned()]);
+        }
+        flags.extend(["--tls-auth-clients".to_owned(), "no".to_owned()]);
+        Self::start_with_tls(Some((port, flags)))
+    }
+
+    fn start_with_tls(tls: Option<(u16, Vec<String>)>) -> RedisServer {
+        let port = free_port();
         let dir = std::env::temp_dir().join(format!("huddle-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let mut server = RedisServer { port, dir, child: None };
+        let mut server = RedisServer { port, dir, child: None, tls };
         server.restart();
         server
     }
@@ -32,6 +50,11 @@ impl RedisServer {
     /// `redis://…` for `--redis-url`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// `rediss://…` for `--redis-url`, when started with [`RedisServer::start_tls`].
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls.as_ref().map(|(port, _)| format!("rediss://127.0.0.1:{port}/0"))
     }
 
     /// Kills it (everything it held is gone: there is no persistence).
@@ -49,6 +72,7 @@ impl RedisServer {
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(self.tls.iter().flat_map(|(_, flags)| flags))
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server runs (Debian package redis-server; .ci/run installs it)");
@@ -70,6 +94,10 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
 }
 
 fn answers_ping(port: u16) -> bool {
