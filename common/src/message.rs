@@ -74,6 +74,12 @@ pub enum ServerMessage {
         /// What the sender passed, untouched.
         payload: SignalPayload,
     },
+    /// Fresh ICE servers (new TURN credentials) before the ones from `joined` or the last `ice_servers` expire: the
+    /// client uses them for new peer connections and ICE restarts. Sent only when the relay has a TURN server.
+    IceServers {
+        /// The whole list, replacing the one the client has (same shape as `joined.ice_servers`).
+        ice_servers: Vec<IceServer>,
+    },
     /// A request was refused. The connection stays open unless a close frame follows.
     Error {
         /// What went wrong, for programs; stable across versions.

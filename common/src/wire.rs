@@ -90,6 +90,7 @@ impl ServerMessage {
                 from: peer_id(field("from")?)?,
                 payload: read_signal_payload(field("payload")?)?,
             },
+            "ice_servers" => ServerMessage::IceServers { ice_servers: list(field("ice_servers")?, ice_server)? },
             "error" => ServerMessage::Error {
                 code: ErrorCode::from_wire(field("code")?.as_str()?),
                 message: string(field("message")?)?,

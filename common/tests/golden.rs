@@ -346,6 +346,21 @@ fn an_explicit_all_policy_parses_and_is_left_out_again() {
 }
 
 #[test]
+fn server_ice_servers() {
+    let turn = IceServer {
+        urls: vec![
+            "turn:turn.example.com:3478?transport=udp".into(),
+            "turns:turn.example.com:5349?transport=tcp".into(),
+        ],
+        username: Some(format!("1764161096:{}", ada())),
+        credential: Some("pHqPZR0cFzoDErhTOc7vNkf3Akw=".into()),
+    };
+    let message = ServerMessage::IceServers { ice_servers: vec![turn] };
+    assert_golden("server_ice_servers", &message);
+    assert_spa_reads("server_ice_servers", ServerMessage::from_json, &message);
+}
+
+#[test]
 fn server_peer_joined() {
     let message = ServerMessage::PeerJoined { peer: peer(linus(), "Linus") };
     assert_golden("server_peer_joined", &message);

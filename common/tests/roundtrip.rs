@@ -99,6 +99,7 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
         peer_info().prop_map(|peer| ServerMessage::PeerJoined { peer }),
         (peer_id(), reason).prop_map(|(peer_id, reason)| ServerMessage::PeerLeft { peer_id, reason }),
         (peer_id(), signal_payload()).prop_map(|(from, payload)| ServerMessage::Signal { from, payload }),
+        prop::collection::vec(ice_server(), 0..3).prop_map(|ice_servers| ServerMessage::IceServers { ice_servers }),
         (select(ErrorCode::ALL), text()).prop_map(|(code, message)| ServerMessage::Error { code, message }),
     ]
 }

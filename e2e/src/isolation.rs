@@ -55,6 +55,34 @@ pub fn reexec() -> String {
     )
 }
 
+/// For a libtest test that needs a network of its own (addresses on loopback that no other test should see): outside,
+/// runs this binary's test `name` again inside new network and PID namespaces, after the shell commands `setup`
+/// (run there as root, e.g. `ip addr add 192.0.2.1/32 dev lo`), and returns `Ok(false)` once it passed there;
+/// inside, checks the isolation and returns `Ok(true)`: the caller then runs the test's body. An error says why the
+/// test failed or could not run.
+pub fn own_network_for_test(name: &str, setup: &str) -> Result<bool, String> {
+    if is_marked() {
+        verify().map_err(|why| format!("refusing to run outside an isolated network: {why}"))?;
+        return Ok(true);
+    }
+    let exe = env::current_exe().map_err(|error| format!("cannot find the test binary to re-execute: {error}"))?;
+    let mut command = Command::new("unshare");
+    command.args(["--net", "--pid", "--fork", "--kill-child", "--mount-proc"]);
+    if !running_as_root() {
+        command.arg("--map-root-user");
+    }
+    let inner = format!(r#"PATH="$PATH:/usr/sbin:/sbin"; ip link set lo up && {setup} && exec "$0" "$@""#);
+    command.args(["--", "sh", "-c", &inner]).arg(exe).args(["--exact", name, "--nocapture", "--test-threads=1"]);
+    let status = command.env(MARKER_ENV, "1").status().map_err(|error| {
+        format!("cannot run the test under `unshare` ({error}); the tests need root or unprivileged user namespaces")
+    })?;
+    if status.success() {
+        Ok(false)
+    } else {
+        Err(format!("`{name}` failed in its own network namespace ({status}); its output is above"))
+    }
+}
+
 fn running_as_root() -> bool {
     // /proc/self is owned by the process's effective uid.
     fs::metadata("/proc/self").map(|meta| meta.uid() == 0).unwrap_or(false)

@@ -40,7 +40,9 @@ pub use media::{IceView, InboundBytes, LiveTracks};
 pub use redis::RedisServer;
 pub use relay::Relay;
 pub use scratch::ScratchDir;
-pub use turn::TurnServer;
+pub use turn::{
+    adapt as adapt_turn_config, TurnServer, TurnSetup, DOCUMENTED_CONFIG as TURN_CONFIG, REALM as TURN_REALM,
+};
 pub use wait::{wait_for, wait_until, TIMEOUT};
 
 /// Runs this binary inside a network namespace that has only loopback, as every browser-driving binary must: the
@@ -48,6 +50,13 @@ pub use wait::{wait_for, wait_until, TIMEOUT};
 /// isolation. An error says why that cannot be done (and nothing may run then).
 pub fn enter_isolated_network() -> std::result::Result<(), String> {
     isolation::enter()
+}
+
+/// For a test (libtest harness) that needs a network namespace of its own, set up by the shell commands `setup`:
+/// `Ok(true)` inside it, where the caller runs the test's body; `Ok(false)` outside, once the body passed inside.
+/// See `isolation::own_network_for_test`.
+pub fn own_network_for_test(name: &str, setup: &str) -> std::result::Result<bool, String> {
+    isolation::own_network_for_test(name, setup)
 }
 
 /// Stops chromedriver, if it was started (a binary driving browsers calls this before it exits).

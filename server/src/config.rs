@@ -98,8 +98,8 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_TURN_SECRET", hide_env_values = true, requires = "turn_urls")]
     pub turn_secret: Option<String>,
 
-    /// How long TURN credentials stay valid.
-    #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "12h", value_parser = positive_duration)]
+    /// How long TURN credentials stay valid; joined clients get fresh ones at two thirds of it (`ice_servers`).
+    #[arg(long, env = "HUDDLE_TURN_TTL", default_value = "10m", value_parser = positive_duration)]
     pub turn_ttl: Duration,
 
     /// Which ICE candidates clients may use; `relay` sends every call through the TURN server (needs --turn-url).

@@ -63,6 +63,9 @@ struct Connection {
     outbox: Outbox,
     state: State,
     limiter: RateLimiter,
+    /// When to send fresh ICE servers (TURN credentials), set by each `joined` and `ice_servers` sent; the loop
+    /// takes it and arms its timer.
+    ice_refresh_due: Option<Instant>,
 }
 
 /// Serves one upgraded WebSocket until it ends.
@@ -81,7 +84,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         limits.rate_limit_close_after,
         Instant::now().into_std(),
     );
-    let mut connection = Connection { relay: Arc::clone(&relay), slot, outbox, state: State::Lobby, limiter };
+    let mut connection =
+        Connection { relay: Arc::clone(&relay), slot, outbox, state: State::Lobby, limiter, ice_refresh_due: None };
     // Made once and polled by reference: a fresh `Notified` on every turn of the loop would register with (and
     // leave) the notifier each time, for every message.
     let mut shutdown = relay.shutdown_signal();
@@ -90,6 +94,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut heartbeat = interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    // One timer per connection, armed once joined (and only with a TURN server): fresh credentials before the last
+    // ones expire.
+    let mut ice_refresh = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
+    let mut ice_refresh_armed = false;
 
     let ending = loop {
         let flow = tokio::select! {
@@ -133,6 +141,11 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     _ = &mut close_requested => Flow::End(Ending::Dropped),
                 }
             }
+            _ = &mut ice_refresh, if ice_refresh_armed => {
+                ice_refresh_armed = false;
+                connection.send_ice_servers();
+                Flow::Continue
+            }
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
                     relay.metrics.reject(Rejection::HeartbeatTimeout);
@@ -144,6 +157,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             }
         };
+        if let Some(due) = connection.ice_refresh_due.take() {
+            ice_refresh.as_mut().reset(due);
+            ice_refresh_armed = true;
+        }
         match flow {
             Flow::Continue => {}
             Flow::End(ending) => break ending,
@@ -197,6 +214,18 @@ impl Connection {
         if self.outbox.queue.try_send(text).is_err() {
             self.outbox.close.request(close_code::SLOW_CONSUMER);
         }
+    }
+
+    /// Queues `ice_servers` with fresh credentials for the joined peer, and schedules the next.
+    fn send_ice_servers(&mut self) {
+        let State::Joined { peer, .. } = &self.state else { return };
+        let ice_servers = self.relay.ice.servers_for(peer, SystemTime::now());
+        let message = ServerMessage::IceServers { ice_servers };
+        let text: Arc<str> = serde_json::to_string(&message).expect("serializes").into();
+        if self.outbox.queue.try_send(text).is_err() {
+            self.outbox.close.request(close_code::SLOW_CONSUMER);
+        }
+        self.ice_refresh_due = self.relay.ice.refresh_after().map(|after| Instant::now() + after);
     }
 
     fn on_read_error(&self, error: tungstenite::Error) -> Flow {
@@ -323,6 +352,7 @@ impl Connection {
             Ok(()) => {
                 tracing::info!(conn = self.slot.id, %room, peer = %peer_id, resuming, "joined");
                 self.state = State::Joined { room, peer: peer_id };
+                self.ice_refresh_due = relay.ice.refresh_after().map(|after| Instant::now() + after);
             }
             Err(error @ JoinError::RoomFull(_)) => self.reply(ErrorCode::RoomFull, error.to_string()),
             Err(error @ JoinError::NameTaken) => self.reply(ErrorCode::NameTaken, error.to_string()),

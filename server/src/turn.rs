@@ -56,6 +56,13 @@ impl IceConfig {
         self.policy
     }
 
+    /// How long after handing out credentials to hand out fresh ones (`ice_servers`): two thirds of their lifetime,
+    /// which leaves a third for the message to arrive and for clocks that disagree. `None` without TURN: STUN
+    /// servers need no renewing.
+    pub fn refresh_after(&self) -> Option<Duration> {
+        self.turn.as_ref().map(|turn| turn.ttl * 2 / 3)
+    }
+
     /// The list for one peer, with TURN credentials valid from `now` for the configured lifetime.
     pub fn servers_for(&self, peer: &PeerId, now: SystemTime) -> Vec<IceServer> {
         let mut servers = Vec::new();
@@ -87,6 +94,21 @@ mod tests {
     fn no_servers_unless_configured() {
         let config = IceConfig::new(vec![], vec!["turn:127.0.0.1:3478".into()], None, Duration::from_secs(60));
         assert!(config.servers_for(&PeerId::from("p"), SystemTime::now()).is_empty());
+    }
+
+    #[test]
+    fn fresh_credentials_come_at_two_thirds_of_their_lifetime_and_only_with_turn() {
+        let turn = |secret: Option<&str>| {
+            let urls = vec!["turn:127.0.0.1:3478".to_owned()];
+            IceConfig::new(
+                vec!["stun:127.0.0.1:3478".into()],
+                urls,
+                secret.map(str::to_owned),
+                Duration::from_secs(600),
+            )
+        };
+        assert_eq!(turn(Some("s")).refresh_after(), Some(Duration::from_secs(400)));
+        assert_eq!(turn(None).refresh_after(), None);
     }
 
     #[test]

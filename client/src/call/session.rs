@@ -139,6 +139,8 @@ pub struct Session {
     identity: Option<(PeerId, String)>,
     /// Who the relay says is in the room now.
     roster: Vec<PeerId>,
+    /// The candidate policy from the last `joined`, which `ice_servers` does not repeat.
+    ice_policy: IceTransportPolicy,
     /// Who we have a peer connection with, in the order they were made; after a relay restart they may outlive the
     /// roster.
     links: Vec<PeerId>,
@@ -161,6 +163,7 @@ impl Session {
             jitter: Box::new(jitter),
             identity: None,
             roster: Vec::new(),
+            ice_policy: IceTransportPolicy::default(),
             links: Vec::new(),
             backoff: Backoff::new(),
             ever_joined: false,
@@ -283,6 +286,7 @@ impl Session {
                 self.ever_joined = true;
                 self.joined = true;
                 // Links that survived a relay blip take the fresh credentials for their next ICE restart.
+                self.ice_policy = joined.ice_transport_policy;
                 self.push(Effect::SetIce { servers: joined.ice_servers, policy: joined.ice_transport_policy });
                 let me = joined.peer_id;
                 self.identity = Some((me.clone(), joined.resume_token));
@@ -319,6 +323,11 @@ impl Session {
                 self.push(Effect::Emit(Action::PeerLeft { peer: peer_id, dropped: reason != LeaveReason::Left }));
             }
             ServerMessage::Signal { from, payload } => self.on_signal(from, payload),
+            // Fresh TURN credentials before the last ones expire: links made from now on use them, and so do the
+            // ICE restarts of those that exist (their relayed paths in use outlive the old credentials).
+            ServerMessage::IceServers { ice_servers } => {
+                self.push(Effect::SetIce { servers: ice_servers, policy: self.ice_policy });
+            }
             ServerMessage::Error { code, message } => match code {
                 ErrorCode::NameTaken
                 | ErrorCode::RoomFull
@@ -615,6 +624,34 @@ mod tests {
         step(&mut session, Event::ReconnectDue);
         step(&mut session, joined("me", "secret", &[]));
         assert_eq!(step(&mut session, error(ErrorCode::Unavailable)), [Effect::Warn("relay: unavailable (no)".into())]);
+    }
+
+    #[test]
+    fn fresh_ice_servers_replace_the_old_ones_with_the_policy_from_joined() {
+        let turn = |username: &str| IceServer {
+            urls: vec!["turn:turn.example.com:3478?transport=udp".into()],
+            username: Some(username.into()),
+            credential: Some(format!("hmac of {username}")),
+        };
+        let mut session = new_session();
+        drain(&mut session);
+        let Event::Received(ServerMessage::Joined(mut relay_only)) = joined("me", "secret", &["bob"]) else {
+            unreachable!()
+        };
+        relay_only.ice_servers = vec![turn("600:me")];
+        relay_only.ice_transport_policy = IceTransportPolicy::Relay;
+        step(&mut session, Event::Received(ServerMessage::Joined(relay_only)));
+        // The call goes on as it is: nothing is connected, closed or shown anew; only the ICE settings change.
+        let fresh =
+            step(&mut session, Event::Received(ServerMessage::IceServers { ice_servers: vec![turn("1000:me")] }));
+        assert_eq!(fresh, [Effect::SetIce { servers: vec![turn("1000:me")], policy: IceTransportPolicy::Relay }]);
+        // After a resume, the next `joined` sets the policy again (an `all` relay this time).
+        step(&mut session, closed(close_code::GOING_AWAY));
+        step(&mut session, Event::ReconnectDue);
+        step(&mut session, joined("me", "newer", &["bob"]));
+        let fresh =
+            step(&mut session, Event::Received(ServerMessage::IceServers { ice_servers: vec![turn("1400:me")] }));
+        assert_eq!(fresh, [Effect::SetIce { servers: vec![turn("1400:me")], policy: IceTransportPolicy::All }]);
     }
 
     #[test]

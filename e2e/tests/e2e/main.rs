@@ -72,4 +72,5 @@ huddle_e2e::e2e_main! {
     turn::relay_only_calls_go_through_the_turn_server,
     turn::a_wrong_turn_secret_is_explained,
     turn::expired_turn_credentials_are_explained,
+    turn::calls_outlive_their_turn_credentials,
 }

@@ -132,3 +132,38 @@ async fn joined_carries_the_relay_only_policy_when_configured() {
     assert_eq!(joined.ice_servers.len(), 1, "the TURN server comes with it");
     assert!(joined.ice_servers[0].credential.is_some());
 }
+
+#[tokio::test]
+async fn a_joined_client_gets_fresh_turn_credentials_before_the_old_ones_expire() {
+    let relay = relay(|config| {
+        config.stun_urls = vec!["stun:127.0.0.1:3478".into()];
+        config.turn_urls = vec!["turn:127.0.0.1:3478?transport=udp".into()];
+        config.turn_secret = Some("s3cret-shared-with-coturn".into());
+        config.turn_ttl = Duration::from_secs(3);
+    })
+    .await;
+    let mut ada = Client::connect(relay.local_addr()).await;
+    let joined = ada.join(&room(), "Ada").await;
+    let expiry_of = |servers: &[huddle_common::IceServer]| -> u64 {
+        assert_eq!(servers[0].urls, ["stun:127.0.0.1:3478"], "the whole list comes again");
+        let username = servers[1].username.as_deref().expect("TURN username");
+        let (expiry, peer) = username.split_once(':').expect("expiry:peer");
+        assert_eq!(peer, joined.peer_id.as_str());
+        expiry.parse().unwrap()
+    };
+    let mut expiry = expiry_of(&joined.ice_servers);
+    let mut credential = joined.ice_servers[1].credential.clone();
+    // Twice: the relay keeps renewing them for as long as the client stays.
+    for _ in 0..2 {
+        // Each comes at two thirds of the lifetime, within the harness's wait.
+        let huddle_common::ServerMessage::IceServers { ice_servers } = ada.recv().await else {
+            panic!("expected ice_servers")
+        };
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        assert!(now < expiry, "fresh credentials at {now}, after the old ones expired at {expiry}");
+        let fresh = expiry_of(&ice_servers);
+        assert!(fresh > expiry, "the fresh credentials expire at {fresh}, no later than the old ones ({expiry})");
+        assert_ne!(ice_servers[1].credential, credential);
+        (expiry, credential) = (fresh, ice_servers[1].credential.clone());
+    }
+}
