@@ -89,9 +89,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut heartbeat = interval_at(Instant::now() + limits.heartbeat_interval, limits.heartbeat_interval);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
+    // Counted from the upgrade, whatever was sent meanwhile: a refused join may be tried again until then.
+    let mut join_deadline = std::pin::pin!(tokio::time::sleep(limits.join_timeout));
 
     let ending = loop {
         let flow = tokio::select! {
+            _ = &mut join_deadline, if matches!(connection.state, State::Lobby) => {
+                relay.metrics.reject(Rejection::JoinTimeout);
+                Flow::Close(close_code::JOIN_TIMEOUT, "join timeout", Ending::Dropped)
+            }
             _ = &mut shutting_down => {
                 Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
             }
@@ -288,6 +294,12 @@ impl Connection {
             Some(_) => return self.reply(ErrorCode::InvalidResume, "the resume token is not valid for this room"),
             None => (new_peer_id(), false),
         };
+        // Only a join that gets as far as a room counts: malformed ones cost little, and the per-connection rate
+        // limit bounds them.
+        if !self.relay.join_rate.allow(self.slot.client, Instant::now().into_std()) {
+            let message = "too many joins from your address; try again in a minute";
+            return self.reply(ErrorCode::JoinRateLimited, message);
+        }
         let relay = Arc::clone(&self.relay);
         let request =
             JoinRequest { room: room.clone(), name, peer_id: peer_id.clone(), resuming, outbox: self.outbox.clone() };
