@@ -11,6 +11,7 @@ mod prometheus;
 mod protocol;
 mod report;
 mod servers;
+mod slots;
 mod soak;
 mod stats;
 mod throughput;
@@ -62,12 +63,14 @@ struct Args {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum What {
-    /// The comparison, then the soak.
+    /// The comparison, then the soak, then the slot attack.
     All,
     /// The comparison of the three relays.
     Relays,
     /// The soak of Huddle's relay.
     Soak,
+    /// One host trying to take every slot of Huddle's relay (bench/src/slots.rs).
+    Slots,
 }
 
 fn main() -> ExitCode {
@@ -130,12 +133,40 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         report.soak = Some((plan, outcome));
     }
 
+    let mut slot_attack = String::new();
+    if matches!(args.what, What::All | What::Slots) {
+        let plan = slots::Plan {
+            dribblers: 300,
+            idlers: 100,
+            baseline: Duration::from_secs(3),
+            attack: Duration::from_secs(if args.quick { 12 } else { 30 }),
+            aftermath: Duration::from_secs(15),
+            probe_every: Duration::from_millis(500),
+        };
+        println!("==> slot attack on Huddle's relay");
+        let outcome = match Server::start(RelayKind::Huddle, &installed, Profile::Slots, placement).await {
+            Ok(server) => {
+                let outcome = slots::run(&server, plan).await;
+                server.stop().await;
+                outcome
+            }
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Ok(section) => slot_attack = section,
+            Err(error) => {
+                println!("    slot attack: FAILED: {error}");
+                ok = false;
+            }
+        }
+    }
+
     println!("\n{}", report.table());
     for line in report.verdicts() {
         println!("{}", line.replace("**", ""));
     }
     if let Some(path) = &args.results {
-        match std::fs::write(path, report.markdown()) {
+        match std::fs::write(path, report.markdown() + &slot_attack) {
             Ok(()) => println!("\nwrote {}", path.display()),
             Err(error) => {
                 eprintln!("cannot write {}: {error}", path.display());

@@ -80,17 +80,45 @@ pub enum Profile {
     /// The comparison: limits raised so that they do not cut the workload short.
     Bench,
     /// The soak: Huddle's default limits, with short grace and heartbeat periods so that dropped and stalled
-    /// clients are cleaned up within the run.
+    /// clients are cleaned up within the run, and a per-address join rate for its 200 source addresses, each of
+    /// which joins faster than one household would.
     Soak,
+    /// The slot attack: Huddle's defaults, every limit as deployed.
+    Slots,
 }
 
 /// The Huddle flags of `profile`, for the results.
 pub fn huddle_flags(profile: Profile) -> &'static [&'static str] {
     match profile {
-        Profile::Bench => {
-            &["--max-connections", "100000", "--rate-limit-per-sec", "1000000", "--rate-limit-burst", "1000000"]
-        }
-        Profile::Soak => &["--rejoin-grace", "2s", "--heartbeat-interval", "1s", "--heartbeat-timeout", "3s"],
+        Profile::Bench => &[
+            "--max-connections",
+            "100000",
+            "--rate-limit-per-sec",
+            "1000000",
+            "--rate-limit-burst",
+            "1000000",
+            "--max-connections-per-ip",
+            "100000",
+            "--join-rate-per-ip",
+            "1000000",
+            "--join-burst-per-ip",
+            "1000000",
+            "--max-http-connections",
+            "100000",
+            "--max-http-connections-per-ip",
+            "100000",
+        ],
+        Profile::Soak => &[
+            "--rejoin-grace",
+            "2s",
+            "--heartbeat-interval",
+            "1s",
+            "--heartbeat-timeout",
+            "3s",
+            "--join-rate-per-ip",
+            "6000",
+        ],
+        Profile::Slots => &[],
     }
 }
 

@@ -41,4 +41,8 @@ pub mod close_code {
     pub const REPLACED: u16 = 4001;
     /// No frame (not even a pong) arrived within the heartbeat timeout.
     pub const HEARTBEAT_TIMEOUT: u16 = 4002;
+    /// The connection did not join a room within the relay's join timeout after the upgrade (a client that sends
+    /// `join` as its first frame never sees it). Nothing was joined, so there is nothing to resume: reconnecting
+    /// (with backoff) and joining again is fine.
+    pub const JOIN_TIMEOUT: u16 = 4003;
 }

@@ -247,6 +247,8 @@ pub enum ErrorCode {
     InvalidResume,
     /// The relay cannot take new joins right now (e.g. its shared registry is unreachable); retry later.
     Unavailable,
+    /// Too many joins from the client's address lately; this one was refused. Retry later, with backoff.
+    JoinRateLimited,
     /// A code this build does not know, from a newer relay.
     #[serde(other)]
     Unknown,
@@ -271,6 +273,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedVersion,
         ErrorCode::InvalidResume,
         ErrorCode::Unavailable,
+        ErrorCode::JoinRateLimited,
         ErrorCode::Unknown,
     ];
 
@@ -293,6 +296,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::InvalidResume => "invalid_resume",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::JoinRateLimited => "join_rate_limited",
             ErrorCode::Unknown => "unknown",
         }
     }

@@ -392,6 +392,14 @@ fn server_error() {
     assert_spa_reads("server_error", ServerMessage::from_json, &message);
 }
 
+#[test]
+fn server_error_join_rate_limited() {
+    let message =
+        ServerMessage::error(ErrorCode::JoinRateLimited, "too many joins from your address; try again in a minute");
+    assert_golden("server_error_join_rate_limited", &message);
+    assert_spa_reads("server_error_join_rate_limited", ServerMessage::from_json, &message);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // config.json
 

@@ -44,6 +44,43 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
 
+    /// Most WebSocket connections open at once from one client address (an IPv6 address counts by its /64); more
+    /// are refused with 429 at upgrade.
+    #[arg(long, env = "HUDDLE_MAX_CONNECTIONS_PER_IP", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+
+    /// Joins a minute one client address may make on average; past it (and the burst), `join_rate_limited`.
+    #[arg(long, env = "HUDDLE_JOIN_RATE_PER_IP", default_value_t = 60)]
+    pub join_rate_per_ip: u32,
+
+    /// Joins one client address may make at once, above the average.
+    #[arg(long, env = "HUDDLE_JOIN_BURST_PER_IP", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub join_burst_per_ip: u32,
+
+    /// A WebSocket that has not joined a room this long after its upgrade is closed with 4003.
+    #[arg(long, env = "HUDDLE_JOIN_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub join_timeout: Duration,
+
+    /// Time a client has to send a request's headers (and an idle kept-alive connection waits for the next
+    /// request) before its connection is closed.
+    #[arg(long, env = "HUDDLE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Most TCP connections open at once and not upgraded to a WebSocket (still speaking HTTP); more are answered
+    /// 503 and closed at accept.
+    #[arg(long, env = "HUDDLE_MAX_HTTP_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_http_connections: u64,
+
+    /// Most of those from one client address (trusted proxies are exempt).
+    #[arg(long, env = "HUDDLE_MAX_HTTP_CONNECTIONS_PER_IP", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_http_connections_per_ip: u32,
+
+    /// A proxy or load balancer (address or network, e.g. 10.0.0.5 or 10.0.0.0/24; repeatable, or comma-separate in
+    /// the environment) whose X-Forwarded-For is believed: the client is the right-most address in it that is not
+    /// a trusted proxy. None given: X-Forwarded-For is ignored and the client is the TCP peer.
+    #[arg(long = "trusted-proxy", env = "HUDDLE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_addr::parse_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Largest accepted message, in bytes; a larger frame closes the connection with 1009.
     #[arg(long, env = "HUDDLE_MAX_MESSAGE_BYTES", default_value_t = huddle_common::MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
@@ -226,7 +263,14 @@ mod tests {
 
     #[test]
     fn periods_and_lifetimes_must_be_longer_than_zero() {
-        for flag in ["--heartbeat-interval", "--heartbeat-timeout", "--turn-ttl", "--resume-ttl"] {
+        for flag in [
+            "--heartbeat-interval",
+            "--heartbeat-timeout",
+            "--turn-ttl",
+            "--resume-ttl",
+            "--join-timeout",
+            "--header-read-timeout",
+        ] {
             let refused = Config::try_parse_from(["huddle-server", flag, "0s"]).unwrap_err();
             assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");
             assert!(refused.to_string().contains("must be longer than zero"), "{refused}");
@@ -271,5 +315,17 @@ mod tests {
         assert!(config.stun_urls.is_empty() && config.turn_urls.is_empty(), "no public ICE server by default");
         assert_eq!(config.room_capacity, 4);
         assert_eq!(config.ice_transport_policy, IcePolicy::All);
+        assert!(config.trusted_proxies.is_empty(), "X-Forwarded-For is believed only when asked");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let config =
+            Config::try_parse_from(["huddle-server", "--trusted-proxy", "10.0.0.5", "--trusted-proxy", "fd00::/8"]);
+        let proxies: Vec<String> = config.unwrap().trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.5/32", "fd00::/8"]);
+        let refused = Config::try_parse_from(["huddle-server", "--trusted-proxy", "lb.internal"]).unwrap_err();
+        assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(refused.to_string().contains("neither an IP address"), "{refused}");
     }
 }

@@ -98,9 +98,15 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     // ones expire.
     let mut ice_refresh = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
     let mut ice_refresh_armed = false;
+    // Counted from the upgrade, whatever was sent meanwhile: a refused join may be tried again until then.
+    let mut join_deadline = std::pin::pin!(tokio::time::sleep(limits.join_timeout));
 
     let ending = loop {
         let flow = tokio::select! {
+            _ = &mut join_deadline, if matches!(connection.state, State::Lobby) => {
+                relay.metrics.reject(Rejection::JoinTimeout);
+                Flow::Close(close_code::JOIN_TIMEOUT, "join timeout", Ending::Dropped)
+            }
             _ = &mut shutting_down => {
                 Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
             }
@@ -325,6 +331,12 @@ impl Connection {
             None => (new_peer_id(), None),
         };
         let resuming = resume.is_some();
+        // Only a join that gets as far as a room counts: malformed ones cost little, and the per-connection rate
+        // limit bounds them.
+        if !self.relay.join_rate.allow(self.slot.client, Instant::now().into_std()) {
+            let message = "too many joins from your address; try again in a minute";
+            return self.reply(ErrorCode::JoinRateLimited, message);
+        }
         let relay = Arc::clone(&self.relay);
         // Picked for this join: its token names it, and a resume voids the token it came with.
         let nonce = Nonce::random();

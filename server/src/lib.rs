@@ -4,12 +4,15 @@
 
 #![forbid(unsafe_code)]
 
+mod accept;
+pub mod client_addr;
 pub mod cluster;
 pub mod config;
 mod connection;
 mod content_coding;
 pub mod decode;
 pub mod metrics;
+pub mod per_addr;
 mod rate_limit;
 pub mod registry;
 pub mod relay;
@@ -29,10 +32,12 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use warp::hyper::server::conn::{AddrIncoming, AddrStream};
+use warp::hyper::server::conn::AddrIncoming;
 use warp::hyper::service::{make_service_fn, service_fn, Service};
 use warp::hyper::{Body, Request, Server};
 
+use accept::{Gate, HttpCaps, HttpConn};
+use client_addr::TrustedProxies;
 pub use config::{Config, LogFormat};
 pub use relay::Relay;
 use security_headers::{Policy, SiteHeaders};
@@ -60,14 +65,15 @@ pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
     let upgrades = upgrade::Upgrades::new(Arc::clone(&relay), &config);
     // `/ws` first, by hand (see `upgrade`); everything else through warp's routes. Every answer, the refusals of
     // `/ws` and warp's own rejections included, then gets the security headers.
-    let make_service = make_service_fn(move |_: &AddrStream| {
+    let make_service = make_service_fn(move |conn: &HttpConn| {
         let (routes, upgrades, site) = (routes.clone(), upgrades.clone(), Arc::clone(&site));
+        let peer = conn.remote_addr().ip();
         async move {
             Ok::<_, Infallible>(service_fn(move |request: Request<Body>| {
                 let (mut routes, upgrades, site) = (routes.clone(), upgrades.clone(), Arc::clone(&site));
                 async move {
                     let mut response = if request.uri().path() == upgrade::PATH {
-                        upgrades.upgrade(request)
+                        upgrades.upgrade(request, peer)
                     } else {
                         routes.call(request).await?
                     };
@@ -81,10 +87,22 @@ pub async fn start(config: Config) -> std::io::Result<RunningRelay> {
     let mut incoming = AddrIncoming::bind(&SocketAddr::new(config.host, config.port)).map_err(bind)?;
     incoming.set_nodelay(true);
     let addr = incoming.local_addr();
+    let caps = HttpCaps::new(
+        usize::try_from(config.max_http_connections).unwrap_or(usize::MAX),
+        config.max_http_connections_per_ip,
+        TrustedProxies::new(&config.trusted_proxies),
+        Arc::clone(&relay.metrics),
+    );
     let (stop_accepting, stopped) = oneshot::channel::<()>();
-    let serving = Server::builder(incoming).serve(make_service).with_graceful_shutdown(async {
-        let _ = stopped.await;
-    });
+    // HTTP/1 only: the relay has no use for cleartext HTTP/2, and a connection that switched to it would escape the
+    // header-read timeout.
+    let serving = Server::builder(Gate::new(incoming, caps))
+        .http1_only(true)
+        .http1_header_read_timeout(config.header_read_timeout)
+        .serve(make_service)
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        });
     let server = tokio::spawn(async move {
         if let Err(error) = serving.await {
             tracing::error!(%error, "server error");

@@ -17,7 +17,9 @@ fn main() -> ExitCode {
     if let Some(host) = config.print_headers {
         return print_headers(host, &config);
     }
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // hyper warns of every connection cut by the header-read timeout: anyone could fill the log with those.
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,hyper::proto::h1::io=error"));
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     match config.log_format {
         LogFormat::Human => logs.init(),

@@ -24,15 +24,24 @@ pub enum Rejection {
     Origin,
     /// An upgrade past the connection limit (503).
     ConnectionLimit,
+    /// An upgrade past the per-address connection limit (429).
+    AddressConnectionLimit,
+    /// A TCP connection past the cap on connections not yet upgraded (503, closed at accept).
+    HttpConnectionLimit,
+    /// An upgraded connection that did not join within the join timeout (close 4003).
+    JoinTimeout,
 }
 
-const OTHER_REJECTIONS: [(Rejection, &str); 6] = [
+const OTHER_REJECTIONS: [(Rejection, &str); 9] = [
     (Rejection::TooBig, "too_big"),
     (Rejection::Flood, "flood"),
     (Rejection::SlowConsumer, "slow_consumer"),
     (Rejection::HeartbeatTimeout, "heartbeat_timeout"),
     (Rejection::Origin, "origin"),
     (Rejection::ConnectionLimit, "connection_limit"),
+    (Rejection::AddressConnectionLimit, "ip_connection_limit"),
+    (Rejection::HttpConnectionLimit, "http_connection_limit"),
+    (Rejection::JoinTimeout, "join_timeout"),
 ];
 
 /// Everything `/metrics` reports. Lock-free: connection tasks bump these on hot paths.
@@ -54,6 +63,8 @@ pub struct Metrics {
     pub bytes_received: AtomicU64,
     /// Bytes of text queued to clients.
     pub bytes_sent: AtomicU64,
+    /// TCP connections open and still speaking HTTP (not upgraded to a WebSocket).
+    pub http_connections: AtomicU64,
     errors: [AtomicU64; ErrorCode::ALL.len()],
     other_rejections: [AtomicU64; OTHER_REJECTIONS.len()],
 }
@@ -96,6 +107,8 @@ impl Metrics {
         metric("huddle_messages_relayed_total", "counter", "Signals relayed to their target.", &self.messages_relayed);
         metric("huddle_bytes_received_total", "counter", "Bytes of messages received.", &self.bytes_received);
         metric("huddle_bytes_sent_total", "counter", "Bytes of messages queued to clients.", &self.bytes_sent);
+        let http = "TCP connections open and not upgraded to a WebSocket.";
+        metric("huddle_http_connections", "gauge", http, &self.http_connections);
         out.push_str("# HELP huddle_rejections_total Refused requests and dropped connections, by reason.\n");
         out.push_str("# TYPE huddle_rejections_total counter\n");
         let reasons = ErrorCode::ALL

@@ -1,14 +1,17 @@
 //! The state every connection shares: the router (and through it the rooms), limits, metrics, credentials, the
 //! connection count and the shutdown signal.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::{watch, Notify};
 
+use crate::client_addr::AddrKey;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::per_addr::{Held, Holdings, JoinRate};
 use crate::registry::ConnId;
 use crate::resume::{ResumeKey, ShortSecret};
 use crate::router::Router;
@@ -31,6 +34,19 @@ pub struct Limits {
     pub heartbeat_interval: Duration,
     /// Silence that drops a connection.
     pub heartbeat_timeout: Duration,
+    /// How long after its upgrade a connection may stay out of a room.
+    pub join_timeout: Duration,
+}
+
+/// Why a connection was not admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The relay holds `--max-connections` already.
+    #[error("too many connections; try again later")]
+    Full,
+    /// The client's address holds `--max-connections-per-ip` already.
+    #[error("too many connections from your address; close some and try again")]
+    AddressFull,
 }
 
 /// Why a relay cannot start with its configuration.
@@ -60,6 +76,9 @@ pub struct Relay {
     pub resume_key: ResumeKey,
     /// When this process started: a resume token issued before names a join this process cannot know about.
     pub started: SystemTime,
+    /// How fast each client address may join.
+    pub join_rate: JoinRate,
+    per_addr: Arc<Holdings>,
     max_connections: usize,
     open_connections: AtomicUsize,
     all_closed: Notify,
@@ -89,6 +108,7 @@ impl Relay {
                 queue_capacity: config.queue_capacity.max(1),
                 heartbeat_interval: config.heartbeat_interval,
                 heartbeat_timeout: config.heartbeat_timeout,
+                join_timeout: config.join_timeout,
             },
             room_capacity: config.room_capacity,
             ice: IceConfig::new(
@@ -98,6 +118,8 @@ impl Relay {
                 config.turn_ttl,
             )
             .with_policy(config.ice_transport_policy),
+            join_rate: JoinRate::new(config.join_rate_per_ip, config.join_burst_per_ip),
+            per_addr: Holdings::new(config.max_connections_per_ip),
             max_connections: config.max_connections,
             open_connections: AtomicUsize::new(0),
             all_closed: Notify::new(),
@@ -106,16 +128,19 @@ impl Relay {
         }))
     }
 
-    /// Reserves a place for a new connection, or `None` at the connection limit.
-    pub fn admit_connection(self: &Arc<Self>) -> Option<ConnectionSlot> {
+    /// Reserves a place for a new connection from `client`, unless the relay or that address is at its limit.
+    pub fn admit_connection(self: &Arc<Self>, client: IpAddr) -> Result<ConnectionSlot, Refusal> {
+        let client = AddrKey::from(client);
+        let held = self.per_addr.take(client).ok_or(Refusal::AddressFull)?;
         let taken = self.open_connections.fetch_add(1, Ordering::AcqRel);
         if taken >= self.max_connections {
             self.release_slot();
-            return None;
+            return Err(Refusal::Full);
         }
         self.metrics.connections.fetch_add(1, Ordering::Relaxed);
         self.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
-        Some(ConnectionSlot { relay: Arc::clone(self), id: self.next_conn.fetch_add(1, Ordering::Relaxed) })
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        Ok(ConnectionSlot { relay: Arc::clone(self), id, client, _held: held })
     }
 
     fn release_slot(&self) {
@@ -152,6 +177,9 @@ pub struct ConnectionSlot {
     relay: Arc<Relay>,
     /// The connection's id.
     pub id: ConnId,
+    /// The client's address, as the per-address limits count it.
+    pub client: AddrKey,
+    _held: Held,
 }
 
 impl Drop for ConnectionSlot {

@@ -1,8 +1,10 @@
 //! The WebSocket upgrade of `/ws`, done here over hyper's upgrade rather than by warp's `ws()` filter: warp 0.3
 //! brings tungstenite 0.21, whose read buffer per connection is fixed and was the largest part of what an idle
 //! connection cost (bench/PROFILE.md). The handshake checks what warp's filter checked (RFC 6455 section 4.2.1), then the
-//! origin and the connection limit; the socket is then a tungstenite stream with small buffers.
+//! origin and the connection limits (the relay's, and the client address's); the socket is then a tungstenite
+//! stream with small buffers.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -10,14 +12,15 @@ use sha1::{Digest, Sha1};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use warp::http::{header, HeaderMap, Method, Request, Response, StatusCode};
-use warp::hyper::server::conn::AddrStream;
 use warp::hyper::upgrade::Parts;
 use warp::hyper::Body;
 
+use crate::accept::HttpConn;
+use crate::client_addr::TrustedProxies;
 use crate::config::Config;
 use crate::connection;
 use crate::metrics::Rejection;
-use crate::relay::Relay;
+use crate::relay::{Refusal, Relay};
 
 /// The path of the WebSocket endpoint.
 pub const PATH: &str = "/ws";
@@ -33,17 +36,19 @@ pub struct Upgrades {
     pub relay: Arc<Relay>,
     /// Allowed `Origin`s, without trailing slashes; empty allows any.
     pub allowed_origins: Arc<[String]>,
+    /// The proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Upgrades {
     /// The upgrades of a relay configured by `config`.
     pub fn new(relay: Arc<Relay>, config: &Config) -> Self {
         let allowed_origins = config.allowed_origins.iter().map(|o| o.trim_end_matches('/').to_owned()).collect();
-        Upgrades { relay, allowed_origins }
+        Upgrades { relay, allowed_origins, trusted_proxies: TrustedProxies::new(&config.trusted_proxies) }
     }
 
-    /// Answers a request for `/ws`: 101 and a connection task, or why not.
-    pub fn upgrade(&self, mut request: Request<Body>) -> Response<Body> {
+    /// Answers a request for `/ws` that came from `peer`: 101 and a connection task, or why not.
+    pub fn upgrade(&self, mut request: Request<Body>, peer: IpAddr) -> Response<Body> {
         if request.method() != Method::GET {
             return refuse(StatusCode::METHOD_NOT_ALLOWED, "use GET to open a WebSocket");
         }
@@ -59,9 +64,17 @@ impl Upgrades {
                 return refuse(StatusCode::FORBIDDEN, "origin not allowed");
             }
         }
-        let Some(slot) = relay.admit_connection() else {
-            relay.metrics.reject(Rejection::ConnectionLimit);
-            return refuse(StatusCode::SERVICE_UNAVAILABLE, "too many connections; try again later");
+        let client = self.trusted_proxies.client(peer, request.headers());
+        let slot = match relay.admit_connection(client) {
+            Ok(slot) => slot,
+            Err(refusal @ Refusal::Full) => {
+                relay.metrics.reject(Rejection::ConnectionLimit);
+                return refuse(StatusCode::SERVICE_UNAVAILABLE, refusal);
+            }
+            Err(refusal @ Refusal::AddressFull) => {
+                relay.metrics.reject(Rejection::AddressConnectionLimit);
+                return refuse(StatusCode::TOO_MANY_REQUESTS, refusal);
+            }
         };
         let max_message = relay.limits.max_message_bytes;
         let config = WebSocketConfig::default()
@@ -78,10 +91,11 @@ impl Upgrades {
                     return;
                 }
             };
-            // Without hyper's boxed wrapper when it is the plain TCP stream (it always is here), keeping what the
-            // client sent after the handshake.
-            match upgraded.downcast::<AddrStream>() {
+            // Without hyper's boxed wrapper when it is the accepted TCP stream (it always is here), keeping what
+            // the client sent after the handshake; it no longer counts as a connection in HTTP.
+            match upgraded.downcast::<HttpConn>() {
                 Ok(Parts { io, read_buf, .. }) => {
+                    let io = io.into_upgraded();
                     // Only what was read past the handshake is kept: hyper's whole read buffer would
                     // otherwise live as long as the connection.
                     let early = read_buf.to_vec();
@@ -132,8 +146,8 @@ fn accept_key(key: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha1.finalize())
 }
 
-fn refuse(status: StatusCode, why: &'static str) -> Response<Body> {
-    Response::builder().status(status).body(Body::from(why)).expect("a valid response")
+fn refuse(status: StatusCode, why: impl ToString) -> Response<Body> {
+    Response::builder().status(status).body(Body::from(why.to_string())).expect("a valid response")
 }
 
 #[cfg(test)]

@@ -41,8 +41,8 @@ Commands:
                 and the size budget; ARGS go to cargo test (e.g. golden -- --nocapture)
   bench [PART] [-- ARGS]
                 Benchmark the relay beside PeerServer and matchbox_server (installed into
-                ~/.cache/huddle/bench when missing), then soak it; writes bench/RESULTS.md.
-                PART: all (default: also call-setup and lobby-load), relays or soak; ARGS go
+                ~/.cache/huddle/bench when missing), soak it, attack its slots; writes bench/RESULTS.md.
+                PART: all (default: also call-setup and lobby-load), relays, soak or slots; ARGS go
                 to huddle-bench (e.g. --quick)
   bench call-setup [-- ARGS]
                 build, then time Join to first remote frame, Huddle against a JavaScript

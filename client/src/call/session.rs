@@ -197,15 +197,21 @@ impl Session {
             return;
         }
         match event {
-            // This relay cannot take joins for now (its shared registry is unreachable): try again later, through
-            // whichever relay the address leads to, as after losing the connection.
-            Event::Received(ServerMessage::Error { code: ErrorCode::Unavailable, .. }) if !self.joined => {
+            // This relay cannot take joins for now (its shared registry is unreachable, or our address joined too
+            // often lately): try again later, through whichever relay the address leads to, as after losing the
+            // connection.
+            Event::Received(ServerMessage::Error {
+                code: ErrorCode::Unavailable | ErrorCode::JoinRateLimited, ..
+            }) if !self.joined => {
                 self.connection_lost();
             }
             Event::Received(message) => self.on_message(message),
             Event::RelayClosed { code } => match code {
                 close_code::REPLACED => self.end(Ending::Replaced),
                 close_code::POLICY_VIOLATION => self.end(Ending::RelayUnavailable),
+                // Our join did not get through in time (a slow relay): nothing to resume, so try again as after a
+                // drop; the first connection's tries still run out.
+                close_code::JOIN_TIMEOUT => self.connection_lost(),
                 _ => self.connection_lost(),
             },
             Event::RelayUnusable => self.connection_lost(),
@@ -552,6 +558,7 @@ mod tests {
             close_code::MESSAGE_TOO_BIG,
             close_code::SLOW_CONSUMER,
             close_code::HEARTBEAT_TIMEOUT,
+            close_code::JOIN_TIMEOUT,
             1000,
             1006,
             1011,
@@ -652,6 +659,36 @@ mod tests {
         let fresh =
             step(&mut session, Event::Received(ServerMessage::IceServers { ice_servers: vec![turn("1400:me")] }));
         assert_eq!(fresh, [Effect::SetIce { servers: vec![turn("1400:me")], policy: IceTransportPolicy::All }]);
+    }
+
+    #[test]
+    fn a_join_timeout_before_joining_is_retried_until_the_tries_run_out() {
+        let mut session = new_session();
+        drain(&mut session);
+        for _ in 0..FIRST_CONNECT_RETRIES {
+            let effects = step(&mut session, closed(close_code::JOIN_TIMEOUT));
+            assert_eq!(effects[..2], [Effect::DropRelay, Effect::Emit(Action::RelayLost)]);
+            assert!(reconnect_delay(&effects).is_some());
+            assert_eq!(step(&mut session, Event::ReconnectDue), [Effect::OpenRelay(join(None))]);
+        }
+        ended_with(&step(&mut session, closed(close_code::JOIN_TIMEOUT)), Ending::RelayUnavailable, true);
+    }
+
+    #[test]
+    fn a_join_over_the_address_rate_is_tried_again_later() {
+        let mut session = new_session();
+        drain(&mut session);
+        let effects = step(&mut session, error(ErrorCode::JoinRateLimited));
+        assert_eq!(effects[..2], [Effect::DropRelay, Effect::Emit(Action::RelayLost)]);
+        assert_eq!(reconnect_delay(&effects), Some(Backoff::INITIAL_MS - 1));
+        // A rejoin after a drop that is refused so is retried too, resuming, with a longer wait.
+        step(&mut session, Event::ReconnectDue);
+        step(&mut session, joined("me", "secret", &["bob"]));
+        step(&mut session, closed(1006));
+        step(&mut session, Event::ReconnectDue);
+        let effects = step(&mut session, error(ErrorCode::JoinRateLimited));
+        assert_eq!(reconnect_delay(&effects), Some(2 * Backoff::INITIAL_MS - 1));
+        assert_eq!(step(&mut session, Event::ReconnectDue), [Effect::OpenRelay(join(Some(("me", "secret"))))]);
     }
 
     #[test]

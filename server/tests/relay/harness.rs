@@ -241,3 +241,57 @@ pub fn relay_process(args: &[&str]) -> (std::process::Child, SocketAddr) {
     std::thread::spawn(move || lines.for_each(drop));
     (child, addr)
 }
+
+/// A TCP connection to `addr` from the loopback address `from` (127.0.0.x: every one of them is this host, and the
+/// relay sees each as another client).
+pub async fn tcp_from(addr: SocketAddr, from: std::net::IpAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(from, 0)).unwrap();
+    tokio::time::timeout(WAIT, socket.connect(addr)).await.expect("connects in time").expect("connects")
+}
+
+impl Client {
+    /// Connects to `/ws` from the loopback address `from`, with extra request headers; the HTTP status and body
+    /// when the upgrade is refused.
+    pub async fn connect_as(
+        addr: SocketAddr,
+        from: std::net::IpAddr,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Client, (u16, String)> {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        for (name, value) in headers {
+            request.headers_mut().append(*name, value.parse().unwrap());
+        }
+        let stream = MaybeTlsStream::Plain(tcp_from(addr, from).await);
+        let connecting = tokio_tungstenite::client_async(request, stream);
+        match tokio::time::timeout(WAIT, connecting).await.expect("upgrade answered in time") {
+            Ok((ws, _)) => Ok(Client { ws }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
+                Err((response.status().as_u16(), body))
+            }
+            Err(other) => panic!("unexpected connect error: {other}"),
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET from the loopback address `from`; returns the status and body.
+pub async fn http_get_from(addr: SocketAddr, from: std::net::IpAddr, path: &str) -> (u16, String) {
+    let mut stream = tcp_from(addr, from).await;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response)).await.expect("HTTP response in time").unwrap();
+    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+/// Waits until `condition` holds, at most [`WAIT`]; `what` says what was awaited when it never does.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}

@@ -13,4 +13,5 @@ mod nginx;
 mod redis_server;
 mod rooms;
 mod shutdown;
+mod slots;
 mod static_files;
