@@ -21,6 +21,7 @@ use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox};
 use crate::relay::{ConnectionSlot, Relay};
+use crate::room_tag::RoomTag;
 use crate::router::SignalError;
 
 /// Most queued messages written to a socket at once (then flushed together).
@@ -305,7 +306,7 @@ impl Connection {
         };
         match relay.router.join(request, welcome).await {
             Ok(()) => {
-                tracing::info!(conn = self.slot.id, %room, peer = %peer_id, resuming, "joined");
+                tracing::info!(conn = self.slot.id, room = %RoomTag::of(&room), peer = %peer_id, resuming, "joined");
                 self.state = State::Joined { room, peer: peer_id };
             }
             Err(error @ JoinError::RoomFull(_)) => self.reply(ErrorCode::RoomFull, error.to_string()),
@@ -317,7 +318,7 @@ impl Connection {
     /// Tells the router how this connection ended.
     fn finish(self, ending: Ending) {
         let State::Joined { room, peer } = self.state else { return };
-        tracing::info!(conn = self.slot.id, %room, %peer, ?ending, "connection ended");
+        tracing::info!(conn = self.slot.id, room = %RoomTag::of(&room), %peer, ?ending, "connection ended");
         let router = &self.relay.router;
         match ending {
             Ending::Left => router.leave(room, peer, self.slot.id, LeaveReason::Left),

@@ -14,6 +14,7 @@ mod rate_limit;
 pub mod registry;
 pub mod relay;
 pub mod resume;
+pub mod room_tag;
 pub mod router;
 mod routes;
 pub mod security_headers;

@@ -14,6 +14,7 @@ use crate::cluster::{Cluster, Unreachable};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::{Admission, ConnId, JoinError, JoinRequest, Registry, RegistryHandle};
+use crate::room_tag::RoomTag;
 
 /// Why a signal reached no one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -118,7 +119,7 @@ impl Router {
         let Some(cluster) = self.cluster.clone() else { return };
         tokio::spawn(async move {
             if cluster.leave(&room, &peer, conn, reason, false).await.is_err() {
-                tracing::warn!(%room, %peer, "could not record a leave in Redis; the next sync will");
+                tracing::warn!(room = %RoomTag::of(&room), %peer, "could not record a leave in Redis; the next sync will");
             }
         });
     }
@@ -132,7 +133,7 @@ impl Router {
         tokio::spawn(async move {
             if let Some(cluster) = &cluster {
                 if cluster.disconnect(&room, &peer, conn).await.is_err() {
-                    tracing::warn!(%room, %peer, "could not record a dropped connection in Redis");
+                    tracing::warn!(room = %RoomTag::of(&room), %peer, "could not record a dropped connection in Redis");
                 }
             }
             tokio::time::sleep(grace).await;

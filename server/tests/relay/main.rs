@@ -9,6 +9,7 @@ mod harness;
 mod http;
 mod lifecycle;
 mod limits;
+mod logs;
 mod nginx;
 mod redis_server;
 mod rooms;
