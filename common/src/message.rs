@@ -241,6 +241,9 @@ pub enum ErrorCode {
     InvalidResume,
     /// The relay cannot take new joins right now (e.g. its shared registry is unreachable); retry later.
     Unavailable,
+    /// The relay holds too much for clients that do not read it: new joins are refused until that drains; retry
+    /// later.
+    Overloaded,
     /// A code this build does not know, from a newer relay.
     #[serde(other)]
     Unknown,
@@ -265,6 +268,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedVersion,
         ErrorCode::InvalidResume,
         ErrorCode::Unavailable,
+        ErrorCode::Overloaded,
         ErrorCode::Unknown,
     ];
 
@@ -287,6 +291,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedVersion => "unsupported_version",
             ErrorCode::InvalidResume => "invalid_resume",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Overloaded => "overloaded",
             ErrorCode::Unknown => "unknown",
         }
     }

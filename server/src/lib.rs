@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod backlog;
 pub mod cluster;
 pub mod config;
 mod connection;

@@ -31,6 +31,8 @@ pub struct Limits {
     pub heartbeat_interval: Duration,
     /// Silence that drops a connection.
     pub heartbeat_timeout: Duration,
+    /// A socket write stalled this long drops a connection.
+    pub write_timeout: Duration,
 }
 
 /// Shared by every connection of one relay process.
@@ -71,6 +73,7 @@ impl Relay {
                 queue_capacity: config.queue_capacity.max(1),
                 heartbeat_interval: config.heartbeat_interval,
                 heartbeat_timeout: config.heartbeat_timeout,
+                write_timeout: config.write_timeout,
             },
             room_capacity: config.room_capacity,
             ice: IceConfig::new(

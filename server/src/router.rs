@@ -10,6 +10,7 @@ use std::time::Duration;
 use huddle_common::{LeaveReason, PeerId, RoomId, ServerMessage};
 use tokio::sync::watch;
 
+use crate::backlog::Budget;
 use crate::cluster::{Cluster, Unreachable};
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -43,6 +44,7 @@ pub struct ClusterStatus<'a> {
 #[derive(Debug)]
 pub struct Router {
     registry: RegistryHandle,
+    budget: Arc<Budget>,
     cluster: Option<Arc<Cluster>>,
     metrics: Arc<Metrics>,
     grace: Duration,
@@ -56,7 +58,10 @@ impl Router {
         metrics: Arc<Metrics>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Self, redis::RedisError> {
-        let registry = RegistryHandle::new(Registry::new(config.room_capacity as usize, Arc::clone(&metrics)));
+        let per_connection = usize::try_from(config.queue_bytes).unwrap_or(usize::MAX);
+        let budget = Arc::new(Budget::new(per_connection, config.queue_budget, Arc::clone(&metrics)));
+        let registry = Registry::new(config.room_capacity as usize, Arc::clone(&metrics), Arc::clone(&budget));
+        let registry = RegistryHandle::new(registry);
         let cluster = match &config.redis_url {
             Some(url) => {
                 let cluster = Cluster::new(url, &config.redis_prefix, config.room_capacity, config.rejoin_grace)?;
@@ -66,7 +71,12 @@ impl Router {
             }
             None => None,
         };
-        Ok(Router { registry, cluster, metrics, grace: config.rejoin_grace })
+        Ok(Router { registry, budget, cluster, metrics, grace: config.rejoin_grace })
+    }
+
+    /// What the relay may hold for its clients, and holds.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// Admits a peer, or gives it back its place when resuming; with a shared registry, Redis decides. `welcome`

@@ -194,9 +194,12 @@ impl Session {
             return;
         }
         match event {
-            // This relay cannot take joins for now (its shared registry is unreachable): try again later, through
-            // whichever relay the address leads to, as after losing the connection.
-            Event::Received(ServerMessage::Error { code: ErrorCode::Unavailable, .. }) if !self.joined => {
+            // This relay cannot take joins for now (its shared registry is unreachable, or it holds too much for
+            // clients that do not read): try again later, through whichever relay the address leads to, as after
+            // losing the connection.
+            Event::Received(ServerMessage::Error { code: ErrorCode::Unavailable | ErrorCode::Overloaded, .. })
+                if !self.joined =>
+            {
                 self.connection_lost();
             }
             Event::Received(message) => self.on_message(message),
@@ -607,6 +610,10 @@ mod tests {
     fn a_relay_that_cannot_take_joins_is_tried_again_later() {
         let mut session = new_session();
         drain(&mut session);
+        let effects = step(&mut session, error(ErrorCode::Overloaded));
+        assert_eq!(effects[..2], [Effect::DropRelay, Effect::Emit(Action::RelayLost)]);
+        assert!(reconnect_delay(&effects).is_some());
+        step(&mut session, Event::ReconnectDue);
         let effects = step(&mut session, error(ErrorCode::Unavailable));
         assert_eq!(effects[..2], [Effect::DropRelay, Effect::Emit(Action::RelayLost)]);
         assert!(reconnect_delay(&effects).is_some());
