@@ -131,10 +131,11 @@ impl Hold {
         self.bytes
     }
 
-    /// Whether `bytes` more would pass the bound of one peer away: half a connection's, so that what was held
-    /// fits, after the welcome, in the connection that resumes it.
+    /// Whether `bytes` more would pass the bound of one peer away: a quarter of a connection's, so that what was
+    /// held fits, after the welcome, in the connection that resumes it, and so that a client cut off for not
+    /// reading (and then away) costs the relay less than it did while connected.
     pub fn would_overflow(&self, bytes: usize) -> bool {
-        self.bytes + bytes > self.budget.per_connection / 2
+        self.bytes + bytes > self.budget.per_connection / 4
     }
 
     /// Counts `bytes` more held, unless that would pass the relay's budget.
@@ -201,7 +202,7 @@ mod tests {
 
     #[test]
     fn what_is_held_for_a_peer_away_is_given_back_when_dropped() {
-        let budget = budget(200, 1_000);
+        let budget = budget(400, 1_000);
         let mut hold = Hold::new(&budget);
         hold.take(70).unwrap();
         assert!(hold.would_overflow(31) && !hold.would_overflow(30));

@@ -152,16 +152,19 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     // long as the write timeout when the client is not reading.
     queued.close();
     connection.finish(ending);
+    if farewell.is_some_and(|(code, _)| code == close_code::SLOW_CONSUMER) {
+        // The client is cut off for not reading it: nothing queued is kept while it is told so.
+        while let Ok(text) = queued.try_recv() {
+            backlog.release(text.len());
+        }
+    }
     if let Some((code, reason)) = farewell {
-        // Best effort, bounded: what was queued (e.g. the error explaining the close) goes first, unless the client
-        // is closed for not reading it.
+        // Best effort, bounded: what was queued (e.g. the error explaining the close) goes first.
         let mut written = 0;
         let goodbye = async {
-            if code != close_code::SLOW_CONSUMER {
-                while let Ok(text) = queued.try_recv() {
-                    written += text.len();
-                    socket.feed(Message::text(&*text)).await?;
-                }
+            while let Ok(text) = queued.try_recv() {
+                written += text.len();
+                socket.feed(Message::text(&*text)).await?;
             }
             let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
             socket.send(Message::Close(Some(frame))).await

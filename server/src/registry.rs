@@ -15,8 +15,8 @@ use crate::metrics::{Metrics, Rejection};
 /// Identifies one WebSocket connection (a peer id outlives its connections when it resumes).
 pub type ConnId = u64;
 
-/// Signals queued for a peer within its grace period, at most (and at most half of `--queue-bytes`); older ones
-/// are dropped first.
+/// Signals queued for a peer within its grace period, at most (and at most a quarter of `--queue-bytes`); older
+/// ones are dropped first.
 const PENDING_LIMIT: usize = 64;
 
 /// Asks a connection task to close its socket with a code, from outside the task.
@@ -136,8 +136,8 @@ impl Pending {
         self.hold.bytes()
     }
 
-    /// Holds `text` from `from`, dropping the oldest messages to stay within [`PENDING_LIMIT`] messages and half a
-    /// connection's bytes. When the relay's budget is spent, `text` is dropped instead.
+    /// Holds `text` from `from`, dropping the oldest messages to stay within [`PENDING_LIMIT`] messages and a quarter
+    /// of a connection's bytes. When the relay's budget is spent, `text` is dropped instead.
     fn push(&mut self, from: &PeerId, text: Arc<str>) {
         while !self.messages.is_empty()
             && (self.messages.len() >= PENDING_LIMIT || self.hold.would_overflow(text.len()))

@@ -413,7 +413,7 @@ fn with_a_shared_registry_a_peer_resumed_elsewhere_is_handed_over_with_what_was_
 #[test]
 fn what_is_held_for_a_peer_away_is_bounded_in_bytes_and_counted_until_passed_on() {
     let metrics = Arc::new(Metrics::default());
-    let budget = Arc::new(Budget::new(2_000, 1 << 20, Arc::clone(&metrics)));
+    let budget = Arc::new(Budget::new(4_000, 1 << 20, Arc::clone(&metrics)));
     let mut registry = Registry::new(CAPACITY, Arc::clone(&metrics), Arc::clone(&budget));
     let room = room();
     let (mut ada, mut bob) = (Client::under(1, 128, Arc::clone(&budget)), Client::under(2, 128, Arc::clone(&budget)));
