@@ -13,6 +13,7 @@ mod report;
 mod servers;
 mod slots;
 mod soak;
+mod stalled;
 mod stats;
 mod throughput;
 
@@ -67,10 +68,12 @@ enum What {
     All,
     /// The comparison of the three relays.
     Relays,
-    /// The soak of Huddle's relay.
+    /// The soak of Huddle's relay, then the attacks on it.
     Soak,
     /// One host trying to take every slot of Huddle's relay (bench/src/slots.rs).
     Slots,
+    /// Only the stalled-receiver attack on Huddle's relay.
+    Stalled,
 }
 
 fn main() -> ExitCode {
@@ -131,6 +134,25 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         };
         ok &= outcome.as_ref().is_ok_and(soak::Soak::passed);
         report.soak = Some((plan, outcome));
+    }
+    if matches!(args.what, What::All | What::Soak | What::Stalled) {
+        let plan = stalled::Plan {
+            pairs: if args.quick { 20 } else { 100 },
+            signals: 200,
+            sdp_bytes: 65_000,
+            round_trips: 200,
+        };
+        println!("==> stalled receivers: {} senders of big signals to clients that never read", plan.pairs);
+        let outcome = match Server::start(RelayKind::Huddle, &installed, Profile::Bench, placement).await {
+            Ok(server) => {
+                let outcome = stalled::run(&server, plan).await;
+                server.stop().await;
+                outcome
+            }
+            Err(error) => Err(error),
+        };
+        stalled::print(plan, &outcome);
+        ok &= outcome.is_ok();
     }
 
     let mut slot_attack = String::new();

@@ -84,15 +84,51 @@ impl fmt::Display for RoomId {
     }
 }
 
+/// Characters in a peer id: 64 random bits in base32.
+pub const PEER_ID_CHARS: usize = 13;
+
 /// A participant, as the relay names it: 64 random bits in base32, assigned at join and kept across a resume.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct PeerId(String);
 
+/// Why a string is not a peer id the relay could have made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidPeerId;
+
+impl fmt::Display for InvalidPeerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a peer id is {PEER_ID_CHARS} characters of a-z and 2-7, as the relay assigned it")
+    }
+}
+
+impl std::error::Error for InvalidPeerId {}
+
 impl PeerId {
     /// The peer id for 8 random bytes.
     pub fn from_random(bytes: [u8; 8]) -> Self {
         Self(base32(&bytes))
+    }
+
+    /// Parses a peer id exactly as the relay wrote it (ids are compared byte-wise, so nothing is forgiven).
+    pub fn parse(input: &str) -> Result<Self, InvalidPeerId> {
+        let id = PeerId(input.to_owned());
+        id.validate()?;
+        Ok(id)
+    }
+
+    /// Whether this id has the form of one [`PeerId::from_random`] makes (ids read from the wire may not).
+    pub fn validate(&self) -> Result<(), InvalidPeerId> {
+        let id = self.0.as_bytes();
+        let valid = id.len() == PEER_ID_CHARS
+            && id.iter().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(b))
+            // 13 base32 characters carry 65 bits; the last one holds 4 bits of data and 1 zero bit.
+            && BASE32.iter().position(|c| *c == id[PEER_ID_CHARS - 1]).is_some_and(|v| v & 1 == 0);
+        if valid {
+            Ok(())
+        } else {
+            Err(InvalidPeerId)
+        }
     }
 
     /// The id as sent on the wire.
@@ -210,6 +246,24 @@ mod tests {
         assert_eq!(RoomId::parse(&format!("{}a", id.as_str())), Err(InvalidRoomId));
         assert_eq!(RoomId::parse("abcdefghijklmnopqrstuvwx1a"), Err(InvalidRoomId));
         assert_eq!(RoomId::parse("../../etc/passwd"), Err(InvalidRoomId));
+    }
+
+    #[test]
+    fn peer_ids_from_random_bytes_parse_back_and_nothing_else_does() {
+        for bytes in [[0u8; 8], [0xff; 8], *b"01234567"] {
+            let id = PeerId::from_random(bytes);
+            assert_eq!(id.as_str().len(), PEER_ID_CHARS);
+            assert_eq!(PeerId::parse(id.as_str()), Ok(id));
+        }
+        let id = PeerId::from_random(*b"huddle!!");
+        assert_eq!(PeerId::parse(&id.as_str().to_uppercase()), Err(InvalidPeerId));
+        assert_eq!(PeerId::parse(&format!(" {id}")), Err(InvalidPeerId));
+        assert_eq!(PeerId::parse(&id.as_str()[1..]), Err(InvalidPeerId));
+        assert_eq!(PeerId::parse("abcdefghijkl1"), Err(InvalidPeerId));
+        // The last character's spare bit is set: no 8 bytes encode to this.
+        assert_eq!(PeerId::parse("aaaaaaaaaaaab"), Err(InvalidPeerId));
+        assert_eq!(PeerId::parse(""), Err(InvalidPeerId));
+        assert_eq!(PeerId::from("abc").validate(), Err(InvalidPeerId));
     }
 
     #[test]

@@ -15,7 +15,10 @@ mod json;
 mod message;
 mod wire;
 
-pub use ids::{DisplayName, InvalidName, InvalidRoomId, PeerId, RoomId, MAX_NAME_CHARS, ROOM_ID_CHARS};
+pub use ids::{
+    DisplayName, InvalidName, InvalidPeerId, InvalidRoomId, PeerId, RoomId, MAX_NAME_CHARS, PEER_ID_CHARS,
+    ROOM_ID_CHARS,
+};
 pub use message::{
     ClientConfig, ClientMessage, ErrorCode, FileOffer, IceServer, IceTransportPolicy, Join, Joined, LeaveReason,
     PeerInfo, PeerMessage, Resume, ServerMessage, SignalPayload,

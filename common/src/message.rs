@@ -249,6 +249,9 @@ pub enum ErrorCode {
     Unavailable,
     /// Too many joins from the client's address lately; this one was refused. Retry later, with backoff.
     JoinRateLimited,
+    /// The relay holds too much for clients that do not read it: new joins are refused until that drains; retry
+    /// later.
+    Overloaded,
     /// A code this build does not know, from a newer relay.
     #[serde(other)]
     Unknown,
@@ -274,6 +277,7 @@ impl ErrorCode {
         ErrorCode::InvalidResume,
         ErrorCode::Unavailable,
         ErrorCode::JoinRateLimited,
+        ErrorCode::Overloaded,
         ErrorCode::Unknown,
     ];
 
@@ -297,6 +301,7 @@ impl ErrorCode {
             ErrorCode::InvalidResume => "invalid_resume",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::JoinRateLimited => "join_rate_limited",
+            ErrorCode::Overloaded => "overloaded",
             ErrorCode::Unknown => "unknown",
         }
     }

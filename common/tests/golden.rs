@@ -400,6 +400,16 @@ fn server_error_join_rate_limited() {
     assert_spa_reads("server_error_join_rate_limited", ServerMessage::from_json, &message);
 }
 
+#[test]
+fn server_error_overloaded() {
+    let message = ServerMessage::error(
+        ErrorCode::Overloaded,
+        "the relay is holding too many messages for clients that do not read them; try again in a moment",
+    );
+    assert_golden("server_error_overloaded", &message);
+    assert_spa_reads("server_error_overloaded", ServerMessage::from_json, &message);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // config.json
 

@@ -101,6 +101,20 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_QUEUE_CAPACITY", default_value_t = 256)]
     pub queue_capacity: usize,
 
+    /// Bytes waiting to be sent to one connection (or held for one peer within its grace period); a client that
+    /// falls further behind is disconnected (4000).
+    #[arg(long, env = "HUDDLE_QUEUE_BYTES", default_value_t = 1 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub queue_bytes: u64,
+
+    /// Bytes waiting to be sent (or held) for all connections together. Past three quarters of it new joins are
+    /// refused (`overloaded`); a message that would pass it is not queued and its receiver is disconnected (4000).
+    #[arg(long, env = "HUDDLE_QUEUE_BUDGET", default_value_t = 256 << 20, value_parser = clap::value_parser!(u64).range(4..))]
+    pub queue_budget: u64,
+
+    /// A write to a connection's socket that makes no headway for this long (the client stopped reading) drops it.
+    #[arg(long, env = "HUDDLE_WRITE_TIMEOUT", default_value = "5s", value_parser = positive_duration)]
+    pub write_timeout: Duration,
+
     /// How often the relay pings each connection.
     #[arg(long, env = "HUDDLE_HEARTBEAT_INTERVAL", default_value = "15s", value_parser = positive_duration)]
     pub heartbeat_interval: Duration,
@@ -270,6 +284,7 @@ mod tests {
             "--resume-ttl",
             "--join-timeout",
             "--header-read-timeout",
+            "--write-timeout",
         ] {
             let refused = Config::try_parse_from(["huddle-server", flag, "0s"]).unwrap_err();
             assert_eq!(refused.kind(), clap::error::ErrorKind::ValueValidation, "{flag}");

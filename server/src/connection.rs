@@ -16,16 +16,22 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::backlog::Backlog;
 use crate::decode::{decode, Incoming};
 use crate::metrics::Rejection;
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox, ResumeClaim};
 use crate::relay::{ConnectionSlot, Relay};
 use crate::resume::Nonce;
+use crate::room_tag::RoomTag;
 use crate::router::SignalError;
 
 /// Most queued messages written to a socket at once (then flushed together).
 const WRITE_BATCH: usize = 32;
+
+/// Why a join is refused while the relay holds too much for clients that do not read.
+const OVERLOADED: &str =
+    "the relay is holding too many messages for clients that do not read them; try again in a moment";
 
 /// Where a connection stands in the protocol.
 enum State {
@@ -77,7 +83,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let limits = relay.limits.clone();
     let (queue, mut queued) = mpsc::channel::<Arc<str>>(limits.queue_capacity);
     let close = Arc::new(CloseRequest::default());
-    let outbox = Outbox { conn: slot.id, queue, close: Arc::clone(&close) };
+    let backlog = Arc::new(Backlog::new(Arc::clone(relay.router.budget())));
+    let outbox = Outbox { conn: slot.id, queue, close: Arc::clone(&close), backlog: Arc::clone(&backlog) };
     let limiter = RateLimiter::new(
         limits.rate_limit_per_sec,
         limits.rate_limit_burst,
@@ -101,7 +108,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     // Counted from the upgrade, whatever was sent meanwhile: a refused join may be tried again until then.
     let mut join_deadline = std::pin::pin!(tokio::time::sleep(limits.join_timeout));
 
-    let ending = loop {
+    let (ending, farewell) = loop {
         let flow = tokio::select! {
             _ = &mut join_deadline, if matches!(connection.state, State::Lobby) => {
                 relay.metrics.reject(Rejection::JoinTimeout);
@@ -110,10 +117,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             _ = &mut shutting_down => {
                 Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
             }
-            code = &mut close_requested => {
-                let ending = if code == close_code::REPLACED { Ending::Replaced } else { Ending::Dropped };
-                Flow::Close(code, close_reason(code), ending)
-            }
+            code = &mut close_requested => Flow::Close(code, close_reason(code), ending_for(code)),
             frame = socket.next() => match frame {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
@@ -124,28 +128,25 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             },
             Some(text) = queued.recv() => {
                 // A write blocks while the client's TCP window is full; a client that stays that way is cut off
-                // (by the timeout, or at once when its queue overflows meanwhile). What else is queued already goes
-                // out with it, in one write.
+                // (when one step of the write makes no headway for the write timeout, or at once when its queue
+                // overflows meanwhile). What else is queued already goes out with it, in one write. Its bytes
+                // count as waiting until the write is over, however it ends.
+                let mut written = text.len();
                 let batch = async {
-                    socket.feed(Message::text(&*text)).await?;
+                    stall_guard(limits.write_timeout, socket.feed(Message::text(&*text))).await?;
                     for _ in 1..WRITE_BATCH {
                         let Ok(text) = queued.try_recv() else { break };
-                        socket.feed(Message::text(&*text)).await?;
+                        written += text.len();
+                        stall_guard(limits.write_timeout, socket.feed(Message::text(&*text))).await?;
                     }
-                    socket.flush().await
+                    stall_guard(limits.write_timeout, socket.flush()).await
                 };
-                let send = tokio::time::timeout(limits.heartbeat_timeout, batch);
-                tokio::select! {
-                    sent = send => match sent {
-                        Ok(Ok(())) => Flow::Continue,
-                        Ok(Err(_)) => Flow::End(Ending::Dropped),
-                        Err(_) => {
-                            relay.metrics.reject(Rejection::SlowConsumer);
-                            Flow::End(Ending::Dropped)
-                        }
-                    },
-                    _ = &mut close_requested => Flow::End(Ending::Dropped),
-                }
+                let flow = tokio::select! {
+                    sent = batch => after_write(sent, &relay),
+                    code = &mut close_requested => Flow::Close(code, close_reason(code), ending_for(code)),
+                };
+                backlog.release(written);
+                flow
             }
             _ = &mut ice_refresh, if ice_refresh_armed => {
                 ice_refresh_armed = false;
@@ -156,10 +157,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 if last_heard.elapsed() >= limits.heartbeat_timeout {
                     relay.metrics.reject(Rejection::HeartbeatTimeout);
                     Flow::Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout", Ending::Dropped)
-                } else if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    Flow::End(Ending::Dropped)
                 } else {
-                    Flow::Continue
+                    after_write(stall_guard(limits.write_timeout, socket.send(Message::Ping(Default::default()))).await, &relay)
                 }
             }
         };
@@ -169,25 +168,80 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
         match flow {
             Flow::Continue => {}
-            Flow::End(ending) => break ending,
-            Flow::Close(code, reason, ending) => {
-                // Best effort, bounded: what was queued (e.g. the error explaining the close) goes first, unless the
-                // client is closed for not reading it.
-                let farewell = async {
-                    if code != close_code::SLOW_CONSUMER {
-                        while let Ok(text) = queued.try_recv() {
-                            socket.feed(Message::text(&*text)).await?;
-                        }
-                    }
-                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
-                    socket.send(Message::Close(Some(frame))).await
-                };
-                let _ = tokio::time::timeout(limits.heartbeat_interval, farewell).await;
-                break ending;
-            }
+            Flow::End(ending) => break (ending, None),
+            Flow::Close(code, reason, ending) => break (ending, Some((code, reason))),
         }
     };
+    // Nothing more is queued from now on, and the room learns of the ending before the goodbye, which may take as
+    // long as the write timeout when the client is not reading.
+    queued.close();
     connection.finish(ending);
+    if farewell.is_some_and(|(code, _)| code == close_code::SLOW_CONSUMER) {
+        // The client is cut off for not reading it: nothing queued is kept while it is told so.
+        while let Ok(text) = queued.try_recv() {
+            backlog.release(text.len());
+        }
+    }
+    if let Some((code, reason)) = farewell {
+        // Best effort, bounded: what was queued (e.g. the error explaining the close) goes first.
+        let mut written = 0;
+        let goodbye = async {
+            while let Ok(text) = queued.try_recv() {
+                written += text.len();
+                socket.feed(Message::text(&*text)).await?;
+            }
+            let frame = CloseFrame { code: CloseCode::from(code), reason: reason.into() };
+            socket.send(Message::Close(Some(frame))).await
+        };
+        let _ = tokio::time::timeout(limits.heartbeat_interval.min(limits.write_timeout), goodbye).await;
+        backlog.release(written);
+    }
+    // Whatever is still queued is dropped, and counted as such.
+    while let Ok(text) = queued.try_recv() {
+        backlog.release(text.len());
+    }
+}
+
+/// Why a write to the socket failed.
+enum WriteError {
+    /// The socket is gone.
+    Socket,
+    /// One step of the write made no headway for the write timeout: the client is not reading.
+    Stalled,
+}
+
+/// Bounds one step of a write (queueing a frame, which may write out what is buffered, or flushing).
+async fn stall_guard(
+    limit: std::time::Duration,
+    write: impl std::future::Future<Output = Result<(), tungstenite::Error>>,
+) -> Result<(), WriteError> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(WriteError::Socket),
+        Err(_) => Err(WriteError::Stalled),
+    }
+}
+
+/// What the loop does after a write: go on, or drop a connection that is gone or stalled (a close frame could
+/// not get through).
+fn after_write(written: Result<(), WriteError>, relay: &Relay) -> Flow {
+    match written {
+        Ok(()) => Flow::Continue,
+        Err(WriteError::Socket) => Flow::End(Ending::Dropped),
+        Err(WriteError::Stalled) => {
+            relay.metrics.reject(Rejection::WriteTimeout);
+            Flow::End(Ending::Dropped)
+        }
+    }
+}
+
+/// How a connection the registry asked to close with `code` ended.
+fn ending_for(code: u16) -> Ending {
+    if code == close_code::REPLACED {
+        Ending::Replaced
+    } else {
+        Ending::Dropped
+    }
 }
 
 /// The `signal` sent to the recipient: the sender's payload text as it came, with `from` stamped by the relay (the
@@ -217,9 +271,8 @@ impl Connection {
     fn reply(&self, code: ErrorCode, message: impl Into<String>) {
         self.relay.metrics.reject(Rejection::Error(code));
         let text: Arc<str> = serde_json::to_string(&ServerMessage::error(code, message)).expect("serializes").into();
-        if self.outbox.queue.try_send(text).is_err() {
-            self.outbox.close.request(close_code::SLOW_CONSUMER);
-        }
+        // Not queued: the client is not reading, and is cut off.
+        self.outbox.send(text, &self.relay.metrics);
     }
 
     /// Queues `ice_servers` with fresh credentials for the joined peer, and schedules the next.
@@ -228,9 +281,8 @@ impl Connection {
         let ice_servers = self.relay.ice.servers_for(peer, SystemTime::now());
         let message = ServerMessage::IceServers { ice_servers };
         let text: Arc<str> = serde_json::to_string(&message).expect("serializes").into();
-        if self.outbox.queue.try_send(text).is_err() {
-            self.outbox.close.request(close_code::SLOW_CONSUMER);
-        }
+        // Through the outbox like everything else, so that its bytes are counted against the bounds.
+        self.outbox.send(text, &self.relay.metrics);
         self.ice_refresh_due = self.relay.ice.refresh_after().map(|after| Instant::now() + after);
     }
 
@@ -331,6 +383,9 @@ impl Connection {
             None => (new_peer_id(), None),
         };
         let resuming = resume.is_some();
+        if self.relay.router.budget().is_strained() {
+            return self.reply(ErrorCode::Overloaded, OVERLOADED);
+        }
         // Only a join that gets as far as a room counts: malformed ones cost little, and the per-connection rate
         // limit bounds them.
         if !self.relay.join_rate.allow(self.slot.client, Instant::now().into_std()) {
@@ -362,7 +417,7 @@ impl Connection {
         };
         match relay.router.join(request, welcome).await {
             Ok(()) => {
-                tracing::info!(conn = self.slot.id, %room, peer = %peer_id, resuming, "joined");
+                tracing::info!(conn = self.slot.id, room = %RoomTag::of(&room), peer = %peer_id, resuming, "joined");
                 self.state = State::Joined { room, peer: peer_id };
                 self.ice_refresh_due = relay.ice.refresh_after().map(|after| Instant::now() + after);
             }
@@ -376,7 +431,7 @@ impl Connection {
     /// Tells the router how this connection ended.
     fn finish(self, ending: Ending) {
         let State::Joined { room, peer } = self.state else { return };
-        tracing::info!(conn = self.slot.id, %room, %peer, ?ending, "connection ended");
+        tracing::info!(conn = self.slot.id, room = %RoomTag::of(&room), %peer, ?ending, "connection ended");
         let router = &self.relay.router;
         match ending {
             Ending::Left => router.leave(room, peer, self.slot.id, LeaveReason::Left),

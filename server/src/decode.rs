@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use huddle_common::{ClientMessage, ErrorCode, Join, PeerId};
+use huddle_common::{ClientMessage, ErrorCode, InvalidPeerId, Join, PeerId};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -35,26 +35,79 @@ pub enum Incoming<'a> {
     Leave,
 }
 
-/// Why a frame is not a message, as the error code and a line for people.
+/// Why a frame is not a message, as the error code and a line for people. The line quotes what it found wrong only
+/// in part (see [`shorten_quotes`]): the whole of a 60 KB value, escaped twice, made a reply four times the frame.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     /// Not JSON at all.
-    #[error("not valid JSON: {0}")]
+    #[error("not valid JSON: {}", shorten_quotes(&.0.to_string()))]
     InvalidJson(serde_json::Error),
     /// Nested deeper than [`MAX_DEPTH`].
     #[error("JSON nests deeper than {MAX_DEPTH} levels")]
     TooDeep,
-    /// No `type`, or one not in [`ClientMessage::TYPES`].
-    #[error("unknown message type {0:?}")]
+    /// No `type`, or one not in [`ClientMessage::TYPES`] (its JSON text).
+    #[error("unknown message type {}", shorten_quotes(.0.as_deref().unwrap_or("(none)")))]
     UnknownType(Option<String>),
     /// A known type with the wrong fields.
-    #[error("invalid {kind} message: {source}")]
+    #[error("invalid {kind} message: {}", shorten_quotes(&.source.to_string()))]
     InvalidMessage {
         /// The message's `type`.
         kind: String,
         /// What serde found wrong.
         source: serde_json::Error,
     },
+    /// A `signal` whose `to` cannot be a peer id (the relay makes them all, see [`PeerId::validate`]).
+    #[error("invalid signal message: `to` is not a peer id ({})", InvalidPeerId)]
+    InvalidRecipient,
+}
+
+/// Most characters of a quoted value an error message repeats.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// Most characters of an error message in all, whatever it quotes.
+const MAX_ERROR_CHARS: usize = 256;
+
+/// `message` with each quoted part (between `"` or backticks, as serde quotes what it found) cut to
+/// [`MAX_QUOTED_CHARS`] characters with an ellipsis, and the whole cut to [`MAX_ERROR_CHARS`]: an error says what
+/// was wrong, it does not send the frame back. Cuts fall on character boundaries.
+pub fn shorten_quotes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4 * MAX_ERROR_CHARS));
+    let mut written = 0;
+    // The quote character that closes the part being read, and how many characters it has had so far.
+    let mut quote: Option<(char, usize)> = None;
+    let mut escaped = false;
+    for c in message.chars() {
+        if written == MAX_ERROR_CHARS {
+            out.push('…');
+            break;
+        }
+        let shown = match &mut quote {
+            None => {
+                if c == '"' || c == '`' {
+                    quote = Some((c, 0));
+                }
+                Some(c)
+            }
+            Some((close, _)) if c == *close && !escaped => {
+                quote = None;
+                Some(c)
+            }
+            Some((_, length)) => {
+                escaped = c == '\\' && !escaped;
+                *length += 1;
+                match *length {
+                    n if n <= MAX_QUOTED_CHARS => Some(c),
+                    n if n == MAX_QUOTED_CHARS + 1 => Some('…'),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(shown) = shown {
+            out.push(shown);
+            written += 1;
+        }
+    }
+    out
 }
 
 impl DecodeError {
@@ -64,13 +117,22 @@ impl DecodeError {
             DecodeError::InvalidJson(_) => ErrorCode::InvalidJson,
             DecodeError::TooDeep => ErrorCode::TooDeep,
             DecodeError::UnknownType(_) => ErrorCode::UnknownType,
-            DecodeError::InvalidMessage { .. } => ErrorCode::InvalidMessage,
+            DecodeError::InvalidMessage { .. } | DecodeError::InvalidRecipient => ErrorCode::InvalidMessage,
         }
     }
 }
 
 /// Decodes one client frame.
 pub fn decode(text: &str) -> Result<Incoming<'_>, DecodeError> {
+    let incoming = decode_shape(text)?;
+    match &incoming {
+        Incoming::Signal { to, .. } if to.validate().is_err() => Err(DecodeError::InvalidRecipient),
+        _ => Ok(incoming),
+    }
+}
+
+/// Decodes one client frame as a [`ClientMessage`] would be, a signal's `to` any string.
+fn decode_shape(text: &str) -> Result<Incoming<'_>, DecodeError> {
     // The fast path checks the nesting as it reads (every value goes through it), so only what it does not take
     // needs the separate scan.
     if let Some(signal) = fast_signal(text) {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod accept;
+pub mod backlog;
 pub mod client_addr;
 pub mod cluster;
 pub mod config;
@@ -17,6 +18,7 @@ mod rate_limit;
 pub mod registry;
 pub mod relay;
 pub mod resume;
+pub mod room_tag;
 pub mod router;
 mod routes;
 pub mod security_headers;

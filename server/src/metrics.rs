@@ -16,8 +16,12 @@ pub enum Rejection {
     TooBig,
     /// Sustained flooding (close 1008).
     Flood,
-    /// The outbound queue filled (close 4000).
+    /// The outbound queue filled, in messages or bytes (close 4000).
     SlowConsumer,
+    /// A message for a client would have taken what the relay holds for all clients past its budget (close 4000).
+    QueueBudget,
+    /// Writing to a client's socket stalled past the write timeout.
+    WriteTimeout,
     /// Nothing arrived within the heartbeat timeout.
     HeartbeatTimeout,
     /// An upgrade from an origin not on the allowlist (403).
@@ -32,10 +36,12 @@ pub enum Rejection {
     JoinTimeout,
 }
 
-const OTHER_REJECTIONS: [(Rejection, &str); 9] = [
+const OTHER_REJECTIONS: [(Rejection, &str); 11] = [
     (Rejection::TooBig, "too_big"),
     (Rejection::Flood, "flood"),
     (Rejection::SlowConsumer, "slow_consumer"),
+    (Rejection::QueueBudget, "queue_budget"),
+    (Rejection::WriteTimeout, "write_timeout"),
     (Rejection::HeartbeatTimeout, "heartbeat_timeout"),
     (Rejection::Origin, "origin"),
     (Rejection::ConnectionLimit, "connection_limit"),
@@ -65,6 +71,9 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     /// TCP connections open and still speaking HTTP (not upgraded to a WebSocket).
     pub http_connections: AtomicU64,
+    /// Bytes of messages waiting to be written to clients, or held for peers away or joining, now (see
+    /// [`Budget`](crate::backlog::Budget)).
+    pub queued_bytes: AtomicU64,
     errors: [AtomicU64; ErrorCode::ALL.len()],
     other_rejections: [AtomicU64; OTHER_REJECTIONS.len()],
 }
@@ -109,6 +118,12 @@ impl Metrics {
         metric("huddle_bytes_sent_total", "counter", "Bytes of messages queued to clients.", &self.bytes_sent);
         let http = "TCP connections open and not upgraded to a WebSocket.";
         metric("huddle_http_connections", "gauge", http, &self.http_connections);
+        metric(
+            "huddle_queued_bytes",
+            "gauge",
+            "Bytes waiting to be written to clients or held for them.",
+            &self.queued_bytes,
+        );
         out.push_str("# HELP huddle_rejections_total Refused requests and dropped connections, by reason.\n");
         out.push_str("# TYPE huddle_rejections_total counter\n");
         let reasons = ErrorCode::ALL

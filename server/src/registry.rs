@@ -9,13 +9,15 @@ use std::time::{Duration, Instant, SystemTime};
 use huddle_common::{DisplayName, LeaveReason, PeerId, PeerInfo, RoomId, ServerMessage};
 use tokio::sync::{mpsc, Notify};
 
+use crate::backlog::{Backlog, Budget, Hold, Overflow};
 use crate::metrics::{Metrics, Rejection};
 use crate::resume::Nonce;
 
 /// Identifies one WebSocket connection (a peer id outlives its connections when it resumes).
 pub type ConnId = u64;
 
-/// Signals queued for a peer within its grace period, at most; older ones are dropped first.
+/// Signals queued for a peer within its grace period, at most (and at most a quarter of `--queue-bytes`); older
+/// ones are dropped first.
 const PENDING_LIMIT: usize = 64;
 
 /// Asks a connection task to close its socket with a code, from outside the task.
@@ -59,25 +61,50 @@ pub struct Outbox {
     pub queue: mpsc::Sender<Arc<str>>,
     /// Lets the registry close a connection that cannot keep up or was replaced.
     pub close: Arc<CloseRequest>,
+    /// The bytes in `queue`: counted here, given back by the connection's task as it writes or drops them.
+    pub backlog: Arc<Backlog>,
 }
 
 impl Outbox {
-    /// Queues a message without waiting. A full queue means the client is not reading: it is disconnected rather
-    /// than allowed to hold up the sender or anyone else.
-    fn deliver(&self, text: Arc<str>, metrics: &Metrics) {
-        let len = text.len() as u64;
+    /// Queues a message without waiting; false if it was not queued. A full queue (in messages or bytes) means
+    /// the client is not reading: it is disconnected rather than allowed to hold up the sender or anyone else, or
+    /// to make the relay hold more and more for it.
+    pub fn send(&self, text: Arc<str>, metrics: &Metrics) -> bool {
+        let len = text.len();
+        if let Err(overflow) = self.backlog.charge(len) {
+            self.cut_off(overflow, metrics);
+            return false;
+        }
         match self.queue.try_send(text) {
-            Ok(()) => {
-                metrics.bytes_sent.fetch_add(len, Ordering::Relaxed);
-            }
+            Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
-                if !self.close.is_requested() {
-                    metrics.reject(Rejection::SlowConsumer);
-                }
-                self.close.request(huddle_common::close_code::SLOW_CONSUMER);
+                self.backlog.release(len);
+                self.cut_off(Overflow::Connection, metrics);
+                false
             }
             // The task is already finishing; it will tell the registry.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.backlog.release(len);
+                false
+            }
+        }
+    }
+
+    fn cut_off(&self, overflow: Overflow, metrics: &Metrics) {
+        if !self.close.is_requested() {
+            metrics.reject(match overflow {
+                Overflow::Connection => Rejection::SlowConsumer,
+                Overflow::Relay => Rejection::QueueBudget,
+            });
+        }
+        self.close.request(huddle_common::close_code::SLOW_CONSUMER);
+    }
+
+    /// Queues a message for the client (see [`Outbox::send`]), counted as sent.
+    fn deliver(&self, text: Arc<str>, metrics: &Metrics) {
+        let len = text.len() as u64;
+        if self.send(text, metrics) {
+            metrics.bytes_sent.fetch_add(len, Ordering::Relaxed);
         }
     }
 }
@@ -86,14 +113,77 @@ fn encode(message: &ServerMessage) -> Arc<str> {
     serde_json::to_string(message).expect("server messages always serialize").into()
 }
 
-/// Messages held for a peer that cannot take them yet, with their senders (dropped if the sender leaves).
-pub type Pending = VecDeque<(PeerId, Arc<str>)>;
+/// Messages held for a peer that cannot take them yet, with their senders (dropped if the sender leaves), their
+/// bytes counted in the relay's budget until they are passed on or dropped.
+#[derive(Debug)]
+pub struct Pending {
+    messages: VecDeque<(PeerId, Arc<str>)>,
+    hold: Hold,
+}
+
+impl Pending {
+    /// Nothing held yet.
+    pub fn new(budget: &Arc<Budget>) -> Self {
+        Pending { messages: VecDeque::new(), hold: Hold::new(budget) }
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.hold.bytes()
+    }
+
+    /// Holds `text` from `from`, dropping the oldest messages to stay within [`PENDING_LIMIT`] messages and a quarter
+    /// of a connection's bytes. When the relay's budget is spent, `text` is dropped instead.
+    fn push(&mut self, from: &PeerId, text: Arc<str>) {
+        while !self.messages.is_empty()
+            && (self.messages.len() >= PENDING_LIMIT || self.hold.would_overflow(text.len()))
+        {
+            self.pop_front();
+        }
+        if self.hold.would_overflow(text.len()) || self.hold.take(text.len()).is_err() {
+            return;
+        }
+        self.messages.push_back((from.clone(), text));
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((_, text)) = self.messages.pop_front() {
+            self.hold.give_back(text.len());
+        }
+    }
+
+    /// Drops what `gone` sent.
+    fn drop_from(&mut self, gone: &PeerId) {
+        let hold = &mut self.hold;
+        self.messages.retain(|(from, text)| {
+            let keep = from != gone;
+            if !keep {
+                hold.give_back(text.len());
+            }
+            keep
+        });
+    }
+}
+
+impl IntoIterator for Pending {
+    type Item = (PeerId, Arc<str>);
+    type IntoIter = std::collections::vec_deque::IntoIter<(PeerId, Arc<str>)>;
+
+    /// The messages, oldest first, no longer counted as held (whoever takes them counts them if it keeps them).
+    fn into_iter(mut self) -> Self::IntoIter {
+        let bytes = self.hold.bytes();
+        self.hold.give_back(bytes);
+        std::mem::take(&mut self.messages).into_iter()
+    }
+}
 
 fn hold(pending: &mut Pending, from: &PeerId, text: Arc<str>) {
-    if pending.len() == PENDING_LIMIT {
-        pending.pop_front();
-    }
-    pending.push_back((from.clone(), text));
+    pending.push(from, text);
 }
 
 #[derive(Debug)]
@@ -274,12 +364,14 @@ pub struct Registry {
     metrics: Arc<Metrics>,
     /// Tokens from an earlier process that brought a peer id back, until they expire: each does so once.
     revived: Vec<(Nonce, SystemTime)>,
+    budget: Arc<Budget>,
 }
 
 impl Registry {
-    /// An empty registry whose rooms hold at most `capacity` peers.
-    pub fn new(capacity: usize, metrics: Arc<Metrics>) -> Self {
-        Registry { rooms: HashMap::new(), capacity, next_epoch: 0, metrics, revived: Vec::new() }
+    /// An empty registry whose rooms hold at most `capacity` peers, and what it holds for peers away within
+    /// `budget`.
+    pub fn new(capacity: usize, metrics: Arc<Metrics>, budget: Arc<Budget>) -> Self {
+        Registry { rooms: HashMap::new(), capacity, next_epoch: 0, metrics, revived: Vec::new(), budget }
     }
 
     /// Admits a peer, or takes over its place when resuming. `welcome` builds the newcomer's `joined`, which is
@@ -305,7 +397,7 @@ impl Registry {
                     let others = room.infos_except(&peer_id);
                     let welcome = welcome(Admission { peer_id: &peer_id, resumed: true, peers: others });
                     room.peers[index].nonce = nonce;
-                    room.take_over(index, outbox, &welcome, Pending::new(), &metrics);
+                    room.take_over(index, outbox, &welcome, Pending::new(&self.budget), &metrics);
                     return Ok(());
                 }
                 Some(_) => Some(JoinError::InvalidResume),
@@ -337,7 +429,7 @@ impl Registry {
         let others = room.infos_except(&peer_id);
         let welcome = welcome(Admission { peer_id: &peer_id, resumed: false, peers: others });
         let peer = Peer { id: peer_id, name, name_key, nonce, link: Link::Online(outbox.clone()) };
-        room.add(peer, true, &outbox, &welcome, Pending::new(), &metrics);
+        room.add(peer, true, &outbox, &welcome, Pending::new(&self.budget), &metrics);
         if let Some(claim) = resume {
             self.revived.push((claim.nonce, claim.expires));
         }
@@ -346,7 +438,7 @@ impl Registry {
 
     /// With a shared registry: holds whatever arrives for `peer` while the shared registry decides on its join.
     pub fn reserve(&mut self, room: &RoomId, peer: &PeerId) {
-        self.rooms.entry(room.clone()).or_default().joining.push((peer.clone(), Pending::new()));
+        self.rooms.entry(room.clone()).or_default().joining.push((peer.clone(), Pending::new(&self.budget)));
     }
 
     /// With a shared registry: the join was refused after all; drops what [`Registry::reserve`] held.
@@ -369,7 +461,7 @@ impl Registry {
         let JoinRequest { room: room_id, name, peer_id, nonce, outbox, .. } = request;
         let metrics = Arc::clone(&self.metrics);
         let room = self.rooms.entry(room_id).or_default();
-        let early = room.unreserve(&peer_id).unwrap_or_default();
+        let early = room.unreserve(&peer_id).unwrap_or_else(|| Pending::new(&self.budget));
         let welcome = welcome(Admission { peer_id: &peer_id, resumed: decision.resumed, peers: decision.peers });
         let existing = room.index(&peer_id);
         if let (true, Some(index)) = (decision.resumed, existing) {
@@ -433,12 +525,12 @@ impl Registry {
     /// With a shared registry: `peer` resumed through another relay. Lets go of it here without telling anyone,
     /// closing its old connection (4001) if open; returns what was held for it, to pass on.
     pub fn hand_over(&mut self, room_id: &RoomId, peer: &PeerId) -> Pending {
-        let Some(room) = self.rooms.get_mut(room_id) else { return Pending::new() };
-        let Some(index) = room.index(peer) else { return Pending::new() };
+        let Some(room) = self.rooms.get_mut(room_id) else { return Pending::new(&self.budget) };
+        let Some(index) = room.index(peer) else { return Pending::new(&self.budget) };
         let held = match room.detach(index, &self.metrics).link {
             Link::Online(outbox) => {
                 outbox.close.request(huddle_common::close_code::REPLACED);
-                Pending::new()
+                Pending::new(&self.budget)
             }
             Link::Offline { pending, .. } => pending,
         };
@@ -488,7 +580,7 @@ impl Registry {
         }
         self.next_epoch += 1;
         let expires = Instant::now() + grace;
-        peer.link = Link::Offline { epoch: self.next_epoch, conn, expires, pending: Pending::new() };
+        peer.link = Link::Offline { epoch: self.next_epoch, conn, expires, pending: Pending::new(&self.budget) };
         Some(self.next_epoch)
     }
 
@@ -607,11 +699,11 @@ impl Room {
     fn forget(&mut self, gone: &PeerId, reason: LeaveReason, metrics: &Metrics) {
         for peer in &mut self.peers {
             if let Link::Offline { pending, .. } = &mut peer.link {
-                pending.retain(|(from, _)| from != gone);
+                pending.drop_from(gone);
             }
         }
         for (_, pending) in &mut self.joining {
-            pending.retain(|(from, _)| from != gone);
+            pending.drop_from(gone);
         }
         self.broadcast(gone, &ServerMessage::PeerLeft { peer_id: gone.clone(), reason }, metrics);
     }

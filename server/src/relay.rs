@@ -36,6 +36,8 @@ pub struct Limits {
     pub heartbeat_timeout: Duration,
     /// How long after its upgrade a connection may stay out of a room.
     pub join_timeout: Duration,
+    /// A socket write stalled this long drops a connection.
+    pub write_timeout: Duration,
 }
 
 /// Why a connection was not admitted.
@@ -109,6 +111,7 @@ impl Relay {
                 heartbeat_interval: config.heartbeat_interval,
                 heartbeat_timeout: config.heartbeat_timeout,
                 join_timeout: config.join_timeout,
+                write_timeout: config.write_timeout,
             },
             room_capacity: config.room_capacity,
             ice: IceConfig::new(

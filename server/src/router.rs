@@ -10,11 +10,13 @@ use std::time::Duration;
 use huddle_common::{LeaveReason, PeerId, RoomId, ServerMessage};
 use tokio::sync::watch;
 
+use crate::backlog::Budget;
 use crate::cluster::seal::Dropped;
 use crate::cluster::{Cluster, SetupError, Unreachable};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::registry::{Admission, ConnId, JoinError, JoinRequest, Registry, RegistryHandle};
+use crate::room_tag::RoomTag;
 
 /// Why a signal reached no one.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +45,7 @@ pub struct ClusterStatus {
 #[derive(Debug)]
 pub struct Router {
     registry: RegistryHandle,
+    budget: Arc<Budget>,
     cluster: Option<Arc<Cluster>>,
     metrics: Arc<Metrics>,
     grace: Duration,
@@ -53,7 +56,10 @@ impl Router {
     /// background: Redis need not be up yet) until `shutdown` turns true. Fails on a malformed Redis URL, or a
     /// missing or short cluster secret.
     pub fn new(config: &Config, metrics: Arc<Metrics>, shutdown: watch::Receiver<bool>) -> Result<Self, SetupError> {
-        let registry = RegistryHandle::new(Registry::new(config.room_capacity as usize, Arc::clone(&metrics)));
+        let per_connection = usize::try_from(config.queue_bytes).unwrap_or(usize::MAX);
+        let budget = Arc::new(Budget::new(per_connection, config.queue_budget, Arc::clone(&metrics)));
+        let registry = Registry::new(config.room_capacity as usize, Arc::clone(&metrics), Arc::clone(&budget));
+        let registry = RegistryHandle::new(registry);
         let cluster = match &config.redis_url {
             Some(url) => {
                 let cluster = Cluster::new(url, config)?;
@@ -63,7 +69,12 @@ impl Router {
             }
             None => None,
         };
-        Ok(Router { registry, cluster, metrics, grace: config.rejoin_grace })
+        Ok(Router { registry, budget, cluster, metrics, grace: config.rejoin_grace })
+    }
+
+    /// What the relay may hold for its clients, and holds.
+    pub fn budget(&self) -> &Arc<Budget> {
+        &self.budget
     }
 
     /// Admits a peer, or gives it back its place when resuming; with a shared registry, Redis decides. `welcome`
@@ -116,7 +127,7 @@ impl Router {
         let Some(cluster) = self.cluster.clone() else { return };
         tokio::spawn(async move {
             if cluster.leave(&room, &peer, conn, reason, false).await.is_err() {
-                tracing::warn!(%room, %peer, "could not record a leave in Redis; the next sync will");
+                tracing::warn!(room = %RoomTag::of(&room), %peer, "could not record a leave in Redis; the next sync will");
             }
         });
     }
@@ -130,7 +141,7 @@ impl Router {
         tokio::spawn(async move {
             if let Some(cluster) = &cluster {
                 if cluster.disconnect(&room, &peer, conn).await.is_err() {
-                    tracing::warn!(%room, %peer, "could not record a dropped connection in Redis");
+                    tracing::warn!(room = %RoomTag::of(&room), %peer, "could not record a dropped connection in Redis");
                 }
             }
             tokio::time::sleep(grace).await;

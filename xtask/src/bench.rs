@@ -16,7 +16,7 @@ pub const PEER_VERSION: &str = "1.0.2";
 pub const MATCHBOX_VERSION: &str = "0.15.0";
 
 /// What `cargo xtask bench` may be asked to run; anything else is passed on to `huddle-bench`.
-const PARTS: [&str; 4] = ["all", "relays", "soak", "slots"];
+const PARTS: [&str; 5] = ["all", "relays", "soak", "slots", "stalled"];
 
 fn bench_dir() -> PathBuf {
     workspace::cache_dir().join("bench")
@@ -86,12 +86,12 @@ fn split_part(args: &[String]) -> (&str, Vec<&String>) {
     (part, rest.iter().filter(|arg| *arg != "--").collect())
 }
 
-/// Installs what is missing, builds, and runs the bench. `args` may start with `all`, `relays`, `soak` or `slots`; the rest
-/// go to `huddle-bench` (e.g. `--quick`, `--soak-secs 300`).
+/// Installs what is missing, builds, and runs the bench. `args` may start with `all`, `relays`, `soak`, `slots` or
+/// `stalled`; the rest go to `huddle-bench` (e.g. `--quick`, `--soak-secs 300`).
 pub fn bench(args: &[String]) -> Result {
     let (part, rest) = split_part(args);
-    // The soak and the slot attack run Huddle's relay only.
-    if part != "soak" && part != "slots" {
+    // The soak and the attacks run Huddle's relay only.
+    if !matches!(part, "soak" | "slots" | "stalled") {
         for peer in [Peer::PeerServer, Peer::Matchbox] {
             let label = peer.label();
             if peer.is_installed() {

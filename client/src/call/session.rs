@@ -197,11 +197,12 @@ impl Session {
             return;
         }
         match event {
-            // This relay cannot take joins for now (its shared registry is unreachable, or our address joined too
-            // often lately): try again later, through whichever relay the address leads to, as after losing the
-            // connection.
+            // This relay cannot take joins for now (its shared registry is unreachable, it holds too much for
+            // clients that do not read, or our address joined too often lately): try again later, through whichever
+            // relay the address leads to, as after losing the connection.
             Event::Received(ServerMessage::Error {
-                code: ErrorCode::Unavailable | ErrorCode::JoinRateLimited, ..
+                code: ErrorCode::Unavailable | ErrorCode::Overloaded | ErrorCode::JoinRateLimited,
+                ..
             }) if !self.joined => {
                 self.connection_lost();
             }
@@ -624,6 +625,10 @@ mod tests {
     fn a_relay_that_cannot_take_joins_is_tried_again_later() {
         let mut session = new_session();
         drain(&mut session);
+        let effects = step(&mut session, error(ErrorCode::Overloaded));
+        assert_eq!(effects[..2], [Effect::DropRelay, Effect::Emit(Action::RelayLost)]);
+        assert!(reconnect_delay(&effects).is_some());
+        step(&mut session, Event::ReconnectDue);
         let effects = step(&mut session, error(ErrorCode::Unavailable));
         assert_eq!(effects[..2], [Effect::DropRelay, Effect::Emit(Action::RelayLost)]);
         assert!(reconnect_delay(&effects).is_some());

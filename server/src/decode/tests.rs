@@ -28,7 +28,11 @@ fn reference(text: &str) -> Result<ClientMessage, ErrorCode> {
     if nesting_depth(text) > MAX_DEPTH {
         return Err(ErrorCode::TooDeep);
     }
-    serde_json::from_str(text).map_err(|source| classify(text, source).code())
+    match serde_json::from_str(text) {
+        Ok(ClientMessage::Signal { to, .. }) if PeerId::parse(to.as_str()).is_err() => Err(ErrorCode::InvalidMessage),
+        Ok(message) => Ok(message),
+        Err(source) => Err(classify(text, source).code()),
+    }
 }
 
 /// `decode` accepts what `reference` accepts, refuses the rest with the same code, and the payload text it
@@ -149,7 +153,7 @@ fn payload(dice: &mut Dice) -> String {
 fn message(dice: &mut Dice) -> String {
     const TYPES: &[&str] =
         &[r#""signal""#, r#""signal""#, r#""signal""#, r#""\u0073ignal""#, r#""leave""#, "1", r#""sig""#];
-    const TOS: &[&str] = &[r#""abc""#, r#""abc""#, r#""a\"b""#, "5", "null"];
+    const TOS: &[&str] = &[r#""xoldzqblu3i7g""#, r#""xoldzqblu3i7g""#, r#""xoldzqblu3i7h""#, r#""a\"b""#, "5", "null"];
     let mut members = Vec::new();
     // Each member usually once, sometimes missing or twice.
     let times = |dice: &mut Dice| [1, 1, 1, 1, 1, 1, 0, 2][dice.below(8)];
@@ -186,7 +190,7 @@ fn decoding_agrees_with_decoding_a_whole_client_message_on_generated_frames() {
     for _ in 0..50_000 {
         let text = message(&mut dice);
         assert_agrees(&text);
-        fast += usize::from(fast_signal(&text).is_some());
+        fast += usize::from(matches!(fast_signal(&text), Some(Incoming::Signal { to, .. }) if to.validate().is_ok()));
         valid += usize::from(matches!(reference(&text), Ok(ClientMessage::Signal { .. })));
     }
     // The generator reaches both paths often enough for the comparison to mean something.
@@ -196,10 +200,10 @@ fn decoding_agrees_with_decoding_a_whole_client_message_on_generated_frames() {
 #[test]
 fn odd_but_valid_signals_are_decoded_as_before() {
     for text in [
-        r#"["signal","abc",{"kind":"end_of_candidates"}]"#,
-        r#"{"type":1,"to":"abc","payload":{"kind":"offer","sdp":"x"}}"#,
-        r#"{"type":"signal","to":"abc","payload":{"kind":0,"sdp":"x"}}"#,
-        r#"{"type":"signal","to":"abc","payload":["answer","x"]}"#,
+        r#"["signal","xoldzqblu3i7g",{"kind":"end_of_candidates"}]"#,
+        r#"{"type":1,"to":"xoldzqblu3i7g","payload":{"kind":"offer","sdp":"x"}}"#,
+        r#"{"type":"signal","to":"xoldzqblu3i7g","payload":{"kind":0,"sdp":"x"}}"#,
+        r#"{"type":"signal","to":"xoldzqblu3i7g","payload":["answer","x"]}"#,
         r#"{"type":"join","version":1,"room":"r","name":"n"}"#,
         r#"{"type":"leave","to":5}"#,
     ] {
@@ -218,9 +222,9 @@ fn the_usual_signals_take_the_fast_path_with_their_payload_as_sent() {
         r#"{"kind":"end_of_candidates","from":"someone","extra":[1,{"a":2}]}"#,
         r#"{ "kind" : "offer" , "sdp" : "\u0076=0" , "sdp_mid" : 5 }"#,
     ] {
-        let text = format!(r#"{{"to":"abc","type":"signal","from":"forged","payload":{payload}}}"#);
+        let text = format!(r#"{{"to":"xoldzqblu3i7g","type":"signal","from":"forged","payload":{payload}}}"#);
         assert_agrees(&text);
-        assert_eq!(fast_signal(&text), Some(Incoming::Signal { to: PeerId::from("abc"), payload }));
+        assert_eq!(fast_signal(&text), Some(Incoming::Signal { to: PeerId::from("xoldzqblu3i7g"), payload }));
     }
 }
 
@@ -233,16 +237,16 @@ fn signals_only_the_slow_path_takes_pass_their_payload_on_as_written() {
     let candidate = r#"{"candidate":"c","kind":2,"from":"x"}"#;
     for (text, payload) in [
         // A whole message written as an array (the tag, then the fields in order), its payload as usual.
-        (format!(r#"["signal","abc",{usual}]"#), usual),
-        (format!(r#" [ "signal" , "abc" , {usual} ] "#), usual),
+        (format!(r#"["signal","xoldzqblu3i7g",{usual}]"#), usual),
+        (format!(r#" [ "signal" , "xoldzqblu3i7g" , {usual} ] "#), usual),
         // A payload `kind` as its variant's index, among other members, with `payload` elsewhere too.
-        (format!(r#"{{"x":{{"payload":{{}}}},"type":"signal","to":"abc","payload":{by_index}}}"#), by_index),
-        (format!(r#"{{"type":"signal","to":"abc","p\u0061yload":{candidate}}}"#), candidate),
+        (format!(r#"{{"x":{{"payload":{{}}}},"type":"signal","to":"xoldzqblu3i7g","payload":{by_index}}}"#), by_index),
+        (format!(r#"{{"type":"signal","to":"xoldzqblu3i7g","p\u0061yload":{candidate}}}"#), candidate),
         // A payload written as an array.
-        (r#"{"payload":[ "answer","v=0" ],"to":"abc","type":"signal"}"#.into(), r#"[ "answer","v=0" ]"#),
+        (r#"{"payload":[ "answer","v=0" ],"to":"xoldzqblu3i7g","type":"signal"}"#.into(), r#"[ "answer","v=0" ]"#),
     ] {
         assert!(fast_signal(&text).is_none(), "{text}");
-        assert_eq!(decode(&text).unwrap(), Incoming::Signal { to: PeerId::from("abc"), payload });
+        assert_eq!(decode(&text).unwrap(), Incoming::Signal { to: PeerId::from("xoldzqblu3i7g"), payload });
         assert_agrees(&text);
     }
 }
@@ -265,7 +269,7 @@ fn the_fast_path_knows_every_payload_field() {
         r#"{"kind":"candidate","candidate":"c","sdp_mid":"0","sdp_m_line_index":0,"username_fragment":"u"}"#,
         r#"{"kind":"end_of_candidates"}"#,
     ] {
-        let text = format!(r#"{{"type":"signal","to":"abc","payload":{payload}}}"#);
+        let text = format!(r#"{{"type":"signal","to":"xoldzqblu3i7g","payload":{payload}}}"#);
         let Some(Incoming::Signal { payload: passed, .. }) = fast_signal(&text) else { panic!("{text}") };
         assert!(known(&serde_json::from_str(passed).unwrap()), "{passed}");
     }
@@ -318,7 +322,8 @@ fn depth_agrees_with_the_byte_by_byte_definition_on_every_short_input() {
 #[test]
 fn brackets_inside_strings_do_not_count_as_nesting() {
     let sdp = format!("v=0 {}", "[{".repeat(1000));
-    let text = serde_json::json!({"type": "signal", "to": "p", "payload": {"kind": "offer", "sdp": sdp}}).to_string();
+    let text = serde_json::json!({"type": "signal", "to": "xoldzqblu3i7g", "payload": {"kind": "offer", "sdp": sdp}})
+        .to_string();
     assert!(matches!(decode(&text), Ok(Incoming::Signal { .. })));
     assert_eq!(nesting_depth(r#"{"a":"\"[[["}"#), 1);
     assert_eq!(nesting_depth(r#"{"a":"\\\\"}"#), 1, "an escaped backslash ends before the quote");
@@ -326,4 +331,45 @@ fn brackets_inside_strings_do_not_count_as_nesting() {
     assert_eq!(nesting_depth(r#"[1,"unterminated [[[["#), 1);
     assert_eq!(nesting_depth("]]]][[["), 3);
     assert_eq!(nesting_depth("[\"\\"), 1, "a backslash at the very end");
+}
+
+#[test]
+fn a_signal_to_what_cannot_be_a_peer_id_is_an_invalid_message() {
+    for to in ["x", "XOLDZQBLU3I7G", "xoldzqblu3i7h", "xoldzqblu3i7", " xoldzqblu3i7g", "xoldzqblu3i1g"] {
+        let text = format!(r#"{{"type":"signal","to":"{to}","payload":{{"kind":"end_of_candidates"}}}}"#);
+        let error = decode(&text).expect_err(&text);
+        assert_eq!(error.code(), ErrorCode::InvalidMessage, "{text}");
+        assert!(error.to_string().contains("`to` is not a peer id"), "{error}");
+    }
+    let to = format!("\"{}\"", "x".repeat(60_000));
+    let text = format!(r#"{{"type":"signal","to":{to},"payload":{{"kind":"end_of_candidates"}}}}"#);
+    assert!(decode(&text).expect_err("a 60 KB to").to_string().len() < 200);
+}
+
+#[test]
+fn errors_quote_at_most_a_little_of_what_they_found() {
+    let long = "é\"x".repeat(20_000);
+    let frames = [
+        serde_json::json!({"type": long}).to_string(),
+        serde_json::json!({"type": "join", "version": long, "room": "r", "name": "n"}).to_string(),
+        serde_json::json!({"type": "signal", "to": "xoldzqblu3i7g", "payload": {"kind": long}}).to_string(),
+    ];
+    for frame in frames {
+        let message = decode(&frame).expect_err("refused").to_string();
+        assert!(message.chars().count() <= MAX_ERROR_CHARS + 1, "{} characters: {message}", message.len());
+        assert!(message.contains("xé") && message.contains('…'), "{message}");
+    }
+}
+
+#[test]
+fn quoted_parts_are_cut_on_a_character_boundary_with_an_ellipsis() {
+    let quoted = "é".repeat(MAX_QUOTED_CHARS + 10);
+    let cut = format!("invalid type: string \"{}…\", expected u32", "é".repeat(MAX_QUOTED_CHARS));
+    assert_eq!(shorten_quotes(&format!("invalid type: string \"{quoted}\", expected u32")), cut);
+    // Escaped quotes do not end a part; a short part and the text around it are kept whole.
+    let escaped = format!("`{}\\\"{}` then \"ok\"", "a".repeat(10), "b".repeat(100));
+    assert_eq!(shorten_quotes(&escaped), format!("`{}\\\"{}…` then \"ok\"", "a".repeat(10), "b".repeat(52)));
+    let plain = "x".repeat(MAX_ERROR_CHARS);
+    assert_eq!(shorten_quotes(&plain), plain);
+    assert_eq!(shorten_quotes(&format!("{plain}y")), format!("{plain}…"));
 }

@@ -22,15 +22,29 @@ impl Client {
     }
 
     fn with_queue(conn: ConnId, capacity: usize) -> Self {
-        let (queue, inbox) = mpsc::channel(capacity);
-        Client { outbox: Outbox { conn, queue, close: Arc::default() }, inbox }
+        Client::under(conn, capacity, budget())
     }
 
-    /// Everything queued for this connection so far, in order.
+    fn under(conn: ConnId, capacity: usize, budget: Arc<Budget>) -> Self {
+        let (queue, inbox) = mpsc::channel(capacity);
+        let backlog = Arc::new(Backlog::new(budget));
+        Client { outbox: Outbox { conn, queue, close: Arc::default(), backlog }, inbox }
+    }
+
+    /// Everything queued for this connection so far, in order, written out as the connection's task would (its
+    /// bytes given back).
     fn received(&mut self) -> Vec<ServerMessage> {
-        std::iter::from_fn(|| self.inbox.try_recv().ok())
-            .map(|text| serde_json::from_str(&text).expect("the registry queues server messages"))
+        self.written()
+            .iter()
+            .map(|text| serde_json::from_str(text).expect("the registry queues server messages"))
             .collect()
+    }
+
+    /// Everything queued for this connection so far, as text, written out (see [`Client::received`]).
+    fn written(&mut self) -> Vec<Arc<str>> {
+        let texts: Vec<Arc<str>> = std::iter::from_fn(|| self.inbox.try_recv().ok()).collect();
+        texts.iter().for_each(|text| self.outbox.backlog.release(text.len()));
+        texts
     }
 
     /// The close code the registry asked for, if any.
@@ -39,8 +53,13 @@ impl Client {
     }
 }
 
+/// A budget no test here comes near.
+fn budget() -> Arc<Budget> {
+    Arc::new(Budget::new(usize::MAX / 2, u64::MAX / 2, Arc::new(Metrics::default())))
+}
+
 fn registry() -> Registry {
-    Registry::new(CAPACITY, Arc::new(Metrics::default()))
+    Registry::new(CAPACITY, Arc::new(Metrics::default()), budget())
 }
 
 fn room() -> RoomId {
@@ -178,7 +197,7 @@ fn a_name_is_taken_whatever_its_case_but_free_in_another_room() {
 
 #[test]
 fn a_refused_join_leaves_no_empty_room_behind() {
-    let mut registry = Registry::new(0, Arc::new(Metrics::default()));
+    let mut registry = Registry::new(0, Arc::new(Metrics::default()), budget());
     let room = room();
     let refused = registry.join(request(&room, "Ada", "a", false, &Client::new(1)), welcome(&room));
     assert_eq!(refused, Err(JoinError::RoomFull(0)));
@@ -447,8 +466,46 @@ fn with_a_shared_registry_a_peer_resumed_elsewhere_is_handed_over_with_what_was_
     assert_eq!(grace_of("a"), Some(Duration::ZERO), "connected");
     assert!(grace_of("b").is_some_and(|left| left > Duration::ZERO && left <= GRACE));
 
-    let handed: Vec<_> = registry.hand_over(&room, &b).into();
+    let handed: Vec<_> = registry.hand_over(&room, &b).into_iter().collect();
     assert_eq!(handed, [(a.clone(), signal("a", "held"))]);
     assert!(ada.received().is_empty(), "Bob is still in the call, through another relay");
     assert!(!registry.deliver(&room, &a, &b, &signal("a", "not here any more")));
+}
+
+#[test]
+fn what_is_held_for_a_peer_away_is_bounded_in_bytes_and_counted_until_passed_on() {
+    let metrics = Arc::new(Metrics::default());
+    let budget = Arc::new(Budget::new(4_000, 1 << 20, Arc::clone(&metrics)));
+    let mut registry = Registry::new(CAPACITY, Arc::clone(&metrics), Arc::clone(&budget));
+    let room = room();
+    let (mut ada, mut bob) = (Client::under(1, 128, Arc::clone(&budget)), Client::under(2, 128, Arc::clone(&budget)));
+    join(&mut registry, &room, "Ada", "a", &mut ada);
+    join(&mut registry, &room, "Bob", "b", &mut bob);
+    ada.received();
+    assert_eq!(budget.held(), 0);
+
+    let (a, b) = (PeerId::from("a"), PeerId::from("b"));
+    registry.disconnect(&room, &b, 2, GRACE).unwrap();
+    let big = |n: usize| signal("a", &format!("{n:0>280}"));
+    for n in 0..20 {
+        assert!(registry.deliver(&room, &a, &b, &big(n)));
+        assert!(budget.held() <= 1_000, "{} bytes held", budget.held());
+    }
+    // Only the newest that fit are held, and only they are counted.
+    let mut bob_again = Client::under(3, 128, Arc::clone(&budget));
+    registry.join(request(&room, "Bob", "b", true, &bob_again), welcome(&room)).unwrap();
+    let queued = bob_again.written();
+    let held: Vec<_> = queued[1..].iter().map(|text| serde_json::from_str::<ServerMessage>(text).unwrap()).collect();
+    let expected: Vec<_> = (20 - held.len()..20).map(|n| serde_json::from_str(&big(n)).unwrap()).collect();
+    assert_eq!(held, expected);
+    assert!(held.len() >= 2 && queued[1..].iter().map(|text| text.len()).sum::<usize>() <= 1_000);
+    assert_eq!(budget.held(), 0, "everything was passed on, and written");
+
+    // Held and then dropped, at the end of the grace period: given back too.
+    let epoch = registry.disconnect(&room, &b, 3, GRACE).unwrap();
+    registry.deliver(&room, &a, &b, &big(0));
+    assert!(budget.held() > 0);
+    registry.expire(&room, &b, epoch);
+    assert_eq!(ada.received(), [peer_left("b", LeaveReason::Disconnected)]);
+    assert_eq!(budget.held(), 0);
 }

@@ -37,7 +37,9 @@ async fn each_bad_frame_gets_its_own_error_and_the_connection_still_works() {
         (
             "signal before join",
             Message::Text(
-                json!({"type": "signal", "to": "x", "payload": {"kind": "end_of_candidates"}}).to_string().into(),
+                json!({"type": "signal", "to": "xoldzqblu3i7g", "payload": {"kind": "end_of_candidates"}})
+                    .to_string()
+                    .into(),
             ),
             ErrorCode::NotJoined,
         ),
@@ -57,6 +59,14 @@ async fn each_bad_frame_gets_its_own_error_and_the_connection_still_works() {
     let joined = client.join(&room, "Ada").await;
     client.send_text(join_json(room.as_str(), "Ada", 1)).await;
     assert_eq!(client.recv_error().await, ErrorCode::AlreadyJoined);
+    // A `to` that no relay could have made is a malformed signal, not a peer that is missing.
+    for to in ["x", "XOLDZQBLU3I7G", "xoldzqblu3i7h"] {
+        let signal = json!({"type": "signal", "to": to, "payload": {"kind": "end_of_candidates"}});
+        client.send_text(signal.to_string()).await;
+        assert_eq!(client.recv_error().await, ErrorCode::InvalidMessage, "{to}");
+    }
+    client.signal(&"xoldzqblu3i7g".into(), SignalPayload::EndOfCandidates).await;
+    assert_eq!(client.recv_error().await, ErrorCode::UnknownPeer);
 
     let mut bob = Client::connect(addr).await;
     bob.join(&room, "Bob").await;
@@ -99,4 +109,31 @@ async fn a_frame_over_the_size_limit_closes_that_connection_with_1009_only() {
     // The relay goes on.
     let mut cy = Client::connect(addr).await;
     cy.join(&crate::harness::room(), "Cy").await;
+}
+
+#[tokio::test]
+async fn an_error_quotes_only_a_little_of_a_big_bad_frame() {
+    let relay = relay(|_| {}).await;
+    let addr = relay.local_addr();
+    let mut client = Client::connect(addr).await;
+    // Near the size limit, each full of characters JSON escapes (so quoting them whole made replies four times the
+    // frame).
+    let long = "\"\\\u{1}".repeat(6_100);
+    let frames = [
+        (json!({"type": long}), ErrorCode::UnknownType),
+        (json!({"type": "join", "version": long, "room": "r", "name": "n"}), ErrorCode::InvalidMessage),
+        (json!({"type": "signal", "to": long, "payload": {"kind": "end_of_candidates"}}), ErrorCode::InvalidMessage),
+        (json!({"type": "signal", "to": "xoldzqblu3i7g", "payload": {"kind": long}}), ErrorCode::InvalidMessage),
+    ];
+    for (frame, code) in frames {
+        let frame = frame.to_string();
+        assert!(frame.len() > 60_000 && frame.len() < MAX_MESSAGE_BYTES, "{}", frame.len());
+        client.send_text(frame).await;
+        let reply = client.recv_text().await;
+        assert!(reply.len() < 600, "a {} byte reply: {reply}", reply.len());
+        match serde_json::from_str(&reply).unwrap() {
+            huddle_common::ServerMessage::Error { code: got, message } => assert_eq!(got, code, "{message}"),
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
 }

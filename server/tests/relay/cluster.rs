@@ -150,7 +150,7 @@ async fn a_peer_resumes_through_another_relay_and_gets_what_was_held_for_it() {
     wait_for_metric(a.local_addr(), "huddle_connections", 0).await;
     bob.signal(&ada_joined.peer_id, offer("held")).await;
     // Bob's messages are handled in order: once this is refused, the signal before it has been passed on.
-    bob.signal(&PeerId::from("nobody"), offer("marker")).await;
+    bob.signal(&PeerId::from_random([0; 8]), offer("marker")).await;
     assert_eq!(bob.recv_error().await, ErrorCode::UnknownPeer);
 
     // She comes back through the other relay.

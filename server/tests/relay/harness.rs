@@ -51,6 +51,18 @@ impl Client {
         Client { ws }
     }
 
+    /// Connects with a socket receive buffer of about `bytes` (the kernel's minimum at least), so that a client
+    /// that stops reading stops taking the relay's bytes soon.
+    pub async fn connect_with_receive_buffer(addr: SocketAddr, bytes: u32) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(bytes).unwrap();
+        let stream = socket.connect(addr).await.expect("connects");
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrade succeeds");
+        Client { ws }
+    }
+
     /// Connects with an `Origin` header; the HTTP status when the upgrade is refused.
     pub async fn connect_from(addr: SocketAddr, origin: &str) -> Result<Client, u16> {
         let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();

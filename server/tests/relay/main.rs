@@ -3,12 +3,14 @@
 //! Where a test must show that something did *not* arrive, it sends a marker along a path that does arrive and
 //! checks the marker comes next (each connection's messages are delivered in order), instead of waiting and hoping.
 
+mod backlog;
 mod bad_input;
 mod cluster;
 mod harness;
 mod http;
 mod lifecycle;
 mod limits;
+mod logs;
 mod nginx;
 mod redis_server;
 mod rooms;

@@ -1,6 +1,6 @@
 //! Joining, names, capacity, and who receives what.
 
-use huddle_common::{ErrorCode, LeaveReason, ServerMessage, SignalPayload};
+use huddle_common::{ErrorCode, LeaveReason, PeerId, ServerMessage, SignalPayload};
 use serde_json::json;
 
 use crate::harness::*;
@@ -108,7 +108,7 @@ async fn rooms_are_isolated_from_each_other() {
     assert_eq!(there[0].0.recv_signal().await, (dee, offer("marker")));
 
     // A peer that never existed, and oneself, are unknown too.
-    here[0].0.signal(&"nobody".into(), offer("x")).await;
+    here[0].0.signal(&PeerId::from_random([0; 8]), offer("x")).await;
     assert_eq!(here[0].0.recv_error().await, ErrorCode::UnknownPeer);
     let ada = here[0].1.clone();
     here[0].0.signal(&ada, offer("x")).await;
