@@ -158,7 +158,8 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     relay.metrics.reject(Rejection::HeartbeatTimeout);
                     Flow::Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout", Ending::Dropped)
                 } else {
-                    after_write(stall_guard(limits.write_timeout, socket.send(Message::Ping(Default::default()))).await, &relay)
+                    let ping = socket.send(Message::Ping(Default::default()));
+                    after_write(stall_guard(limits.write_timeout, ping).await, &relay)
                 }
             }
         };
