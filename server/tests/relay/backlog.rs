@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use huddle_common::{close_code, ErrorCode, LeaveReason, PeerId, ServerMessage, SignalPayload};
+use huddle_common::{close_code, ErrorCode, LeaveReason, PeerId, RoomId, ServerMessage, SignalPayload};
+use huddle_server::{Config, RunningRelay};
 
 use crate::harness::*;
 
@@ -19,11 +20,54 @@ const QUEUED: &str = "huddle_queued_bytes";
 const SLOW_CONSUMERS: &str = "huddle_rejections_total{reason=\"slow_consumer\"}";
 const WRITE_TIMEOUTS: &str = "huddle_rejections_total{reason=\"write_timeout\"}";
 
+/// A relay on which nothing but what `tweak` sets cuts a stalled client off: the write timeout and the heartbeat
+/// outlast the test, and the rate limit is out of reach of its floods.
+async fn relay_with_no_other_cutoffs(tweak: impl FnOnce(&mut Config)) -> RunningRelay {
+    relay(|config| {
+        config.write_timeout = Duration::from_secs(60);
+        config.heartbeat_timeout = Duration::from_secs(60);
+        config.rate_limit_per_sec = 100_000;
+        config.rate_limit_burst = 100_000;
+        tweak(config);
+    })
+    .await
+}
+
 /// A client that joins and then never reads, with a small receive buffer so that it stops taking bytes soon.
-async fn stalled(addr: std::net::SocketAddr, room: &huddle_common::RoomId, name: &str) -> (Client, PeerId) {
+async fn stalled(addr: std::net::SocketAddr, room: &RoomId, name: &str) -> (Client, PeerId) {
     let mut client = Client::connect_with_receive_buffer(addr, 4096).await;
     let peer_id = client.join(room, name).await.peer_id;
     (client, peer_id)
+}
+
+/// A fresh room where Ada and Dee read, and stalled clients who joined after them never do.
+struct StalledRoom<const N: usize> {
+    room: RoomId,
+    ada: Client,
+    ada_id: PeerId,
+    dee: Client,
+    dee_id: PeerId,
+    /// In the order they joined.
+    stalled: [(Client, PeerId); N],
+}
+
+/// Ada and Dee join a fresh room on `addr`, then a [`stalled`] client for each of `names`; Ada and Dee are told of
+/// every one.
+async fn ada_and_dee_joined_by_stalled<const N: usize>(addr: std::net::SocketAddr, names: [&str; N]) -> StalledRoom<N> {
+    let room = room();
+    let mut readers = room_of(addr, &room, &["Ada", "Dee"]).await;
+    let (mut dee, dee_id) = readers.pop().unwrap();
+    let (mut ada, ada_id) = readers.pop().unwrap();
+    let mut joined = Vec::with_capacity(N);
+    for name in names {
+        joined.push(stalled(addr, &room, name).await);
+    }
+    for _ in 0..N {
+        assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+        assert!(matches!(dee.recv().await, ServerMessage::PeerJoined { .. }));
+    }
+    let Ok(stalled) = joined.try_into() else { unreachable!("one stalled client for each name") };
+    StalledRoom { room, ada, ada_id, dee, dee_id, stalled }
 }
 
 /// `from` signals `marker` to `to`, who must receive it: everything `from` sent before has been handled by then.
@@ -34,14 +78,10 @@ async fn barrier(from: &mut Client, to: &mut Client, to_id: &PeerId, from_id: &P
 
 #[tokio::test]
 async fn a_receiver_that_never_reads_is_cut_off_with_4000_once_its_bytes_pass_the_bound() {
-    let relay = relay(|config| {
+    // Only the byte bound may cut Bob off here.
+    let relay = relay_with_no_other_cutoffs(|config| {
         config.queue_bytes = 256 * 1024;
-        // Only the byte bound may cut Bob off here.
-        config.write_timeout = Duration::from_secs(60);
-        config.heartbeat_timeout = Duration::from_secs(60);
         config.rejoin_grace = Duration::from_millis(300);
-        config.rate_limit_per_sec = 100_000;
-        config.rate_limit_burst = 100_000;
     })
     .await;
     let addr = relay.local_addr();
@@ -93,26 +133,14 @@ async fn a_receiver_that_never_reads_is_cut_off_with_4000_once_its_bytes_pass_th
 
 #[tokio::test]
 async fn past_the_budget_joins_are_refused_with_overloaded_until_the_stalled_are_gone() {
-    let relay = relay(|config| {
+    let relay = relay_with_no_other_cutoffs(|config| {
         config.queue_budget = 1024 * 1024;
         config.room_capacity = 8;
-        config.write_timeout = Duration::from_secs(60);
-        config.heartbeat_timeout = Duration::from_secs(60);
-        config.rate_limit_per_sec = 100_000;
-        config.rate_limit_burst = 100_000;
     })
     .await;
     let addr = relay.local_addr();
-    let room = room();
-    let mut members = room_of(addr, &room, &["Ada", "Dee"]).await;
-    let (mut dee, dee_id) = members.pop().unwrap();
-    let (mut ada, ada_id) = members.pop().unwrap();
-    let (bob, bob_id) = stalled(addr, &room, "Bob").await;
-    let (cy, cy_id) = stalled(addr, &room, "Cy").await;
-    for _ in 0..2 {
-        assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
-        assert!(matches!(dee.recv().await, ServerMessage::PeerJoined { .. }));
-    }
+    let StalledRoom { room, mut ada, ada_id, mut dee, dee_id, stalled: [(bob, bob_id), (cy, cy_id)] } =
+        ada_and_dee_joined_by_stalled(addr, ["Bob", "Cy"]).await;
 
     // Bob and Cy never read what Ada sends them: the relay holds it, until three quarters of the budget.
     let mut rounds = 0;
@@ -150,22 +178,15 @@ async fn past_the_budget_joins_are_refused_with_overloaded_until_the_stalled_are
 
 #[tokio::test]
 async fn a_write_that_stalls_past_the_write_timeout_cuts_the_receiver_off() {
-    let relay = relay(|config| {
+    let relay = relay_with_no_other_cutoffs(|config| {
         config.write_timeout = Duration::from_millis(500);
-        config.heartbeat_timeout = Duration::from_secs(60);
         config.rejoin_grace = Duration::from_millis(300);
-        config.rate_limit_per_sec = 100_000;
-        config.rate_limit_burst = 100_000;
     })
     .await;
     let addr = relay.local_addr();
-    let room = room();
-    let mut members = room_of(addr, &room, &["Ada", "Dee"]).await;
-    let (mut dee, dee_id) = members.pop().unwrap();
-    let (mut ada, ada_id) = members.pop().unwrap();
-    let (_bob, bob_id) = stalled(addr, &room, "Bob").await;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
-    assert!(matches!(dee.recv().await, ServerMessage::PeerJoined { .. }));
+    // Bob stays connected (and stalled) until the relay cuts him off.
+    let StalledRoom { mut ada, ada_id, mut dee, dee_id, stalled: [(_bob, bob_id)], .. } =
+        ada_and_dee_joined_by_stalled(addr, ["Bob"]).await;
 
     // Enough for Bob's socket to fill and the relay to start holding bytes for him, far below his 1 MiB bound.
     let mut rounds = 0;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use huddle_common::{ErrorCode, LeaveReason, PeerId, Resume, ServerMessage};
+use huddle_common::{ErrorCode, Joined, LeaveReason, PeerId, Resume, RoomId, ServerMessage};
 use huddle_server::{Config, RunningRelay};
 
 use crate::harness::*;
@@ -51,23 +51,42 @@ fn ids(peers: &[huddle_common::PeerInfo]) -> Vec<&str> {
     peers.iter().map(|peer| peer.id.as_str()).collect()
 }
 
-#[tokio::test]
-async fn peers_on_two_relays_meet_signal_each_other_and_hear_who_leaves() {
-    let redis = RedisServer::start();
-    let prefix = prefix();
-    let (a, b) = (relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await);
-    let room = room();
+/// Two relays sharing a fresh room through one Redis: Ada joined through the first, Bob through the second.
+struct AcrossTwoRelays {
+    a: RunningRelay,
+    b: RunningRelay,
+    room: RoomId,
+    ada: Client,
+    ada_joined: Joined,
+    bob: Client,
+    bob_joined: Joined,
+}
 
+/// Starts two relays on `redis` under `prefix`, both changed by `tweak`; Ada joins a fresh room through the first,
+/// then Bob through the second, and Ada is told that Bob, by his id and name, joined.
+async fn ada_and_bob_on_two_relays(redis: &RedisServer, prefix: &str, tweak: impl Fn(&mut Config)) -> AcrossTwoRelays {
+    let (a, b) = (relay_on(redis, prefix, &tweak).await, relay_on(redis, prefix, &tweak).await);
+    let room = room();
     let mut ada = Client::connect(a.local_addr()).await;
-    let ada_id = ada.join(&room, "Ada").await.peer_id;
+    let ada_joined = ada.join(&room, "Ada").await;
     let mut bob = Client::connect(b.local_addr()).await;
     let bob_joined = bob.join(&room, "Bob").await;
-    assert_eq!(ids(&bob_joined.peers), [ada_id.as_str()]);
-    assert_eq!(bob_joined.peers[0].name.as_str(), "Ada");
     match ada.recv().await {
         ServerMessage::PeerJoined { peer } => assert_eq!((&peer.id, peer.name.as_str()), (&bob_joined.peer_id, "Bob")),
         other => panic!("expected peer_joined, got {other:?}"),
     }
+    AcrossTwoRelays { a, b, room, ada, ada_joined, bob, bob_joined }
+}
+
+#[tokio::test]
+async fn peers_on_two_relays_meet_signal_each_other_and_hear_who_leaves() {
+    let redis = RedisServer::start();
+    let prefix = prefix();
+    let AcrossTwoRelays { a, b, room, mut ada, ada_joined, mut bob, bob_joined } =
+        ada_and_bob_on_two_relays(&redis, &prefix, |_| {}).await;
+    let ada_id = ada_joined.peer_id;
+    assert_eq!(ids(&bob_joined.peers), [ada_id.as_str()]);
+    assert_eq!(bob_joined.peers[0].name.as_str(), "Ada");
 
     // A signal to oneself is refused as it is without Redis, not passed round through it.
     bob.signal(&bob_joined.peer_id, offer("to myself")).await;
@@ -137,13 +156,9 @@ async fn capacity_and_names_hold_when_many_join_at_once_through_two_relays() {
 async fn a_peer_resumes_through_another_relay_and_gets_what_was_held_for_it() {
     let redis = RedisServer::start();
     let prefix = prefix();
-    let (a, b) = (relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await);
-    let room = room();
-    let mut ada = Client::connect(a.local_addr()).await;
-    let ada_joined = ada.join(&room, "Ada").await;
-    let mut bob = Client::connect(b.local_addr()).await;
-    let bob_id = bob.join(&room, "Bob").await.peer_id;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    let AcrossTwoRelays { a, b, room, ada, ada_joined, mut bob, bob_joined } =
+        ada_and_bob_on_two_relays(&redis, &prefix, |_| {}).await;
+    let bob_id = bob_joined.peer_id;
 
     // Ada's network drops; her relay holds what Bob sends her meanwhile.
     ada.vanish();
@@ -317,13 +332,9 @@ async fn relay_channels(redis: &mut redis::aio::MultiplexedConnection, prefix: &
 async fn messages_published_on_the_relays_channels_without_the_cluster_secret_change_nothing() {
     let redis = RedisServer::start();
     let prefix = prefix();
-    let (a, b) = (relay_on(&redis, &prefix, |_| {}).await, relay_on(&redis, &prefix, |_| {}).await);
-    let room = room();
-    let mut ada = Client::connect(a.local_addr()).await;
-    let ada_id = ada.join(&room, "Ada").await.peer_id;
-    let mut bob = Client::connect(b.local_addr()).await;
-    let bob_id = bob.join(&room, "Bob").await.peer_id;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    let AcrossTwoRelays { a, b, room, mut ada, ada_joined, mut bob, bob_joined } =
+        ada_and_bob_on_two_relays(&redis, &prefix, |_| {}).await;
+    let (ada_id, bob_id) = (ada_joined.peer_id, bob_joined.peer_id);
     let health = wait_for_health(a.local_addr(), 200).await;
     assert!(health.get("relay_id").is_none(), "/healthz names no channel: {health}");
 
@@ -448,14 +459,10 @@ async fn relays_share_rooms_through_redis_over_tls() {
         config.redis_ca_file = Some(ca.clone());
     };
     // Healthy only once subscribed, and the only way in is the TLS port.
-    let (a, b) = (relay_on(&redis, &prefix, over_tls).await, relay_on(&redis, &prefix, over_tls).await);
-    let room = room();
-    let mut ada = Client::connect(a.local_addr()).await;
-    let ada_id = ada.join(&room, "Ada").await.peer_id;
-    let mut bob = Client::connect(b.local_addr()).await;
-    let bob_joined = bob.join(&room, "Bob").await;
+    let AcrossTwoRelays { a: _a, b: _b, mut ada, ada_joined, mut bob, bob_joined, .. } =
+        ada_and_bob_on_two_relays(&redis, &prefix, over_tls).await;
+    let ada_id = ada_joined.peer_id;
     assert_eq!(ids(&bob_joined.peers), [ada_id.as_str()]);
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { peer } if peer.id == bob_joined.peer_id));
     bob.signal(&ada_id, offer("over tls")).await;
     assert_eq!(ada.recv_signal().await, (bob_joined.peer_id, offer("over tls")));
 }
@@ -478,14 +485,10 @@ async fn relays_work_as_the_redis_user_docs_deploy_md_describes() {
         config.redis_url = Some(format!("redis://huddle-relay:pw@127.0.0.1:{port}"));
         config.rejoin_grace = Duration::from_millis(500);
     };
-    let (a, b) = (relay_on(&redis, &prefix, as_user).await, relay_on(&redis, &prefix, as_user).await);
     // Joins, a signal across, a clean leave and a grace period that ends: every script, as that user.
-    let room = room();
-    let mut ada = Client::connect(a.local_addr()).await;
-    let ada_id = ada.join(&room, "Ada").await.peer_id;
-    let mut bob = Client::connect(b.local_addr()).await;
-    let bob_id = bob.join(&room, "Bob").await.peer_id;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { peer } if peer.id == bob_id));
+    let AcrossTwoRelays { a, b, room, mut ada, ada_joined, mut bob, bob_joined } =
+        ada_and_bob_on_two_relays(&redis, &prefix, as_user).await;
+    let (ada_id, bob_id) = (ada_joined.peer_id, bob_joined.peer_id);
     bob.signal(&ada_id, offer("as huddle-relay")).await;
     assert_eq!(ada.recv_signal().await, (bob_id.clone(), offer("as huddle-relay")));
     let mut cy = Client::connect(b.local_addr()).await;

@@ -199,7 +199,12 @@ pub async fn room_of(addr: SocketAddr, room: &RoomId, names: &[&str]) -> Vec<(Cl
 
 /// A plain HTTP/1.1 GET; returns the status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    get_over(TcpStream::connect(addr).await.unwrap(), addr, path).await
+}
+
+/// Sends a `Connection: close` GET for `path` to `addr` over `stream` and reads the response to its end; returns the
+/// status and body.
+async fn get_over(mut stream: TcpStream, addr: SocketAddr, path: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
@@ -289,14 +294,7 @@ impl Client {
 
 /// A plain HTTP/1.1 GET from the loopback address `from`; returns the status and body.
 pub async fn http_get_from(addr: SocketAddr, from: std::net::IpAddr, path: &str) -> (u16, String) {
-    let mut stream = tcp_from(addr, from).await;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut response)).await.expect("HTTP response in time").unwrap();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("status line");
-    let body = response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default();
-    (status, body)
+    get_over(tcp_from(addr, from).await, addr, path).await
 }
 
 /// Waits until `condition` holds, at most [`WAIT`]; `what` says what was awaited when it never does.

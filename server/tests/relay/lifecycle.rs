@@ -13,6 +13,26 @@ fn expect_left(message: ServerMessage) -> (huddle_common::PeerId, LeaveReason) {
     }
 }
 
+/// Ada and Bob in a fresh room, each with the `joined` (and so the resume token) the relay gave them.
+struct AdaAndBob {
+    room: RoomId,
+    ada: Client,
+    ada_joined: Joined,
+    bob: Client,
+    bob_joined: Joined,
+}
+
+/// Ada joins a fresh room on `addr`, then Bob; Ada has heard that he joined.
+async fn ada_then_bob(addr: std::net::SocketAddr) -> AdaAndBob {
+    let room = room();
+    let mut ada = Client::connect(addr).await;
+    let ada_joined = ada.join(&room, "Ada").await;
+    let mut bob = Client::connect(addr).await;
+    let bob_joined = bob.join(&room, "Bob").await;
+    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    AdaAndBob { room, ada, ada_joined, bob, bob_joined }
+}
+
 #[tokio::test]
 async fn leave_and_a_clean_close_tell_the_others_at_once() {
     // A grace period longer than the test's wait proves neither case waits for it.
@@ -48,12 +68,7 @@ async fn an_abrupt_drop_is_announced_after_the_grace_period_and_the_room_empties
 async fn a_resume_within_the_grace_period_keeps_the_peer_id_and_delivers_what_was_missed() {
     let relay = relay(|config| config.rejoin_grace = Duration::from_secs(3600)).await;
     let addr = relay.local_addr();
-    let room = room();
-    let mut ada = Client::connect(addr).await;
-    let ada_joined = ada.join(&room, "Ada").await;
-    let mut bob = Client::connect(addr).await;
-    let bob_joined = bob.join(&room, "Bob").await;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    let AdaAndBob { room, mut ada, ada_joined, bob, bob_joined } = ada_then_bob(addr).await;
 
     bob.vanish();
     wait_for_metric(addr, "huddle_connections", 1).await;
@@ -120,12 +135,7 @@ async fn a_forged_or_foreign_resume_token_is_refused() {
 async fn the_token_of_a_peer_whose_grace_period_ended_is_refused() {
     let relay = relay(|config| config.rejoin_grace = Duration::from_millis(100)).await;
     let addr = relay.local_addr();
-    let room = room();
-    let mut ada = Client::connect(addr).await;
-    ada.join(&room, "Ada").await;
-    let mut bob = Client::connect(addr).await;
-    let bob_joined = bob.join(&room, "Bob").await;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    let AdaAndBob { room, mut ada, bob, bob_joined, .. } = ada_then_bob(addr).await;
     bob.vanish();
     assert_eq!(expect_left(ada.recv().await), (bob_joined.peer_id.clone(), LeaveReason::Disconnected));
 
@@ -141,12 +151,7 @@ async fn the_token_of_a_peer_whose_grace_period_ended_is_refused() {
 async fn the_token_of_a_peer_that_left_is_refused() {
     let relay = relay(|config| config.rejoin_grace = Duration::from_secs(3600)).await;
     let addr = relay.local_addr();
-    let room = room();
-    let mut ada = Client::connect(addr).await;
-    ada.join(&room, "Ada").await;
-    let mut bob = Client::connect(addr).await;
-    let bob_joined = bob.join(&room, "Bob").await;
-    assert!(matches!(ada.recv().await, ServerMessage::PeerJoined { .. }));
+    let AdaAndBob { room, mut ada, mut bob, bob_joined, .. } = ada_then_bob(addr).await;
     bob.send(&ClientMessage::Leave).await;
     assert_eq!(expect_left(ada.recv().await), (bob_joined.peer_id.clone(), LeaveReason::Left));
 
