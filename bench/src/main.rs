@@ -64,7 +64,7 @@ struct Args {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum What {
-    /// The comparison, then the soak, then the slot attack.
+    /// The comparison, then the soak, then the attacks.
     All,
     /// The comparison of the three relays.
     Relays,
@@ -135,6 +135,7 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         ok &= outcome.as_ref().is_ok_and(soak::Soak::passed);
         report.soak = Some((plan, outcome));
     }
+    let mut attacks = String::new();
     if matches!(args.what, What::All | What::Soak | What::Stalled) {
         let plan = stalled::Plan {
             pairs: if args.quick { 20 } else { 100 },
@@ -151,12 +152,11 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
             }
             Err(error) => Err(error),
         };
-        stalled::print(plan, &outcome);
+        attacks.push_str(&stalled::report(plan, &outcome));
         ok &= outcome.is_ok();
     }
 
-    let mut slot_attack = String::new();
-    if matches!(args.what, What::All | What::Slots) {
+    if matches!(args.what, What::All | What::Soak | What::Slots) {
         let plan = slots::Plan {
             dribblers: 300,
             idlers: 100,
@@ -175,7 +175,7 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
             Err(error) => Err(error),
         };
         match outcome {
-            Ok(section) => slot_attack = section,
+            Ok(section) => attacks.push_str(&section),
             Err(error) => {
                 println!("    slot attack: FAILED: {error}");
                 ok = false;
@@ -188,7 +188,7 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         println!("{}", line.replace("**", ""));
     }
     if let Some(path) = &args.results {
-        match std::fs::write(path, report.markdown() + &slot_attack) {
+        match std::fs::write(path, report.markdown() + &attacks) {
             Ok(()) => println!("\nwrote {}", path.display()),
             Err(error) => {
                 eprintln!("cannot write {}: {error}", path.display());

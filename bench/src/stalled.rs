@@ -235,25 +235,29 @@ async fn round_trips(
 }
 
 /// Prints the figures.
-pub fn print(plan: Plan, outcome: &Result<Stalled, String>) {
+pub fn report(plan: Plan, outcome: &Result<Stalled, String>) -> String {
     let stalled = match outcome {
         Ok(stalled) => stalled,
-        Err(error) => return println!("    stalled receivers: FAILED: {error}"),
+        Err(error) => {
+            println!("    stalled receivers: FAILED: {error}");
+            return String::new();
+        }
     };
-    println!(
-        "    stalled receivers: {} pairs, each {} signals of {} KB: relay RSS {} KiB before, {} KiB at its peak: {:.2} MiB per stalled receiver",
+    let mut lines = vec![format!(
+        "{} pairs, each {} signals of {} KB: relay RSS {} KiB before, {} KiB at its peak: {:.2} MiB per stalled \
+         receiver",
         plan.pairs,
         plan.signals,
         plan.sdp_bytes / 1000,
         stalled.rss_before_kib,
         stalled.rss_peak_kib,
         stalled.mib_per_receiver(plan.pairs),
-    );
+    )];
     let count = |value: Option<f64>| value.map_or_else(|| "not counted".to_owned(), |v| format!("{v:.0}"));
     let cut: Vec<String> =
         stalled.cut_off.iter().map(|(reason, value)| format!("{reason} {}", count(*value))).collect();
-    println!(
-        "    stalled receivers: held at most {}; cut off: {}; held nothing again after {}",
+    lines.push(format!(
+        "held at most {}; cut off: {}; held nothing again after {}",
         stalled
             .queued_peak_bytes
             .map_or_else(|| "(no gauge)".to_owned(), |bytes| format!("{:.1} MiB", bytes / 1048576.0)),
@@ -261,14 +265,21 @@ pub fn print(plan: Plan, outcome: &Result<Stalled, String>) {
         stalled
             .drained_after
             .map_or_else(|| "(not within 120 s)".to_owned(), |after| format!("{:.1} s", after.as_secs_f64())),
-    );
+    ));
     for (label, summary) in [("without the attack", &stalled.quiet), ("during the attack", &stalled.attacked)] {
-        println!(
-            "    stalled receivers: bystander signal round trip {label}: p50 {} p90 {} p99 {} max {}",
+        lines.push(format!(
+            "bystander signal round trip {label}: p50 {} p90 {} p99 {} max {}",
             stats::human(summary.p50),
             stats::human(summary.p90),
             stats::human(summary.p99),
             stats::human(summary.max),
-        );
+        ));
     }
+    let mut markdown =
+        String::from("\n## Stalled receivers\n\nWritten by `huddle-bench stalled` (`bench/src/stalled.rs`).\n\n");
+    for line in lines {
+        println!("    stalled receivers: {line}");
+        markdown.push_str(&format!("- {line}\n"));
+    }
+    markdown
 }

@@ -148,10 +148,14 @@ async fn open_lobby(browser: &Browser, relay: &Relay, client: Client, room: &Roo
         Client::BaselineShaped => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}&shape=huddle")),
     };
     browser.goto(&url).await?;
-    browser.wait_interactable(JOIN).await?;
-    if client == Client::Huddle && browser.value(sel::NAME).await?.trim() != name {
-        browser.type_into(sel::NAME, name).await?;
+    // Huddle's Join stays disabled until a name is typed; the baseline takes its name from the link.
+    if client == Client::Huddle {
+        browser.wait_interactable(sel::NAME).await?;
+        if browser.value(sel::NAME).await?.trim() != name {
+            browser.type_into(sel::NAME, name).await?;
+        }
     }
+    browser.wait_interactable(JOIN).await?;
     browser.wait_video_playing(PREVIEW).await?;
     install_probe(browser).await
 }
