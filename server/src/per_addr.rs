@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::client_addr::AddrKey;
+use crate::rate_limit::{Bucket, Rate};
 
 /// Fewest buckets [`JoinRate`] keeps before it sweeps out the full ones.
 const SWEEP_FLOOR: usize = 1024;
@@ -69,8 +70,7 @@ impl Drop for Held {
 /// again is forgotten (a full bucket is what a new one is), so memory follows the addresses that joined recently.
 #[derive(Debug)]
 pub struct JoinRate {
-    per_sec: f64,
-    burst: f64,
+    rate: Rate,
     buckets: Mutex<Buckets>,
 }
 
@@ -80,44 +80,24 @@ struct Buckets {
     sweep_at: usize,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    fn refilled(self, now: Instant, per_sec: f64, burst: f64) -> f64 {
-        (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * per_sec).min(burst)
-    }
-}
-
 impl JoinRate {
     /// `per_minute` joins a minute on average, `burst` at once.
     pub fn new(per_minute: u32, burst: u32) -> Self {
         JoinRate {
-            per_sec: f64::from(per_minute) / Duration::from_secs(60).as_secs_f64(),
-            burst: f64::from(burst.max(1)),
+            rate: Rate::new(f64::from(per_minute) / Duration::from_secs(60).as_secs_f64(), burst),
             buckets: Mutex::new(Buckets { by_addr: HashMap::new(), sweep_at: SWEEP_FLOOR }),
         }
     }
 
     /// Takes a join for `key` at `now`; false when its bucket is empty.
     pub fn allow(&self, key: AddrKey, now: Instant) -> bool {
-        let (per_sec, burst) = (self.per_sec, self.burst);
+        let rate = self.rate;
         let mut buckets = locked(&self.buckets);
         if buckets.by_addr.len() >= buckets.sweep_at {
-            buckets.by_addr.retain(|_, bucket| bucket.refilled(now, per_sec, burst) < burst);
+            buckets.by_addr.retain(|_, bucket| !bucket.is_full(rate, now));
             buckets.sweep_at = (buckets.by_addr.len() * 2).max(SWEEP_FLOOR);
         }
-        let bucket = buckets.by_addr.entry(key).or_insert(Bucket { tokens: burst, at: now });
-        let tokens = bucket.refilled(now, per_sec, burst);
-        *bucket = Bucket { tokens, at: now };
-        if tokens < 1.0 {
-            return false;
-        }
-        bucket.tokens -= 1.0;
-        true
+        buckets.by_addr.entry(key).or_insert_with(|| Bucket::full(rate, now)).take(rate, now)
     }
 
     /// How many addresses it remembers (for tests of the sweep).

@@ -1,6 +1,55 @@
-//! Per-connection token bucket.
+//! Token buckets: the per-connection message limit ([`RateLimiter`]), and the one bucket both it and the
+//! per-address join rate ([`crate::per_addr::JoinRate`]) refill and draw from.
 
 use std::time::{Duration, Instant};
+
+/// How fast a token bucket refills and how many tokens it holds at most.
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    per_sec: f64,
+    burst: f64,
+}
+
+impl Rate {
+    /// `per_sec` tokens a second, at most `burst` (at least one) at once.
+    pub fn new(per_sec: f64, burst: u32) -> Self {
+        Rate { per_sec, burst: f64::from(burst.max(1)) }
+    }
+}
+
+/// One bucket's tokens, as of `at`; how it refills is its [`Rate`], kept by whoever keeps many buckets alike.
+#[derive(Clone, Copy, Debug)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    /// A full bucket at `now`.
+    pub fn full(rate: Rate, now: Instant) -> Self {
+        Bucket { tokens: rate.burst, at: now }
+    }
+
+    fn refilled(self, rate: Rate, now: Instant) -> f64 {
+        (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * rate.per_sec).min(rate.burst)
+    }
+
+    /// Whether it has refilled completely by `now` (then it is no different from a new one).
+    pub fn is_full(self, rate: Rate, now: Instant) -> bool {
+        self.refilled(rate, now) >= rate.burst
+    }
+
+    /// Refills up to `now`, then takes a token; false when there is none.
+    pub fn take(&mut self, rate: Rate, now: Instant) -> bool {
+        self.tokens = self.refilled(rate, now);
+        self.at = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
 
 /// What the limiter says about one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,13 +62,12 @@ pub enum Verdict {
     Close,
 }
 
-/// A token bucket: `burst` messages at once, refilled at `per_sec`.
+/// A connection's message limit: a token bucket of `burst` messages refilled at `per_sec`, and how long it has
+/// been over it.
 #[derive(Debug)]
 pub struct RateLimiter {
-    per_sec: f64,
-    burst: f64,
-    tokens: f64,
-    last_refill: Instant,
+    rate: Rate,
+    bucket: Bucket,
     dropped_in_a_row: u32,
     close_after: u32,
     last_notice: Option<Instant>,
@@ -28,25 +76,13 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// A full bucket.
     pub fn new(per_sec: u32, burst: u32, close_after: u32, now: Instant) -> Self {
-        let burst = f64::from(burst.max(1));
-        RateLimiter {
-            per_sec: f64::from(per_sec),
-            burst,
-            tokens: burst,
-            last_refill: now,
-            dropped_in_a_row: 0,
-            close_after,
-            last_notice: None,
-        }
+        let rate = Rate::new(f64::from(per_sec), burst);
+        RateLimiter { rate, bucket: Bucket::full(rate, now), dropped_in_a_row: 0, close_after, last_notice: None }
     }
 
     /// Takes a token for one message arriving at `now`.
     pub fn check(&mut self, now: Instant) -> Verdict {
-        let elapsed = now.saturating_duration_since(self.last_refill).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.per_sec).min(self.burst);
-        self.last_refill = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
+        if self.bucket.take(self.rate, now) {
             self.dropped_in_a_row = 0;
             return Verdict::Allow;
         }
