@@ -28,6 +28,17 @@ fn base32(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether `id` is exactly what [`base32`] writes for some `bytes` bytes: as many characters, all of the alphabet,
+/// and the last one's spare low bits zero (the characters carry a few bits more than the bytes; 16 bytes take 26
+/// characters, 130 bits, so 2 spare).
+fn is_base32_of(id: &[u8], bytes: usize) -> bool {
+    let chars = (bytes * 8).div_ceil(5);
+    let spare_mask = (1 << (chars * 5 - bytes * 8)) - 1;
+    id.len() == chars
+        && id.iter().all(|b| BASE32.contains(b))
+        && BASE32.iter().position(|c| *c == id[chars - 1]).is_some_and(|v| v & spare_mask == 0)
+}
+
 /// A room: an unguessable 128-bit id, shared as part of the room's link.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -54,11 +65,7 @@ impl RoomId {
     /// Parses a room id as typed or pasted: surrounding spaces and upper case are forgiven.
     pub fn parse(input: &str) -> Result<Self, InvalidRoomId> {
         let id = input.trim().to_ascii_lowercase();
-        let valid = id.len() == ROOM_ID_CHARS
-            && id.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
-            // 26 base32 characters carry 130 bits; the last one holds 3 bits of data and 2 zero bits.
-            && BASE32.iter().position(|&c| c == id.as_bytes()[ROOM_ID_CHARS - 1]).is_some_and(|v| v & 3 == 0);
-        if valid {
+        if is_base32_of(id.as_bytes(), 16) {
             Ok(Self(id))
         } else {
             Err(InvalidRoomId)
@@ -119,12 +126,7 @@ impl PeerId {
 
     /// Whether this id has the form of one [`PeerId::from_random`] makes (ids read from the wire may not).
     pub fn validate(&self) -> Result<(), InvalidPeerId> {
-        let id = self.0.as_bytes();
-        let valid = id.len() == PEER_ID_CHARS
-            && id.iter().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(b))
-            // 13 base32 characters carry 65 bits; the last one holds 4 bits of data and 1 zero bit.
-            && BASE32.iter().position(|c| *c == id[PEER_ID_CHARS - 1]).is_some_and(|v| v & 1 == 0);
-        if valid {
+        if is_base32_of(self.0.as_bytes(), 8) {
             Ok(())
         } else {
             Err(InvalidPeerId)
