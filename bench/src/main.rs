@@ -140,11 +140,13 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
         let plan = stalled::Plan {
             pairs: if args.quick { 20 } else { 100 },
             signals: 200,
+            sending_for: Duration::from_secs(10),
             sdp_bytes: 65_000,
-            round_trips: 200,
+            // One every 20 ms: as long as the senders send.
+            round_trips: 500,
         };
         println!("==> stalled receivers: {} senders of big signals to clients that never read", plan.pairs);
-        let outcome = match Server::start(RelayKind::Huddle, &installed, Profile::Bench, placement).await {
+        let outcome = match Server::start(RelayKind::Huddle, &installed, Profile::Defaults, placement).await {
             Ok(server) => {
                 let outcome = stalled::run(&server, plan).await;
                 server.stop().await;
@@ -166,7 +168,7 @@ async fn run(args: Args, placement: Placement) -> ExitCode {
             probe_every: Duration::from_millis(500),
         };
         println!("==> slot attack on Huddle's relay");
-        let outcome = match Server::start(RelayKind::Huddle, &installed, Profile::Slots, placement).await {
+        let outcome = match Server::start(RelayKind::Huddle, &installed, Profile::Defaults, placement).await {
             Ok(server) => {
                 let outcome = slots::run(&server, plan).await;
                 server.stop().await;

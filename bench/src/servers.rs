@@ -83,8 +83,8 @@ pub enum Profile {
     /// clients are cleaned up within the run, and a per-address join rate for its 200 source addresses, each of
     /// which joins faster than one household would.
     Soak,
-    /// The slot attack: Huddle's defaults, every limit as deployed.
-    Slots,
+    /// The attacks: Huddle's defaults, every limit as deployed.
+    Defaults,
 }
 
 /// The Huddle flags of `profile`, for the results.
@@ -118,7 +118,7 @@ pub fn huddle_flags(profile: Profile) -> &'static [&'static str] {
             "--join-rate-per-ip",
             "6000",
         ],
-        Profile::Slots => &[],
+        Profile::Defaults => &[],
     }
 }
 

@@ -102,7 +102,7 @@ struct Sample {
     rss_kib: u64,
 }
 
-/// Runs the attack against a Huddle relay started with [`Profile::Slots`](crate::servers::Profile::Slots); prints
+/// Runs the attack against a Huddle relay started with [`Profile::Defaults`](crate::servers::Profile::Defaults); prints
 /// the figures as it goes and returns them as a Markdown section.
 pub async fn run(server: &Server, plan: Plan) -> Result<String, String> {
     let addr = server.addr;

@@ -1,7 +1,8 @@
-//! The stalled-receiver attack on Huddle's relay: pairs of clients in a room of their own, one sending big signals,
-//! the other never reading them, so that whatever the relay holds for a client that does not read is all it holds.
-//! Measured: the relay's resident memory before and during the attack (per stalled receiver), and the signal round
-//! trip of a bystander pair in another room, without and with the attack. Prints figures; asserts nothing.
+//! The stalled-receiver attack on Huddle's relay, run with its default limits: pairs of clients in a room of their
+//! own, one sending big signals as fast as the relay takes them, the other never reading them, so that whatever the
+//! relay holds for a client that does not read is all it holds. Measured: the relay's resident memory before and
+//! during the attack (per stalled receiver), the bytes it read from the senders, and the signal round trip of a
+//! bystander pair in another room, without and with the attack. Prints figures; asserts nothing.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,8 +23,10 @@ use crate::{procfs, prometheus};
 pub struct Plan {
     /// Sender and stalled receiver pairs, each in a room of its own.
     pub pairs: u64,
-    /// Signals each sender sends its receiver.
+    /// Signals each sender sends its receiver at most.
     pub signals: u64,
+    /// How long the senders send (those the relay reads slowly send fewer signals).
+    pub sending_for: Duration,
     /// Bytes of each signal's SDP (the message is a little bigger).
     pub sdp_bytes: usize,
     /// Bystander round trips measured, without the attack and again with it.
@@ -44,6 +47,11 @@ pub struct Stalled {
     pub cut_off: [(&'static str, Option<f64>); 3],
     /// How long from the attack's start until the relay held nothing for anyone (None: not within the wait).
     pub drained_after: Option<Duration>,
+    /// Bytes the relay read from clients from the attack's start until the senders stopped, and how long that was
+    /// (None: the relay does not count them).
+    pub read: Option<(f64, Duration)>,
+    /// Times the relay paused reading a connection for its read rate (None: no such counter).
+    pub read_pauses: Option<f64>,
     /// Bystander round trips without the attack.
     pub quiet: stats::LatencySummary,
     /// Bystander round trips during the attack.
@@ -66,6 +74,11 @@ pub async fn run(server: &Server, plan: Plan) -> Result<Stalled, String> {
     let (mut ping, mut pong) = bystanders(server.addr).await?;
     let quiet = round_trips(&mut ping, &mut pong, plan.round_trips).await?;
     let rss_before_kib = rss()?;
+    let bytes_received = || async {
+        let metrics = prometheus::fetch(server.addr).await.map_err(|error| error.to_string())?;
+        Ok::<_, String>(prometheus::sample(&metrics, "huddle_bytes_received_total"))
+    };
+    let received_before = bytes_received().await?;
 
     let started = Instant::now();
     let mut attack = Some(tokio::spawn(attack(server.addr, plan)));
@@ -78,6 +91,7 @@ pub async fn run(server: &Server, plan: Plan) -> Result<Stalled, String> {
     let mut queued_peak_bytes = None::<f64>;
     let mut drained_after = None;
     let mut receivers = None;
+    let mut read = None;
     while started.elapsed() < Duration::from_secs(120) {
         rss_peak_kib = rss_peak_kib.max(rss()?);
         let metrics = prometheus::fetch(server.addr).await.map_err(|error| error.to_string())?;
@@ -87,6 +101,8 @@ pub async fn run(server: &Server, plan: Plan) -> Result<Stalled, String> {
         }
         if let Some(finished) = attack.take_if(|attack| attack.is_finished()) {
             receivers = Some(finished.await.map_err(|error| format!("the attack panicked: {error}"))??);
+            let received = prometheus::sample(&metrics, "huddle_bytes_received_total");
+            read = received.zip(received_before).map(|(after, before)| (after - before, started.elapsed()));
         }
         // Done once every signal is sent and the relay holds nothing (or, without the gauge, at once).
         if receivers.is_some() && measuring.is_finished() && queued.unwrap_or(0.0) == 0.0 {
@@ -101,8 +117,19 @@ pub async fn run(server: &Server, plan: Plan) -> Result<Stalled, String> {
     let cut_off = ["slow_consumer", "queue_budget", "write_timeout"].map(|reason| {
         (reason, prometheus::sample(&metrics, &format!("huddle_rejections_total{{reason=\"{reason}\"}}")))
     });
+    let read_pauses = prometheus::sample(&metrics, "huddle_read_pauses_total");
     drop(receivers);
-    Ok(Stalled { rss_before_kib, rss_peak_kib, queued_peak_bytes, cut_off, drained_after, quiet, attacked })
+    Ok(Stalled {
+        rss_before_kib,
+        rss_peak_kib,
+        queued_peak_bytes,
+        cut_off,
+        drained_after,
+        read,
+        read_pauses,
+        quiet,
+        attacked,
+    })
 }
 
 /// Room `index` of this phase.
@@ -150,7 +177,8 @@ async fn connect_small(server: SocketAddr, source: std::net::Ipv4Addr) -> Result
     Ok(ws)
 }
 
-/// Opens the pairs and has every sender send its signals; returns the receivers, still open and never read.
+/// Opens the pairs and has every sender send its signals, until it has sent them all or its time is up; returns
+/// the receivers, still open and never read.
 async fn attack(server: SocketAddr, plan: Plan) -> Result<Vec<Ws>, String> {
     let offer = SignalPayload::Offer { sdp: "a".repeat(plan.sdp_bytes) };
     let mut senders = Vec::new();
@@ -164,13 +192,19 @@ async fn attack(server: SocketAddr, plan: Plan) -> Result<Vec<Ws>, String> {
         senders.push((sender, receiver_id));
         receivers.push(receiver);
     }
+    let end = Instant::now() + plan.sending_for;
     let tasks: Vec<_> = senders
         .into_iter()
         .map(|(mut sender, to)| {
-            let message = ClientMessage::Signal { to, payload: offer.clone() };
+            let text =
+                serde_json::to_string(&ClientMessage::Signal { to, payload: offer.clone() }).expect("serializes");
             tokio::spawn(async move {
                 for _ in 0..plan.signals {
-                    send(&mut sender, &message).await?;
+                    // A send waits while the relay is not reading this sender; at the end it is given up.
+                    match timeout_at(end, sender.send(Message::text(text.clone()))).await {
+                        Ok(sent) => sent.map_err(|error| format!("send: {error}"))?,
+                        Err(_) => break,
+                    }
                 }
                 // Read what the relay said meanwhile (the receiver's arrival, perhaps its departure), and keep the
                 // sender open until the end.
@@ -244,11 +278,12 @@ pub fn report(plan: Plan, outcome: &Result<Stalled, String>) -> String {
         }
     };
     let mut lines = vec![format!(
-        "{} pairs, each {} signals of {} KB: relay RSS {} KiB before, {} KiB at its peak: {:.2} MiB per stalled \
-         receiver",
+        "{} pairs, each sender sending up to {} signals of {} KB for {} s: relay RSS {} KiB before, {} KiB at its \
+         peak: {:.2} MiB per stalled receiver",
         plan.pairs,
         plan.signals,
         plan.sdp_bytes / 1000,
+        plan.sending_for.as_secs(),
         stalled.rss_before_kib,
         stalled.rss_peak_kib,
         stalled.mib_per_receiver(plan.pairs),
@@ -266,6 +301,16 @@ pub fn report(plan: Plan, outcome: &Result<Stalled, String>) -> String {
             .drained_after
             .map_or_else(|| "(not within 120 s)".to_owned(), |after| format!("{:.1} s", after.as_secs_f64())),
     ));
+    if let Some((bytes, over)) = stalled.read {
+        lines.push(format!(
+            "the relay read {:.1} MB from its clients in the {:.1} s from the attack's start until the senders \
+             stopped ({:.1} MB/s); it paused reading a sender {} times for the read rate",
+            bytes / 1e6,
+            over.as_secs_f64(),
+            bytes / 1e6 / over.as_secs_f64(),
+            count(stalled.read_pauses),
+        ));
+    }
     for (label, summary) in [("without the attack", &stalled.quiet), ("during the attack", &stalled.attacked)] {
         lines.push(format!(
             "bystander signal round trip {label}: p50 {} p90 {} p99 {} max {}",

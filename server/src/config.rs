@@ -97,6 +97,16 @@ pub struct Config {
     #[arg(long, env = "HUDDLE_RATE_LIMIT_CLOSE_AFTER", default_value_t = 100)]
     pub rate_limit_close_after: u32,
 
+    /// Bytes a second the relay reads from one connection on average. A client that sends faster (past the
+    /// burst) is not read from until it is back within the rate: its sends wait, nothing is dropped.
+    #[arg(long, env = "HUDDLE_READ_BYTES_PER_SEC", default_value_t = 256 << 10, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub read_bytes_per_sec: u32,
+
+    /// Bytes the relay reads from one connection at once, above the average (a person joining a room of 4 sends
+    /// about 20 KB of offers and candidates).
+    #[arg(long, env = "HUDDLE_READ_BURST_BYTES", default_value_t = 256 << 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub read_burst_bytes: u32,
+
     /// Messages waiting to be sent to one connection; a client that falls further behind is disconnected.
     #[arg(long, env = "HUDDLE_QUEUE_CAPACITY", default_value_t = 256)]
     pub queue_capacity: usize,

@@ -19,7 +19,7 @@ use tokio_tungstenite::WebSocketStream;
 use crate::backlog::Backlog;
 use crate::decode::{decode, Incoming};
 use crate::metrics::Rejection;
-use crate::rate_limit::{RateLimiter, Verdict};
+use crate::rate_limit::{RateLimiter, ReadThrottle, Verdict};
 use crate::registry::{Admission, CloseRequest, JoinError, JoinRequest, Outbox, ResumeClaim};
 use crate::relay::{ConnectionSlot, Relay};
 use crate::resume::Nonce;
@@ -107,6 +107,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut ice_refresh_armed = false;
     // Counted from the upgrade, whatever was sent meanwhile: a refused join may be tried again until then.
     let mut join_deadline = std::pin::pin!(tokio::time::sleep(limits.join_timeout));
+    // Reading stops while the client owes its read rate, and starts again when it is repaid.
+    let mut throttle = ReadThrottle::new(limits.read_bytes_per_sec, limits.read_burst_bytes, Instant::now().into_std());
+    let mut read_resumes = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
+    let mut read_paused = false;
 
     let (ending, farewell) = loop {
         let flow = tokio::select! {
@@ -118,9 +122,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 Flow::Close(close_code::GOING_AWAY, "relay shutting down", Ending::Shutdown)
             }
             code = &mut close_requested => Flow::Close(code, close_reason(code), ending_for(code)),
-            frame = socket.next() => match frame {
+            frame = socket.next(), if !read_paused => match frame {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
+                    if let Some(pause) = throttle.spend(message.len(), last_heard.into_std()) {
+                        relay.metrics.read_pauses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        read_resumes.as_mut().reset(last_heard + pause);
+                        read_paused = true;
+                    }
                     connection.on_frame(message, last_heard).await
                 }
                 Some(Err(error)) => connection.on_read_error(error),
@@ -148,13 +157,19 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 backlog.release(written);
                 flow
             }
+            _ = &mut read_resumes, if read_paused => {
+                // The pause was the relay's doing: its silence does not count towards the heartbeat timeout.
+                read_paused = false;
+                last_heard = Instant::now();
+                Flow::Continue
+            }
             _ = &mut ice_refresh, if ice_refresh_armed => {
                 ice_refresh_armed = false;
                 connection.send_ice_servers();
                 Flow::Continue
             }
             _ = heartbeat.tick() => {
-                if last_heard.elapsed() >= limits.heartbeat_timeout {
+                if !read_paused && last_heard.elapsed() >= limits.heartbeat_timeout {
                     relay.metrics.reject(Rejection::HeartbeatTimeout);
                     Flow::Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout", Ending::Dropped)
                 } else {

@@ -69,6 +69,8 @@ pub struct Metrics {
     pub bytes_received: AtomicU64,
     /// Bytes of text queued to clients.
     pub bytes_sent: AtomicU64,
+    /// Times reading from a connection was paused for its read rate (`--read-bytes-per-sec`).
+    pub read_pauses: AtomicU64,
     /// TCP connections open and still speaking HTTP (not upgraded to a WebSocket).
     pub http_connections: AtomicU64,
     /// Bytes of messages waiting to be written to clients, or held for peers away or joining, now (see
@@ -116,6 +118,8 @@ impl Metrics {
         metric("huddle_messages_relayed_total", "counter", "Signals relayed to their target.", &self.messages_relayed);
         metric("huddle_bytes_received_total", "counter", "Bytes of messages received.", &self.bytes_received);
         metric("huddle_bytes_sent_total", "counter", "Bytes of messages queued to clients.", &self.bytes_sent);
+        let pauses = "Times reading from a connection was paused because it sent faster than its read rate.";
+        metric("huddle_read_pauses_total", "counter", pauses, &self.read_pauses);
         let http = "TCP connections open and not upgraded to a WebSocket.";
         metric("huddle_http_connections", "gauge", http, &self.http_connections);
         metric(

@@ -1,5 +1,6 @@
-//! Token buckets: the per-connection message limit ([`RateLimiter`]), and the one bucket both it and the
-//! per-address join rate ([`crate::per_addr::JoinRate`]) refill and draw from.
+//! Token buckets: the per-connection message limit ([`RateLimiter`]), the per-connection read rate in bytes
+//! ([`ReadThrottle`]), and the one bucket they and the per-address join rate ([`crate::per_addr::JoinRate`]) refill
+//! and draw from.
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,14 @@ impl Bucket {
     /// Whether it has refilled completely by `now` (then it is no different from a new one).
     pub fn is_full(self, rate: Rate, now: Instant) -> bool {
         self.refilled(rate, now) >= rate.burst
+    }
+
+    /// Refills up to `now`, then takes `amount` tokens even if that leaves it owing; what it holds after (below 0:
+    /// owed).
+    fn draw(&mut self, rate: Rate, amount: f64, now: Instant) -> f64 {
+        self.tokens = self.refilled(rate, now) - amount;
+        self.at = now;
+        self.tokens
     }
 
     /// Refills up to `now`, then takes a token; false when there is none.
@@ -98,6 +107,30 @@ impl RateLimiter {
     }
 }
 
+/// A connection's read rate in bytes: a bucket of `burst` bytes refilled at `per_sec`. Reading a frame draws its
+/// bytes, whatever its kind; a frame that leaves the bucket owing pauses reading until the debt is repaid, so a
+/// client sending faster than the rate waits on TCP's flow control (the bytes wait in its socket, not in the relay)
+/// and nothing it sent is dropped.
+#[derive(Debug)]
+pub struct ReadThrottle {
+    rate: Rate,
+    bucket: Bucket,
+}
+
+impl ReadThrottle {
+    /// A full bucket.
+    pub fn new(per_sec: u32, burst: u32, now: Instant) -> Self {
+        let rate = Rate::new(f64::from(per_sec.max(1)), burst);
+        ReadThrottle { rate, bucket: Bucket::full(rate, now) }
+    }
+
+    /// Counts `bytes` read at `now`; how long to stop reading, if the bucket now owes.
+    pub fn spend(&mut self, bytes: usize, now: Instant) -> Option<Duration> {
+        let left = self.bucket.draw(self.rate, bytes as f64, now);
+        (left < 0.0).then(|| Duration::from_secs_f64(-left / self.rate.per_sec))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +161,22 @@ mod tests {
         assert_eq!(limiter.check(later), Verdict::Allow);
         assert_eq!(limiter.check(later), Verdict::Allow);
         assert_eq!(limiter.check(later), Verdict::Drop { notify: true });
+    }
+
+    #[test]
+    fn reads_within_the_burst_go_on_and_a_debt_pauses_for_as_long_as_it_takes_to_repay() {
+        let start = Instant::now();
+        let mut throttle = ReadThrottle::new(1000, 4000, start);
+        assert_eq!(throttle.spend(3000, start), None);
+        assert_eq!(throttle.spend(1000, start), None);
+        // 1,500 bytes owed at 1,000 a second.
+        assert_eq!(throttle.spend(1500, start), Some(Duration::from_millis(1500)));
+        // Repaid after the pause: the next frame owes only itself.
+        let resumed = start + Duration::from_millis(1500);
+        assert_eq!(throttle.spend(500, resumed), Some(Duration::from_millis(500)));
+        // A long silence refills up to the burst, never beyond it.
+        let later = resumed + Duration::from_secs(60);
+        assert_eq!(throttle.spend(4000, later), None);
+        assert_eq!(throttle.spend(1, later), Some(Duration::from_millis(1)));
     }
 }

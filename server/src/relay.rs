@@ -28,6 +28,10 @@ pub struct Limits {
     pub rate_limit_burst: u32,
     /// Consecutive dropped messages before closing with 1008.
     pub rate_limit_close_after: u32,
+    /// Bytes read from one connection a second on average.
+    pub read_bytes_per_sec: u32,
+    /// Bytes read at once above the rate.
+    pub read_burst_bytes: u32,
     /// Outbound queue length.
     pub queue_capacity: usize,
     /// Ping period.
@@ -107,6 +111,8 @@ impl Relay {
                 rate_limit_per_sec: config.rate_limit_per_sec,
                 rate_limit_burst: config.rate_limit_burst,
                 rate_limit_close_after: config.rate_limit_close_after.max(1),
+                read_bytes_per_sec: config.read_bytes_per_sec,
+                read_burst_bytes: config.read_burst_bytes,
                 queue_capacity: config.queue_capacity.max(1),
                 heartbeat_interval: config.heartbeat_interval,
                 heartbeat_timeout: config.heartbeat_timeout,

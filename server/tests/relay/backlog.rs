@@ -21,13 +21,14 @@ const SLOW_CONSUMERS: &str = "huddle_rejections_total{reason=\"slow_consumer\"}"
 const WRITE_TIMEOUTS: &str = "huddle_rejections_total{reason=\"write_timeout\"}";
 
 /// A relay on which nothing but what `tweak` sets cuts a stalled client off: the write timeout and the heartbeat
-/// outlast the test, and the rate limit is out of reach of its floods.
+/// outlast the test, and the rate limits (messages and bytes) are out of reach of its floods.
 async fn relay_with_no_other_cutoffs(tweak: impl FnOnce(&mut Config)) -> RunningRelay {
     relay(|config| {
         config.write_timeout = Duration::from_secs(60);
         config.heartbeat_timeout = Duration::from_secs(60);
         config.rate_limit_per_sec = 100_000;
         config.rate_limit_burst = 100_000;
+        config.read_bytes_per_sec = u32::MAX;
         tweak(config);
     })
     .await

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use huddle_common::{close_code, ErrorCode, LeaveReason, ServerMessage, SignalPayload};
+use huddle_common::{close_code, ClientMessage, ErrorCode, LeaveReason, ServerMessage, SignalPayload};
 
 use crate::harness::*;
 
@@ -41,6 +41,7 @@ async fn a_client_that_stops_reading_is_cut_off_without_holding_up_anyone() {
         config.rejoin_grace = Duration::from_millis(300);
         config.rate_limit_per_sec = 100_000;
         config.rate_limit_burst = 100_000;
+        config.read_bytes_per_sec = u32::MAX;
     })
     .await;
     let addr = relay.local_addr();
@@ -74,6 +75,60 @@ async fn a_client_that_stops_reading_is_cut_off_without_holding_up_anyone() {
     }
     wait_for_metric(addr, "huddle_connections", 2).await;
     assert_eq!(metric(addr, "huddle_rejections_total{reason=\"slow_consumer\"}").await, 1);
+}
+
+#[tokio::test]
+async fn a_sender_past_its_read_rate_is_read_no_faster_and_loses_nothing() {
+    const BURST: u32 = 40_000;
+    const PER_SEC: u32 = 80_000;
+    let relay = relay(|config| {
+        config.read_bytes_per_sec = PER_SEC;
+        config.read_burst_bytes = BURST;
+    })
+    .await;
+    let addr = relay.local_addr();
+    let mut members = room_of(addr, &room(), &["Ada", "Bob"]).await;
+    let (mut bob, bob_id) = members.pop().unwrap();
+    let (mut ada, ada_id) = members.pop().unwrap();
+
+    // Ada sends ten 20 KB offers at once, five times her burst: the relay reads them at her rate.
+    let offers: Vec<_> = (0..10).map(|n| SignalPayload::Offer { sdp: format!("{n:0>20000}") }).collect();
+    let frame_bytes: Vec<usize> = offers
+        .iter()
+        .map(|payload| {
+            let message = ClientMessage::Signal { to: bob_id.clone(), payload: payload.clone() };
+            serde_json::to_string(&message).unwrap().len()
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let sending = {
+        let (offers, bob_id) = (offers.clone(), bob_id.clone());
+        tokio::spawn(async move {
+            for payload in offers {
+                ada.signal(&bob_id, payload).await;
+            }
+            ada
+        })
+    };
+    // Each offer arrives whole and in order, and never before the relay could have read it: what Ada sent before it
+    // fits in her burst and what her rate refilled since the start.
+    let mut read_before = 0;
+    for (payload, bytes) in offers.into_iter().zip(frame_bytes) {
+        assert_eq!(bob.recv_signal().await, (ada_id.clone(), payload));
+        let allowed = f64::from(BURST) + f64::from(PER_SEC) * start.elapsed().as_secs_f64();
+        assert!(
+            read_before as f64 <= allowed,
+            "{read_before} bytes read before this offer, {allowed:.0} allowed by now"
+        );
+        read_before += bytes;
+    }
+    assert!(metric(addr, "huddle_read_pauses_total").await >= 1);
+
+    // Ada was slowed, not cut off: she still hears Bob.
+    let mut ada = sending.await.unwrap();
+    bob.signal(&ada_id, SignalPayload::EndOfCandidates).await;
+    assert_eq!(ada.recv_signal().await, (bob_id, SignalPayload::EndOfCandidates));
+    assert_eq!(metric(addr, "huddle_connections").await, 2);
 }
 
 #[tokio::test]
