@@ -1,9 +1,11 @@
-//! Device settings during a call: camera, microphone and speaker, switched without interrupting the call.
+//! Settings during a call: camera, microphone and speaker, switched without interrupting the call, and how many bytes
+//! of files may be received in a call.
 
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use crate::call::transfer::{format_bytes, RECEIVE_LIMITS};
 use crate::rtc::engine::Engine;
 use crate::rtc::media::{can_choose_speaker, list_devices, watch_devices, Devices};
 use crate::ui::controls::device_picker;
@@ -23,7 +25,7 @@ pub struct SettingsProps {
     pub on_close: Callback<MouseEvent>,
 }
 
-/// The device settings dialog.
+/// The settings dialog.
 #[function_component(Settings)]
 pub fn settings(props: &SettingsProps) -> Html {
     let devices = use_state(Devices::default);
@@ -59,6 +61,19 @@ pub fn settings(props: &SettingsProps) -> Html {
         let on_speaker = props.on_speaker.clone();
         Callback::from(move |event: Event| on_speaker.emit(event.target_unchecked_into::<HtmlSelectElement>().value()))
     };
+    let receive_limit = use_state(crate::prefs::receive_limit);
+    let pick_receive_limit = {
+        let (engine, receive_limit) = (props.engine.clone(), receive_limit.clone());
+        Callback::from(move |event: Event| {
+            let value = event.target_unchecked_into::<HtmlSelectElement>().value();
+            // Only the choices offered are taken.
+            let limit = crate::call::transfer::receive_limit(Some(&value));
+            crate::prefs::set_receive_limit(limit);
+            engine.set_receive_limit(limit);
+            receive_limit.set(limit);
+        })
+    };
+    let received = format_bytes(props.engine.received_bytes());
     let choice = props.engine.local_media().choice();
     html! {
         <div class="overlay">
@@ -69,6 +84,15 @@ pub fn settings(props: &SettingsProps) -> Html {
                 if can_choose_speaker() {
                     { device_picker("speaker-select", "Speaker", &devices.speakers, props.speaker.as_deref(), pick_speaker) }
                 }
+                <label class="field">
+                    <span>{ "Files you receive in a call, at most" }</span>
+                    <select id="receive-limit-select" onchange={pick_receive_limit}>
+                        { for RECEIVE_LIMITS.iter().map(|&limit| html! {
+                            <option value={limit.to_string()} selected={limit == *receive_limit}>{ format_bytes(limit) }</option>
+                        }) }
+                    </select>
+                    <span class="field-note">{ format!("{received} received in this call") }</span>
+                </label>
                 <button id="close-settings" class="primary" onclick={props.on_close.clone()}>{ "Done" }</button>
             </div>
         </div>
