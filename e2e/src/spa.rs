@@ -102,7 +102,8 @@ pub mod selector {
     /// In a remote tile: send a file to that person.
     pub const TILE_SEND_FILE: &str = ".tile-send-file";
     /// Call: one file transfer, with `data-transfer-id`, `data-direction` (`send` or `receive`) and `data-state`
-    /// (`sending`, `receiving`, `done`, `cancelled` or `failed`).
+    /// (`offered` while a received offer awaits an answer, `sending`, `receiving`, `done`, `cancelled`, `declined`
+    /// or `failed`).
     pub const TRANSFER: &str = ".transfer";
     /// In a transfer: its `<progress>` (`max` = the file's size in bytes, `value` = bytes so far).
     pub const TRANSFER_PROGRESS: &str = ".transfer-progress";
@@ -110,6 +111,14 @@ pub mod selector {
     pub const TRANSFER_STATUS: &str = ".transfer-status";
     /// In a transfer under way: cancel it.
     pub const TRANSFER_CANCEL: &str = ".transfer-cancel";
+    /// In an offer received and not answered (`data-state="offered"`): receive the file.
+    pub const TRANSFER_ACCEPT: &str = ".transfer-accept";
+    /// In an offer received and not answered: do not receive the file.
+    pub const TRANSFER_DECLINE: &str = ".transfer-decline";
+    /// In a finished transfer (done, cancelled, declined, failed): take it off the list (and release its file).
+    pub const TRANSFER_DISMISS: &str = ".transfer-dismiss";
+    /// Below the transfers: offers from one person declined without a line of their own, counted.
+    pub const TRANSFERS_DROPPED: &str = ".transfers-dropped";
     /// In a received transfer, once checked: `<a download=name href=blob:…>`.
     pub const FILE_DOWNLOAD: &str = "a.file-download";
 
