@@ -166,9 +166,18 @@ fn transfer_item(transfer: &Transfer, on_request: &Callback<(TransferKey, Reques
         Direction::Receive => Icon::Down,
     };
     let key = format!("{direction}:{}:{}", transfer.key.peer, transfer.key.id);
-    let ask = |request: Request| {
+    let name = transfer.name.as_str();
+    // Every button of an item, as one function: each `html!` button costs the SPA its own code.
+    let button = |request: Request| {
+        let (class, label, text) = match request {
+            Request::Accept => ("transfer-accept primary", "Accept", "Accept"),
+            Request::Decline => ("transfer-decline", "Decline", "Decline"),
+            Request::Cancel => ("transfer-cancel", "Cancel", "✕"),
+            Request::Dismiss => ("transfer-dismiss", "Dismiss", "✕"),
+        };
         let key = transfer.key.clone();
-        on_request.reform(move |_: MouseEvent| (key.clone(), request))
+        let onclick = on_request.reform(move |_: MouseEvent| (key.clone(), request));
+        html! { <button type="button" {class} aria-label={format!("{label} {name}")} title={label} {onclick}>{ text }</button> }
     };
     let state = transfer.data_state();
     // An empty file is all there once done; `<progress max=0>` would show as indeterminate.
@@ -176,40 +185,33 @@ fn transfer_item(transfer: &Transfer, on_request: &Callback<(TransferKey, Reques
         0 => (1, u64::from(state == "done")),
         size => (size, transfer.bytes),
     };
-    let name = transfer.name.clone();
+    let offered = transfer.status == Status::Offered;
     html! {
         <li {key} class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
             data-state={state} data-direction={direction}>
             <span class="transfer-icon">{ icon(file_icon) }</span>
             <div class="transfer-body">
-                <div class="transfer-name" title={name.clone()}>{ &name }</div>
+                <div class="transfer-name" title={name.to_owned()}>{ name }</div>
                 <progress class="transfer-progress" max={max.to_string()} value={value.to_string()}
                     aria-label={format!("{name}: {}", transfer.amount_line())} />
                 <div class="transfer-meta">
                     <span class="transfer-status" aria-live="polite">{ transfer.status_line() }</span>
                     <span class="transfer-amount">{ transfer.amount_line() }</span>
                 </div>
-                if transfer.status == Status::Offered {
-                    <div class="transfer-answer">
-                        <button type="button" class="transfer-accept primary" aria-label={format!("Accept {name}")}
-                            onclick={ask(Request::Accept)}>{ "Accept" }</button>
-                        <button type="button" class="transfer-decline" aria-label={format!("Decline {name}")}
-                            onclick={ask(Request::Decline)}>{ "Decline" }</button>
-                    </div>
+                if offered {
+                    <div class="transfer-answer">{ button(Request::Accept) }{ button(Request::Decline) }</div>
                 }
             </div>
             <div class="transfer-actions">
                 if let Some(url) = &transfer.download {
                     // Saved, never opened in place: `download` always, and the blob's type is a harmless one.
-                    <a class="file-download" href={url.clone()} download={name.clone()}
+                    <a class="file-download" href={url.clone()} download={name.to_owned()}
                         aria-label={format!("Save {name}")}>{ "Save" }</a>
                 }
                 if transfer.is_finished() {
-                    <button type="button" class="transfer-dismiss" aria-label={format!("Dismiss {name}")}
-                        title="Dismiss" onclick={ask(Request::Dismiss)}>{ "✕" }</button>
-                } else if transfer.status != Status::Offered {
-                    <button type="button" class="transfer-cancel" aria-label={format!("Cancel {name}")} title="Cancel"
-                        onclick={ask(Request::Cancel)}>{ "✕" }</button>
+                    { button(Request::Dismiss) }
+                } else if !offered {
+                    { button(Request::Cancel) }
                 }
             </div>
         </li>
