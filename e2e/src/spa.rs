@@ -72,6 +72,9 @@ pub mod selector {
     pub const CALL_CAMERA_SELECT: &str = "select#call-camera-select";
     /// Call settings: the microphone picker.
     pub const CALL_MIC_SELECT: &str = "select#call-mic-select";
+    /// Settings: the bytes of files received per call, at most (each option's value in bytes, its text "2.0 GB"),
+    /// followed by `.field-note`, what was received in this call ("1.0 MB received in this call").
+    pub const RECEIVE_LIMIT_SELECT: &str = "select#receive-limit-select";
     /// Call: the keyboard shortcut list.
     pub const SHORTCUTS: &str = "#shortcuts";
     /// Call: the short-lived notice ("Bob joined", "Your camera was disconnected…").

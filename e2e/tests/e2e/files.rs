@@ -554,3 +554,65 @@ pub async fn dismissing_a_received_file_releases_it() -> Result<()> {
     ensure!(!ada.exists(sel::TRANSFER).await?, "Ada still lists a transfer");
     Ok(())
 }
+
+/// Picks the option whose text is `arguments[1]` in the select `arguments[0]`, as a person would; returns its value.
+const PICK_OPTION_NAMED: &str = r#"
+    const [selector, text] = arguments;
+    const select = document.querySelector(selector);
+    const option = Array.from(select?.options ?? []).find((option) => option.textContent === text);
+    if (!option) return null;
+    select.value = option.value;
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+    return option.value;
+"#;
+
+/// What the settings show about files: the chosen limit's text, and what was received.
+const RECEIVE_SETTING: &str = r#"
+    const select = document.querySelector(arguments[0]);
+    return [select.selectedOptions[0].textContent, document.querySelector('#settings .field-note').textContent];
+"#;
+
+/// Bob lowers the bytes he receives per call in the settings (remembered for next time): Ada's file over it is
+/// declined with the reason on Bob's side and as declined on hers; a small one still arrives, and the settings count
+/// it.
+pub async fn a_file_over_the_bytes_per_call_is_declined_saying_so() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    bob.click(sel::TOGGLE_SETTINGS).await?;
+    bob.wait_for(sel::RECEIVE_LIMIT_SELECT).await?;
+    let shown = bob.eval_js(RECEIVE_SETTING, vec![json!(sel::RECEIVE_LIMIT_SELECT)]).await?;
+    ensure!(shown == json!(["2.0 GB", "0 B received in this call"]), "Bob's settings show {shown}");
+    let picked = bob.eval_js(PICK_OPTION_NAMED, vec![json!(sel::RECEIVE_LIMIT_SELECT), json!("256.0 MB")]).await?;
+    ensure!(picked == json!((256u64 << 20).to_string()), "Bob picked {picked}");
+    let stored = bob.eval_js("return localStorage.getItem('huddle.receive_limit');", Vec::new()).await?;
+    ensure!(stored == json!(json!(picked).to_string()), "Bob's choice is stored as {stored}");
+    bob.click("#close-settings").await?;
+
+    drop_file(&ada, &tile_of(&bob_id), "backup.tar", 300).await?;
+    let id = wait_new_transfer(&ada, "send").await?;
+    let adas = wait_transfer_state(&ada, &id, "declined", TRANSFER_TIMEOUT).await?;
+    ensure!(adas.status == "Declined by Bob", "Ada's offer says {:?}", adas.status);
+    // Bob's line has an id of his own (an offer refused by a rule may be malformed).
+    let bobs = transfers(&bob).await?;
+    let expected =
+        "Declined: backup.tar is 300.0 MB, more than the 256.0 MB left of the 256.0 MB you receive per call \
+                    (Settings)";
+    ensure!(
+        bobs.len() == 1 && bobs[0].state == "declined" && bobs[0].status == expected && bobs[0].value == 0.0,
+        "Bob shows {bobs:?}"
+    );
+    ensure!(!bob.exists(sel::TRANSFER_ACCEPT).await?, "Bob is asked about a file over his limit");
+
+    drop_file(&ada, &tile_of(&bob_id), "notes.bin", 1).await?;
+    let small = wait_for("Ada lists a second transfer", TRANSFER_TIMEOUT, async || {
+        Ok(transfers(&ada).await?.into_iter().find(|t| t.id != id).map(|t| t.id))
+    })
+    .await?;
+    accept(&bob, &small).await?;
+    wait_transfer_state(&bob, &small, "done", TRANSFER_TIMEOUT).await?;
+    bob.click(sel::TOGGLE_SETTINGS).await?;
+    bob.wait_for(sel::RECEIVE_LIMIT_SELECT).await?;
+    let shown = bob.eval_js(RECEIVE_SETTING, vec![json!(sel::RECEIVE_LIMIT_SELECT)]).await?;
+    ensure!(shown == json!(["256.0 MB", "1.0 MB received in this call"]), "Bob's settings show {shown}");
+    Ok(())
+}

@@ -52,6 +52,7 @@ huddle_e2e::e2e_main! {
     files::a_declined_offer_transfers_nothing,
     files::an_offer_left_unanswered_is_declined,
     files::dismissing_a_received_file_releases_it,
+    files::a_file_over_the_bytes_per_call_is_declined_saying_so,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
