@@ -808,20 +808,27 @@ pub struct Shelf {
 pub type Released = (TransferKey, Option<String>);
 
 impl Shelf {
-    /// Notes what `event` finishes; returns the oldest finished transfers beyond [`MAX_FINISHED_KEPT`], which
-    /// leave the list ([`TransferEvent::Dismissed`]).
-    pub fn record(&mut self, event: &TransferEvent) -> Vec<Released> {
-        let Some((key, refused)) = event.ends() else { return Vec::new() };
+    /// Notes what `event` finishes; once more than [`MAX_FINISHED_KEPT`] have finished, returns the one that
+    /// leaves the list ([`TransferEvent::Dismissed`]): the oldest without a file to save, or else the oldest (never
+    /// the one just finished). So a stream of offers declined or refused cannot push a received file off the list.
+    pub fn record(&mut self, event: &TransferEvent) -> Option<Released> {
+        let (key, refused) = event.ends()?;
         if self.holds(key) {
-            return Vec::new();
+            return None;
         }
         let download = match event {
             TransferEvent::Done(_, download) => download.clone(),
             _ => None,
         };
         self.items.push(Shelved { key: key.clone(), download, refused });
-        let over = self.items.len().saturating_sub(MAX_FINISHED_KEPT);
-        self.items.drain(..over).map(|gone| (gone.key, gone.download)).collect()
+        if self.items.len() <= MAX_FINISHED_KEPT {
+            return None;
+        }
+        // The one just finished stays to be seen.
+        let older = &self.items[..self.items.len() - 1];
+        let index = older.iter().position(|item| item.download.is_none()).unwrap_or(0);
+        let gone = self.items.remove(index);
+        Some((gone.key, gone.download))
     }
 
     /// Whether this transfer is finished and listed.
@@ -1304,10 +1311,10 @@ mod tests {
 
     /// What the browser side does with each event: the list and the shelf both see it, and what the shelf pushes out
     /// leaves the list.
-    fn apply_both(list: &mut TransferList, shelf: &mut Shelf, event: TransferEvent) -> Vec<Released> {
+    fn apply_both(list: &mut TransferList, shelf: &mut Shelf, event: TransferEvent) -> Option<Released> {
         let released = shelf.record(&event);
         list.apply(event, |_| None);
-        for (key, _) in &released {
+        if let Some((key, _)) = &released {
             list.apply(TransferEvent::Dismissed(key.clone()), |_| None);
         }
         released
@@ -1325,6 +1332,7 @@ mod tests {
             apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received(id), id.into(), 10)));
         }
         let mut released = Vec::new();
+        // Every finished one has a file here: the oldest go first.
         for i in 0..MAX_FINISHED_KEPT + 5 {
             let id = format!("f{i}");
             apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received(&id), id.clone(), 10)));
@@ -1340,10 +1348,32 @@ mod tests {
 
         // Finishing order counts, not the order they were added in: live0 finishes now and is the newest.
         let out = apply_both(&mut list, &mut shelf, TransferEvent::Failed(received("live0"), "lost".into()));
-        assert_eq!(out, [(received("f5"), Some("blob:f5".to_owned()))]);
+        assert_eq!(out, Some((received("f5"), Some("blob:f5".to_owned()))));
         assert!(list.get(&received("live0")).is_some());
         // A second ending of the same transfer takes no second place.
-        assert!(apply_both(&mut list, &mut shelf, TransferEvent::Cancelled(received("live0"), true)).is_empty());
+        assert_eq!(apply_both(&mut list, &mut shelf, TransferEvent::Cancelled(received("live0"), true)), None);
+        assert_eq!(list.items.len(), MAX_FINISHED_KEPT + 1);
+    }
+
+    #[test]
+    fn a_stream_of_declined_offers_cannot_push_a_received_file_off_the_list() {
+        let (mut list, mut shelf) = (TransferList::default(), Shelf::default());
+        apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received("file"), "file".into(), 10)));
+        apply_both(&mut list, &mut shelf, TransferEvent::Done(received("file"), Some("blob:file".into())));
+        let mut gone = Vec::new();
+        for i in 0..3 * MAX_FINISHED_KEPT {
+            let mut offer = Transfer::new(received(&format!("o{i}")), "spam".into(), 1);
+            offer.status = Status::Offered;
+            apply_both(&mut list, &mut shelf, TransferEvent::Added(offer));
+            let why = Declined::Unanswered;
+            gone.extend(apply_both(&mut list, &mut shelf, TransferEvent::Declined(received(&format!("o{i}")), why)));
+        }
+        assert_eq!(list.items.len(), MAX_FINISHED_KEPT);
+        assert!(list.get(&received("file")).is_some_and(|t| t.download.as_deref() == Some("blob:file")));
+        // The declined ones went oldest first, and none had a file to release.
+        let expected: Vec<Released> =
+            (0..2 * MAX_FINISHED_KEPT + 1).map(|i| (received(&format!("o{i}")), None)).collect();
+        assert_eq!(gone, expected);
     }
 
     #[test]

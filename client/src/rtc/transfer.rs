@@ -165,12 +165,12 @@ struct Shared {
 }
 
 impl Shared {
-    /// Tells the call screen; a transfer this ends may push the oldest finished one off the list, and its file is
+    /// Tells the call screen; a transfer this ends may push an older finished one off the list, and its file is
     /// released.
     fn emit(&self, event: TransferEvent) {
         let released = self.shelf.borrow_mut().record(&event);
         self.dispatch.emit(Action::Transfer(event));
-        for (key, download) in released {
+        if let Some((key, download)) = released {
             revoke(download);
             self.dispatch.emit(Action::Transfer(TransferEvent::Dismissed(key)));
         }
