@@ -497,14 +497,19 @@ pub async fn an_offer_left_unanswered_is_declined() -> Result<()> {
     let waited = shown.elapsed();
     let adas = wait_transfer_state(&ada, &id, "declined", TRANSFER_TIMEOUT).await?;
     println!("    an unanswered offer was declined {waited:.1?} after it showed");
-    // The line says how long the page waited; it showed no later than it was first seen here.
+    // The line says how long the page waited. The offer showed a little before this test first saw it (a poll, a
+    // WebDriver round trip apart), so it was seen waiting that much less: allowed for, not a sooner decline.
     let said = bobs
         .status
         .strip_prefix("Declined: not answered within ")
         .and_then(|rest| rest.strip_suffix(" s"))
         .and_then(|seconds| seconds.parse::<u64>().ok())
         .ok_or_else(|| Error::Check(format!("Bob's unanswered offer says {:?}", bobs.status)))?;
-    ensure!(waited.as_secs() + 1 >= said, "Bob's page declined after {waited:?}, its line says {said} s");
+    let seen_late = Duration::from_secs(5);
+    ensure!(
+        waited + seen_late >= Duration::from_secs(said),
+        "Bob's page declined after {waited:?}, its line says {said} s"
+    );
     ensure!(adas.status == "Declined by Bob", "Ada's offer says {:?}", adas.status);
     ensure!((bobs.value, adas.value) == (0.0, 0.0), "bytes moved: Bob {bobs:?}, Ada {adas:?}");
     ensure!(
