@@ -1,4 +1,5 @@
-//! What the app remembers between visits (local storage): the display name and the chosen devices.
+//! What the app remembers between visits (local storage): the display name, the chosen devices and the bytes of
+//! files received per call.
 //!
 //! Each value is stored as a JSON string (`"Ada"`), the format of the earlier versions, so what they remembered
 //! still reads.
@@ -11,6 +12,7 @@ const NAME: &str = "huddle.name";
 const CAMERA: &str = "huddle.camera";
 const MIC: &str = "huddle.mic";
 const SPEAKER: &str = "huddle.speaker";
+const RECEIVE_LIMIT: &str = "huddle.receive_limit";
 
 /// The name used last time.
 pub fn name() -> String {
@@ -41,6 +43,16 @@ pub fn speaker() -> Option<String> {
 /// Remembers the speaker.
 pub fn set_speaker(id: &str) {
     set(SPEAKER, Some(id));
+}
+
+/// The bytes of files received per call, as last chosen (one of the settings' choices), or the default.
+pub fn receive_limit() -> u64 {
+    crate::call::transfer::receive_limit(get(RECEIVE_LIMIT).as_deref())
+}
+
+/// Remembers the bytes of files received per call.
+pub fn set_receive_limit(limit: u64) {
+    set(RECEIVE_LIMIT, Some(&limit.to_string()));
 }
 
 /// Local storage; `None` where the browser refuses it (some private modes), and then nothing is remembered.

@@ -72,6 +72,9 @@ pub mod selector {
     pub const CALL_CAMERA_SELECT: &str = "select#call-camera-select";
     /// Call settings: the microphone picker.
     pub const CALL_MIC_SELECT: &str = "select#call-mic-select";
+    /// Settings: the bytes of files received per call, at most (each option's value in bytes, its text "2.0 GB"),
+    /// followed by `.field-note`, what was received in this call ("1.0 MB received in this call").
+    pub const RECEIVE_LIMIT_SELECT: &str = "select#receive-limit-select";
     /// Call: the keyboard shortcut list.
     pub const SHORTCUTS: &str = "#shortcuts";
     /// Call: the short-lived notice ("Bob joined", "Your camera was disconnected…").
@@ -102,7 +105,8 @@ pub mod selector {
     /// In a remote tile: send a file to that person.
     pub const TILE_SEND_FILE: &str = ".tile-send-file";
     /// Call: one file transfer, with `data-transfer-id`, `data-direction` (`send` or `receive`) and `data-state`
-    /// (`sending`, `receiving`, `done`, `cancelled` or `failed`).
+    /// (`offered` while a received offer awaits an answer, `sending`, `receiving`, `done`, `cancelled`, `declined`
+    /// or `failed`).
     pub const TRANSFER: &str = ".transfer";
     /// In a transfer: its `<progress>` (`max` = the file's size in bytes, `value` = bytes so far).
     pub const TRANSFER_PROGRESS: &str = ".transfer-progress";
@@ -110,6 +114,14 @@ pub mod selector {
     pub const TRANSFER_STATUS: &str = ".transfer-status";
     /// In a transfer under way: cancel it.
     pub const TRANSFER_CANCEL: &str = ".transfer-cancel";
+    /// In an offer received and not answered (`data-state="offered"`): receive the file.
+    pub const TRANSFER_ACCEPT: &str = ".transfer-accept";
+    /// In an offer received and not answered: do not receive the file.
+    pub const TRANSFER_DECLINE: &str = ".transfer-decline";
+    /// In a finished transfer (done, cancelled, declined, failed): take it off the list (and release its file).
+    pub const TRANSFER_DISMISS: &str = ".transfer-dismiss";
+    /// Below the transfers: offers from one person declined without a line of their own, counted.
+    pub const TRANSFERS_DROPPED: &str = ".transfers-dropped";
     /// In a received transfer, once checked: `<a download=name href=blob:…>`.
     pub const FILE_DOWNLOAD: &str = "a.file-download";
 

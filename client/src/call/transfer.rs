@@ -1,7 +1,7 @@
 //! File transfers as plain Rust: checking offers, naming files safely, counting and hashing bytes, and the list of
 //! transfers the call screen shows. The browser side (channels, blobs) is `crate::rtc::transfer`.
 
-use huddle_common::{FileOffer, PeerId};
+use huddle_common::{FileOffer, PeerId, PeerMessage};
 use sha2::{Digest, Sha256};
 
 use crate::call::decimal::fixed;
@@ -18,12 +18,58 @@ pub const LOW_WATER_BYTES: u32 = 2 * 1024 * 1024;
 /// A receiver holds at most this many received chunks as separate buffers before folding them into one `Blob`,
 /// which the browser may keep outside the page's heap.
 pub const FOLD_BYTES: u64 = 16 * 1024 * 1024;
-/// At most this many transfers are received at once; more offers are refused.
+/// At most this many transfers are received at once; accepting another waits until one ends.
 pub const MAX_INCOMING: usize = 8;
+/// An offer nobody answers is declined after this long: time enough to notice it and decide, and neither the sender
+/// nor the list waits on it for the rest of the call.
+pub const OFFER_TIMEOUT_MS: u32 = 60_000;
+/// Offers from one peer waiting for an answer at once, and offers from one peer refused by a rule and still listed.
+/// A peer offering more is declined without a line (and counted): one person cannot fill the list with questions.
+pub const MAX_PENDING_PER_PEER: usize = 3;
+/// Finished transfers kept in the list (and their files in memory); the oldest go first when more finish.
+pub const MAX_FINISHED_KEPT: usize = 20;
+/// The choices the settings offer for the bytes received per call, in bytes.
+pub const RECEIVE_LIMITS: [u64; 6] = [256 * MIB, GIB, 2 * GIB, 4 * GIB, 8 * GIB, 16 * GIB];
+/// The bytes received per call until the person chooses otherwise: a few large files, not an unbounded stream.
+pub const DEFAULT_RECEIVE_LIMIT: u64 = 2 * GIB;
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+/// The type a received file gets when its offered type is not on [`HARMLESS_TYPES`]: the browser only saves it.
+pub const OCTET_STREAM: &str = "application/octet-stream";
+/// Media types a received file keeps: types a browser only ever shows as a picture, a sound, a video, a PDF or plain
+/// text. Anything that can be a document of Huddle's origin (HTML, SVG, XHTML, XML…) or carries parameters is not
+/// here.
+const HARMLESS_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "image/avif",
+    "image/bmp",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+    "image/tiff",
+    "image/heic",
+    "image/heif",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/aac",
+    "audio/ogg",
+    "audio/opus",
+    "audio/wav",
+    "audio/x-wav",
+    "audio/webm",
+    "audio/flac",
+    "video/mp4",
+    "video/webm",
+    "video/ogg",
+    "video/quicktime",
+    "video/x-matroska",
+    "application/pdf",
+    "text/plain",
+];
 /// The longest file name kept, in characters.
 const MAX_NAME_CHARS: usize = 200;
-/// The longest media type kept, in characters.
-const MAX_MIME_CHARS: usize = 100;
 
 /// Why an offer of a file is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +100,40 @@ pub enum OfferError {
         /// The (sanitized) file name.
         name: String,
     },
+    /// Receiving it would pass the bytes this person receives per call.
+    #[error("{name} is {}, more than the {} left of the {} you receive per call (Settings)", size_of(.size), size_of(.left), size_of(.limit))]
+    OverLimit {
+        /// The (sanitized) file name.
+        name: String,
+        /// Its size in bytes.
+        size: u64,
+        /// What is left to receive in this call, in bytes.
+        left: u64,
+        /// The bytes received per call, at most.
+        limit: u64,
+    },
+}
+
+/// What the receiver knows about a peer when an offer from them arrives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// The peer already has a transfer with this id, running or listed.
+    pub known: bool,
+    /// Offers from the peer waiting for an answer.
+    pub pending: usize,
+    /// Offers from the peer refused by a rule and still listed.
+    pub refused: usize,
+}
+
+/// What to do with an offer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Ask the person: Accept or Decline.
+    Ask(CheckedOffer),
+    /// Decline it, and show why.
+    Refuse(OfferError),
+    /// Decline it without a line of its own: the peer already has [`MAX_PENDING_PER_PEER`] of those; it is counted.
+    Drop,
 }
 
 /// An offer that passed the checks, with its name and media type made safe to use.
@@ -65,13 +145,27 @@ pub struct CheckedOffer {
     pub name: String,
     /// The size in bytes.
     pub size: u64,
-    /// A media type of the form `type/subtype`, or `application/octet-stream`.
-    pub mime: String,
+    /// The type its download gets: from [`HARMLESS_TYPES`], or [`OCTET_STREAM`].
+    pub mime: &'static str,
 }
 
-/// Checks an offer from a peer. `running` says whether the peer already has a transfer with that id, and `incoming`
-/// is how many transfers are being received now.
-pub fn check_offer(offer: &FileOffer, running: bool, incoming: usize) -> Result<CheckedOffer, OfferError> {
+/// Judges an offer from a peer, with what is known of them (`seen`) and the bytes left to receive in this call
+/// (`room`). A peer that already has [`MAX_PENDING_PER_PEER`] offers waiting is not heard further; an offer that
+/// breaks a rule is refused with the reason, unless the peer already has as many refusals listed.
+pub fn judge_offer(offer: &FileOffer, seen: Seen, room: u64) -> Verdict {
+    if seen.pending >= MAX_PENDING_PER_PEER {
+        return Verdict::Drop;
+    }
+    match check_offer(offer, seen.known, room) {
+        Ok(checked) => Verdict::Ask(checked),
+        Err(_) if seen.refused >= MAX_PENDING_PER_PEER => Verdict::Drop,
+        Err(refused) => Verdict::Refuse(refused),
+    }
+}
+
+/// Checks an offer: its id, its size, that the id is new (`known` says it is not) and that it fits in `room`, the
+/// bytes left to receive in this call.
+fn check_offer(offer: &FileOffer, known: bool, room: u64) -> Result<CheckedOffer, OfferError> {
     let name = sanitize_name(&offer.name);
     if !valid_id(&offer.id) {
         return Err(OfferError::BadId { name });
@@ -79,13 +173,85 @@ pub fn check_offer(offer: &FileOffer, running: bool, incoming: usize) -> Result<
     if offer.size > FileOffer::MAX_SIZE {
         return Err(OfferError::TooLarge { name, size: offer.size });
     }
-    if running {
+    if known {
         return Err(OfferError::DuplicateId { name });
     }
+    let checked = CheckedOffer { id: offer.id.clone(), name, size: offer.size, mime: download_type(&offer.mime) };
+    check_room(&checked, &Allowance { limit: room, used: 0 })?;
+    Ok(checked)
+}
+
+/// Checks, when the person accepts `offer`, that fewer than [`MAX_INCOMING`] files are arriving (`incoming`) and that
+/// it still fits in what `allowance` leaves: other files may have been accepted since it was offered, and the limit
+/// may have been changed.
+pub fn check_accept(offer: &CheckedOffer, incoming: usize, allowance: &Allowance) -> Result<(), OfferError> {
     if incoming >= MAX_INCOMING {
-        return Err(OfferError::TooMany { name });
+        return Err(OfferError::TooMany { name: offer.name.clone() });
     }
-    Ok(CheckedOffer { id: offer.id.clone(), name, size: offer.size, mime: sanitize_mime(&offer.mime) })
+    check_room(offer, allowance)
+}
+
+fn check_room(offer: &CheckedOffer, allowance: &Allowance) -> Result<(), OfferError> {
+    let left = allowance.room();
+    if offer.size > left {
+        let name = offer.name.clone();
+        return Err(OfferError::OverLimit { name, size: offer.size, left, limit: allowance.limit });
+    }
+    Ok(())
+}
+
+/// The bytes this person receives per call: the limit they chose, and how much of it is used, counting files being
+/// received at their full size until they end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allowance {
+    limit: u64,
+    used: u64,
+}
+
+impl Allowance {
+    /// Nothing received yet, at most `limit` bytes.
+    pub fn new(limit: u64) -> Self {
+        Allowance { limit, used: 0 }
+    }
+
+    /// The bytes received per call, at most.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Changes the limit; what is already received or accepted stays.
+    pub fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+    }
+
+    /// Received, or accepted and not yet received.
+    pub fn used(&self) -> u64 {
+        self.used
+    }
+
+    /// What is left to accept.
+    pub fn room(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    /// An accepted file of `size` bytes counts in full from now on.
+    pub fn reserve(&mut self, size: u64) {
+        self.used = self.used.saturating_add(size);
+    }
+
+    /// A file ended without `unreceived` of its bytes: those no longer count.
+    pub fn release(&mut self, unreceived: u64) {
+        self.used = self.used.saturating_sub(unreceived);
+    }
+}
+
+/// The bytes received per call as stored in the settings, or the default when nothing (or not one of
+/// [`RECEIVE_LIMITS`]) is stored.
+pub fn receive_limit(stored: Option<&str>) -> u64 {
+    stored
+        .and_then(|text| text.parse().ok())
+        .filter(|limit| RECEIVE_LIMITS.contains(limit))
+        .unwrap_or(DEFAULT_RECEIVE_LIMIT)
 }
 
 /// Whether `id` is a transfer id: 1 to 32 characters of `0`-`9` and `a`-`z`.
@@ -146,15 +312,12 @@ fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
-/// A media type safe to give a `Blob`: `type/subtype` of token characters, lowercase; anything else is
-/// `application/octet-stream`.
-pub fn sanitize_mime(mime: &str) -> String {
-    let mime = mime.trim().to_ascii_lowercase();
-    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b));
-    match mime.split_once('/') {
-        Some((kind, sub)) if mime.len() <= MAX_MIME_CHARS && token(kind) && token(sub) => mime,
-        _ => "application/octet-stream".to_owned(),
-    }
+/// The type a received file's `Blob` gets from the type its sender gave: the same when it is on the allowlist of
+/// harmless types (compared without regard to case or surrounding spaces), else [`OCTET_STREAM`]. So a received
+/// file is never a page (HTML, SVG, XHTML) of Huddle's origin, whatever the sender says it is.
+pub fn download_type(mime: &str) -> &'static str {
+    let mime = mime.trim();
+    HARMLESS_TYPES.iter().find(|harmless| harmless.eq_ignore_ascii_case(mime)).copied().unwrap_or(OCTET_STREAM)
 }
 
 /// A size for people: `0 B`, `900 B`, `12.3 KB`, `50.0 MB`, `4.0 GB` (units of 1024).
@@ -237,6 +400,24 @@ pub enum ReceiveError {
         /// The file name.
         name: String,
     },
+    /// A text message on the file's channel that is not this transfer's `file_end` or `file_cancel`.
+    #[error("{name} arrived damaged: its sender sent something that is not part of a file")]
+    Malformed {
+        /// The file name.
+        name: String,
+    },
+}
+
+/// What a text message on a file channel says, once read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// `file_end`: every byte is sent, and this is their SHA-256.
+    End {
+        /// The hash, as sent.
+        sha256: String,
+    },
+    /// `file_cancel`: the sender stopped.
+    Cancel,
 }
 
 /// The receiver's account of the bytes received: how many of how many, and their running SHA-256.
@@ -270,13 +451,30 @@ impl Receipt {
         self.received
     }
 
-    /// Checks, once the sender says it is done, that everything arrived and hashes to `sha256` (hex, any case).
-    pub fn finish(self, sha256: &str) -> Result<(), ReceiveError> {
-        if self.received != self.expected {
-            return Err(ReceiveError::Incomplete { name: self.name, received: self.received, expected: self.expected });
+    /// Bytes offered and not received (yet).
+    pub fn missing(&self) -> u64 {
+        self.expected - self.received
+    }
+
+    /// Reads a text message that arrived on the channel of transfer `id`: its `file_end` or a `file_cancel`.
+    /// Anything else (not JSON, another kind of message, the end of another transfer, a message cut short because
+    /// it was too long: `None`) is damage.
+    pub fn read_control(&self, id: &str, text: Option<&str>) -> Result<Control, ReceiveError> {
+        match text.and_then(PeerMessage::from_json) {
+            Some(PeerMessage::FileEnd { id: end_of, sha256 }) if end_of == id => Ok(Control::End { sha256 }),
+            Some(PeerMessage::FileCancel { .. }) => Ok(Control::Cancel),
+            _ => Err(ReceiveError::Malformed { name: self.name.clone() }),
         }
-        if hex(&self.hasher.finalize()) != sha256.to_ascii_lowercase() {
-            return Err(ReceiveError::Damaged { name: self.name });
+    }
+
+    /// Checks, once the sender says it is done, that everything arrived and hashes to `sha256` (hex, any case).
+    pub fn finish(&self, sha256: &str) -> Result<(), ReceiveError> {
+        let name = self.name.clone();
+        if self.received != self.expected {
+            return Err(ReceiveError::Incomplete { name, received: self.received, expected: self.expected });
+        }
+        if hex(&self.hasher.clone().finalize()) != sha256.to_ascii_lowercase() {
+            return Err(ReceiveError::Damaged { name });
         }
         Ok(())
     }
@@ -337,7 +535,9 @@ pub struct TransferKey {
 /// Where a transfer stands.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Status {
-    /// Offered; the bytes have not started moving.
+    /// Offered to us: waiting for this person to accept or decline it.
+    Offered,
+    /// Offered by us and not answered yet; or accepted by us, and the bytes have not started.
     Waiting,
     /// The bytes are moving.
     Moving,
@@ -348,8 +548,23 @@ pub enum Status {
         /// By us.
         by_me: bool,
     },
+    /// Not accepted.
+    Declined(Declined),
     /// Went wrong, and why (for people).
     Failed(String),
+}
+
+/// Why an offer was not accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Declined {
+    /// This person declined it.
+    ByMe,
+    /// The person we offered it to declined it, or let it go unanswered: a sender cannot tell which.
+    ByPeer,
+    /// Nobody answered within [`OFFER_TIMEOUT_MS`].
+    Unanswered,
+    /// A rule refused it, for this reason (for people).
+    Refused(String),
 }
 
 /// One file going to or coming from someone.
@@ -377,18 +592,21 @@ impl Transfer {
         Transfer { key, peer_name: String::new(), name, size, bytes: 0, status: Status::Waiting, download: None }
     }
 
-    /// Whether it is over (done, cancelled or failed): nothing changes it any more.
+    /// Whether it is over (done, cancelled, declined or failed): nothing changes it any more, and it can be dismissed.
     pub fn is_finished(&self) -> bool {
-        !matches!(self.status, Status::Waiting | Status::Moving)
+        !matches!(self.status, Status::Offered | Status::Waiting | Status::Moving)
     }
 
-    /// The state as the page's `data-state` says it: `sending`, `receiving`, `done`, `cancelled` or `failed`.
+    /// The state as the page's `data-state` says it: `offered`, `sending`, `receiving`, `done`, `cancelled`,
+    /// `declined` or `failed`.
     pub fn data_state(&self) -> &'static str {
         match (&self.status, self.key.direction) {
+            (Status::Offered, _) => "offered",
             (Status::Waiting | Status::Moving, Direction::Send) => "sending",
             (Status::Waiting | Status::Moving, Direction::Receive) => "receiving",
             (Status::Done, _) => "done",
             (Status::Cancelled { .. }, _) => "cancelled",
+            (Status::Declined(_), _) => "declined",
             (Status::Failed(_), _) => "failed",
         }
     }
@@ -398,7 +616,8 @@ impl Transfer {
         let who = if self.peer_name.is_empty() { "them" } else { self.peer_name.as_str() };
         let sending = self.key.direction == Direction::Send;
         match &self.status {
-            Status::Waiting if sending => format!("Waiting for {who}…"),
+            Status::Offered => format!("{who} offers you this file"),
+            Status::Waiting if sending => format!("Waiting for {who} to accept…"),
             Status::Waiting => format!("From {who}, starting…"),
             Status::Moving if sending => format!("Sending to {who}"),
             Status::Moving => format!("From {who}"),
@@ -406,14 +625,21 @@ impl Transfer {
             Status::Done => format!("Received from {who}"),
             Status::Cancelled { by_me: true } => "Cancelled".to_owned(),
             Status::Cancelled { by_me: false } => format!("Cancelled by {who}"),
+            Status::Declined(Declined::ByMe) => "Declined".to_owned(),
+            Status::Declined(Declined::ByPeer) => format!("Declined by {who}"),
+            Status::Declined(Declined::Unanswered) => {
+                format!("Declined: not answered within {} s", OFFER_TIMEOUT_MS / 1000)
+            }
+            Status::Declined(Declined::Refused(why)) => format!("Declined: {why}"),
             Status::Failed(why) => why.clone(),
         }
     }
 
-    /// The amount line: `12.3 MB of 50.0 MB`, or the size once done.
+    /// The amount line: `12.3 MB of 50.0 MB`, or the size alone when no bytes are to move (offered, done,
+    /// declined).
     pub fn amount_line(&self) -> String {
         match self.status {
-            Status::Done => format_bytes(self.size),
+            Status::Offered | Status::Done | Status::Declined(_) => format_bytes(self.size),
             _ => format!("{} of {}", format_bytes(self.bytes), format_bytes(self.size)),
         }
     }
@@ -422,16 +648,60 @@ impl Transfer {
 /// Everything that happens to transfers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TransferEvent {
-    /// A new transfer, either way (possibly already failed: a refused offer).
+    /// A new transfer, either way (possibly already over: a refused offer).
     Added(Transfer),
+    /// The receiver accepted it: the bytes are about to move.
+    Accepted(TransferKey),
     /// Bytes moved: the total so far.
     Progress(TransferKey, u64),
     /// Finished; on the receiving side, with the URL to save it from.
     Done(TransferKey, Option<String>),
     /// Stopped by one side.
     Cancelled(TransferKey, bool),
+    /// Not accepted.
+    Declined(TransferKey, Declined),
     /// Went wrong.
     Failed(TransferKey, String),
+    /// Taken off the list (dismissed, or pushed out by newer ones); its file is released.
+    Dismissed(TransferKey),
+    /// An offer from this peer was declined without a line of its own ([`Verdict::Drop`]).
+    Dropped(PeerId),
+}
+
+impl TransferEvent {
+    /// The transfer this event ends, and whether it ended as a refusal by a rule: `None` when it ends none.
+    fn ends(&self) -> Option<(&TransferKey, bool)> {
+        match self {
+            TransferEvent::Added(transfer) if transfer.is_finished() => {
+                Some((&transfer.key, matches!(transfer.status, Status::Declined(Declined::Refused(_)))))
+            }
+            TransferEvent::Done(key, _)
+            | TransferEvent::Cancelled(key, _)
+            | TransferEvent::Declined(key, _)
+            | TransferEvent::Failed(key, _) => Some((key, false)),
+            _ => None,
+        }
+    }
+}
+
+/// Offers from one peer declined without a line of their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dropped {
+    /// Who offered them.
+    pub peer: PeerId,
+    /// Their name (kept: they may leave).
+    pub peer_name: String,
+    /// How many.
+    pub count: u32,
+}
+
+impl Dropped {
+    /// One line for people.
+    pub fn line(&self) -> String {
+        let who = if self.peer_name.is_empty() { "someone" } else { self.peer_name.as_str() };
+        let offers = if self.count == 1 { "offer" } else { "offers" };
+        format!("Declined {} more {offers} from {who} without asking you", self.count)
+    }
 }
 
 /// The transfers of this call, oldest first.
@@ -439,6 +709,8 @@ pub enum TransferEvent {
 pub struct TransferList {
     /// The transfers.
     pub items: Vec<Transfer>,
+    /// Offers declined without a line, by peer.
+    pub dropped: Vec<Dropped>,
 }
 
 impl TransferList {
@@ -447,8 +719,14 @@ impl TransferList {
         self.items.iter().find(|t| &t.key == key)
     }
 
-    /// Applies one event; `name_of` gives a peer's display name. A finished transfer never changes again, progress
-    /// never goes backwards nor past the size, and an event for an unknown transfer is ignored.
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty() && self.dropped.is_empty()
+    }
+
+    /// Applies one event; `name_of` gives a peer's display name. A finished transfer never changes again (it can
+    /// only be dismissed), progress never goes backwards nor past the size, and an event for an unknown transfer is
+    /// ignored.
     pub fn apply(&mut self, event: TransferEvent, name_of: impl Fn(&PeerId) -> Option<String>) {
         let key = match &event {
             TransferEvent::Added(transfer) => {
@@ -461,9 +739,25 @@ impl TransferList {
                 }
                 return;
             }
-            TransferEvent::Progress(key, _)
+            TransferEvent::Dismissed(key) => {
+                self.items.retain(|t| &t.key != key);
+                return;
+            }
+            TransferEvent::Dropped(peer) => {
+                match self.dropped.iter_mut().find(|dropped| &dropped.peer == peer) {
+                    Some(dropped) => dropped.count = dropped.count.saturating_add(1),
+                    None => {
+                        let peer_name = name_of(peer).unwrap_or_default();
+                        self.dropped.push(Dropped { peer: peer.clone(), peer_name, count: 1 });
+                    }
+                }
+                return;
+            }
+            TransferEvent::Accepted(key)
+            | TransferEvent::Progress(key, _)
             | TransferEvent::Done(key, _)
             | TransferEvent::Cancelled(key, _)
+            | TransferEvent::Declined(key, _)
             | TransferEvent::Failed(key, _) => key,
         };
         let Some(transfer) = self.items.iter_mut().find(|t| &t.key == key) else { return };
@@ -471,7 +765,13 @@ impl TransferList {
             return;
         }
         match event {
-            TransferEvent::Added(_) => {}
+            TransferEvent::Added(_) | TransferEvent::Dismissed(_) | TransferEvent::Dropped(_) => {}
+            TransferEvent::Accepted(_) => {
+                transfer.status = match transfer.key.direction {
+                    Direction::Send => Status::Moving,
+                    Direction::Receive => Status::Waiting,
+                }
+            }
             TransferEvent::Progress(_, bytes) => {
                 transfer.bytes = transfer.bytes.max(bytes.min(transfer.size));
                 transfer.status = Status::Moving;
@@ -482,9 +782,89 @@ impl TransferList {
                 transfer.download = download;
             }
             TransferEvent::Cancelled(_, by_me) => transfer.status = Status::Cancelled { by_me },
+            TransferEvent::Declined(_, why) => transfer.status = Status::Declined(why),
             TransferEvent::Failed(_, why) => transfer.status = Status::Failed(why),
         }
     }
+}
+
+/// A finished transfer on the list, as [`Shelf`] keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Shelved {
+    key: TransferKey,
+    download: Option<String>,
+    refused: bool,
+}
+
+/// The finished transfers on the list, in the order they finished, with their downloads: what to release when one
+/// is dismissed, and which go when more than [`MAX_FINISHED_KEPT`] have finished. It sees every event the list
+/// sees, so the two agree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Shelf {
+    items: Vec<Shelved>,
+}
+
+/// A transfer taken off the list: its key, and the download URL to release.
+pub type Released = (TransferKey, Option<String>);
+
+impl Shelf {
+    /// Notes what `event` finishes; once more than [`MAX_FINISHED_KEPT`] have finished, returns the one that
+    /// leaves the list ([`TransferEvent::Dismissed`]): the oldest without a file to save, or else the oldest (never
+    /// the one just finished). So a stream of offers declined or refused cannot push a received file off the list.
+    pub fn record(&mut self, event: &TransferEvent) -> Option<Released> {
+        let (key, refused) = event.ends()?;
+        if self.holds(key) {
+            return None;
+        }
+        let download = match event {
+            TransferEvent::Done(_, download) => download.clone(),
+            _ => None,
+        };
+        self.items.push(Shelved { key: key.clone(), download, refused });
+        if self.items.len() <= MAX_FINISHED_KEPT {
+            return None;
+        }
+        // The one just finished stays to be seen.
+        let older = &self.items[..self.items.len() - 1];
+        let index = older.iter().position(|item| item.download.is_none()).unwrap_or(0);
+        let gone = self.items.remove(index);
+        Some((gone.key, gone.download))
+    }
+
+    /// Whether this transfer is finished and listed.
+    pub fn holds(&self, key: &TransferKey) -> bool {
+        self.items.iter().any(|item| &item.key == key)
+    }
+
+    /// Takes a finished transfer off (dismissed): `None` when it is not finished or not listed.
+    pub fn take(&mut self, key: &TransferKey) -> Option<Released> {
+        let index = self.items.iter().position(|item| &item.key == key)?;
+        let gone = self.items.remove(index);
+        Some((gone.key, gone.download))
+    }
+
+    /// How many offers from `peer` a rule refused that are still listed.
+    pub fn refusals_from(&self, peer: &PeerId) -> usize {
+        self.items.iter().filter(|item| item.refused && &item.key.peer == peer).count()
+    }
+
+    /// Empties it (the call ends): the download URLs to release.
+    pub fn clear(&mut self) -> Vec<String> {
+        self.items.drain(..).filter_map(|item| item.download).collect()
+    }
+}
+
+/// What the person asks of a transfer from the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Receive the offered file.
+    Accept,
+    /// Do not receive the offered file.
+    Decline,
+    /// Stop it while it moves.
+    Cancel,
+    /// Take it off the list, releasing its file.
+    Dismiss,
 }
 
 #[cfg(test)]
@@ -505,30 +885,126 @@ mod tests {
         list
     }
 
-    #[test]
-    fn a_sound_offer_is_taken_with_its_name_and_type() {
-        let checked = check_offer(&offer("k3v9", "notes.txt", 12), false, 0).unwrap();
-        assert_eq!(
-            checked,
-            CheckedOffer { id: "k3v9".into(), name: "notes.txt".into(), size: 12, mime: "text/plain".into() }
-        );
-        let at_limit = check_offer(&offer("a", "x", FileOffer::MAX_SIZE), false, MAX_INCOMING - 1);
-        assert!(at_limit.is_ok());
+    const ROOMY: u64 = u64::MAX;
+
+    fn asked(offer: &FileOffer) -> CheckedOffer {
+        match judge_offer(offer, Seen::default(), ROOMY) {
+            Verdict::Ask(checked) => checked,
+            other => panic!("{offer:?} was not asked about: {other:?}"),
+        }
+    }
+
+    fn refused(offer: &FileOffer, seen: Seen, room: u64) -> OfferError {
+        match judge_offer(offer, seen, room) {
+            Verdict::Refuse(why) => why,
+            other => panic!("{offer:?} was not refused: {other:?}"),
+        }
     }
 
     #[test]
-    fn offers_over_4_gib_or_with_bad_ids_or_too_many_are_refused_with_a_reason() {
-        let huge = check_offer(&offer("k3v9", "disk.img", FileOffer::MAX_SIZE + 1), false, 0).unwrap_err();
+    fn a_sound_offer_is_put_to_the_person_with_its_name_and_type() {
+        let checked = asked(&offer("k3v9", "notes.txt", 12));
+        assert_eq!(checked, CheckedOffer { id: "k3v9".into(), name: "notes.txt".into(), size: 12, mime: "text/plain" });
+        let at_limits = Seen { known: false, pending: MAX_PENDING_PER_PEER - 1, refused: MAX_PENDING_PER_PEER - 1 };
+        let big = offer("a", "x", FileOffer::MAX_SIZE);
+        assert!(matches!(judge_offer(&big, at_limits, FileOffer::MAX_SIZE), Verdict::Ask(_)));
+    }
+
+    #[test]
+    fn offers_over_4_gib_or_with_bad_ids_or_reused_ids_are_refused_with_a_reason() {
+        let huge = refused(&offer("k3v9", "disk.img", FileOffer::MAX_SIZE + 1), Seen::default(), ROOMY);
         assert_eq!(huge.to_string(), "disk.img is 4.0 GB: files up to 4 GB can be sent");
-        let absurd = check_offer(&offer("k3v9", "x", u64::MAX), false, 0).unwrap_err();
+        let absurd = refused(&offer("k3v9", "x", u64::MAX), Seen::default(), ROOMY);
         assert!(matches!(absurd, OfferError::TooLarge { .. }));
         for id in ["", "UPPER", "has space", "../etc", &"a".repeat(33)] {
-            let refused = check_offer(&offer(id, "x", 1), false, 0).unwrap_err();
-            assert_eq!(refused, OfferError::BadId { name: "x".into() }, "{id:?}");
+            let why = refused(&offer(id, "x", 1), Seen::default(), ROOMY);
+            assert_eq!(why, OfferError::BadId { name: "x".into() }, "{id:?}");
         }
-        assert!(matches!(check_offer(&offer("k3v9", "x", 1), true, 0), Err(OfferError::DuplicateId { .. })));
-        let busy = check_offer(&offer("k3v9", "x", 1), false, MAX_INCOMING).unwrap_err();
+        let known = Seen { known: true, ..Seen::default() };
+        assert_eq!(refused(&offer("k3v9", "x", 1), known, ROOMY), OfferError::DuplicateId { name: "x".into() });
+    }
+
+    #[test]
+    fn a_peer_with_three_offers_waiting_is_not_heard_further() {
+        let sound = offer("k3v9", "x", 1);
+        let bad = offer("BAD", "x", 1);
+        for pending in 0..MAX_PENDING_PER_PEER {
+            let seen = Seen { pending, ..Seen::default() };
+            assert!(matches!(judge_offer(&sound, seen, ROOMY), Verdict::Ask(_)), "{pending} waiting");
+        }
+        for pending in [MAX_PENDING_PER_PEER, MAX_PENDING_PER_PEER + 1, 1000] {
+            let seen = Seen { pending, ..Seen::default() };
+            // Sound or not: no line, no question.
+            assert_eq!(judge_offer(&sound, seen, ROOMY), Verdict::Drop, "{pending} waiting");
+            assert_eq!(judge_offer(&bad, seen, ROOMY), Verdict::Drop, "{pending} waiting");
+        }
+    }
+
+    #[test]
+    fn refusals_are_shown_three_at_a_time_per_peer_and_then_only_counted() {
+        let bad = offer("BAD", "x", 1);
+        for refused in 0..MAX_PENDING_PER_PEER {
+            let seen = Seen { refused, ..Seen::default() };
+            assert!(matches!(judge_offer(&bad, seen, ROOMY), Verdict::Refuse(_)), "{refused} listed");
+        }
+        let full = Seen { refused: MAX_PENDING_PER_PEER, ..Seen::default() };
+        assert_eq!(judge_offer(&bad, full, ROOMY), Verdict::Drop);
+        // A sound offer is still asked about.
+        assert!(matches!(judge_offer(&offer("k3v9", "x", 1), full, ROOMY), Verdict::Ask(_)));
+    }
+
+    #[test]
+    fn an_offer_that_would_pass_the_bytes_per_call_is_refused_saying_so() {
+        let mut allowance = Allowance::new(DEFAULT_RECEIVE_LIMIT);
+        assert_eq!((allowance.limit(), allowance.used(), allowance.room()), (2 * GIB, 0, 2 * GIB));
+        let film = offer("k3v9", "film.mkv", 3 * GIB);
+        let why = refused(&film, Seen::default(), allowance.room());
+        assert_eq!(
+            why.to_string(),
+            "film.mkv is 3.0 GB, more than the 2.0 GB left of the 2.0 GB you receive per call (Settings)"
+        );
+        // Exactly what is left fits.
+        let fits = asked(&offer("a", "a.bin", GIB + 512 * MIB));
+        assert_eq!(check_accept(&fits, 0, &allowance), Ok(()));
+        allowance.reserve(fits.size);
+        assert_eq!(allowance.room(), 512 * MIB);
+        let exact = asked(&offer("b", "b.bin", 512 * MIB));
+        assert_eq!(check_accept(&exact, 1, &allowance), Ok(()));
+        let over = asked(&offer("c", "c.bin", 512 * MIB + 1));
+        assert!(
+            matches!(check_accept(&over, 1, &allowance), Err(OfferError::OverLimit { left, .. }) if left == 512 * MIB)
+        );
+        // A file that ends part-way gives back what did not arrive; a smaller limit leaves no room, never less.
+        allowance.release(GIB);
+        assert_eq!(allowance.used(), 512 * MIB);
+        allowance.set_limit(256 * MIB);
+        assert_eq!(allowance.room(), 0);
+        allowance.release(u64::MAX);
+        assert_eq!(allowance.used(), 0);
+        allowance.reserve(u64::MAX);
+        allowance.reserve(1);
+        assert_eq!(allowance.used(), u64::MAX);
+    }
+
+    #[test]
+    fn accepting_waits_while_too_many_files_are_arriving() {
+        let checked = asked(&offer("k3v9", "x", 1));
+        let allowance = Allowance::new(DEFAULT_RECEIVE_LIMIT);
+        assert_eq!(check_accept(&checked, MAX_INCOMING - 1, &allowance), Ok(()));
+        let busy = check_accept(&checked, MAX_INCOMING, &allowance).unwrap_err();
         assert_eq!(busy.to_string(), "x has to wait: too many files are arriving at once");
+    }
+
+    #[test]
+    fn the_bytes_per_call_setting_reads_back_only_as_one_of_its_choices() {
+        assert_eq!(receive_limit(None), DEFAULT_RECEIVE_LIMIT);
+        assert!(RECEIVE_LIMITS.contains(&DEFAULT_RECEIVE_LIMIT));
+        for limit in RECEIVE_LIMITS {
+            assert_eq!(receive_limit(Some(&limit.to_string())), limit);
+        }
+        for stored in ["", "0", "1", "-1", "2 GB", "18446744073709551616", &(3 * GIB).to_string(), "1e9"] {
+            assert_eq!(receive_limit(Some(stored)), DEFAULT_RECEIVE_LIMIT, "{stored:?}");
+        }
     }
 
     #[test]
@@ -549,12 +1025,42 @@ mod tests {
     }
 
     #[test]
-    fn media_types_are_kept_only_when_well_formed() {
-        assert_eq!(sanitize_mime("Image/PNG"), "image/png");
-        assert_eq!(sanitize_mime("application/vnd.ms-excel"), "application/vnd.ms-excel");
-        for bad in ["", "text", "text/html; charset=utf-8", "a/b/c", "<script>/x", &format!("a/{}", "b".repeat(200))] {
-            assert_eq!(sanitize_mime(bad), "application/octet-stream", "{bad:?}");
+    fn only_harmless_types_are_kept_and_anything_else_downloads_as_bytes() {
+        for harmless in
+            ["image/png", "image/jpeg", "audio/mpeg", "video/mp4", "video/webm", "application/pdf", "text/plain"]
+        {
+            assert_eq!(download_type(harmless), harmless);
         }
+        assert_eq!(download_type("Image/PNG"), "image/png");
+        assert_eq!(download_type("  TEXT/PLAIN "), "text/plain");
+        for page in [
+            "text/html",
+            "TEXT/HTML",
+            "text/html; charset=utf-8",
+            "text/plain; charset=utf-8",
+            "text/plain;text/html",
+            "image/svg+xml",
+            "Image/SVG+XML",
+            "application/xhtml+xml",
+            "application/xml",
+            "text/xml",
+            "text/javascript",
+            "application/javascript",
+            "multipart/x-mixed-replace",
+            "application/vnd.ms-excel",
+            "",
+            "text",
+            "a/b/c",
+            "<script>/x",
+            "text/plain\u{0}",
+            "image/png\nContent-Type: text/html",
+            &format!("image/{}", "p".repeat(10_000)),
+        ] {
+            assert_eq!(download_type(page), OCTET_STREAM, "{page:?}");
+        }
+        // What the offer keeps is the download type.
+        let html = FileOffer { id: "k3v9".into(), name: "invoice.html".into(), size: 10, mime: "text/html".into() };
+        assert_eq!(asked(&html).mime, OCTET_STREAM);
     }
 
     #[test]
@@ -696,5 +1202,201 @@ mod tests {
         list.apply(TransferEvent::Progress(key(Direction::Send), 5), |_| None);
         list.apply(TransferEvent::Added(Transfer::new(key(Direction::Receive), "other".into(), 1)), |_| None);
         assert_eq!(list, before);
+    }
+
+    #[test]
+    fn only_this_transfers_end_or_a_cancel_may_arrive_as_text() {
+        let receipt = Receipt::new("a.bin", 10);
+        let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let end = PeerMessage::FileEnd { id: "k3v9".into(), sha256: sha256.into() }.to_json();
+        assert_eq!(receipt.read_control("k3v9", Some(&end)), Ok(Control::End { sha256: sha256.into() }));
+        let cancel = PeerMessage::FileCancel { id: "k3v9".into() }.to_json();
+        assert_eq!(receipt.read_control("k3v9", Some(&cancel)), Ok(Control::Cancel));
+        let other_end = PeerMessage::FileEnd { id: "zzzz".into(), sha256: sha256.into() }.to_json();
+        let chat = PeerMessage::Chat { text: "hi".into() }.to_json();
+        let offer = PeerMessage::FileOffer(offer("k3v9", "x", 1)).to_json();
+        for text in [
+            Some(other_end.as_str()),
+            Some(chat.as_str()),
+            Some(offer.as_str()),
+            Some(r#"{"type":"file_end","id":"k3v9"}"#),
+            Some(r#"{"type":"file_end","id":"k3v9","sha256":7}"#),
+            Some("file_end"),
+            Some(""),
+            None,
+        ] {
+            let damage = receipt.read_control("k3v9", text).unwrap_err();
+            assert_eq!(
+                damage.to_string(),
+                "a.bin arrived damaged: its sender sent something that is not part of a file"
+            );
+        }
+        // An end that is not hex, or that comes early, is read, and then does not check out.
+        let bad_hash = PeerMessage::FileEnd { id: "k3v9".into(), sha256: "<b>".into() }.to_json();
+        let Ok(Control::End { sha256: bad }) = receipt.read_control("k3v9", Some(&bad_hash)) else { panic!() };
+        let mut full = Receipt::new("a.bin", 1);
+        full.add(&[0]).unwrap();
+        assert!(matches!(full.finish(&bad), Err(ReceiveError::Damaged { .. })));
+        assert!(matches!(receipt.finish(sha256), Err(ReceiveError::Incomplete { .. })));
+        assert_eq!(receipt.missing(), 10);
+    }
+
+    #[test]
+    fn an_offer_waits_for_an_answer_and_says_how_it_was_declined() {
+        let k = key(Direction::Receive);
+        let names = |_: &PeerId| Some("Ada".to_owned());
+        let offered = |list: &mut TransferList| {
+            let mut transfer = Transfer::new(k.clone(), "notes.txt".into(), 2048);
+            transfer.status = Status::Offered;
+            list.apply(TransferEvent::Added(transfer), names);
+        };
+        let mut list = TransferList::default();
+        offered(&mut list);
+        let shown = list.get(&k).unwrap();
+        assert_eq!((shown.data_state(), shown.status_line()), ("offered", "Ada offers you this file".to_owned()));
+        assert_eq!(shown.amount_line(), "2.0 KB");
+        assert!(!shown.is_finished(), "an offer cannot be dismissed before it is answered");
+        list.apply(TransferEvent::Accepted(k.clone()), names);
+        assert_eq!(list.get(&k).unwrap().data_state(), "receiving");
+        assert_eq!(list.get(&k).unwrap().status_line(), "From Ada, starting…");
+
+        for (why, line) in [
+            (Declined::ByMe, "Declined"),
+            (Declined::Unanswered, "Declined: not answered within 60 s"),
+            (Declined::Refused("x is too big".into()), "Declined: x is too big"),
+        ] {
+            let mut list = TransferList::default();
+            offered(&mut list);
+            list.apply(TransferEvent::Declined(k.clone(), why), names);
+            let declined = list.get(&k).unwrap();
+            assert_eq!((declined.data_state(), declined.status_line().as_str()), ("declined", line));
+            assert!(declined.is_finished());
+            list.apply(TransferEvent::Accepted(k.clone()), names);
+            assert_eq!(list.get(&k).unwrap().data_state(), "declined", "a declined offer cannot be accepted");
+        }
+
+        let mut sending = list_with(Direction::Send, 100);
+        let s = key(Direction::Send);
+        assert_eq!(sending.get(&s).unwrap().status_line(), "Waiting for Ada to accept…");
+        let mut declined = sending.clone();
+        declined.apply(TransferEvent::Declined(s.clone(), Declined::ByPeer), names);
+        assert_eq!(declined.get(&s).unwrap().status_line(), "Declined by Ada");
+        sending.apply(TransferEvent::Accepted(s.clone()), names);
+        assert_eq!(sending.get(&s).unwrap().status_line(), "Sending to Ada");
+    }
+
+    #[test]
+    fn dismissing_takes_an_item_off_and_dropped_offers_are_one_line_per_peer() {
+        let mut list = list_with(Direction::Receive, 100);
+        let k = key(Direction::Receive);
+        list.apply(TransferEvent::Dismissed(k.clone()), |_| None);
+        assert!(list.get(&k).is_none());
+        assert!(list.is_empty());
+
+        let names = |peer: &PeerId| Some(if peer.as_str() == "ada" { "Ada" } else { "Mallory" }.to_owned());
+        for _ in 0..97 {
+            list.apply(TransferEvent::Dropped("mallory".into()), names);
+        }
+        list.apply(TransferEvent::Dropped("ada".into()), names);
+        let lines: Vec<String> = list.dropped.iter().map(Dropped::line).collect();
+        assert_eq!(
+            lines,
+            [
+                "Declined 97 more offers from Mallory without asking you",
+                "Declined 1 more offer from Ada without asking you"
+            ]
+        );
+        assert!(list.items.is_empty() && !list.is_empty());
+    }
+
+    /// What the browser side does with each event: the list and the shelf both see it, and what the shelf pushes out
+    /// leaves the list.
+    fn apply_both(list: &mut TransferList, shelf: &mut Shelf, event: TransferEvent) -> Option<Released> {
+        let released = shelf.record(&event);
+        list.apply(event, |_| None);
+        if let Some((key, _)) = &released {
+            list.apply(TransferEvent::Dismissed(key.clone()), |_| None);
+        }
+        released
+    }
+
+    fn received(id: &str) -> TransferKey {
+        TransferKey { peer: "ada".into(), id: id.into(), direction: Direction::Receive }
+    }
+
+    #[test]
+    fn the_list_keeps_the_newest_finished_transfers_and_every_live_one() {
+        let (mut list, mut shelf) = (TransferList::default(), Shelf::default());
+        // Two live ones, first of all: they stay whatever finishes after them.
+        for id in ["live0", "live1"] {
+            apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received(id), id.into(), 10)));
+        }
+        let mut released = Vec::new();
+        // Every finished one has a file here: the oldest go first.
+        for i in 0..MAX_FINISHED_KEPT + 5 {
+            let id = format!("f{i}");
+            apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received(&id), id.clone(), 10)));
+            let url = format!("blob:{id}");
+            released.extend(apply_both(&mut list, &mut shelf, TransferEvent::Done(received(&id), Some(url))));
+        }
+        assert_eq!(list.items.len(), MAX_FINISHED_KEPT + 2);
+        let expected: Vec<Released> =
+            (0..5).map(|i| (received(&format!("f{i}")), Some(format!("blob:f{i}")))).collect();
+        assert_eq!(released, expected, "the oldest finished go first, with their files");
+        assert!(list.get(&received("live0")).is_some() && list.get(&received("live1")).is_some());
+        assert!(list.get(&received("f4")).is_none() && list.get(&received("f5")).is_some());
+
+        // Finishing order counts, not the order they were added in: live0 finishes now and is the newest.
+        let out = apply_both(&mut list, &mut shelf, TransferEvent::Failed(received("live0"), "lost".into()));
+        assert_eq!(out, Some((received("f5"), Some("blob:f5".to_owned()))));
+        assert!(list.get(&received("live0")).is_some());
+        // A second ending of the same transfer takes no second place.
+        assert_eq!(apply_both(&mut list, &mut shelf, TransferEvent::Cancelled(received("live0"), true)), None);
+        assert_eq!(list.items.len(), MAX_FINISHED_KEPT + 1);
+    }
+
+    #[test]
+    fn a_stream_of_declined_offers_cannot_push_a_received_file_off_the_list() {
+        let (mut list, mut shelf) = (TransferList::default(), Shelf::default());
+        apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received("file"), "file".into(), 10)));
+        apply_both(&mut list, &mut shelf, TransferEvent::Done(received("file"), Some("blob:file".into())));
+        let mut gone = Vec::new();
+        for i in 0..3 * MAX_FINISHED_KEPT {
+            let mut offer = Transfer::new(received(&format!("o{i}")), "spam".into(), 1);
+            offer.status = Status::Offered;
+            apply_both(&mut list, &mut shelf, TransferEvent::Added(offer));
+            let why = Declined::Unanswered;
+            gone.extend(apply_both(&mut list, &mut shelf, TransferEvent::Declined(received(&format!("o{i}")), why)));
+        }
+        assert_eq!(list.items.len(), MAX_FINISHED_KEPT);
+        assert!(list.get(&received("file")).is_some_and(|t| t.download.as_deref() == Some("blob:file")));
+        // The declined ones went oldest first, and none had a file to release.
+        let expected: Vec<Released> =
+            (0..2 * MAX_FINISHED_KEPT + 1).map(|i| (received(&format!("o{i}")), None)).collect();
+        assert_eq!(gone, expected);
+    }
+
+    #[test]
+    fn a_dismissed_transfer_releases_its_file_and_only_finished_ones_can_go() {
+        let (mut list, mut shelf) = (TransferList::default(), Shelf::default());
+        apply_both(&mut list, &mut shelf, TransferEvent::Added(Transfer::new(received("a"), "a".into(), 10)));
+        assert_eq!(shelf.take(&received("a")), None, "a live transfer is not dismissed");
+        apply_both(&mut list, &mut shelf, TransferEvent::Done(received("a"), Some("blob:a".into())));
+        assert!(shelf.holds(&received("a")));
+        assert_eq!(shelf.take(&received("a")), Some((received("a"), Some("blob:a".into()))));
+        assert_eq!(shelf.take(&received("a")), None);
+
+        let mut refusal = Transfer::new(received("r"), "r".into(), 10);
+        refusal.status = Status::Declined(Declined::Refused("too big".into()));
+        apply_both(&mut list, &mut shelf, TransferEvent::Added(refusal));
+        let mut declined = Transfer::new(received("d"), "d".into(), 10);
+        declined.status = Status::Offered;
+        apply_both(&mut list, &mut shelf, TransferEvent::Added(declined));
+        apply_both(&mut list, &mut shelf, TransferEvent::Declined(received("d"), Declined::ByMe));
+        assert_eq!(shelf.refusals_from(&"ada".into()), 1, "declined by the person is not a refusal");
+        assert_eq!(shelf.refusals_from(&"bob".into()), 0);
+        apply_both(&mut list, &mut shelf, TransferEvent::Done(received("e"), Some("blob:e".into())));
+        assert_eq!(shelf.clear(), ["blob:e"]);
+        assert_eq!(shelf.refusals_from(&"ada".into()), 0);
     }
 }

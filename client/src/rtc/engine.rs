@@ -18,7 +18,7 @@ use crate::call::connect_gate::ConnectGate;
 use crate::call::error::{Capture, DeviceLost, MediaError, NobodyToSendTo};
 use crate::call::session::{Effect, Event, Session};
 use crate::call::state::Action;
-use crate::call::transfer::TransferKey;
+use crate::call::transfer::{Request, TransferKey};
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
 use crate::rtc::peer::{IceSettings, LinkEvent, Outgoing, PeerLink};
@@ -72,7 +72,7 @@ impl Engine {
         let engine = Engine(Rc::new(Inner {
             relay_url,
             media,
-            transfers: Transfers::new(dispatch.clone()),
+            transfers: Transfers::new(dispatch.clone(), prefs::receive_limit()),
             dispatch,
             gate,
             session: RefCell::new(Session::new(room, name, js_sys::Math::random)),
@@ -284,9 +284,20 @@ impl Engine {
         }
     }
 
-    /// Stops a file transfer, either way; the other side is told.
-    pub fn cancel_transfer(&self, key: TransferKey) {
-        self.0.transfers.cancel(key);
+    /// Does what the person asks of a file transfer (accept or decline an offer, cancel, dismiss); the other side is
+    /// told when it concerns them.
+    pub fn transfer_request(&self, key: TransferKey, request: Request) {
+        self.0.transfers.request(key, request);
+    }
+
+    /// Changes how many bytes may be received in this call.
+    pub fn set_receive_limit(&self, limit: u64) {
+        self.0.transfers.set_receive_limit(limit);
+    }
+
+    /// Bytes received in this call so far (accepted files count in full).
+    pub fn received_bytes(&self) -> u64 {
+        self.0.transfers.received()
     }
 
     /// Sends a chat line to everyone.

@@ -1,8 +1,10 @@
-//! File transfers in the browser. The offer and its answer go over the peer's `huddle` channel; the bytes go over a
-//! data channel of their own (`file:<id>`), read from the `File` a slice at a time and sent only while the channel's
-//! buffer has room, hashed as they pass. The receiver hashes what arrives, gathers it into a `Blob` (never one big
-//! buffer) and offers it as a download once the hash checks out. The rules (limits, names, counting, the list the
-//! screen shows) are plain Rust in `crate::call::transfer`.
+//! File transfers in the browser. The offer and its answer go over the peer's `huddle` channel: an offer waits for
+//! the person to accept or decline it (declined by itself after a while); the bytes go over a data channel of their
+//! own (`file:<id>`), read from the `File` a slice at a time and sent only while the channel's buffer has room, hashed
+//! as they pass. The receiver hashes what arrives, gathers it into a `Blob` (never one big buffer) and offers it as a
+//! download, of a harmless type, once the hash checks out; dismissing it releases the `Blob`. The rules (what is
+//! asked, limits, names, counting, the list the screen shows and what it keeps) are plain Rust in
+//! `crate::call::transfer`.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -11,6 +13,7 @@ use std::rc::{Rc, Weak};
 
 use futures::channel::mpsc;
 use futures::StreamExt;
+use gloo_timers::callback::Timeout;
 use huddle_common::{FileOffer, PeerId, PeerMessage};
 use js_sys::{Array, ArrayBuffer, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
@@ -22,13 +25,14 @@ use yew::Callback;
 
 use crate::call::state::Action;
 use crate::call::transfer::{
-    channel_id, check_offer, new_id, read_ranges, sanitize_name, CheckedOffer, Direction, OfferError, Receipt, Sent,
-    Status, Throttle, Transfer, TransferEvent, TransferKey, CHUNK_BYTES, FOLD_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES,
+    channel_id, check_accept, judge_offer, new_id, read_ranges, sanitize_name, Allowance, CheckedOffer, Control,
+    Declined, Direction, OfferError, Receipt, Request, Seen, Sent, Shelf, Status, Throttle, Transfer, TransferEvent,
+    TransferKey, Verdict, CHUNK_BYTES, FOLD_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, OFFER_TIMEOUT_MS,
 };
 use crate::rtc::peer::PeerLink;
 use crate::small_map::SmallMap;
 
-/// A text message on a file channel longer than this is dropped unread.
+/// A text message on a file channel longer than this is not read: no control message is that long.
 const MAX_TEXT_BYTES: usize = 1024;
 /// After sending `file_cancel`, the channel is closed by the peer, or by us after this long.
 const CLOSE_AFTER_CANCEL_MS: u32 = 10_000;
@@ -38,7 +42,8 @@ enum ChannelEvent {
     Open,
     BufferedLow,
     Binary(ArrayBuffer),
-    Text(String),
+    /// A text message; `None` when it was too long to read.
+    Text(Option<String>),
     Closed,
     Stop(Stop),
 }
@@ -115,7 +120,7 @@ impl ChannelEvents {
         let on_message = handler(|event| {
             let data = event.unchecked_into::<MessageEvent>().data();
             match data.as_string() {
-                Some(text) => (text.len() <= MAX_TEXT_BYTES).then_some(ChannelEvent::Text(text)),
+                Some(text) => Some(ChannelEvent::Text((text.len() <= MAX_TEXT_BYTES).then_some(text))),
                 None => data.dyn_into::<ArrayBuffer>().ok().map(ChannelEvent::Binary),
             }
         });
@@ -141,8 +146,10 @@ impl Drop for ChannelEvents {
 enum Running {
     /// We offered this file; waiting for `file_accept`.
     Offered { file: File, link: Weak<PeerLink> },
-    /// We accepted this offer; waiting for its channel.
-    Accepted { offer: CheckedOffer, link: Weak<PeerLink> },
+    /// Offered to us; waiting for the person to accept or decline it, or for `_timer` to decline it.
+    Asking { offer: CheckedOffer, link: Weak<PeerLink>, _timer: Timeout },
+    /// We accepted this offer; waiting for its channel, or for `_timer` to give up on it.
+    Accepted { offer: CheckedOffer, link: Weak<PeerLink>, _timer: Timeout },
     /// Bytes are moving; its task listens here.
     Moving { queue: mpsc::UnboundedSender<ChannelEvent> },
 }
@@ -150,13 +157,30 @@ enum Running {
 struct Shared {
     dispatch: Callback<Action>,
     running: RefCell<SmallMap<TransferKey, Running>>,
-    /// The `blob:` URLs of received files, released when the call ends.
-    urls: RefCell<Vec<String>>,
+    /// The finished transfers listed, with the `blob:` URLs of received files: released when dismissed, pushed out
+    /// by newer ones, or when the call ends.
+    shelf: RefCell<Shelf>,
+    /// The bytes received in this call, and how many may be.
+    allowance: RefCell<Allowance>,
 }
 
 impl Shared {
+    /// Tells the call screen; a transfer this ends may push an older finished one off the list, and its file is
+    /// released.
     fn emit(&self, event: TransferEvent) {
+        let released = self.shelf.borrow_mut().record(&event);
         self.dispatch.emit(Action::Transfer(event));
+        if let Some((key, download)) = released {
+            revoke(download);
+            self.dispatch.emit(Action::Transfer(TransferEvent::Dismissed(key)));
+        }
+    }
+}
+
+/// Releases a received file: the URL was the only reference to its `Blob`.
+fn revoke(download: Option<String>) {
+    if let Some(url) = download {
+        let _ = Url::revoke_object_url(&url);
     }
 }
 
@@ -164,10 +188,36 @@ impl Shared {
 pub struct Transfers(Rc<Shared>);
 
 impl Transfers {
-    /// No transfers yet; what happens to them is told to the call screen through `dispatch`.
-    pub fn new(dispatch: Callback<Action>) -> Self {
+    /// No transfers yet; what happens to them is told to the call screen through `dispatch`. At most `receive_limit`
+    /// bytes are received in the call.
+    pub fn new(dispatch: Callback<Action>, receive_limit: u64) -> Self {
         expose_memory();
-        Transfers(Rc::new(Shared { dispatch, running: RefCell::new(SmallMap::new()), urls: RefCell::new(Vec::new()) }))
+        Transfers(Rc::new(Shared {
+            dispatch,
+            running: RefCell::new(SmallMap::new()),
+            shelf: RefCell::new(Shelf::default()),
+            allowance: RefCell::new(Allowance::new(receive_limit)),
+        }))
+    }
+
+    /// Changes how many bytes may be received in this call (files already accepted keep coming).
+    pub fn set_receive_limit(&self, limit: u64) {
+        self.0.allowance.borrow_mut().set_limit(limit);
+    }
+
+    /// Bytes received in this call so far, counting accepted files in full.
+    pub fn received(&self) -> u64 {
+        self.0.allowance.borrow().used()
+    }
+
+    /// What the person asks of the transfer `key` from the list.
+    pub fn request(&self, key: TransferKey, request: Request) {
+        match request {
+            Request::Accept => self.accept(key),
+            Request::Decline => self.decline(key, Declined::ByMe),
+            Request::Cancel => self.stop(key, Stop::ByMe),
+            Request::Dismiss => self.dismiss(&key),
+        }
     }
 
     /// Offers `file` to the peer at the other end of `link`; the bytes go once they accept.
@@ -209,30 +259,140 @@ impl Transfers {
     }
 
     fn on_offer(&self, link: &Rc<PeerLink>, offer: FileOffer) {
-        let key = TransferKey { peer: link.id().clone(), id: offer.id.clone(), direction: Direction::Receive };
-        let (running, incoming) = {
-            let running = self.0.running.borrow();
-            (running.contains_key(&key), running.keys().filter(|k| k.direction == Direction::Receive).count())
-        };
-        match check_offer(&offer, running, incoming) {
-            Ok(checked) => {
-                let transfer = Transfer::new(key.clone(), checked.name.clone(), checked.size);
-                let accepted = Running::Accepted { offer: checked, link: Rc::downgrade(link) };
-                self.0.running.borrow_mut().insert(key.clone(), accepted);
-                self.0.emit(TransferEvent::Added(transfer));
-                if !link.send(&PeerMessage::FileAccept { id: offer.id }) {
-                    self.0.running.borrow_mut().remove(&key);
-                    self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
-                }
+        let peer = link.id().clone();
+        let key = TransferKey { peer: peer.clone(), id: offer.id.clone(), direction: Direction::Receive };
+        let seen = {
+            let (running, shelf) = (self.0.running.borrow(), self.0.shelf.borrow());
+            let asking =
+                |(k, entry): (&TransferKey, &Running)| k.peer == peer && matches!(entry, Running::Asking { .. });
+            Seen {
+                known: running.contains_key(&key) || shelf.holds(&key),
+                pending: running.iter().filter(|entry| asking(*entry)).count(),
+                refused: shelf.refusals_from(&peer),
             }
-            Err(refused) => {
+        };
+        let room = self.0.allowance.borrow().room();
+        match judge_offer(&offer, seen, room) {
+            Verdict::Ask(checked) => {
+                let mut transfer = Transfer::new(key.clone(), checked.name.clone(), checked.size);
+                transfer.status = Status::Offered;
+                let timer = self.timer(&key);
+                let asking = Running::Asking { offer: checked, link: Rc::downgrade(link), _timer: timer };
+                self.0.running.borrow_mut().insert(key, asking);
+                self.0.emit(TransferEvent::Added(transfer));
+            }
+            Verdict::Refuse(refused) => {
                 link.send(&PeerMessage::FileCancel { id: offer.id.clone() });
                 // Shown under an id of our own: theirs may be malformed or belong to another transfer.
                 let key = TransferKey { id: new_id(random_u64()), ..key };
                 let mut transfer = Transfer::new(key, sanitize_name(&offer.name), offer.size);
-                transfer.status = Status::Failed(format!("Not accepted: {refused}"));
+                transfer.status = Status::Declined(Declined::Refused(refused.to_string()));
                 self.0.emit(TransferEvent::Added(transfer));
             }
+            Verdict::Drop => {
+                link.send(&PeerMessage::FileCancel { id: offer.id });
+                self.0.emit(TransferEvent::Dropped(peer));
+            }
+        }
+    }
+
+    /// A timer that, unless dropped first, ends the offer `key` once [`OFFER_TIMEOUT_MS`] have passed: declines it
+    /// while it waits for an answer, or gives up on it once accepted if its channel never came.
+    fn timer(&self, key: &TransferKey) -> Timeout {
+        let (shared, key) = (Rc::downgrade(&self.0), key.clone());
+        Timeout::new(OFFER_TIMEOUT_MS, move || {
+            if let Some(shared) = shared.upgrade() {
+                let transfers = Transfers(shared);
+                let accepted = matches!(transfers.0.running.borrow().get(&key), Some(Running::Accepted { .. }));
+                if accepted {
+                    transfers.fail_accepted(key, "the sender never started sending it");
+                } else {
+                    transfers.decline(key, Declined::Unanswered);
+                }
+            }
+        })
+    }
+
+    /// The person accepts the offer `key`: unless too many files are arriving (then it stays offered, and they are
+    /// told) or it no longer fits in the bytes per call (then it is declined, saying so), the sender is asked to send.
+    fn accept(&self, key: TransferKey) {
+        let entry = self.0.running.borrow_mut().remove(&key);
+        let Some(Running::Asking { offer, link, _timer }) = entry else {
+            if let Some(other) = entry {
+                self.0.running.borrow_mut().insert(key, other);
+            }
+            return;
+        };
+        let incoming = self
+            .0
+            .running
+            .borrow()
+            .iter()
+            .filter(|(k, entry)| k.direction == Direction::Receive && !matches!(entry, Running::Asking { .. }))
+            .count();
+        let checked = check_accept(&offer, incoming, &self.0.allowance.borrow());
+        match checked {
+            Ok(()) => {}
+            Err(busy @ OfferError::TooMany { .. }) => {
+                self.0.running.borrow_mut().insert(key, Running::Asking { offer, link, _timer });
+                return self.0.dispatch.emit(Action::Notice(busy.to_string()));
+            }
+            Err(refused) => {
+                if let Some(link) = link.upgrade() {
+                    link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+                }
+                return self.0.emit(TransferEvent::Declined(key, Declined::Refused(refused.to_string())));
+            }
+        }
+        let Some(live) = link.upgrade().filter(|link| link.send(&PeerMessage::FileAccept { id: key.id.clone() }))
+        else {
+            return self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
+        };
+        self.0.allowance.borrow_mut().reserve(offer.size);
+        let timer = self.timer(&key);
+        let accepted = Running::Accepted { offer, link: Rc::downgrade(&live), _timer: timer };
+        self.0.running.borrow_mut().insert(key.clone(), accepted);
+        self.0.emit(TransferEvent::Accepted(key));
+    }
+
+    /// Declines the offer `key` if it still waits for an answer; the sender is told.
+    fn decline(&self, key: TransferKey, why: Declined) {
+        let entry = self.0.running.borrow_mut().remove(&key);
+        let Some(Running::Asking { link, .. }) = entry else {
+            if let Some(other) = entry {
+                self.0.running.borrow_mut().insert(key, other);
+            }
+            return;
+        };
+        if let Some(link) = link.upgrade() {
+            link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+        }
+        self.0.emit(TransferEvent::Declined(key, why));
+    }
+
+    /// An accepted offer whose bytes cannot come: it fails with `why`, the sender is told, and its bytes no longer
+    /// count.
+    fn fail_accepted(&self, key: TransferKey, why: &str) {
+        let entry = self.0.running.borrow_mut().remove(&key);
+        let Some(Running::Accepted { offer, link, .. }) = entry else {
+            if let Some(other) = entry {
+                self.0.running.borrow_mut().insert(key, other);
+            }
+            return;
+        };
+        self.0.allowance.borrow_mut().release(offer.size);
+        if let Some(link) = link.upgrade() {
+            link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+        }
+        self.0.emit(TransferEvent::Failed(key, format!("{}: {why}", offer.name)));
+    }
+
+    /// Takes a finished transfer off the list and releases its file.
+    fn dismiss(&self, key: &TransferKey) {
+        let taken = self.0.shelf.borrow_mut().take(key);
+        if let Some((key, download)) = taken {
+            revoke(download);
+            self.0.dispatch.emit(Action::Transfer(TransferEvent::Dismissed(key)));
         }
     }
 
@@ -250,6 +410,7 @@ impl Transfers {
         let Ok(channel) = link.create_channel(&FileOffer::channel_label(&key.id)) else {
             return self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
         };
+        self.0.emit(TransferEvent::Accepted(key.clone()));
         channel.set_binary_type(RtcDataChannelType::Arraybuffer);
         let (queue, events) = mpsc::unbounded();
         let handlers = ChannelEvents::attach(&channel, &queue);
@@ -259,7 +420,7 @@ impl Transfers {
     }
 
     /// A data channel the peer at the other end of `link` opened: the bytes of a file we accepted, or else nothing
-    /// we want (closed at once).
+    /// we want (closed at once). Bytes for an offer not answered yet fail it: the sender did not wait.
     pub fn on_channel(&self, link: &Rc<PeerLink>, channel: RtcDataChannel) {
         let Some(id) = channel_id(&channel.label()).map(str::to_owned) else {
             channel.close();
@@ -269,6 +430,12 @@ impl Transfers {
         let entry = self.0.running.borrow_mut().remove(&key);
         let offer = match entry {
             Some(Running::Accepted { offer, .. }) => offer,
+            Some(Running::Asking { offer, .. }) => {
+                channel.close();
+                link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+                let why = format!("{}: the sender sent it before you accepted it", offer.name);
+                return self.0.emit(TransferEvent::Failed(key, why));
+            }
             Some(other) => {
                 self.0.running.borrow_mut().insert(key, other);
                 channel.close();
@@ -288,11 +455,6 @@ impl Transfers {
         spawn_local(finish(Rc::downgrade(&self.0), key, channel, handlers, Rc::downgrade(link), Box::pin(work)));
     }
 
-    /// This person cancels a transfer.
-    pub fn cancel(&self, key: TransferKey) {
-        self.stop(key, Stop::ByMe);
-    }
-
     /// The peer left or their connection was given up: their transfers fail.
     pub fn peer_gone(&self, peer: &PeerId) {
         let keys: Vec<TransferKey> = self.0.running.borrow().keys().filter(|key| &key.peer == peer).cloned().collect();
@@ -307,8 +469,9 @@ impl Transfers {
         for key in keys {
             self.stop(key, Stop::ByMe);
         }
-        for url in self.0.urls.borrow_mut().drain(..) {
-            let _ = Url::revoke_object_url(&url);
+        let urls = self.0.shelf.borrow_mut().clear();
+        for url in urls {
+            revoke(Some(url));
         }
     }
 
@@ -322,7 +485,15 @@ impl Transfers {
                 self.0.running.borrow_mut().insert(key, Running::Moving { queue });
                 return;
             }
-            Some(Running::Offered { link, .. } | Running::Accepted { link, .. }) => link,
+            // The person we offered it to declined it, or let it go unanswered.
+            Some(Running::Offered { .. }) if stop == Stop::ByPeer => {
+                return self.0.emit(TransferEvent::Declined(key, Declined::ByPeer));
+            }
+            Some(Running::Accepted { offer, link, .. }) => {
+                self.0.allowance.borrow_mut().release(offer.size);
+                link
+            }
+            Some(Running::Offered { link, .. } | Running::Asking { link, .. }) => link,
         };
         let outcome = Outcome::stopped(stop);
         if outcome.tells_peer() {
@@ -368,9 +539,17 @@ async fn finish(
     } else {
         channel.close();
     }
-    if let Some(shared) = shared.upgrade() {
-        shared.running.borrow_mut().remove(&key);
-        shared.emit(outcome.into_event(key));
+    match shared.upgrade() {
+        Some(shared) => {
+            shared.running.borrow_mut().remove(&key);
+            shared.emit(outcome.into_event(key));
+        }
+        // The call is over: nobody will save it.
+        None => {
+            if let Outcome::Done(download) = outcome {
+                revoke(download);
+            }
+        }
     }
 }
 
@@ -379,7 +558,7 @@ fn interrupts_sending(event: ChannelEvent) -> Option<Outcome> {
     match event {
         ChannelEvent::Stop(stop) => Some(Outcome::stopped(stop)),
         ChannelEvent::Closed => Some(Outcome::lost()),
-        ChannelEvent::Text(text) if is_cancel(&text) => Some(Outcome::Cancelled { by_me: false }),
+        ChannelEvent::Text(Some(text)) if is_cancel(&text) => Some(Outcome::Cancelled { by_me: false }),
         _ => None,
     }
 }
@@ -464,7 +643,7 @@ async fn send_file(
     loop {
         match events.next().await {
             Some(ChannelEvent::Closed) | None => return Outcome::Done(None),
-            Some(ChannelEvent::Text(text)) if is_cancel(&text) => {
+            Some(ChannelEvent::Text(Some(text))) if is_cancel(&text) => {
                 return Outcome::Failed { why: format!("{name} did not arrive intact"), tell_peer: false };
             }
             Some(ChannelEvent::Stop(stop)) => return Outcome::stopped(stop),
@@ -479,12 +658,30 @@ async fn read_slice(file: &File, start: u64, end: u64) -> Result<ArrayBuffer, Js
     Ok(JsFuture::from(slice.array_buffer()).await?.unchecked_into())
 }
 
-/// Receives the file offered as `offer` from its channel's `events`: counts and hashes each chunk, keeps the chunks as they came
-/// (folded into a `Blob` every 16 MiB), and on `file_end` checks the whole and makes it a download.
+/// Receives the file offered as `offer` from its channel's `events`: counts and hashes each chunk, keeps the chunks as
+/// they came (folded into a `Blob` every 16 MiB), and on `file_end` checks the whole and makes it a download. Whatever
+/// does not arrive no longer counts against the bytes per call.
 async fn receive_file(
     shared: Weak<Shared>,
     key: TransferKey,
     offer: CheckedOffer,
+    events: mpsc::UnboundedReceiver<ChannelEvent>,
+) -> Outcome {
+    let mut receipt = Receipt::new(&offer.name, offer.size);
+    let outcome = receive_bytes(&shared, &key, &offer, &mut receipt, events).await;
+    if !matches!(outcome, Outcome::Done(_)) {
+        if let Some(shared) = shared.upgrade() {
+            shared.allowance.borrow_mut().release(receipt.missing());
+        }
+    }
+    outcome
+}
+
+async fn receive_bytes(
+    shared: &Weak<Shared>,
+    key: &TransferKey,
+    offer: &CheckedOffer,
+    receipt: &mut Receipt,
     mut events: mpsc::UnboundedReceiver<ChannelEvent>,
 ) -> Outcome {
     let progress = |bytes| {
@@ -492,7 +689,8 @@ async fn receive_file(
             shared.emit(TransferEvent::Progress(key.clone(), bytes));
         }
     };
-    let mut receipt = Receipt::new(&offer.name, offer.size);
+    let damaged =
+        |damage: crate::call::transfer::ReceiveError| Outcome::Failed { why: damage.to_string(), tell_peer: true };
     let mut parts = Array::new();
     let mut unfolded = 0;
     let mut scratch = Vec::new();
@@ -505,7 +703,7 @@ async fn receive_file(
                 scratch.resize(chunk.length() as usize, 0);
                 chunk.copy_to(&mut scratch);
                 if let Err(damage) = receipt.add(&scratch) {
-                    return Outcome::Failed { why: damage.to_string(), tell_peer: true };
+                    return damaged(damage);
                 }
                 parts.push(&buffer);
                 unfolded += scratch.len() as u64;
@@ -520,20 +718,17 @@ async fn receive_file(
                     progress(receipt.received());
                 }
             }
-            ChannelEvent::Text(text) => match PeerMessage::from_json(&text) {
-                Some(PeerMessage::FileEnd { sha256, .. }) => {
+            ChannelEvent::Text(text) => match receipt.read_control(&key.id, text.as_deref()) {
+                Ok(Control::End { sha256 }) => {
                     progress(receipt.received());
                     if let Err(damage) = receipt.finish(&sha256) {
-                        return Outcome::Failed { why: damage.to_string(), tell_peer: true };
+                        return damaged(damage);
                     }
-                    let Some(url) = download_url(&parts, &offer.mime) else { return out_of_memory(&offer.name) };
-                    if let Some(shared) = shared.upgrade() {
-                        shared.urls.borrow_mut().push(url.clone());
-                    }
+                    let Some(url) = download_url(&parts, offer.mime) else { return out_of_memory(&offer.name) };
                     return Outcome::Done(Some(url));
                 }
-                Some(PeerMessage::FileCancel { .. }) => return Outcome::Cancelled { by_me: false },
-                _ => {}
+                Ok(Control::Cancel) => return Outcome::Cancelled { by_me: false },
+                Err(damage) => return damaged(damage),
             },
             ChannelEvent::Stop(stop) => return Outcome::stopped(stop),
             ChannelEvent::Closed => return Outcome::lost(),

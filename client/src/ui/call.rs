@@ -165,9 +165,9 @@ pub fn call(props: &CallProps) -> Html {
     let local_screen = engine.local_screen();
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
     let screen_label = if state.sharing { "Stop sharing your screen" } else { "Share your screen" };
-    let cancel_transfer = {
+    let transfer_request = {
         let engine = engine.clone();
-        Callback::from(move |key| engine.cancel_transfer(key))
+        Callback::from(move |(key, request)| engine.transfer_request(key, request))
     };
     html! {
         <main class={classes!("call", state.chat_open.then_some("with-chat"), state.stats_open.then_some("with-stats"))}>
@@ -219,7 +219,7 @@ pub fn call(props: &CallProps) -> Html {
                         <span>{ "Drop to send to everyone, or onto someone's tile to send to them" }</span>
                     </div>
                 }
-                { transfer_panel(&state.transfers.items, &cancel_transfer) }
+                { transfer_panel(&state.transfers, &transfer_request) }
                 if let Some(notice) = &state.notice {
                     <div class="notice" role="status">{ notice }</div>
                 }

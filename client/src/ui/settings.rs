@@ -1,11 +1,13 @@
-//! Device settings during a call: camera, microphone and speaker, switched without interrupting the call.
+//! Settings during a call: camera, microphone and speaker, switched without interrupting the call, and how many bytes
+//! of files may be received in a call.
 
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlSelectElement;
 use yew::prelude::*;
 
+use crate::call::transfer::{format_bytes, RECEIVE_LIMITS};
 use crate::rtc::engine::Engine;
-use crate::rtc::media::{can_choose_speaker, list_devices, watch_devices, Devices};
+use crate::rtc::media::{can_choose_speaker, list_devices, watch_devices, Device, Devices};
 use crate::ui::controls::device_picker;
 
 /// Properties of [`Settings`].
@@ -23,7 +25,7 @@ pub struct SettingsProps {
     pub on_close: Callback<MouseEvent>,
 }
 
-/// The device settings dialog.
+/// The settings dialog.
 #[function_component(Settings)]
 pub fn settings(props: &SettingsProps) -> Html {
     let devices = use_state(Devices::default);
@@ -59,6 +61,21 @@ pub fn settings(props: &SettingsProps) -> Html {
         let on_speaker = props.on_speaker.clone();
         Callback::from(move |event: Event| on_speaker.emit(event.target_unchecked_into::<HtmlSelectElement>().value()))
     };
+    let pick_receive_limit = {
+        let engine = props.engine.clone();
+        Callback::from(move |event: Event| {
+            let value = event.target_unchecked_into::<HtmlSelectElement>().value();
+            // Only the choices offered are taken.
+            let limit = crate::call::transfer::receive_limit(Some(&value));
+            crate::prefs::set_receive_limit(limit);
+            engine.set_receive_limit(limit);
+        })
+    };
+    // The same picker as the devices': each choice is an id (the bytes) and a label.
+    let receive_limits: Vec<Device> =
+        RECEIVE_LIMITS.iter().map(|limit| Device { id: limit.to_string(), label: format_bytes(*limit) }).collect();
+    let receive_limit = crate::prefs::receive_limit().to_string();
+    let received = format!("{} received in this call", format_bytes(props.engine.received_bytes()));
     let choice = props.engine.local_media().choice();
     html! {
         <div class="overlay">
@@ -69,6 +86,9 @@ pub fn settings(props: &SettingsProps) -> Html {
                 if can_choose_speaker() {
                     { device_picker("speaker-select", "Speaker", &devices.speakers, props.speaker.as_deref(), pick_speaker) }
                 }
+                { device_picker("receive-limit-select", "Files you receive in a call, at most", &receive_limits,
+                    Some(&receive_limit), pick_receive_limit) }
+                <p class="field-note">{ received }</p>
                 <button id="close-settings" class="primary" onclick={props.on_close.clone()}>{ "Done" }</button>
             </div>
         </div>

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DragEvent, Element, FileList, HtmlInputElement};
 use yew::prelude::*;
 
-use crate::call::transfer::{Direction, Transfer, TransferKey};
+use crate::call::transfer::{Direction, Request, Status, Transfer, TransferKey, TransferList};
 use crate::rtc::engine::Engine;
 use crate::ui::icon::{icon, Icon};
 
@@ -139,59 +139,81 @@ fn send_all(engine: &Engine, files: &FileList, to: Option<&PeerId>) {
     }
 }
 
-/// The list of transfers, newest first; nothing while there are none. `on_cancel` cancels one.
-pub fn transfer_panel(transfers: &[Transfer], on_cancel: &Callback<TransferKey>) -> Html {
+/// The list of transfers, newest first, and the offers declined without a line; nothing while there are none.
+/// `on_request` carries out what the person asks of one (accept, decline, cancel, dismiss).
+pub fn transfer_panel(transfers: &TransferList, on_request: &Callback<(TransferKey, Request)>) -> Html {
     if transfers.is_empty() {
         return html! {};
     }
     html! {
         <section id="transfers" class="transfers" aria-label="Files">
             <ul>
-                { for transfers.iter().rev().map(|transfer| transfer_item(transfer, on_cancel)) }
+                { for transfers.items.iter().rev().map(|transfer| transfer_item(transfer, on_request)) }
             </ul>
+            { for transfers.dropped.iter().map(|dropped| html! {
+                <p class="transfers-dropped" data-peer-id={dropped.peer.to_string()}>{ dropped.line() }</p>
+            }) }
         </section>
     }
 }
 
-/// One transfer: its file, who it is with, a progress bar, and cancel or save.
-fn transfer_item(transfer: &Transfer, on_cancel: &Callback<TransferKey>) -> Html {
+/// One transfer: its file, who it is with, a progress bar, and what can be done with it: accept or decline an offer,
+/// cancel it while it moves, save it once received, dismiss it once over.
+fn transfer_item(transfer: &Transfer, on_request: &Callback<(TransferKey, Request)>) -> Html {
     let direction = transfer.key.direction.as_str();
     let file_icon = match transfer.key.direction {
         Direction::Send => Icon::Up,
         Direction::Receive => Icon::Down,
     };
     let key = format!("{direction}:{}:{}", transfer.key.peer, transfer.key.id);
-    let cancel = {
+    let name = transfer.name.as_str();
+    // Every button of an item, as one function: each `html!` button costs the SPA its own code.
+    let button = |request: Request| {
+        let (class, label, text) = match request {
+            Request::Accept => ("transfer-accept primary", "Accept", "Accept"),
+            Request::Decline => ("transfer-decline", "Decline", "Decline"),
+            Request::Cancel => ("transfer-cancel", "Cancel", "✕"),
+            Request::Dismiss => ("transfer-dismiss", "Dismiss", "✕"),
+        };
         let key = transfer.key.clone();
-        on_cancel.reform(move |_: MouseEvent| key.clone())
+        let onclick = on_request.reform(move |_: MouseEvent| (key.clone(), request));
+        html! { <button type="button" {class} aria-label={format!("{label} {name}")} title={label} {onclick}>{ text }</button> }
     };
+    let state = transfer.data_state();
     // An empty file is all there once done; `<progress max=0>` would show as indeterminate.
     let (max, value) = match transfer.size {
-        0 => (1, u64::from(transfer.data_state() == "done")),
+        0 => (1, u64::from(state == "done")),
         size => (size, transfer.bytes),
     };
-    let name = transfer.name.clone();
+    let offered = transfer.status == Status::Offered;
     html! {
         <li {key} class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
-            data-state={transfer.data_state()} data-direction={direction}>
+            data-state={state} data-direction={direction}>
             <span class="transfer-icon">{ icon(file_icon) }</span>
             <div class="transfer-body">
-                <div class="transfer-name" title={name.clone()}>{ &name }</div>
+                <div class="transfer-name" title={name.to_owned()}>{ name }</div>
                 <progress class="transfer-progress" max={max.to_string()} value={value.to_string()}
                     aria-label={format!("{name}: {}", transfer.amount_line())} />
                 <div class="transfer-meta">
                     <span class="transfer-status" aria-live="polite">{ transfer.status_line() }</span>
                     <span class="transfer-amount">{ transfer.amount_line() }</span>
                 </div>
+                if offered {
+                    <div class="transfer-answer">{ button(Request::Accept) }{ button(Request::Decline) }</div>
+                }
             </div>
-            if !transfer.is_finished() {
-                <button type="button" class="transfer-cancel" aria-label={format!("Cancel {name}")} title="Cancel"
-                    onclick={cancel}>{ "✕" }</button>
-            }
-            if let Some(url) = &transfer.download {
-                <a class="file-download" href={url.clone()} download={name.clone()}
-                    aria-label={format!("Save {name}")}>{ "Save" }</a>
-            }
+            <div class="transfer-actions">
+                if let Some(url) = &transfer.download {
+                    // Saved, never opened in place: `download` always, and the blob's type is a harmless one.
+                    <a class="file-download" href={url.clone()} download={name.to_owned()}
+                        aria-label={format!("Save {name}")}>{ "Save" }</a>
+                }
+                if transfer.is_finished() {
+                    { button(Request::Dismiss) }
+                } else if !offered {
+                    { button(Request::Cancel) }
+                }
+            </div>
         </li>
     }
 }

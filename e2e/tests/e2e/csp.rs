@@ -59,8 +59,8 @@ pub async fn the_page_has_a_strict_csp_and_refusals_are_seen() -> Result<()> {
 }
 
 /// Ada and Bob go through a whole call, each page recording CSP violations from its very start: they chat both
-/// ways, Ada sends Bob a file and it arrives, she opens the statistics and sees them live, shares her screen and
-/// Bob sees it, then both leave. Neither page recorded a violation, and neither console says anything was refused.
+/// ways, Ada sends Bob a file, he accepts it and it arrives, she opens the statistics and sees them live, shares her
+/// screen and Bob sees it, then both leave. Neither page recorded a violation, and neither console says anything was refused.
 pub async fn a_whole_call_breaks_no_content_security_policy() -> Result<()> {
     let relay = Relay::start().await?;
     let (ada, bob) = (Browser::launch("Ada").await?, Browser::launch("Bob").await?);
@@ -80,6 +80,7 @@ pub async fn a_whole_call_breaks_no_content_security_policy() -> Result<()> {
     let path = scratch.write("agenda.txt", "1. Slides\n2. Questions\n".repeat(200))?;
     let path = path.to_str().ok_or_else(|| Error::Check(format!("{} is not UTF-8", path.display())))?;
     ada.find(sel::FILE_INPUT).await?.send_keys(path).await.map_err(|e| Error::webdriver("Ada: pick agenda.txt", e))?;
+    bob.click(&format!("{}[data-direction=\"receive\"] {}", sel::TRANSFER, sel::TRANSFER_ACCEPT)).await?;
     wait_until("Bob has received agenda.txt", TIMEOUT, async || {
         let received = bob.eval_js(RECEIVED_FILES, Vec::new()).await?;
         Ok(received.as_array().is_some_and(|files| files.contains(&json!("agenda.txt"))))

@@ -1,11 +1,14 @@
-//! Files between people in a call, each on a data channel of its own: a big file arrives byte for byte, with progress
-//! on both sides; either side can cancel; an absurd file is refused with a reason; the sender's memory does not grow
-//! with the file.
+//! Files between people in a call, each on a data channel of its own: nothing arrives that the receiver did not
+//! accept (declined, or left unanswered, an offer moves no byte); a big file arrives byte for byte, with progress on
+//! both sides; either side can cancel; an absurd file is refused with a reason; the sender's memory does not grow
+//! with the file; a received file only downloads, and dismissing it releases it.
 
 use std::time::{Duration, Instant};
 
 use huddle_e2e::diagnostics::note;
-use huddle_e2e::spa::{new_room_id, selector as sel, tile_of, transfer_of, two_in_a_call, Person, TwoInACall};
+use huddle_e2e::spa::{
+    new_room_id, selector as sel, tile_of, transfer_of, two_in_a_call, two_in_a_call_with_bob_on, Person, TwoInACall,
+};
 use huddle_e2e::{
     artifacts, cdp, ensure, wait_for, wait_until, Browser, BrowserOptions, Error, Relay, Result, ScratchDir,
 };
@@ -17,6 +20,9 @@ use sha2::{Digest, Sha256};
 const BIG_BYTES: usize = 50 * 1024 * 1024;
 /// How long a big transfer may take; over loopback it takes a few seconds.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long an unanswered offer may stay offered before the receiver's page declines it: more than the SPA waits (its
+/// status line says how long), with room for a slow machine.
+const UNANSWERED_TIMEOUT: Duration = Duration::from_secs(120);
 /// Once garbage is collected, the sender's JavaScript heap (array buffers included) may have grown by less than this
 /// from sending [`BIG_BYTES`]. Its peak includes the slices read and not yet collected: it must stay under the file's
 /// size.
@@ -73,6 +79,12 @@ async fn wait_transfer_state(person: &Person, id: &str, state: &str, timeout: Du
         other => Err(Error::Check(format!("shown: {other:?}"))),
     })
     .await
+}
+
+/// `person` accepts the offer `id` once it shows, with a click on its Accept button.
+async fn accept(person: &Person, id: &str) -> Result<()> {
+    wait_transfer_state(person, id, "offered", TRANSFER_TIMEOUT).await?;
+    person.click(&format!("{} {}", transfer_of(id), sel::TRANSFER_ACCEPT)).await
 }
 
 /// Waits until `person` lists a transfer going `direction`; returns its id.
@@ -228,6 +240,14 @@ pub async fn a_big_file_arrives_intact_and_the_sender_stays_small() -> Result<()
     input.send_keys(path).await.map_err(|e| Error::webdriver("Ada: pick big.bin", e))?;
 
     let id = wait_new_transfer(&ada, "send").await?;
+    // Offered, and nothing moves until Bob accepts.
+    let offered = wait_transfer_state(&bob, &id, "offered", TRANSFER_TIMEOUT).await?;
+    ensure!(offered.status == "Ada offers you this file", "Bob's offer says {:?}", offered.status);
+    ensure!(offered.value == 0.0 && offered.download.is_none(), "Bob's offer shows {offered:?}");
+    let waiting = transfer(&ada, &id).await?.ok_or_else(|| Error::Check("Ada's transfer is gone".into()))?;
+    ensure!(waiting.status == "Waiting for Bob to accept…", "Ada's transfer says {:?}", waiting.status);
+    ensure!(waiting.value == 0.0, "Ada sent {} bytes before Bob accepted", waiting.value);
+    bob.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_ACCEPT)).await?;
     // A picture of it under way (or done, if it was quicker than the look).
     wait_until("Bob's copy of big.bin is 40% there", TRANSFER_TIMEOUT, async || {
         Ok(transfer(&bob, &id).await?.is_some_and(|t| t.state == "done" || t.value >= 0.4 * t.max))
@@ -314,6 +334,7 @@ pub async fn either_side_can_cancel_a_transfer() -> Result<()> {
     // Bob cancels.
     drop_file(&ada, &tile_of(&bob_id), "huge.iso", 1024).await?;
     let id = wait_new_transfer(&ada, "send").await?;
+    accept(&bob, &id).await?;
     wait_part_way(&bob, &id, "receiving").await?;
     wait_part_way(&ada, &id, "sending").await?;
     bob.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_CANCEL)).await?;
@@ -333,6 +354,7 @@ pub async fn either_side_can_cancel_a_transfer() -> Result<()> {
         Ok(transfers(&ada).await?.into_iter().find(|t| t.id != id).map(|t| t.id))
     })
     .await?;
+    accept(&bob, &second).await?;
     wait_part_way(&bob, &second, "receiving").await?;
     ada.click(&format!("{} {}", transfer_of(&second), sel::TRANSFER_CANCEL)).await?;
     let adas = wait_transfer_state(&ada, &second, "cancelled", TRANSFER_TIMEOUT).await?;
@@ -381,5 +403,221 @@ pub async fn a_file_over_4_gib_is_refused_with_a_reason() -> Result<()> {
     bob.wait_chat("Ada", "Too big, sorry").await?;
     let bobs: Vec<Value> = bob.eval_js(TRANSFERS, Vec::new()).await?.as_array().cloned().unwrap_or_default();
     ensure!(bobs.is_empty(), "Bob was shown {bobs:?}");
+    Ok(())
+}
+
+/// Makes a small file of `text` with the media type `type` in the page and drops it onto the element matching
+/// `selector`; returns its size.
+const DROP_TEXT_FILE: &str = r#"
+    const [selector, name, text, type] = arguments;
+    const target = document.querySelector(selector);
+    if (!target) return `nothing matches ${selector}`;
+    const file = new File([text], name, { type });
+    const data = new DataTransfer();
+    data.items.add(file);
+    for (const kind of ['dragenter', 'dragover', 'drop']) {
+      target.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }));
+    }
+    return file.size;
+"#;
+
+/// Reads a `blob:` URL from inside the page: `{ ok, type, size }`, `ok` false once the URL is revoked.
+const READ_BLOB: &str = r#"
+    const [url, done] = arguments;
+    fetch(url)
+      .then((response) => response.blob())
+      .then((blob) => done({ ok: true, type: blob.type, size: blob.size }))
+      .catch((error) => done({ ok: false, type: String(error), size: 0 }));
+"#;
+
+#[derive(Debug, Deserialize)]
+struct BlobRead {
+    ok: bool,
+    #[serde(rename = "type")]
+    kind: String,
+    size: u64,
+}
+
+async fn read_blob(person: &Person, url: &str) -> Result<BlobRead> {
+    let reply = person.eval_js_async(READ_BLOB, vec![json!(url)]).await?;
+    serde_json::from_value(reply.clone())
+        .map_err(|_| Error::Script { what: format!("{}: read {url}", person.name()), value: reply })
+}
+
+/// Ada offers Bob a file and Bob declines it: both say so, no byte moves, and the offer can no longer be accepted.
+/// Bob can then dismiss it.
+pub async fn a_declined_offer_transfers_nothing() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    drop_file(&ada, &tile_of(&bob_id), "holiday.mov", 64).await?;
+    let id = wait_new_transfer(&ada, "send").await?;
+    let offered = wait_transfer_state(&bob, &id, "offered", TRANSFER_TIMEOUT).await?;
+    ensure!(offered.status == "Ada offers you this file", "Bob's offer says {:?}", offered.status);
+    bob.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_DECLINE)).await?;
+    let bobs = wait_transfer_state(&bob, &id, "declined", TRANSFER_TIMEOUT).await?;
+    ensure!(bobs.status == "Declined", "Bob's declined offer says {:?}", bobs.status);
+    let adas = wait_transfer_state(&ada, &id, "declined", TRANSFER_TIMEOUT).await?;
+    ensure!(adas.status == "Declined by Bob", "Ada's declined offer says {:?}", adas.status);
+
+    // Bob's chat line travels behind anything his page sent Ada before it (an accept would have): once she has it,
+    // nothing was accepted, and nothing moved either way.
+    bob.send_chat("Not now, thanks").await?;
+    if !ada.chat_open().await? {
+        ada.click(sel::TOGGLE_CHAT).await?;
+    }
+    ada.wait_chat("Bob", "Not now, thanks").await?;
+    let adas = transfer(&ada, &id).await?;
+    ensure!(adas.as_ref().is_some_and(|t| t.state == "declined" && t.value == 0.0), "Ada's transfer: {adas:?}");
+    let bobs = transfer(&bob, &id).await?;
+    ensure!(
+        bobs.as_ref().is_some_and(|t| t.state == "declined" && t.value == 0.0 && t.download.is_none()),
+        "Bob's transfer: {bobs:?}"
+    );
+    for answer in [sel::TRANSFER_ACCEPT, sel::TRANSFER_DECLINE, sel::TRANSFER_CANCEL] {
+        ensure!(!bob.exists(&format!("{} {answer}", transfer_of(&id))).await?, "Bob's declined offer has {answer}");
+    }
+
+    // Over, so it can go.
+    bob.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_DISMISS)).await?;
+    bob.wait_gone(&transfer_of(&id)).await?;
+    ensure!(transfer(&ada, &id).await?.is_some(), "Bob's dismissing took Ada's line too");
+    Ok(())
+}
+
+/// Ada offers Bob a file and Bob does nothing: after a while his page declines it, saying why, and Ada's says Bob
+/// declined.
+pub async fn an_offer_left_unanswered_is_declined() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    drop_file(&ada, &tile_of(&bob_id), "minutes.bin", 1).await?;
+    let id = wait_new_transfer(&ada, "send").await?;
+    wait_transfer_state(&bob, &id, "offered", TRANSFER_TIMEOUT).await?;
+    let shown = Instant::now();
+    let bobs = wait_transfer_state(&bob, &id, "declined", UNANSWERED_TIMEOUT).await?;
+    let waited = shown.elapsed();
+    let adas = wait_transfer_state(&ada, &id, "declined", TRANSFER_TIMEOUT).await?;
+    println!("    an unanswered offer was declined {waited:.1?} after it showed");
+    // The line says how long the page waited. The offer showed a little before this test first saw it (a poll, a
+    // WebDriver round trip apart), so it was seen waiting that much less: allowed for, not a sooner decline.
+    let said = bobs
+        .status
+        .strip_prefix("Declined: not answered within ")
+        .and_then(|rest| rest.strip_suffix(" s"))
+        .and_then(|seconds| seconds.parse::<u64>().ok())
+        .ok_or_else(|| Error::Check(format!("Bob's unanswered offer says {:?}", bobs.status)))?;
+    let seen_late = Duration::from_secs(5);
+    ensure!(
+        waited + seen_late >= Duration::from_secs(said),
+        "Bob's page declined after {waited:?}, its line says {said} s"
+    );
+    ensure!(adas.status == "Declined by Bob", "Ada's offer says {:?}", adas.status);
+    ensure!((bobs.value, adas.value) == (0.0, 0.0), "bytes moved: Bob {bobs:?}, Ada {adas:?}");
+    ensure!(
+        !bob.exists(&format!("{} {}", transfer_of(&id), sel::TRANSFER_ACCEPT)).await?,
+        "Bob can still accept an offer his page declined"
+    );
+    Ok(())
+}
+
+/// Ada sends Bob a page (`text/html`) and he accepts it: its link downloads it (a `download` attribute) and its blob
+/// is not a page (`application/octet-stream`). Dismissing it takes it off Bob's list and releases the blob; Ada
+/// dismisses her own line.
+pub async fn dismissing_a_received_file_releases_it() -> Result<()> {
+    let relay = Relay::start().await?;
+    // Bob's page may read blob: URLs with `fetch`, which the Content-Security-Policy (`connect-src`) would refuse.
+    let bob = Browser::launch("Bob").await?;
+    cdp::execute(&bob, "Page.setBypassCSP", json!({ "enabled": true })).await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call_with_bob_on(&relay, bob).await?;
+    let page = "<!doctype html><script>document.title = 'Huddle runs me'</script>";
+    let size = ada
+        .eval_js(DROP_TEXT_FILE, vec![json!(tile_of(&bob_id)), json!("invite.html"), json!(page), json!("text/html")])
+        .await?;
+    ensure!(size == json!(page.len()), "Ada: dropping invite.html gave {size}");
+    let id = wait_new_transfer(&ada, "send").await?;
+    accept(&bob, &id).await?;
+    let received = wait_transfer_state(&bob, &id, "done", TRANSFER_TIMEOUT).await?;
+    ensure!(
+        received.download_name.as_deref() == Some("invite.html"),
+        "Bob's link downloads as {:?}",
+        received.download_name
+    );
+    let url = received.download.ok_or_else(|| Error::Check("Bob has no download link".into()))?;
+    let blob = read_blob(&bob, &url).await?;
+    ensure!(
+        blob.ok && blob.kind == "application/octet-stream" && blob.size == page.len() as u64,
+        "Bob's invite.html is {blob:?}"
+    );
+
+    bob.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_DISMISS)).await?;
+    bob.wait_gone(&transfer_of(&id)).await?;
+    let released = read_blob(&bob, &url).await?;
+    ensure!(!released.ok, "Bob's dismissed file can still be read: {released:?}");
+
+    wait_transfer_state(&ada, &id, "done", TRANSFER_TIMEOUT).await?;
+    ada.click(&format!("{} {}", transfer_of(&id), sel::TRANSFER_DISMISS)).await?;
+    ada.wait_gone(&transfer_of(&id)).await?;
+    ensure!(!ada.exists(sel::TRANSFER).await?, "Ada still lists a transfer");
+    Ok(())
+}
+
+/// Picks the option whose text is `arguments[1]` in the select `arguments[0]`, as a person would; returns its value.
+const PICK_OPTION_NAMED: &str = r#"
+    const [selector, text] = arguments;
+    const select = document.querySelector(selector);
+    const option = Array.from(select?.options ?? []).find((option) => option.textContent === text);
+    if (!option) return null;
+    select.value = option.value;
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+    return option.value;
+"#;
+
+/// What the settings show about files: the chosen limit's text, and what was received.
+const RECEIVE_SETTING: &str = r#"
+    const select = document.querySelector(arguments[0]);
+    return [select.selectedOptions[0].textContent, document.querySelector('#settings .field-note').textContent];
+"#;
+
+/// Bob lowers the bytes he receives per call in the settings (remembered for next time): Ada's file over it is
+/// declined with the reason on Bob's side and as declined on hers; a small one still arrives, and the settings count
+/// it.
+pub async fn a_file_over_the_bytes_per_call_is_declined_saying_so() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    bob.click(sel::TOGGLE_SETTINGS).await?;
+    bob.wait_for(sel::RECEIVE_LIMIT_SELECT).await?;
+    let shown = bob.eval_js(RECEIVE_SETTING, vec![json!(sel::RECEIVE_LIMIT_SELECT)]).await?;
+    ensure!(shown == json!(["2.0 GB", "0 B received in this call"]), "Bob's settings show {shown}");
+    let picked = bob.eval_js(PICK_OPTION_NAMED, vec![json!(sel::RECEIVE_LIMIT_SELECT), json!("256.0 MB")]).await?;
+    ensure!(picked == json!((256u64 << 20).to_string()), "Bob picked {picked}");
+    let stored = bob.eval_js("return localStorage.getItem('huddle.receive_limit');", Vec::new()).await?;
+    ensure!(stored == json!(json!(picked).to_string()), "Bob's choice is stored as {stored}");
+    bob.click("#close-settings").await?;
+
+    drop_file(&ada, &tile_of(&bob_id), "backup.tar", 300).await?;
+    let id = wait_new_transfer(&ada, "send").await?;
+    let adas = wait_transfer_state(&ada, &id, "declined", TRANSFER_TIMEOUT).await?;
+    ensure!(adas.status == "Declined by Bob", "Ada's offer says {:?}", adas.status);
+    // Bob's line has an id of his own (an offer refused by a rule may be malformed).
+    let bobs = transfers(&bob).await?;
+    let expected =
+        "Declined: backup.tar is 300.0 MB, more than the 256.0 MB left of the 256.0 MB you receive per call \
+                    (Settings)";
+    ensure!(
+        bobs.len() == 1 && bobs[0].state == "declined" && bobs[0].status == expected && bobs[0].value == 0.0,
+        "Bob shows {bobs:?}"
+    );
+    ensure!(!bob.exists(sel::TRANSFER_ACCEPT).await?, "Bob is asked about a file over his limit");
+
+    drop_file(&ada, &tile_of(&bob_id), "notes.bin", 1).await?;
+    let small = wait_for("Ada lists a second transfer", TRANSFER_TIMEOUT, async || {
+        Ok(transfers(&ada).await?.into_iter().find(|t| t.id != id).map(|t| t.id))
+    })
+    .await?;
+    accept(&bob, &small).await?;
+    wait_transfer_state(&bob, &small, "done", TRANSFER_TIMEOUT).await?;
+    bob.click(sel::TOGGLE_SETTINGS).await?;
+    bob.wait_for(sel::RECEIVE_LIMIT_SELECT).await?;
+    let shown = bob.eval_js(RECEIVE_SETTING, vec![json!(sel::RECEIVE_LIMIT_SELECT)]).await?;
+    ensure!(shown == json!(["256.0 MB", "1.0 MB received in this call"]), "Bob's settings show {shown}");
     Ok(())
 }
