@@ -412,7 +412,7 @@ impl Registry {
             }
         }
 
-        let name_key = name.uniqueness_key();
+        let name_key = crate::names::uniqueness_key(&name);
         let refusal = if room.peers.len() >= self.capacity {
             Some(JoinError::RoomFull(self.capacity))
         } else if room.peers.iter().any(|peer| peer.name_key == name_key) {
@@ -475,7 +475,7 @@ impl Registry {
                 old.close.request(huddle_common::close_code::REPLACED);
             }
         }
-        let name_key = name.uniqueness_key();
+        let name_key = crate::names::uniqueness_key(&name);
         let peer = Peer { id: peer_id, name, name_key, nonce, link: Link::Online(outbox.clone()) };
         // A peer resumed from another relay is no news to anyone.
         room.add(peer, !decision.resumed, &outbox, &welcome, early, &metrics);
