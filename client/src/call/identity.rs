@@ -20,8 +20,8 @@ pub fn colour(peer: &PeerId) -> u32 {
     hash % COLOURS
 }
 
-/// Up to two initials of `name`: the first letter of its first word and of its last (the stylesheet capitalizes
-/// them, knowing every script's case). A word without letters or digits (an emoji) gives its first character.
+/// Up to two initials of `name`: the first character of its first word and of its last, past any ASCII
+/// punctuation (the stylesheet capitalizes them, knowing every script's case).
 pub fn initials(name: &str) -> String {
     let mut words = name.split_whitespace();
     let first = words.next().map(initial);
@@ -29,10 +29,11 @@ pub fn initials(name: &str) -> String {
     first.into_iter().chain(last).collect()
 }
 
-/// A word's initial: its first letter or digit, else its first character, with the characters that belong to it
-/// (combining accents, a skin tone, the second half of a flag).
+/// A word's initial: its first character past any ASCII punctuation (or its first, if that is all it has), with
+/// the characters drawn with it (combining accents, a skin tone, the second half of a flag). ASCII only, because
+/// asking which characters are letters would bring Unicode's tables into the SPA for the odd "(Ada)".
 fn initial(word: &str) -> String {
-    let start = word.char_indices().find(|(_, c)| c.is_alphanumeric()).map_or(0, |(i, _)| i);
+    let start = word.char_indices().find(|(_, c)| !c.is_ascii_punctuation()).map_or(0, |(i, _)| i);
     let mut chars = word[start..].chars();
     let Some(first) = chars.next() else { return String::new() };
     let flag = is_regional_indicator(first);
@@ -74,6 +75,7 @@ mod tests {
         assert_eq!(initials("李雷"), "李");
         assert_eq!(initials("Дмитрий Иванов"), "ДИ");
         assert_eq!(initials("(Ada) Lovelace"), "AL");
+        assert_eq!(initials("Ada -"), "A-");
         assert_eq!(initials("🦊 Fox"), "🦊F");
     }
 
