@@ -255,8 +255,8 @@ pub enum JoinError {
     /// The room is at capacity.
     #[error("the room is full ({0} people)")]
     RoomFull(usize),
-    /// Someone in the room has that name already.
-    #[error("someone in this room is already called that")]
+    /// Someone in the room has that name already, or one that looks the same (`crate::names`).
+    #[error("someone in this room is already called that, or by a name that looks the same")]
     NameTaken,
     /// The shared registry (Redis) cannot be reached; nothing was changed.
     #[error("the relay cannot reach its shared room registry; try again in a moment")]

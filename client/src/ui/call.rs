@@ -292,8 +292,8 @@ fn control(
     }
 }
 
-/// Another person's tile (keyed by them): video (or their initial), name, mic/camera indicators, connection state,
-/// and a button to send them a file.
+/// Another person's tile (keyed by them): video (or their chip, large), chip and name, mic/camera indicators,
+/// connection state, and a button to send them a file.
 fn remote_tile(
     peer: &RemotePeer,
     stream: Option<web_sys::MediaStream>,
