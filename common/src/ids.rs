@@ -186,7 +186,7 @@ impl fmt::Display for InvalidName {
             InvalidName::TooLong => write!(f, "a name has at most {MAX_NAME_CHARS} characters"),
             InvalidName::ControlCharacter => f.write_str("a name cannot contain control characters or line breaks"),
             InvalidName::Invisible(c) => {
-                write!(f, "a name cannot contain invisible or blank characters, such as U+{:04X}", u32::from(*c))
+                write!(f, "a name cannot contain invisible or blank characters (this one has U+{:04X})", u32::from(*c))
             }
             InvalidName::Stray(c) => {
                 write!(f, "a name cannot contain U+{:04X} there: it has nothing to vary", u32::from(*c))
@@ -344,7 +344,7 @@ mod tests {
     fn invalid_names_say_which_character() {
         assert_eq!(
             DisplayName::parse("Ada\u{3164}").unwrap_err().to_string(),
-            "a name cannot contain invisible or blank characters, such as U+3164"
+            "a name cannot contain invisible or blank characters (this one has U+3164)"
         );
         assert_eq!(
             DisplayName::parse("Ada\u{FE0F}").unwrap_err().to_string(),
