@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+mod name_chars;
+
 /// RFC 4648 base32 alphabet, lowercase so links stay readable and case-insensitive input can be normalised.
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
@@ -154,7 +156,8 @@ impl fmt::Display for PeerId {
 /// The most characters a display name may have.
 pub const MAX_NAME_CHARS: usize = 32;
 
-/// A display name: what others see on a tile. Unique within a room, compared case-insensitively.
+/// A display name: what others see on a tile. Only visible characters (see [`InvalidName`]); unique within a room,
+/// where the relay compares names by what they look like (`server/src/names.rs`), not byte for byte.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct DisplayName(String);
@@ -166,9 +169,14 @@ pub enum InvalidName {
     Empty,
     /// More than [`MAX_NAME_CHARS`] characters.
     TooLong,
-    /// Control characters (newlines, escapes) and invisible formatting (zero-width, text-direction overrides)
-    /// have no place on a tile: they make names that look empty or like someone else's.
+    /// Control characters (newlines, escapes) have no place on a tile.
     ControlCharacter,
+    /// A character that draws nothing or a blank (zero-width, text-direction, fillers, tags): it makes names that
+    /// look empty or like someone else's.
+    Invisible(char),
+    /// A variation selector where there is nothing to vary (e.g. "Ada" + U+FE0F): invisible there, for the same
+    /// reason.
+    Stray(char),
 }
 
 impl fmt::Display for InvalidName {
@@ -176,7 +184,13 @@ impl fmt::Display for InvalidName {
         match self {
             InvalidName::Empty => f.write_str("a name cannot be empty"),
             InvalidName::TooLong => write!(f, "a name has at most {MAX_NAME_CHARS} characters"),
-            InvalidName::ControlCharacter => f.write_str("a name cannot contain control or invisible characters"),
+            InvalidName::ControlCharacter => f.write_str("a name cannot contain control characters or line breaks"),
+            InvalidName::Invisible(c) => {
+                write!(f, "a name cannot contain invisible or blank characters (this one has U+{:04X})", u32::from(*c))
+            }
+            InvalidName::Stray(c) => {
+                write!(f, "a name cannot contain U+{:04X} there: it has nothing to vary", u32::from(*c))
+            }
         }
     }
 }
@@ -191,9 +205,8 @@ impl DisplayName {
             Err(InvalidName::Empty)
         } else if name.chars().count() > MAX_NAME_CHARS {
             Err(InvalidName::TooLong)
-        } else if name.chars().any(|c| c.is_control() || is_invisible_format(c)) {
-            Err(InvalidName::ControlCharacter)
         } else {
+            name_chars::check(name)?;
             Ok(Self(name.to_owned()))
         }
     }
@@ -202,16 +215,6 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The form two names are compared in for uniqueness: "Ada" and "ada" cannot share a room.
-    pub fn uniqueness_key(&self) -> String {
-        self.0.to_lowercase()
-    }
-}
-
-/// Zero-width and text-direction formatting characters.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{00AD}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 impl<'de> Deserialize<'de> for DisplayName {
@@ -275,11 +278,77 @@ mod tests {
         assert_eq!(DisplayName::parse(&"é".repeat(MAX_NAME_CHARS)).unwrap().as_str().chars().count(), MAX_NAME_CHARS);
         assert_eq!(DisplayName::parse(&"x".repeat(MAX_NAME_CHARS + 1)), Err(InvalidName::TooLong));
         assert_eq!(DisplayName::parse("a\u{1b}[2J"), Err(InvalidName::ControlCharacter));
-        assert_eq!(DisplayName::parse("\u{200B}"), Err(InvalidName::ControlCharacter));
-        assert_eq!(DisplayName::parse("Ada\u{202E}evE"), Err(InvalidName::ControlCharacter));
+        assert_eq!(DisplayName::parse("Ada\u{2028}Lovelace"), Err(InvalidName::ControlCharacter));
+        assert_eq!(DisplayName::parse("\u{200B}"), Err(InvalidName::Invisible('\u{200B}')));
+        assert_eq!(DisplayName::parse("Ada\u{202E}evE"), Err(InvalidName::Invisible('\u{202E}')));
+    }
+
+    /// "Ada" with something unseen: each of these would show as "Ada" (or "Ada" and a blank) on a tile.
+    #[test]
+    fn names_with_invisible_or_blank_characters_are_refused() {
+        let refused = [
+            ("Ada\u{034F}", InvalidName::Invisible('\u{034F}')),
+            ("Ada\u{3164}", InvalidName::Invisible('\u{3164}')),
+            ("\u{3164}", InvalidName::Invisible('\u{3164}')),
+            ("Ada\u{2800}", InvalidName::Invisible('\u{2800}')),
+            ("Ada\u{180E}", InvalidName::Invisible('\u{180E}')),
+            ("Ada\u{061C}", InvalidName::Invisible('\u{061C}')),
+            ("\u{115F}Ada", InvalidName::Invisible('\u{115F}')),
+            ("Ada\u{1160}", InvalidName::Invisible('\u{1160}')),
+            ("Ada\u{FFA0}", InvalidName::Invisible('\u{FFA0}')),
+            ("Ada\u{17B4}", InvalidName::Invisible('\u{17B4}')),
+            ("Ada\u{E0041}", InvalidName::Invisible('\u{E0041}')),
+            ("Ada\u{FE00}", InvalidName::Invisible('\u{FE00}')),
+            ("Ada\u{00AD}", InvalidName::Invisible('\u{00AD}')),
+            // England's flag: a black flag and tag characters spelling "gbeng".
+            ("\u{1F3F4}\u{E0067}\u{E0062}\u{E0065}\u{E006E}\u{E0067}\u{E007F}", InvalidName::Invisible('\u{E0067}')),
+            ("Ada\u{FE0F}", InvalidName::Stray('\u{FE0F}')),
+            ("\u{FE0F}Ada", InvalidName::Stray('\u{FE0F}')),
+            ("Ada\u{FE0E}", InvalidName::Stray('\u{FE0E}')),
+            ("Ada\u{E0100}", InvalidName::Stray('\u{E0100}')),
+            ("A\u{200D}da", InvalidName::Invisible('\u{200D}')),
+            // Emoji ZWJ sequences (technologist) stay refused: see name_chars.rs.
+            ("\u{1F469}\u{200D}\u{1F4BB} Ada", InvalidName::Invisible('\u{200D}')),
+        ];
+        for (name, why) in refused {
+            assert_eq!(DisplayName::parse(name), Err(why), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn visible_names_in_any_script_and_emoji_are_accepted() {
+        let accepted = [
+            "José",
+            "Zoë",
+            "李雷",
+            "🦊 Fox",
+            "Ada Lovelace",
+            "Nguyễn Thị Ánh",
+            "محمد",
+            "Σωκράτης",
+            "Дмитрий",
+            "🇫🇷 Léa",
+            // Heart with emoji presentation (VS16), a keycap, a skin tone.
+            "\u{2764}\u{FE0F} Ada",
+            "1\u{FE0F}\u{20E3} Ada",
+            "\u{1F469}\u{1F3FD} Ada",
+            // An ideographic variation sequence: the registered glyph of 葛 in a family name.
+            "\u{845B}\u{E0100}飾",
+        ];
+        for name in accepted {
+            assert_eq!(DisplayName::parse(name).map(|n| n.as_str().to_owned()), Ok(name.to_owned()));
+        }
+    }
+
+    #[test]
+    fn invalid_names_say_which_character() {
         assert_eq!(
-            DisplayName::parse("Ada").unwrap().uniqueness_key(),
-            DisplayName::parse("ADA").unwrap().uniqueness_key()
+            DisplayName::parse("Ada\u{3164}").unwrap_err().to_string(),
+            "a name cannot contain invisible or blank characters (this one has U+3164)"
+        );
+        assert_eq!(
+            DisplayName::parse("Ada\u{FE0F}").unwrap_err().to_string(),
+            "a name cannot contain U+FE0F there: it has nothing to vary"
         );
     }
 }

@@ -241,7 +241,7 @@ impl Cluster {
             .arg(&self.id)
             .arg(conn)
             .arg(request.name.as_str())
-            .arg(request.name.uniqueness_key())
+            .arg(crate::names::uniqueness_key(&request.name))
             .arg(self.capacity)
             .arg(request.resume.map(|claim| claim.nonce.to_hex()).unwrap_or_default())
             .arg(request.nonce.to_hex())

@@ -13,6 +13,7 @@ mod connection;
 mod content_coding;
 pub mod decode;
 pub mod metrics;
+pub mod names;
 pub mod per_addr;
 mod rate_limit;
 pub mod registry;

@@ -255,8 +255,8 @@ pub enum JoinError {
     /// The room is at capacity.
     #[error("the room is full ({0} people)")]
     RoomFull(usize),
-    /// Someone in the room has that name already.
-    #[error("someone in this room is already called that")]
+    /// Someone in the room has that name already, or one that looks the same (`crate::names`).
+    #[error("someone in this room is already called that, or by a name that looks the same")]
     NameTaken,
     /// The shared registry (Redis) cannot be reached; nothing was changed.
     #[error("the relay cannot reach its shared room registry; try again in a moment")]
@@ -412,7 +412,7 @@ impl Registry {
             }
         }
 
-        let name_key = name.uniqueness_key();
+        let name_key = crate::names::uniqueness_key(&name);
         let refusal = if room.peers.len() >= self.capacity {
             Some(JoinError::RoomFull(self.capacity))
         } else if room.peers.iter().any(|peer| peer.name_key == name_key) {
@@ -475,7 +475,7 @@ impl Registry {
                 old.close.request(huddle_common::close_code::REPLACED);
             }
         }
-        let name_key = name.uniqueness_key();
+        let name_key = crate::names::uniqueness_key(&name);
         let peer = Peer { id: peer_id, name, name_key, nonce, link: Link::Online(outbox.clone()) };
         // A peer resumed from another relay is no news to anyone.
         room.add(peer, !decision.resumed, &outbox, &welcome, early, &metrics);

@@ -6,6 +6,7 @@ pub mod decimal;
 pub mod devices;
 pub mod error;
 pub mod ice;
+pub mod identity;
 pub mod negotiation;
 pub mod refusal;
 pub mod session;

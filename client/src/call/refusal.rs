@@ -6,7 +6,7 @@ use huddle_common::ErrorCode;
 use crate::call::state::Ending;
 
 /// What the lobby says under the name field when the name is taken.
-pub const NAME_TAKEN: &str = "Someone in this call already uses that name. Pick another.";
+pub const NAME_TAKEN: &str = "Someone in this call already uses that name, or one that looks the same. Pick another.";
 
 /// The reason to show under the lobby's name field when the call ends with `ending`, or `None` to end on the
 /// refusal screen. Only a refusal of the first join returns to the lobby: once the relay had admitted us

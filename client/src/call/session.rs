@@ -180,6 +180,11 @@ impl Session {
         self.outbox.pop_front()
     }
 
+    /// The name we join as.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Our id, once joined.
     pub fn me(&self) -> Option<&PeerId> {
         self.identity.as_ref().map(|(id, _)| id)

@@ -106,8 +106,13 @@ pub struct RemotePeer {
 pub enum Author {
     /// This person.
     Me,
-    /// Someone else, by the name they had then.
-    Peer(DisplayName),
+    /// Someone else: who (so the line is tied to their tile), and the name they had then.
+    Peer {
+        /// Their id.
+        id: PeerId,
+        /// Their name.
+        name: DisplayName,
+    },
 }
 
 /// One chat line.
@@ -370,7 +375,7 @@ impl CallState {
                 if text.trim().is_empty() || text.chars().count() > PeerMessage::MAX_CHAT_CHARS {
                     return;
                 }
-                let author = Author::Peer(peer.name.clone());
+                let author = Author::Peer { id: peer.id.clone(), name: peer.name.clone() };
                 self.chat.push(ChatLine { author, text });
                 if !self.chat_open {
                     self.unread += 1;
@@ -449,7 +454,7 @@ mod tests {
         assert_eq!(state.unread, 0);
         state.apply(Action::ChatSent("hello".into()));
         let authors: Vec<_> = state.chat.iter().map(|line| line.author.clone()).collect();
-        let ada = Author::Peer(DisplayName::parse("Ada").unwrap());
+        let ada = Author::Peer { id: "a".into(), name: DisplayName::parse("Ada").unwrap() };
         assert_eq!(authors, [ada.clone(), ada.clone(), ada, Author::Me]);
     }
 

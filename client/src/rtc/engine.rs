@@ -95,6 +95,11 @@ impl Engine {
         engine
     }
 
+    /// The name we joined as.
+    pub fn name(&self) -> String {
+        self.0.session.borrow().name().to_owned()
+    }
+
     /// What `peer` sends us.
     pub fn remote_stream(&self, peer: &PeerId) -> Option<MediaStream> {
         self.0.links.borrow().get(peer).map(|link| link.remote_stream())

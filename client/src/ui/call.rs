@@ -1,6 +1,6 @@
 //! The call screen: the grid of tiles, the controls and the chat panel.
 
-use huddle_common::RoomId;
+use huddle_common::{PeerId, RoomId};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::KeyboardEvent;
@@ -9,6 +9,7 @@ use yew::prelude::*;
 use crate::call::shortcuts::{command_for, Command, Press, SHORTCUTS};
 use crate::call::state::{Action, CallState, LinkState, Phase, RemotePeer};
 use crate::rtc::engine::Engine;
+use crate::ui::avatar::avatar;
 use crate::ui::chat::Chat;
 use crate::ui::controls::{device_toggle, share_link, Switch};
 use crate::ui::copy_link::CopyLink;
@@ -164,6 +165,7 @@ pub fn call(props: &CallProps) -> Html {
         .collect();
     let local_screen = engine.local_screen();
     let tiles = state.peers.len() + 1 + remote_screens.len() + usize::from(local_screen.is_some());
+    let my_name = engine.name();
     let screen_label = if state.sharing { "Stop sharing your screen" } else { "Share your screen" };
     let transfer_request = {
         let engine = engine.clone();
@@ -187,8 +189,8 @@ pub fn call(props: &CallProps) -> Html {
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">
                         <Video stream={Some(media.stream())} muted=true mirrored=true fill_toggle=true />
-                        if !state.camera_on { { avatar("You") } }
-                        { tile_label("You", state.mic_on, state.camera_on) }
+                        if !state.camera_on { { placeholder(state.me.as_ref(), &my_name) } }
+                        { tile_label(state.me.as_ref(), &my_name, "You", state.mic_on, state.camera_on) }
                     </div>
                     { for state.peers.iter().map(|peer| {
                         remote_tile(peer, engine.remote_stream(&peer.id), (*speaker).clone(), &file_sending.open)
@@ -229,7 +231,8 @@ pub fn call(props: &CallProps) -> Html {
                     peers={state.peers.iter().map(|peer| (peer.id.clone(), AttrValue::from(peer.name.to_string()))).collect::<Vec<_>>()} />
             }
             if state.chat_open {
-                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={on(Command::Chat)} />
+                <Chat lines={state.chat.clone()} on_send={send_chat} on_close={on(Command::Chat)}
+                    me={(state.me.clone(), AttrValue::from(my_name.clone()))} />
             }
             if state.settings_open {
                 <Settings engine={engine.clone()} speaker={(*speaker).clone()} {on_speaker} {on_notice}
@@ -289,8 +292,8 @@ fn control(
     }
 }
 
-/// Another person's tile (keyed by them): video (or their initial), name, mic/camera indicators, connection state,
-/// and a button to send them a file.
+/// Another person's tile (keyed by them): video (or their chip, large), chip and name, mic/camera indicators,
+/// connection state, and a button to send them a file.
 fn remote_tile(
     peer: &RemotePeer,
     stream: Option<web_sys::MediaStream>,
@@ -306,11 +309,11 @@ fn remote_tile(
         <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
             aria-label={name.clone()}>
             <Video {stream} {speaker} fill_toggle=true />
-            if !peer.camera_on { { avatar(&name) } }
+            if !peer.camera_on { { placeholder(Some(&peer.id), &name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>
             }
-            { tile_label(&name, peer.mic_on, peer.camera_on) }
+            { tile_label(Some(&peer.id), &name, &name, peer.mic_on, peer.camera_on) }
             <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
                 title={format!("Send a file to {name}")} onclick={send_file}>
                 { icon(Icon::Attach) }
@@ -319,11 +322,13 @@ fn remote_tile(
     }
 }
 
-/// A tile's name, with icons when the microphone or the camera is off.
-fn tile_label(name: &str, mic_on: bool, camera_on: bool) -> Html {
+/// A tile's name (`label`: "You" on our own) after the person's chip, with icons when the microphone or the camera
+/// is off.
+fn tile_label(peer: Option<&PeerId>, name: &str, label: &str, mic_on: bool, camera_on: bool) -> Html {
     html! {
         <div class="tile-label">
-            <span class="tile-name">{ name }</span>
+            { avatar(peer, name, false) }
+            <span class="tile-name">{ label }</span>
             if !mic_on {
                 <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">
                     { icon(Icon::MicOff) }
@@ -338,11 +343,9 @@ fn tile_label(name: &str, mic_on: bool, camera_on: bool) -> Html {
     }
 }
 
-/// A round initial shown instead of a camera picture (in capitals by the style sheet's `text-transform`, which
-/// knows every script's).
-fn avatar(name: &str) -> Html {
-    let initial: String = name.chars().next().map(String::from).unwrap_or_default();
-    html! { <div class="avatar" aria-hidden="true"><span>{ initial }</span></div> }
+/// The person's chip, large, instead of a camera picture.
+fn placeholder(peer: Option<&PeerId>, name: &str) -> Html {
+    html! { <div class="tile-placeholder" aria-hidden="true">{ avatar(peer, name, true) }</div> }
 }
 
 /// Properties of [`ShortcutHelp`].

@@ -1,10 +1,11 @@
 //! The chat side panel. Lines travel over the peers' data channels, never through the relay.
 
-use huddle_common::PeerMessage;
+use huddle_common::{PeerId, PeerMessage};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::call::state::{Author, ChatLine};
+use crate::ui::avatar::avatar;
 
 /// Properties of [`Chat`].
 #[derive(Properties, PartialEq)]
@@ -15,6 +16,8 @@ pub struct ChatProps {
     pub on_send: Callback<String>,
     /// Close the panel.
     pub on_close: Callback<MouseEvent>,
+    /// Our peer id and name, for the chip before our own lines.
+    pub me: (Option<PeerId>, AttrValue),
 }
 
 /// The chat panel.
@@ -66,12 +69,13 @@ pub fn chat(props: &ChatProps) -> Html {
                     <li class="chat-empty">{ "Messages go straight to the others, peer to peer." }</li>
                 }
                 { for props.lines.iter().map(|line| {
-                    let (author, mine) = match &line.author {
-                        Author::Me => ("You".to_owned(), true),
-                        Author::Peer(name) => (name.to_string(), false),
+                    let (author, mine, chip) = match &line.author {
+                        Author::Me => ("You".to_owned(), true, avatar(props.me.0.as_ref(), &props.me.1, false)),
+                        Author::Peer { id, name } => (name.to_string(), false, avatar(Some(id), name.as_str(), false)),
                     };
                     html! {
                         <li class={classes!("chat-message", mine.then_some("mine"))}>
+                            { chip }
                             <span class="chat-author">{ author }</span>
                             <span class="chat-text">{ &line.text }</span>
                         </li>

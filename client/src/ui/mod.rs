@@ -1,5 +1,6 @@
 //! Yew components: small presentational pieces and the screens made of them.
 
+pub mod avatar;
 pub mod call;
 pub mod call_state;
 pub mod chat;

@@ -53,6 +53,34 @@ async fn a_name_is_unique_within_a_room_regardless_of_case_but_not_across_rooms(
 }
 
 #[tokio::test]
+async fn a_name_that_looks_like_someone_elses_is_taken_and_an_invisible_one_is_invalid() {
+    let relay = relay(|_| {}).await;
+    let room = room();
+    let mut ada = Client::connect(relay.local_addr()).await;
+    ada.join(&room, "Ada").await;
+
+    let mut imposter = Client::connect(relay.local_addr()).await;
+    // Cyrillic А, full-width Ａ: the same letters to the eye.
+    for name in ["\u{410}da", "\u{FF21}da"] {
+        match imposter.try_join(&room, name, None).await {
+            ServerMessage::Error { code, .. } => assert_eq!(code, ErrorCode::NameTaken, "{name:?}"),
+            other => panic!("expected name_taken for {name:?}, got {other:?}"),
+        }
+    }
+    // "Ada" and a Hangul filler, which draws nothing.
+    match imposter.try_join(&room, "Ada\u{3164}", None).await {
+        ServerMessage::Error { code, message } => {
+            assert_eq!(code, ErrorCode::InvalidName);
+            assert!(message.contains("U+3164"), "says which character: {message}");
+        }
+        other => panic!("expected invalid_name, got {other:?}"),
+    }
+    // Accents make another name.
+    let joined = imposter.join(&room, "Adà").await;
+    assert_eq!(joined.peers.len(), 1);
+}
+
+#[tokio::test]
 async fn a_full_room_refuses_the_next_person_until_someone_leaves() {
     let relay = relay(|config| config.room_capacity = 2).await;
     let room = room();
