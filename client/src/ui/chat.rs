@@ -1,20 +1,34 @@
 //! The chat side panel. Lines travel over the peers' data channels, never through the relay.
+//!
+//! It renders what the history keeps (bounded, `call::chat`), each line keyed by its number and as a component of
+//! its own: a new line renders that line, not the ones before it.
+
+use std::rc::Rc;
 
 use huddle_common::PeerMessage;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::call::chat::ChatHistory;
 use crate::call::state::{Author, ChatLine};
 
 /// Properties of [`Chat`].
-#[derive(Properties, PartialEq)]
+#[derive(Properties)]
 pub struct ChatProps {
-    /// The conversation so far.
-    pub lines: Vec<ChatLine>,
+    /// The conversation's latest lines.
+    pub lines: Rc<ChatHistory>,
     /// Send a line.
     pub on_send: Callback<String>,
     /// Close the panel.
     pub on_close: Callback<MouseEvent>,
+}
+
+// By identity: the call state shares one history until a line is added, so a pointer says whether anything changed,
+// without comparing every line.
+impl PartialEq for ChatProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.lines, &other.lines) && self.on_send == other.on_send && self.on_close == other.on_close
+    }
 }
 
 /// The chat panel.
@@ -26,7 +40,7 @@ pub fn chat(props: &ChatProps) -> Html {
     // Keep the newest line in view.
     {
         let list = list.clone();
-        use_effect_with(props.lines.len(), move |_| {
+        use_effect_with(props.lines.written(), move |_| {
             if let Some(list) = list.cast::<web_sys::Element>() {
                 list.set_scroll_top(list.scroll_height());
             }
@@ -65,17 +79,11 @@ pub fn chat(props: &ChatProps) -> Html {
                 if props.lines.is_empty() {
                     <li class="chat-empty">{ "Messages go straight to the others, peer to peer." }</li>
                 }
-                { for props.lines.iter().map(|line| {
-                    let (author, mine) = match &line.author {
-                        Author::Me => ("You".to_owned(), true),
-                        Author::Peer(name) => (name.to_string(), false),
-                    };
-                    html! {
-                        <li class={classes!("chat-message", mine.then_some("mine"))}>
-                            <span class="chat-author">{ author }</span>
-                            <span class="chat-text">{ &line.text }</span>
-                        </li>
-                    }
+                if props.lines.trimmed() > 0 {
+                    <li class="chat-trimmed">{ "Older messages are not kept." }</li>
+                }
+                { for props.lines.lines().map(|(number, line)| html! {
+                    <ChatMessage key={number} line={Rc::clone(line)} />
                 }) }
             </ol>
             <form class="chat-form" onsubmit={on_submit}>
@@ -84,5 +92,34 @@ pub fn chat(props: &ChatProps) -> Html {
                 <button id="chat-send" type="submit" aria-label="Send">{ "Send" }</button>
             </form>
         </aside>
+    }
+}
+
+/// Properties of [`ChatMessage`].
+#[derive(Properties)]
+struct ChatMessageProps {
+    line: Rc<ChatLine>,
+}
+
+// A line never changes: the same line is the same pointer.
+impl PartialEq for ChatMessageProps {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.line, &other.line)
+    }
+}
+
+/// One line: rendered once, when it arrives.
+#[function_component(ChatMessage)]
+fn chat_message(props: &ChatMessageProps) -> Html {
+    let line = &props.line;
+    let (author, mine) = match &line.author {
+        Author::Me => ("You".to_owned(), true),
+        Author::Peer { name, .. } => (name.to_string(), false),
+    };
+    html! {
+        <li class={classes!("chat-message", mine.then_some("mine"))}>
+            <span class="chat-author">{ author }</span>
+            <span class="chat-text">{ &line.text }</span>
+        </li>
     }
 }
