@@ -8,6 +8,7 @@ pub mod devices;
 pub mod error;
 pub mod ice;
 pub mod negotiation;
+pub mod peer_input;
 pub mod refusal;
 pub mod session;
 pub mod shortcuts;
