@@ -45,12 +45,20 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-fn reduce(state: Rc<CallState>, action: Action) -> Rc<CallState> {
-    state.reduce(action)
+/// One action through the reducer, with the previous state still held while it runs, as Yew holds it.
+fn reduce(state: &Rc<CallState>, action: Action) -> Rc<CallState> {
+    Rc::clone(state).reduce(action)
 }
 
-fn millis(time: Duration) -> String {
-    format!("{:.3} ms", time.as_secs_f64() * 1e3)
+fn time(took: Duration) -> String {
+    let secs = took.as_secs_f64();
+    if secs >= 1.0 {
+        format!("{secs:.1} s")
+    } else if secs >= 1e-3 {
+        format!("{:.2} ms", secs * 1e3)
+    } else {
+        format!("{:.2} µs", secs * 1e6)
+    }
 }
 
 fn main() {
@@ -58,7 +66,7 @@ fn main() {
     let ada = PeerInfo { id: "ada".into(), name: DisplayName::parse("Ada").expect("a valid name") };
     let before = IN_USE.load(Ordering::Relaxed);
     let mut state = Rc::new(CallState::new(true, true));
-    state = reduce(state, Action::Joined { me: "me".into(), peers: vec![ada.clone()] });
+    state = reduce(&state, Action::Joined { me: "me".into(), peers: vec![ada.clone()] });
     let empty = IN_USE.load(Ordering::Relaxed) - before;
 
     // The longest line a receiver takes, all ASCII: as many bytes as characters.
@@ -69,7 +77,7 @@ fn main() {
     for i in 0..lines {
         let action = Action::FromPeer(ada.id.clone(), PeerMessage::Chat { text: text.clone() });
         let started = Instant::now();
-        state = reduce(state, action);
+        state = reduce(&state, action);
         let took = started.elapsed();
         flood += took;
         if i >= lines - chunk.min(lines) {
@@ -82,19 +90,19 @@ fn main() {
     let mut unrelated: Vec<Duration> = (0..101)
         .map(|_| {
             let started = Instant::now();
-            state = reduce(Rc::clone(&state), Action::ToggleSettings);
+            state = reduce(&state, Action::ToggleSettings);
             started.elapsed()
         })
         .collect();
     unrelated.sort();
 
     println!("chat flood through the call reducer: {lines} lines of {} bytes from one peer", text.len());
-    println!("  reducer time, all lines:          {}", millis(flood));
-    println!("  reducer time, the last {chunk} lines: {}", millis(last_chunk));
+    println!("  reducer time, all lines:          {}", time(flood));
+    println!("  reducer time, the last {chunk} lines: {}", time(last_chunk));
     println!(
         "  one unrelated action after them:  {} (median of 101; max {})",
-        millis(unrelated[50]),
-        millis(unrelated[100])
+        time(unrelated[50]),
+        time(unrelated[100])
     );
     println!("  memory held by the call state:    {:.1} MB ({} bytes before any chat)", held as f64 / 1e6, empty);
 }
