@@ -4,7 +4,6 @@
 //! the history behind an `Rc`, and the history holds each line behind one too: an action that is not about chat
 //! copies one pointer, and a new line copies the list of pointers (bounded), never the text.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 
 use huddle_common::{DisplayName, PeerId};
@@ -46,7 +45,7 @@ impl ChatLine {
 /// The latest chat lines, oldest first.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ChatHistory {
-    lines: VecDeque<Rc<ChatLine>>,
+    lines: Vec<Rc<ChatLine>>,
     /// The lines' weight (see [`ChatLine::weight`]).
     bytes: usize,
     /// How many lines were dropped to keep within the bounds: also the number of the first line held.
@@ -62,12 +61,16 @@ impl ChatHistory {
     /// Adds a line at the end, dropping the oldest lines past the bounds.
     pub fn push(&mut self, line: ChatLine) {
         self.bytes += line.weight();
-        self.lines.push_back(Rc::new(line));
-        while self.lines.len() > Self::MAX_LINES || (self.bytes > Self::MAX_BYTES && self.lines.len() > 1) {
-            let Some(oldest) = self.lines.pop_front() else { break };
-            self.bytes -= oldest.weight();
-            self.trimmed += 1;
+        self.lines.push(Rc::new(line));
+        // The oldest lines past the bounds go at once: the others' pointers shift once.
+        let mut gone = self.lines.len().saturating_sub(Self::MAX_LINES);
+        self.bytes -= self.lines[..gone].iter().map(|line| line.weight()).sum::<usize>();
+        while self.bytes > Self::MAX_BYTES && gone + 1 < self.lines.len() {
+            self.bytes -= self.lines[gone].weight();
+            gone += 1;
         }
+        self.lines.drain(..gone);
+        self.trimmed += gone as u64;
     }
 
     /// How many lines are kept.

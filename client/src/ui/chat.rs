@@ -1,7 +1,7 @@
 //! The chat side panel. Lines travel over the peers' data channels, never through the relay.
 //!
-//! It renders what the history keeps (bounded, `call::chat`), each line keyed by its number and as a component of
-//! its own: a new line renders that line, not the ones before it.
+//! It renders what the history keeps (bounded, `call::chat`), each line keyed by its number, and only when the
+//! history changed.
 
 use std::rc::Rc;
 
@@ -10,7 +10,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::call::chat::ChatHistory;
-use crate::call::state::{Author, ChatLine};
+use crate::call::state::Author;
 
 /// Properties of [`Chat`].
 #[derive(Properties)]
@@ -23,11 +23,13 @@ pub struct ChatProps {
     pub on_close: Callback<MouseEvent>,
 }
 
-// By identity: the call state shares one history until a line is added, so a pointer says whether anything changed,
-// without comparing every line.
+// By the history's identity alone: the call state shares one history until a line is added, so the pointer says
+// whether there is anything new to render. The callbacks are made anew on each render of the call screen, but each
+// does the same (send through the engine, dispatch to the call's reducer): comparing them would render every line
+// again on every action of the call.
 impl PartialEq for ChatProps {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.lines, &other.lines) && self.on_send == other.on_send && self.on_close == other.on_close
+        Rc::ptr_eq(&self.lines, &other.lines)
     }
 }
 
@@ -82,8 +84,17 @@ pub fn chat(props: &ChatProps) -> Html {
                 if props.lines.trimmed() > 0 {
                     <li class="chat-trimmed">{ "Older messages are not kept." }</li>
                 }
-                { for props.lines.lines().map(|(number, line)| html! {
-                    <ChatMessage key={number} line={Rc::clone(line)} />
+                { for props.lines.lines().map(|(number, line)| {
+                    let (author, mine) = match &line.author {
+                        Author::Me => ("You".to_owned(), true),
+                        Author::Peer { name, .. } => (name.to_string(), false),
+                    };
+                    html! {
+                        <li key={number} class={classes!("chat-message", mine.then_some("mine"))}>
+                            <span class="chat-author">{ author }</span>
+                            <span class="chat-text">{ &line.text }</span>
+                        </li>
+                    }
                 }) }
             </ol>
             <form class="chat-form" onsubmit={on_submit}>
@@ -92,34 +103,5 @@ pub fn chat(props: &ChatProps) -> Html {
                 <button id="chat-send" type="submit" aria-label="Send">{ "Send" }</button>
             </form>
         </aside>
-    }
-}
-
-/// Properties of [`ChatMessage`].
-#[derive(Properties)]
-struct ChatMessageProps {
-    line: Rc<ChatLine>,
-}
-
-// A line never changes: the same line is the same pointer.
-impl PartialEq for ChatMessageProps {
-    fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.line, &other.line)
-    }
-}
-
-/// One line: rendered once, when it arrives.
-#[function_component(ChatMessage)]
-fn chat_message(props: &ChatMessageProps) -> Html {
-    let line = &props.line;
-    let (author, mine) = match &line.author {
-        Author::Me => ("You".to_owned(), true),
-        Author::Peer { name, .. } => (name.to_string(), false),
-    };
-    html! {
-        <li class={classes!("chat-message", mine.then_some("mine"))}>
-            <span class="chat-author">{ author }</span>
-            <span class="chat-text">{ &line.text }</span>
-        </li>
     }
 }
