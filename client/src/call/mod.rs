@@ -1,6 +1,7 @@
 //! The call's logic, as plain Rust: what the screen shows, negotiation decisions, reconnect timing.
 
 pub mod backoff;
+pub mod chat;
 pub mod connect_gate;
 pub mod decimal;
 pub mod devices;
@@ -8,6 +9,7 @@ pub mod error;
 pub mod ice;
 pub mod identity;
 pub mod negotiation;
+pub mod peer_input;
 pub mod refusal;
 pub mod session;
 pub mod shortcuts;

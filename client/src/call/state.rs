@@ -1,8 +1,12 @@
 //! Everything the call screen shows, changed only through [`Action`]s: plain Rust, unit-tested natively, and the
 //! state behind Yew's `use_reducer` (through `ui::call_state`).
 
+use std::rc::Rc;
+
 use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 
+use crate::call::chat::ChatHistory;
+pub use crate::call::chat::{Author, ChatLine};
 use crate::call::ice::IceProblem;
 use crate::call::transfer::{TransferEvent, TransferList};
 
@@ -101,29 +105,6 @@ pub struct RemotePeer {
     pub media_revision: u32,
 }
 
-/// Who wrote a chat line.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Author {
-    /// This person.
-    Me,
-    /// Someone else: who (so the line is tied to their tile), and the name they had then.
-    Peer {
-        /// Their id.
-        id: PeerId,
-        /// Their name.
-        name: DisplayName,
-    },
-}
-
-/// One chat line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ChatLine {
-    /// Who wrote it.
-    pub author: Author,
-    /// What they wrote.
-    pub text: String,
-}
-
 /// The call screen's state.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CallState {
@@ -141,11 +122,11 @@ pub struct CallState {
     pub camera_on: bool,
     /// We share our screen.
     pub sharing: bool,
-    /// The chat so far.
-    pub chat: Vec<ChatLine>,
+    /// The chat's latest lines, shared by the states that have the same (an action copies the pointer).
+    pub chat: Rc<ChatHistory>,
     /// The chat panel is open.
     pub chat_open: bool,
-    /// Chat lines received while the panel was closed.
+    /// Chat lines received while the panel was closed, and still kept.
     pub unread: usize,
     /// The call statistics panel is open (it takes the chat's place beside the stage).
     pub stats_open: bool,
@@ -241,7 +222,7 @@ impl CallState {
             mic_on,
             camera_on,
             sharing: false,
-            chat: Vec::new(),
+            chat: Rc::default(),
             chat_open: false,
             unread: 0,
             stats_open: false,
@@ -314,7 +295,7 @@ impl CallState {
                 }
             }
             Action::FromPeer(from, message) => self.on_peer_message(from, message),
-            Action::ChatSent(text) => self.chat.push(ChatLine { author: Author::Me, text }),
+            Action::ChatSent(text) => self.add_chat(ChatLine { author: Author::Me, text }),
             Action::ToggleChat => {
                 self.chat_open = !self.chat_open;
                 if self.chat_open {
@@ -363,6 +344,14 @@ impl CallState {
         }
     }
 
+    /// Adds a line to the history: copies the history's list of lines if an earlier state still shares it (Yew's
+    /// reducer keeps the previous state), never the lines themselves.
+    fn add_chat(&mut self, line: ChatLine) {
+        Rc::make_mut(&mut self.chat).push(line);
+        // Lines dropped from the history are no longer there to read.
+        self.unread = self.unread.min(self.chat.len());
+    }
+
     fn on_peer_message(&mut self, from: PeerId, message: PeerMessage) {
         let Some(peer) = self.peer_mut(&from) else { return };
         match message {
@@ -375,11 +364,11 @@ impl CallState {
                 if text.trim().is_empty() || text.chars().count() > PeerMessage::MAX_CHAT_CHARS {
                     return;
                 }
-                let author = Author::Peer { id: peer.id.clone(), name: peer.name.clone() };
-                self.chat.push(ChatLine { author, text });
+                let author = Author::Peer { id: from, name: peer.name.clone() };
                 if !self.chat_open {
                     self.unread += 1;
                 }
+                self.add_chat(ChatLine { author, text });
             }
             // Files are the engine's business (`crate::rtc::transfer`); it never passes them on.
             PeerMessage::FileOffer(_)
@@ -453,7 +442,7 @@ mod tests {
         state.apply(Action::FromPeer("a".into(), PeerMessage::Chat { text: "open now".into() }));
         assert_eq!(state.unread, 0);
         state.apply(Action::ChatSent("hello".into()));
-        let authors: Vec<_> = state.chat.iter().map(|line| line.author.clone()).collect();
+        let authors: Vec<_> = state.chat.lines().map(|(_, line)| line.author.clone()).collect();
         let ada = Author::Peer { id: "a".into(), name: DisplayName::parse("Ada").unwrap() };
         assert_eq!(authors, [ada.clone(), ada.clone(), ada, Author::Me]);
     }
@@ -561,5 +550,86 @@ mod tests {
         state.apply(Action::Transfer(TransferEvent::Failed(key.clone(), "The connection was lost".into())));
         let transfer = state.transfers.get(&key).unwrap();
         assert_eq!((transfer.peer_name.as_str(), transfer.data_state()), ("Ada", "failed"));
+    }
+
+    fn chat_from(state: &mut CallState, peer: &str, text: &str) {
+        state.apply(Action::FromPeer(peer.into(), PeerMessage::Chat { text: text.into() }));
+    }
+
+    #[test]
+    fn a_line_is_tied_to_the_person_not_only_to_the_name() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        chat_from(&mut state, "a", "hi");
+        state.apply(Action::PeerLeft { peer: "a".into(), dropped: false });
+        // Someone else takes the name: the old line is still the first Ada's.
+        state.apply(Action::PeerJoined(info("b", "Ada")));
+        chat_from(&mut state, "b", "hello");
+        let ids: Vec<_> = state
+            .chat
+            .lines()
+            .map(|(_, line)| match &line.author {
+                Author::Peer { id, name } => (id.to_string(), name.to_string()),
+                Author::Me => unreachable!("only peers wrote"),
+            })
+            .collect();
+        assert_eq!(ids, [("a".to_owned(), "Ada".to_owned()), ("b".to_owned(), "Ada".to_owned())]);
+    }
+
+    #[test]
+    fn a_chat_flood_keeps_the_latest_lines_within_the_bounds_and_unread_counts_only_those() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        let flood = ChatHistory::MAX_LINES * 3;
+        for i in 0..flood {
+            chat_from(&mut state, "a", &format!("line {i}"));
+        }
+        assert_eq!(state.chat.len(), ChatHistory::MAX_LINES);
+        assert_eq!(state.chat.trimmed(), (flood - ChatHistory::MAX_LINES) as u64);
+        assert_eq!(state.unread, ChatHistory::MAX_LINES, "no more unread than there is to read");
+        let (_, newest) = state.chat.lines().next_back().unwrap();
+        assert_eq!(newest.text, format!("line {}", flood - 1));
+        state.apply(Action::ToggleChat);
+        assert_eq!(state.unread, 0);
+        // The longest lines: the byte bound keeps fewer of them.
+        let longest = "é".repeat(PeerMessage::MAX_CHAT_CHARS);
+        for _ in 0..ChatHistory::MAX_LINES {
+            chat_from(&mut state, "a", &longest);
+        }
+        assert!(state.chat.bytes() <= ChatHistory::MAX_BYTES);
+        assert!(state.chat.len() < ChatHistory::MAX_LINES);
+        assert_eq!(state.unread, 0, "the panel is open");
+    }
+
+    #[test]
+    fn unread_lines_trimmed_away_stop_counting_but_recent_ones_still_count() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        chat_from(&mut state, "a", "one");
+        chat_from(&mut state, "a", "two");
+        state.apply(Action::ToggleChat);
+        state.apply(Action::ToggleChat);
+        for _ in 0..ChatHistory::MAX_LINES - 2 {
+            state.apply(Action::ChatSent("mine".into()));
+        }
+        chat_from(&mut state, "a", "three");
+        assert_eq!(state.unread, 1);
+    }
+
+    #[test]
+    fn an_action_copies_the_chat_pointer_not_the_chat() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        for i in 0..ChatHistory::MAX_LINES {
+            chat_from(&mut state, "a", &i.to_string());
+        }
+        // As Yew's reducer does: a copy of the previous state, then the action.
+        let previous = state.clone();
+        state.apply(Action::ToggleSettings);
+        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: true, screen: false }));
+        assert!(Rc::ptr_eq(&previous.chat, &state.chat), "an unrelated action shares the history");
+        chat_from(&mut state, "a", "new");
+        assert!(!Rc::ptr_eq(&previous.chat, &state.chat));
+        // The new history shares every line it kept with the previous one.
+        let kept: Vec<_> = previous.chat.lines().skip(1).zip(state.chat.lines()).collect();
+        assert_eq!(kept.len(), ChatHistory::MAX_LINES - 1);
+        assert!(kept.iter().all(|((_, old), (_, new))| Rc::ptr_eq(old, new)));
+        assert_eq!(previous.chat.len(), ChatHistory::MAX_LINES, "the previous state is unchanged");
     }
 }

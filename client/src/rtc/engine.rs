@@ -16,6 +16,7 @@ use yew::Callback;
 
 use crate::call::connect_gate::ConnectGate;
 use crate::call::error::{Capture, DeviceLost, MediaError, NobodyToSendTo};
+use crate::call::peer_input::DropCounts;
 use crate::call::session::{Effect, Event, Session};
 use crate::call::state::Action;
 use crate::call::transfer::{Request, TransferKey};
@@ -113,6 +114,11 @@ impl Engine {
     /// Every peer connection, by peer, for the statistics panel.
     pub fn peer_connections(&self) -> Vec<(PeerId, web_sys::RtcPeerConnection)> {
         self.0.links.borrow().iter().map(|(peer, link)| (peer.clone(), link.connection().clone())).collect()
+    }
+
+    /// How many of `peer`'s data channel messages were dropped, and why (nothing once they left).
+    pub fn dropped_from(&self, peer: &PeerId) -> DropCounts {
+        self.0.links.borrow().get(peer).map(|link| link.dropped()).unwrap_or_default()
     }
 
     /// Our shared screen, if sharing.

@@ -21,15 +21,14 @@ use web_sys::{
 
 use crate::call::ice::IceProblem;
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
+use crate::call::peer_input::{DropCounts, Dropped, PeerInput, MAX_MESSAGE_BYTES};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
     add_track, event_handler, restart_ice, set_local_description_implicit, set_onicecandidateerror,
     set_username_fragment, username_fragment,
 };
 use crate::rtc::media::Screen;
-
-/// A data channel message longer than this is dropped unread.
-const MAX_PEER_MESSAGE_BYTES: usize = 16 * 1024;
+use crate::rtc::stats::now_ms;
 
 /// What a peer link reports to the call.
 pub enum LinkEvent {
@@ -80,6 +79,8 @@ pub struct PeerLink {
     id: PeerId,
     pc: RtcPeerConnection,
     channel: RefCell<Option<RtcDataChannel>>,
+    /// The gate for what the peer sends on that channel, and what it dropped.
+    input: Rc<RefCell<PeerInput>>,
     /// The peer's camera and microphone. Replaced by a new stream whenever its tracks change: a `<video>` given a
     /// stream that gains a track later does not always pick it up, a new stream always plays.
     remote: RefCell<MediaStream>,
@@ -215,6 +216,7 @@ impl PeerLink {
                 id,
                 pc: pc.clone(),
                 channel: RefCell::new(None),
+                input: Rc::default(),
                 remote: RefCell::new(MediaStream::new().expect("MediaStream constructor")),
                 remote_screen: RefCell::new(None),
                 work,
@@ -271,6 +273,11 @@ impl PeerLink {
             }
         }
         false
+    }
+
+    /// How many of the peer's messages were dropped (too big, too fast, malformed).
+    pub fn dropped(&self) -> DropCounts {
+        self.input.borrow().dropped()
     }
 
     /// The peer this connection is to.
@@ -406,12 +413,34 @@ impl PeerLink {
         let on_open =
             event_handler(&channel, RtcDataChannel::set_onopen, move |_: JsValue| report(LinkEvent::ChannelOpen));
         let report = Rc::clone(&self.report);
+        let (input, peer) = (Rc::clone(&self.input), self.id.clone());
         let on_message = event_handler(&channel, RtcDataChannel::set_onmessage, move |event: MessageEvent| {
-            let Some(text) = event.data().as_string() else { return };
-            if text.len() > MAX_PEER_MESSAGE_BYTES {
-                return;
-            }
-            if let Some(message) = PeerMessage::from_json(&text) {
+            let admitted = {
+                let mut input = input.borrow_mut();
+                let before = input.dropped().total();
+                let data = event.data();
+                let admitted = match data.dyn_ref::<js_sys::JsString>() {
+                    // Counted in UTF-16 units, each at least a byte of UTF-8: a string this long is too big before it
+                    // is copied out of JavaScript.
+                    Some(text) if text.length() as usize > MAX_MESSAGE_BYTES => {
+                        input.refuse(Dropped::TooBig);
+                        None
+                    }
+                    Some(text) => input.admit(&String::from(text), now_ms()).ok(),
+                    // This channel carries text; bytes are someone else's protocol.
+                    None => {
+                        input.refuse(Dropped::Malformed);
+                        None
+                    }
+                };
+                if before == 0 && input.dropped().total() > 0 {
+                    let note = format!("dropping messages from peer {peer}: see the call statistics");
+                    web_sys::console::warn_1(&note.into());
+                }
+                admitted
+            };
+            // The gate is released first: what the message leads to may ask it for its counts.
+            if let Some(message) = admitted {
                 report(LinkEvent::Message(message));
             }
         });

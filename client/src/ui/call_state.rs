@@ -11,7 +11,8 @@ impl Reducible for CallState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
-        let mut next = (*self).clone();
+        // A copy, unless nothing else holds the state; either way cheap, the chat being shared (`call::chat`).
+        let mut next = Rc::unwrap_or_clone(self);
         next.apply(action);
         Rc::new(next)
     }

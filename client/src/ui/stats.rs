@@ -13,6 +13,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::call::decimal::{fixed, trimmed};
+use crate::call::peer_input::DropCounts;
 use crate::call::stats::{format_kbps, format_ms, format_percent, PeerHistory, Sample, Sparkline, HISTORY};
 use crate::rtc::engine::Engine;
 use crate::rtc::stats::{now_ms, reports, snapshot};
@@ -39,6 +40,8 @@ pub struct StatsPanelProps {
 #[derive(Default)]
 struct Readings {
     peers: SmallMap<PeerId, PeerHistory>,
+    /// What each peer sent that was dropped (`call::peer_input`), as of the latest poll.
+    dropped: SmallMap<PeerId, DropCounts>,
     /// When the latest poll asked the browser, and when its reports arrived (the page's own work starting), until
     /// the render showing it is done.
     poll_times: Option<(f64, f64)>,
@@ -123,7 +126,9 @@ pub fn stats_panel(props: &StatsPanelProps) -> Html {
                 if props.peers.is_empty() {
                     <p class="stats-empty">{ "Statistics appear here once someone joins." }</p>
                 }
-                { for props.peers.iter().map(|(id, name)| peer_stats(id, name, readings.peers.get(id))) }
+                { for props.peers.iter().map(|(id, name)| {
+                    peer_stats(id, name, readings.peers.get(id), readings.dropped.get(id).copied().unwrap_or_default())
+                }) }
             </div>
             <p class="stats-footnote">{ "Last minute, updated every second while this panel is open." }</p>
         </aside>
@@ -158,6 +163,7 @@ fn poller(
             {
                 let mut readings = readings.borrow_mut();
                 readings.peers.retain(|peer, _| connections.iter().any(|(id, _)| id == peer));
+                readings.dropped = connections.iter().map(|(id, _)| (id.clone(), engine.dropped_from(id))).collect();
                 for ((peer, _), report) in connections.into_iter().zip(reports) {
                     match report {
                         Ok(report) => {
@@ -175,7 +181,7 @@ fn poller(
 }
 
 /// One peer's section (keyed by the peer).
-fn peer_stats(id: &PeerId, name: &AttrValue, history: Option<&PeerHistory>) -> Html {
+fn peer_stats(id: &PeerId, name: &AttrValue, history: Option<&PeerHistory>, dropped: DropCounts) -> Html {
     let empty = PeerHistory::default();
     let history = history.unwrap_or(&empty);
     let latest = history.latest().cloned().unwrap_or_default();
@@ -206,6 +212,12 @@ fn peer_stats(id: &PeerId, name: &AttrValue, history: Option<&PeerHistory>) -> H
                 <div><dt>{ "Resolution" }</dt><dd class="stats-resolution">{ resolution }</dd></div>
                 <div><dt>{ "Codec" }</dt><dd class="stats-codec">{ codec }</dd></div>
             </dl>
+            if let Some(dropped_text) = dropped.describe() {
+                <p class="stats-dropped" data-too-fast={dropped.too_fast.to_string()}
+                    data-malformed={dropped.malformed.to_string()} data-too-big={dropped.too_big.to_string()}>
+                    { format!("From {name}: {dropped_text}") }
+                </p>
+            }
         </section>
     }
 }

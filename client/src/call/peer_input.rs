@@ -1,0 +1,321 @@
+//! The gate every message from a peer's `huddle` data channel passes before the call acts on it: a peer can run any
+//! code, so what it sends is input, bounded and checked like the relay checks what clients send.
+//!
+//! A message is dropped, and counted, when it is too big (checked before it is read), when the peer sends faster
+//! than a person ever does (a token bucket for everything it sends, checked before parsing, and one per kind of
+//! message after), or when it is not a message this build knows. Nothing here can panic: the worst a peer gets is
+//! its messages dropped.
+
+use huddle_common::PeerMessage;
+
+/// The largest message taken, in bytes of UTF-8: room for the longest chat line in any script, with margin.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// How fast a bucket refills and how much it holds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rate {
+    /// Messages (or bytes) a second, on average.
+    pub per_sec: f64,
+    /// Messages (or bytes) at once, after a quiet while.
+    pub burst: f64,
+}
+
+/// Everything a peer sends, in messages: bounds the parsing, whatever the messages turn out to be. Above the sum of
+/// the kinds'.
+pub const ANY_RATE: Rate = Rate { per_sec: 60.0, burst: 150.0 };
+/// Everything a peer sends, in bytes: parsing a message of crafted JSON near the size bound takes milliseconds, so
+/// the bytes parsed are bounded too. A person's lines are far shorter, and far fewer.
+pub const ANY_BYTES_RATE: Rate = Rate { per_sec: 32.0 * 1024.0, burst: 64.0 * 1024.0 };
+/// Chat lines: a fast typist sends one or two a second; a burst covers a few quick ones after a pause.
+pub const CHAT_RATE: Rate = Rate { per_sec: 5.0, burst: 20.0 };
+/// Microphone, camera and screen state: one per change, and a held-down shortcut key toggles as fast as the
+/// keyboard repeats (about 30 a second).
+pub const MEDIA_STATE_RATE: Rate = Rate { per_sec: 40.0, burst: 80.0 };
+/// The files' messages on this channel (offer, accept, cancel): a handful per file, a few files at once.
+pub const FILE_RATE: Rate = Rate { per_sec: 10.0, burst: 40.0 };
+
+/// One token bucket, on the caller's clock (milliseconds).
+#[derive(Clone, Copy, Debug)]
+struct Bucket {
+    rate: Rate,
+    tokens: f64,
+    at_ms: f64,
+}
+
+impl Bucket {
+    fn full(rate: Rate) -> Self {
+        Bucket { rate, tokens: rate.burst, at_ms: f64::NEG_INFINITY }
+    }
+
+    /// Refills up to `now_ms`, then takes `amount` tokens; false when there are not as many. A clock that goes back
+    /// (or is not a number) refills nothing.
+    fn take(&mut self, amount: f64, now_ms: f64) -> bool {
+        if now_ms.is_finite() && now_ms > self.at_ms {
+            // From the start (-inf), the refill is infinite, and the bucket full.
+            let refill = (now_ms - self.at_ms) / 1e3 * self.rate.per_sec;
+            self.tokens = (self.tokens + refill).min(self.rate.burst);
+            self.at_ms = now_ms;
+        }
+        if self.tokens >= amount {
+            self.tokens -= amount;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Why a message was dropped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// Over [`MAX_MESSAGE_BYTES`].
+    TooBig,
+    /// Sent faster than the rate for everything, or for its kind.
+    TooFast,
+    /// Not text, not JSON, or not a message this build knows.
+    Malformed,
+}
+
+/// How many messages from one peer were dropped, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DropCounts {
+    /// Over the size bound.
+    pub too_big: u64,
+    /// Over a rate.
+    pub too_fast: u64,
+    /// Unreadable or unknown.
+    pub malformed: u64,
+}
+
+impl DropCounts {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.too_big.saturating_add(self.too_fast).saturating_add(self.malformed)
+    }
+
+    /// What the person is told, e.g. "12 messages dropped (too fast: 10, malformed: 2)"; None when nothing was.
+    pub fn describe(&self) -> Option<String> {
+        let total = self.total();
+        if total == 0 {
+            return None;
+        }
+        let reasons: Vec<String> =
+            [("too fast", self.too_fast), ("malformed", self.malformed), ("too big", self.too_big)]
+                .into_iter()
+                .filter(|(_, count)| *count > 0)
+                .map(|(reason, count)| format!("{reason}: {count}"))
+                .collect();
+        let noun = if total == 1 { "message" } else { "messages" };
+        Some(format!("{total} {noun} dropped ({})", reasons.join(", ")))
+    }
+
+    fn count(&mut self, reason: Dropped) {
+        let counter = match reason {
+            Dropped::TooBig => &mut self.too_big,
+            Dropped::TooFast => &mut self.too_fast,
+            Dropped::Malformed => &mut self.malformed,
+        };
+        *counter = counter.saturating_add(1);
+    }
+}
+
+/// The gate for one peer's `huddle` channel: its buckets and what it dropped.
+#[derive(Clone, Debug)]
+pub struct PeerInput {
+    any: Bucket,
+    any_bytes: Bucket,
+    chat: Bucket,
+    media_state: Bucket,
+    file: Bucket,
+    dropped: DropCounts,
+}
+
+impl Default for PeerInput {
+    fn default() -> Self {
+        PeerInput {
+            any: Bucket::full(ANY_RATE),
+            any_bytes: Bucket::full(ANY_BYTES_RATE),
+            chat: Bucket::full(CHAT_RATE),
+            media_state: Bucket::full(MEDIA_STATE_RATE),
+            file: Bucket::full(FILE_RATE),
+            dropped: DropCounts::default(),
+        }
+    }
+}
+
+impl PeerInput {
+    /// What was dropped so far.
+    pub fn dropped(&self) -> DropCounts {
+        self.dropped
+    }
+
+    /// Counts a message dropped before it reached [`PeerInput::admit`]: binary data on this text-only channel, or
+    /// a string the browser says is longer than [`MAX_MESSAGE_BYTES`] UTF-16 units (so at least as many bytes), not
+    /// copied out of JavaScript at all.
+    pub fn refuse(&mut self, reason: Dropped) {
+        self.dropped.count(reason);
+    }
+
+    /// Reads one text message that arrived at `now_ms`: the message, or why it was dropped (and counted).
+    pub fn admit(&mut self, text: &str, now_ms: f64) -> Result<PeerMessage, Dropped> {
+        let verdict = self.check(text, now_ms);
+        if let Err(reason) = verdict {
+            self.dropped.count(reason);
+        }
+        verdict
+    }
+
+    fn check(&mut self, text: &str, now_ms: f64) -> Result<PeerMessage, Dropped> {
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(Dropped::TooBig);
+        }
+        // Before parsing: a flood of junk costs its sender the bucket, and the receiver no parsing past it.
+        // Both buckets are asked (`&`, not `&&`): a message counts against each, whichever runs out first.
+        if !(self.any.take(1.0, now_ms) & self.any_bytes.take(text.len() as f64, now_ms)) {
+            return Err(Dropped::TooFast);
+        }
+        let message = PeerMessage::from_json(text).ok_or(Dropped::Malformed)?;
+        let bucket = match message {
+            PeerMessage::Chat { .. } => &mut self.chat,
+            PeerMessage::MediaState { .. } => &mut self.media_state,
+            PeerMessage::FileOffer(_)
+            | PeerMessage::FileAccept { .. }
+            | PeerMessage::FileEnd { .. }
+            | PeerMessage::FileCancel { .. } => &mut self.file,
+        };
+        if !bucket.take(1.0, now_ms) {
+            return Err(Dropped::TooFast);
+        }
+        Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(text: &str) -> String {
+        PeerMessage::Chat { text: text.into() }.to_json()
+    }
+
+    fn media(mic: bool) -> String {
+        PeerMessage::MediaState { mic, camera: true, screen: false }.to_json()
+    }
+
+    /// Sends `count` copies of `text` at `now_ms`; how many got through.
+    fn send_all(input: &mut PeerInput, text: &str, count: usize, now_ms: f64) -> usize {
+        (0..count).filter(|_| input.admit(text, now_ms).is_ok()).count()
+    }
+
+    #[test]
+    fn a_person_chatting_and_toggling_is_never_dropped() {
+        let mut input = PeerInput::default();
+        // Ten minutes of a busy person: a line every half second, mute toggled twice a second, a file now and then.
+        for tick in 0..1_200 {
+            let now = f64::from(tick) * 500.0;
+            assert!(input.admit(&chat("a line"), now).is_ok(), "line at {now} ms");
+            assert!(input.admit(&media(tick % 2 == 0), now).is_ok());
+            if tick % 20 == 0 {
+                let offer = PeerMessage::FileCancel { id: "k3".into() }.to_json();
+                assert!(input.admit(&offer, now).is_ok());
+            }
+        }
+        assert_eq!(input.dropped(), DropCounts::default());
+    }
+
+    #[test]
+    fn a_chat_flood_gets_the_burst_then_the_rate_and_is_counted() {
+        let mut input = PeerInput::default();
+        let line = chat("spam");
+        assert_eq!(send_all(&mut input, &line, 1_000, 0.0), CHAT_RATE.burst as usize);
+        // A second later: a second's worth of lines, no more.
+        assert_eq!(send_all(&mut input, &line, 1_000, 1_000.0), CHAT_RATE.per_sec as usize);
+        let dropped = input.dropped();
+        assert_eq!(dropped.too_fast, 2_000 - (CHAT_RATE.burst + CHAT_RATE.per_sec) as u64);
+        assert_eq!((dropped.malformed, dropped.too_big), (0, 0));
+    }
+
+    #[test]
+    fn each_kind_has_its_own_bucket() {
+        let mut input = PeerInput::default();
+        assert_eq!(send_all(&mut input, &chat("spam"), 100, 0.0), CHAT_RATE.burst as usize);
+        // Chat ran out; mute still gets through, and so does a file's message.
+        assert!(input.admit(&media(false), 0.0).is_ok());
+        assert!(input.admit(&PeerMessage::FileAccept { id: "a1".into() }.to_json(), 0.0).is_ok());
+    }
+
+    #[test]
+    fn junk_is_rate_limited_before_it_is_parsed() {
+        let mut input = PeerInput::default();
+        let junk = "{\"type\":\"nonsense\"}";
+        let through = (0..1_000).filter(|_| input.admit(junk, 0.0) == Err(Dropped::Malformed)).count();
+        assert_eq!(through, ANY_RATE.burst as usize, "only the burst is parsed");
+        let dropped = input.dropped();
+        assert_eq!((dropped.malformed, dropped.too_fast), (ANY_RATE.burst as u64, 1_000 - ANY_RATE.burst as u64));
+        // And the junk used up the budget for everything: a chat line now waits for the refill too.
+        assert_eq!(input.admit(&chat("hi"), 0.0), Err(Dropped::TooFast));
+        assert!(input.admit(&chat("hi"), 1_000.0).is_ok());
+    }
+
+    #[test]
+    fn big_messages_are_rate_limited_by_their_bytes() {
+        let mut input = PeerInput::default();
+        // Just under the size bound, and crafted to be slow to parse.
+        let mut junk = String::from("{");
+        for key in 0.. {
+            if junk.len() > MAX_MESSAGE_BYTES - 16 {
+                break;
+            }
+            junk.push_str(&format!("\"{key:04}\":0,"));
+        }
+        junk.push_str("\"type\":\"x\"}");
+        assert!(junk.len() <= MAX_MESSAGE_BYTES);
+        let burst = (ANY_BYTES_RATE.burst / junk.len() as f64) as usize;
+        let parsed = |input: &mut PeerInput, now_ms| {
+            (0..100).filter(|_| input.admit(&junk, now_ms) == Err(Dropped::Malformed)).count()
+        };
+        assert_eq!(parsed(&mut input, 0.0), burst, "only the burst's bytes are parsed");
+        assert_eq!(input.dropped().too_fast, 100 - burst as u64);
+        // Far fewer than the message rate allows: the bytes ran out.
+        assert!(burst < ANY_RATE.burst as usize);
+        // Refilled after a quiet while.
+        assert_eq!(parsed(&mut input, 2_000.0), burst);
+    }
+
+    #[test]
+    fn oversized_malformed_and_unknown_messages_are_dropped_and_counted() {
+        let mut input = PeerInput::default();
+        let huge = chat(&"x".repeat(MAX_MESSAGE_BYTES));
+        assert_eq!(input.admit(&huge, 0.0), Err(Dropped::TooBig));
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            "{\"type\":\"chat\"}",
+            "{\"type\":\"chat\",\"text\":7}",
+            "{\"type\":\"media_state\",\"mic\":\"yes\",\"camera\":true}",
+            "{\"type\":\"file_offer\",\"id\":\"a\",\"name\":\"x\",\"size\":-1}",
+            "{\"type\":\"chat\",\"text\":\"a\",\"text\":\"b\"}",
+            "{\"type\":\"from_the_future\"}",
+            &"[".repeat(10_000),
+        ] {
+            assert_eq!(input.admit(bad, 0.0), Err(Dropped::Malformed), "{bad:.40}");
+        }
+        input.refuse(Dropped::Malformed);
+        input.refuse(Dropped::TooBig);
+        assert_eq!(input.dropped(), DropCounts { too_big: 2, too_fast: 0, malformed: 11 });
+        assert_eq!(input.dropped().describe().as_deref(), Some("13 messages dropped (malformed: 11, too big: 2)"));
+        assert_eq!(DropCounts::default().describe(), None);
+    }
+
+    #[test]
+    fn a_clock_going_back_or_broken_gives_no_extra_tokens() {
+        let mut input = PeerInput::default();
+        let line = chat("spam");
+        assert_eq!(send_all(&mut input, &line, 100, 10_000.0), CHAT_RATE.burst as usize);
+        assert_eq!(send_all(&mut input, &line, 100, 0.0), 0);
+        assert_eq!(send_all(&mut input, &line, 100, f64::NAN), 0);
+        assert_eq!(send_all(&mut input, &line, 100, 10_000.0), 0);
+        assert_eq!(send_all(&mut input, &line, 100, 11_000.0), CHAT_RATE.per_sec as usize);
+    }
+}
