@@ -22,6 +22,7 @@ pub mod diagnostics;
 mod driver;
 mod error;
 pub mod harness;
+pub mod hostile;
 mod isolation;
 pub mod lobby_load;
 pub mod machine;

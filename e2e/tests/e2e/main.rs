@@ -10,6 +10,7 @@ mod controls;
 mod csp;
 mod devices;
 mod files;
+mod hostile;
 mod keys;
 mod lobby;
 mod refusals;
@@ -49,6 +50,10 @@ huddle_e2e::e2e_main! {
     files::a_big_file_arrives_intact_and_the_sender_stays_small,
     files::either_side_can_cancel_a_transfer,
     files::a_file_over_4_gib_is_refused_with_a_reason,
+    hostile::a_chat_flood_leaves_the_victim_responsive_and_small,
+    hostile::files_wait_for_accept_and_a_hundred_offers_stay_few,
+    hostile::a_received_html_file_only_downloads,
+    hostile::malformed_and_oversized_messages_change_nothing,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
