@@ -278,8 +278,8 @@ async fn channel_stats(person: &Person, peer: &str) -> Result<ChannelStats> {
 /// before, during and after. Each click shows within the 100 ms, measured in her page from the click's input
 /// event to the button's new state; her JS heap and wasm memory end up grown by less than the flood.
 pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()> {
-    let lines = match std::env::var("HUDDLE_E2E_lines") {
-        Ok(lines) => lines.parse().map_err(|_| Error::Check(format!("HUDDLE_E2E_lines={lines:?}")))?,
+    let lines = match std::env::var("HUDDLE_E2E_FLOOD_LINES") {
+        Ok(lines) => lines.parse().map_err(|_| Error::Check(format!("HUDDLE_E2E_FLOOD_LINES={lines:?}")))?,
         Err(_) => FLOOD_LINES,
     };
     let Scene { ada, mallory, ada_id, mallory_id, .. } = scene(false).await?;
