@@ -342,7 +342,14 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
         })
         .await;
         match arrived {
-            Ok(stats) => note(format!("Ada's huddle channel with Mallory: {stats:?} (before: {stats_before:?})")),
+            Ok(stats) => {
+                // The stats answer once Ada's page is free again, which is when it has handled the flood.
+                println!(
+                    "    Ada's page answers again {:.1} s after the flood started, all of it in her browser",
+                    flood_started.elapsed().as_secs_f64()
+                );
+                note(format!("Ada's huddle channel with Mallory: {stats:?} (before: {stats_before:?})"))
+            }
             Err(error) => outcome = Err(error),
         }
     }
