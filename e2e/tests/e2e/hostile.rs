@@ -620,15 +620,40 @@ pub async fn a_received_html_file_only_downloads() -> Result<()> {
         Error::Check(format!("no type recorded for Ada's {href} (was it made by URL.createObjectURL?)"))
     })?;
     let essence = blob_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    ensure!(
-        !ACTIVE_TYPES.contains(&essence.as_str()),
-        "Ada's invitation.html is a blob: of Huddle's origin typed {blob_type:?}: opened in a tab it is a page of Huddle's origin"
-    );
+    if ACTIVE_TYPES.contains(&essence.as_str()) {
+        let opened = open_in_new_tab(ada, &href).await.unwrap_or_else(|error| format!("could not be opened ({error})"));
+        return Err(Error::Check(format!(
+            "Ada's invitation.html is a blob: of Huddle's origin typed {blob_type:?}: opened in a new tab, {opened}"
+        )));
+    }
     ensure!(
         HARMLESS_TYPES.iter().any(|harmless| essence.starts_with(harmless)),
         "Ada's invitation.html is typed {blob_type:?}, not one of {HARMLESS_TYPES:?}"
     );
     Ok(())
+}
+
+/// What "Open link in new tab" does with `url` in `person`'s browser: the document's type, origin and whether the
+/// file's script ran (its title says so). Back in the first tab afterwards.
+async fn open_in_new_tab(person: &Person, url: &str) -> Result<String> {
+    let client = person.client();
+    let webdriver = |what: &'static str| move |error| Error::webdriver(format!("{}: {what}", person.name()), error);
+    let first = client.window().await.map_err(webdriver("read the window handle"))?;
+    let tab = client.new_window(true).await.map_err(webdriver("open a tab"))?.handle;
+    client.switch_to_window(tab).await.map_err(webdriver("switch to the new tab"))?;
+    let seen = match tokio::time::timeout(TIMEOUT, person.goto(url)).await {
+        Ok(Ok(())) => {
+            let page =
+                person.eval_js("return [document.contentType, location.origin, document.title];", Vec::new()).await?;
+            let ran = if page[2] == "hostile page ran" { "its script ran" } else { "its script did not run" };
+            format!("it is a {} document of {} and {ran}", page[0], page[1])
+        }
+        Ok(Err(error)) => format!("it did not open ({error})"),
+        Err(_) => format!("it had not opened after {TIMEOUT:?}"),
+    };
+    client.close_window().await.map_err(webdriver("close the tab"))?;
+    client.switch_to_window(first).await.map_err(webdriver("switch back"))?;
+    Ok(seen)
 }
 
 // ---- Malformed and oversized messages ----
@@ -676,9 +701,19 @@ fn garbage() -> Vec<Frame> {
     ]
 }
 
-/// Past what a Chromium sender normally allows (256 KiB): the hostile page raised the limit it reads from Ada's SDP.
+/// The largest messages a browser sends (Chromium's SCTP takes 256 KiB, `RTCSctpTransport.maxMessageSize`), and
+/// 10 MB ones, which the hostile page's own browser refuses to send: what reaches Ada is capped there, not by her.
 fn oversized() -> Vec<Frame> {
-    vec![Frame::ChatOfChars(10 * KIB * KIB), Frame::StringOfBytes(10 * KIB * KIB), Frame::Binary(10 * KIB * KIB)]
+    const MAX: usize = 256 * KIB;
+    vec![
+        // `{"type":"chat","text":"…"}` around the characters.
+        Frame::ChatOfChars(MAX - 26),
+        Frame::StringOfBytes(MAX),
+        Frame::Binary(MAX),
+        Frame::ChatOfChars(10 * KIB * KIB),
+        Frame::StringOfBytes(10 * KIB * KIB),
+        Frame::Binary(10 * KIB * KIB),
+    ]
 }
 
 /// What Ada sees of the call, to compare before and after.
