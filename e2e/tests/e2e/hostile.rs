@@ -287,7 +287,9 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
         Ok(lines) => lines.parse().map_err(|_| Error::Check(format!("HUDDLE_E2E_FLOOD_LINES={lines:?}")))?,
         Err(_) => FLOOD_LINES,
     };
-    let Scene { ada, mallory, ada_id, mallory_id, .. } = scene(false).await?;
+    // Borrowed, not moved out: the scene's relay must live as long as the test.
+    let scene = scene(false).await?;
+    let Scene { ada, mallory, ada_id, mallory_id, .. } = &scene;
     let short = TimeoutConfiguration::new(Some(BUSY_PAGE_WAIT), Some(BUSY_PAGE_WAIT), Some(Duration::ZERO));
     ada.client().update_timeouts(short).await.map_err(|e| Error::webdriver("Ada: shorten the timeouts", e))?;
     let memory_start: Memory =
@@ -298,14 +300,14 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
         (Some(x), Some(y)) => (x, y),
         _ => return Err(Error::Script { what: "where Ada's mute toggle is".into(), value: at }),
     };
-    let stats_before = channel_stats(&ada, &mallory_id).await?;
+    let stats_before = channel_stats(ada, mallory_id).await?;
 
     let mut clicks = Vec::new();
     let mut outcome = Ok(());
     for _ in 0..2 {
-        clicks.push(click_mute(&ada, at, clicks.len(), "before the flood".into()).await?);
+        clicks.push(click_mute(ada, at, clicks.len(), "before the flood".into()).await?);
     }
-    mallory.flood_chat(&ada_id, lines, FLOOD_CHARS).await?;
+    mallory.flood_chat(ada_id, lines, FLOOD_CHARS).await?;
     let flood_started = Instant::now();
     // Clicks spread over the flood: each once another share of it has been sent.
     for step in 1..=CLICKS_DURING {
@@ -323,7 +325,7 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
             flood_started.elapsed().as_secs_f64(),
             sent.sent
         );
-        match click_mute(&ada, at, clicks.len(), when).await {
+        match click_mute(ada, at, clicks.len(), when).await {
             Ok(click) => clicks.push(click),
             Err(error) => {
                 outcome = Err(error);
@@ -342,7 +344,7 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
     if outcome.is_ok() {
         // Every line has reached Ada's browser (whatever her page did with it) before the clicks after the flood.
         let arrived = wait_for("the whole flood reaches Ada's browser", FLOOD_TIMEOUT, async || {
-            let stats = channel_stats(&ada, &mallory_id).await?;
+            let stats = channel_stats(ada, mallory_id).await?;
             Ok((stats.received >= stats_before.received + flood.sent).then_some(stats))
         })
         .await;
@@ -360,7 +362,7 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
     }
     if outcome.is_ok() {
         for _ in 0..2 {
-            match click_mute(&ada, at, clicks.len(), "after the flood".into()).await {
+            match click_mute(ada, at, clicks.len(), "after the flood".into()).await {
                 Ok(click) => clicks.push(click),
                 Err(error) => {
                     outcome = Err(error);
