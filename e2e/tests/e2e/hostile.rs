@@ -30,7 +30,7 @@ const CLICKS_DURING: u64 = 4;
 /// How long the hostile page may take to push the whole flood out.
 const FLOOD_TIMEOUT: Duration = Duration::from_secs(60);
 /// Once garbage is collected, the victim's JS heap and wasm memory may each have grown by less than this over the
-/// flood: less than the flood itself (20,000 lines of 2,000 characters), so keeping it all fails.
+/// flood: less than the flood itself ([`FLOOD_LINES`] of [`FLOOD_CHARS`] characters), so keeping it all fails.
 const MAX_FLOOD_GROWTH: f64 = 32.0 * MIB;
 /// Offers the hostile peer makes at once.
 const OFFERS: usize = 100;
@@ -279,8 +279,8 @@ async fn channel_stats(person: &Person, peer: &str) -> Result<ChannelStats> {
         .map_err(|_| Error::Script { what: format!("{}: huddle channel stats of {peer}", person.name()), value: reply })
 }
 
-/// Mallory floods Ada's chat with 20,000 lines of 2,000 characters while Ada has the chat open; Ada clicks mute
-/// before, during and after. Each click shows within the 100 ms, measured in her page from the click's input
+/// Mallory floods Ada's chat ([`FLOOD_LINES`] lines of [`FLOOD_CHARS`]) while Ada has the chat open; Ada clicks mute
+/// before, during and after. Each click shows within the bound, measured in her page from the press's input
 /// event to the button's new state; her JS heap and wasm memory end up grown by less than the flood.
 pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()> {
     let lines = match std::env::var("HUDDLE_E2E_FLOOD_LINES") {
