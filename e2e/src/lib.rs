@@ -3,8 +3,8 @@
 //!
 //! The tests live in `tests/e2e/`, one binary with its own runner ([`harness`]); this library is what they use:
 //! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver,
-//! [`wait_until`] waits on a condition with a bounded timeout, and [`spa`] knows the SPA's UI contract (its
-//! selectors and flows). The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts, plus
+//! [`wait_until`] waits on a condition with a bounded timeout, [`spa`] knows the SPA's UI contract (its
+//! selectors and flows), and [`hostile`] is a peer that is not the SPA but code of its own. The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts, plus
 //! [`call_setup`]; the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
 //! link on loopback) and [`cdp`].
 //!
@@ -22,6 +22,7 @@ pub mod diagnostics;
 mod driver;
 mod error;
 pub mod harness;
+pub mod hostile;
 mod isolation;
 pub mod lobby_load;
 pub mod machine;

@@ -10,6 +10,7 @@ mod controls;
 mod csp;
 mod devices;
 mod files;
+mod hostile;
 mod keys;
 mod lobby;
 mod refusals;
@@ -53,6 +54,10 @@ huddle_e2e::e2e_main! {
     files::an_offer_left_unanswered_is_declined,
     files::dismissing_a_received_file_releases_it,
     files::a_file_over_the_bytes_per_call_is_declined_saying_so,
+    hostile::a_chat_flood_leaves_the_victim_responsive_and_small,
+    hostile::files_wait_for_accept_and_a_hundred_offers_stay_few,
+    hostile::a_received_html_file_only_downloads,
+    hostile::malformed_and_oversized_messages_change_nothing,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
