@@ -4,7 +4,10 @@
 //! A message is dropped, and counted, when it is too big (checked before it is read), when the peer sends faster
 //! than a person ever does (a token bucket for everything it sends, checked before parsing, and one per kind of
 //! message after), or when it is not a message this build knows. Nothing here can panic: the worst a peer gets is
-//! its messages dropped.
+//! its messages dropped. A peer past the rate for everything is a flood, which no person's Huddle sends: the page
+//! stops listening to that peer's channel for the rest of the connection, since even a dropped message costs the
+//! page a call into Huddle's code and the browser's work to deliver it, and a flood of them keeps the page from
+//! answering its person.
 
 use huddle_common::PeerMessage;
 
@@ -85,6 +88,8 @@ pub struct DropCounts {
     pub too_fast: u64,
     /// Unreadable or unknown.
     pub malformed: u64,
+    /// The peer flooded, and nothing more it sends on the channel is listened to.
+    pub ignored: bool,
 }
 
 impl DropCounts {
@@ -106,7 +111,8 @@ impl DropCounts {
                 .map(|(reason, count)| format!("{reason}: {count}"))
                 .collect();
         let noun = if total == 1 { "message" } else { "messages" };
-        Some(format!("{total} {noun} dropped ({})", reasons.join(", ")))
+        let ignored = if self.ignored { "; no longer listened to" } else { "" };
+        Some(format!("{total} {noun} dropped ({}){ignored}", reasons.join(", ")))
     }
 
     fn count(&mut self, reason: Dropped) {
@@ -128,6 +134,8 @@ pub struct PeerInput {
     media_state: Bucket,
     file: Bucket,
     dropped: DropCounts,
+    /// The last message was over the rate for everything: stop listening.
+    flooding: bool,
 }
 
 impl Default for PeerInput {
@@ -139,6 +147,7 @@ impl Default for PeerInput {
             media_state: Bucket::full(MEDIA_STATE_RATE),
             file: Bucket::full(FILE_RATE),
             dropped: DropCounts::default(),
+            flooding: false,
         }
     }
 }
@@ -149,11 +158,20 @@ impl PeerInput {
         self.dropped
     }
 
-    /// Counts a message dropped before it reached [`PeerInput::admit`]: binary data on this text-only channel, or
-    /// a string the browser says is longer than [`MAX_MESSAGE_BYTES`] UTF-16 units (so at least as many bytes), not
-    /// copied out of JavaScript at all.
-    pub fn refuse(&mut self, reason: Dropped) {
+    /// Counts a message dropped before it reached [`PeerInput::admit`], arrived at `now_ms`: binary data on this
+    /// text-only channel, or a string the browser says is longer than [`MAX_MESSAGE_BYTES`] UTF-16 units (so at
+    /// least as many bytes), not copied out of JavaScript at all. It still counts against the rate for everything.
+    pub fn refuse(&mut self, reason: Dropped, now_ms: f64) {
+        self.flooding = !self.any.take(1.0, now_ms);
         self.dropped.count(reason);
+    }
+
+    /// Whether the peer is flooding: true once its message went past the rate for everything; the page then stops
+    /// listening to it, and the counts say so.
+    pub fn take_flooding(&mut self) -> bool {
+        let flooding = std::mem::take(&mut self.flooding);
+        self.dropped.ignored |= flooding;
+        flooding
     }
 
     /// Reads one text message that arrived at `now_ms`: the message, or why it was dropped (and counted).
@@ -172,6 +190,7 @@ impl PeerInput {
         // Before parsing: a flood of junk costs its sender the bucket, and the receiver no parsing past it.
         // Both buckets are asked (`&`, not `&&`): a message counts against each, whichever runs out first.
         if !(self.any.take(1.0, now_ms) & self.any_bytes.take(text.len() as f64, now_ms)) {
+            self.flooding = true;
             return Err(Dropped::TooFast);
         }
         let message = PeerMessage::from_json(text).ok_or(Dropped::Malformed)?;
@@ -301,9 +320,9 @@ mod tests {
         ] {
             assert_eq!(input.admit(bad, 0.0), Err(Dropped::Malformed), "{bad:.40}");
         }
-        input.refuse(Dropped::Malformed);
-        input.refuse(Dropped::TooBig);
-        assert_eq!(input.dropped(), DropCounts { too_big: 2, too_fast: 0, malformed: 11 });
+        input.refuse(Dropped::Malformed, 0.0);
+        input.refuse(Dropped::TooBig, 0.0);
+        assert_eq!(input.dropped(), DropCounts { too_big: 2, too_fast: 0, malformed: 11, ignored: false });
         assert_eq!(input.dropped().describe().as_deref(), Some("13 messages dropped (malformed: 11, too big: 2)"));
         assert_eq!(DropCounts::default().describe(), None);
     }
@@ -317,5 +336,28 @@ mod tests {
         assert_eq!(send_all(&mut input, &line, 100, f64::NAN), 0);
         assert_eq!(send_all(&mut input, &line, 100, 10_000.0), 0);
         assert_eq!(send_all(&mut input, &line, 100, 11_000.0), CHAT_RATE.per_sec as usize);
+    }
+
+    #[test]
+    fn past_the_rate_for_everything_the_peer_is_flooding_once_per_message_over_it() {
+        let mut input = PeerInput::default();
+        let line = chat("hi");
+        // The chat bucket runs out first: over a kind's rate is not a flood.
+        for _ in 0..ANY_RATE.burst as usize {
+            let _ = input.admit(&line, 0.0);
+            assert!(!input.take_flooding());
+        }
+        assert_eq!(input.admit(&line, 0.0), Err(Dropped::TooFast));
+        assert!(input.take_flooding());
+        assert!(!input.take_flooding(), "said once");
+        // Junk that is never read counts against the same rate.
+        input.refuse(Dropped::Malformed, 0.0);
+        assert!(input.take_flooding());
+        let dropped = input.dropped();
+        assert!(dropped.ignored);
+        assert_eq!(
+            dropped.describe().as_deref(),
+            Some("132 messages dropped (too fast: 131, malformed: 1); no longer listened to")
+        );
     }
 }

@@ -423,16 +423,24 @@ impl PeerLink {
                     // Counted in UTF-16 units, each at least a byte of UTF-8: a string this long is too big before it
                     // is copied out of JavaScript.
                     Some(text) if text.length() as usize > MAX_MESSAGE_BYTES => {
-                        input.refuse(Dropped::TooBig);
+                        input.refuse(Dropped::TooBig, now_ms());
                         None
                     }
                     Some(text) => input.admit(&String::from(text), now_ms()).ok(),
                     // This channel carries text; bytes are someone else's protocol.
                     None => {
-                        input.refuse(Dropped::Malformed);
+                        input.refuse(Dropped::Malformed, now_ms());
                         None
                     }
                 };
+                if input.take_flooding() {
+                    // No person's Huddle sends this much: the rest of what this peer sends is not worth the page's
+                    // time, nor the browser's.
+                    if let Some(channel) = event.target().and_then(|target| target.dyn_into::<RtcDataChannel>().ok()) {
+                        channel.close();
+                    }
+                    web_sys::console::warn_1(&format!("peer {peer} flooded its channel: no longer listened to").into());
+                }
                 if before == 0 && input.dropped().total() > 0 {
                     let note = format!("dropping messages from peer {peer}: see the call statistics");
                     web_sys::console::warn_1(&note.into());

@@ -251,7 +251,7 @@ struct MemoryRecord {
 
 /// The `huddle` channel of `person`'s connection with `peer`, as its `getStats()` counts it (the network's count,
 /// whatever the page did with the messages).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 struct ChannelStats {
     #[serde(rename = "messagesReceived")]
     received: u64,
@@ -259,9 +259,19 @@ struct ChannelStats {
     sent: u64,
     #[serde(rename = "bytesReceived")]
     bytes_received: u64,
+    /// `open`, or `closing`/`closed` once either side closed it.
+    #[serde(default)]
+    state: String,
 }
 
 async fn channel_stats(person: &Person, peer: &str) -> Result<ChannelStats> {
+    channel_stats_if_any(person, peer)
+        .await?
+        .ok_or_else(|| Error::Check(format!("{}: no huddle channel with {peer} in the stats (closed)", person.name())))
+}
+
+/// The `huddle` channel's stats, None once the channel is gone from them (closed).
+async fn channel_stats_if_any(person: &Person, peer: &str) -> Result<Option<ChannelStats>> {
     const STATS: &str = r#"
         const [peer, done] = arguments;
         const pc = window.__huddle_pcs && window.__huddle_pcs.get(peer);
@@ -342,18 +352,27 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
     println!("    Mallory sent {} of {lines} lines in {flood_secs:.1?} s (error: {:?})", flood.sent, flood.error);
 
     if outcome.is_ok() {
-        // Every line has reached Ada's browser (whatever her page did with it) before the clicks after the flood.
-        let arrived = wait_for("the whole flood reaches Ada's browser", FLOOD_TIMEOUT, async || {
-            let stats = channel_stats(ada, mallory_id).await?;
-            Ok((stats.received >= stats_before.received + flood.sent).then_some(stats))
-        })
-        .await;
+        // The flood is over at Ada's browser (whatever her page did with it) before the clicks after the flood: every
+        // line has reached it, or Ada's page closed the channel (it stops listening to a peer that floods).
+        let arrived =
+            wait_for("the whole flood reaches Ada's browser, or she closes the channel", FLOOD_TIMEOUT, async || {
+                let Some(stats) = channel_stats_if_any(ada, mallory_id).await? else {
+                    return Ok(Some(ChannelStats { state: "closed".into(), ..stats_before }));
+                };
+                let over = stats.received >= stats_before.received + flood.sent || stats.state != "open";
+                Ok(over.then_some(stats))
+            })
+            .await;
         match arrived {
             Ok(stats) => {
                 // The stats answer once Ada's page is free again, which is when it has handled the flood.
                 println!(
-                    "    Ada's page answers again {:.1} s after the flood started, all of it in her browser",
-                    flood_started.elapsed().as_secs_f64()
+                    "    Ada's page answers again {:.1} s after the flood started; her channel with Mallory is {}, \
+                     {} of the {} lines arrived in her browser",
+                    flood_started.elapsed().as_secs_f64(),
+                    stats.state,
+                    stats.received - stats_before.received,
+                    flood.sent,
                 );
                 note(format!("Ada's huddle channel with Mallory: {stats:?} (before: {stats_before:?})"))
             }
