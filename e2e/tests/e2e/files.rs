@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use huddle_e2e::diagnostics::note;
+use huddle_e2e::page_memory;
 use huddle_e2e::spa::{
     new_room_id, selector as sel, tile_of, transfer_of, two_in_a_call, two_in_a_call_with_bob_on, Person, TwoInACall,
 };
@@ -113,52 +114,6 @@ const RECORD_PROGRESS: &str = r#"
     }).observe(document.body, { subtree: true, childList: true, attributes: true });
 "#;
 
-/// Collects garbage until memory settles: freed array buffers are only uncounted by the collection after the one that
-/// finds them dead, and that needs a turn of the event loop in between.
-const SETTLE: &str = r#"
-    const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-    const settle = async () => {
-      for (let i = 0; i < 3; i++) {
-        gc();
-        await tick();
-      }
-      return { heap: performance.memory.usedJSHeapSize, wasm: window.__huddle_wasm_memory.buffer.byteLength };
-    };
-"#;
-
-/// Starts sampling the page's memory every 10 ms, once it has settled.
-const SAMPLE_MEMORY: &str = r#"
-    const done = arguments[arguments.length - 1];
-    settle().then((start) => {
-      window.__memory = { start, peak: { ...start } };
-      window.__sampler = setInterval(() => {
-        window.__memory.peak.heap = Math.max(window.__memory.peak.heap, performance.memory.usedJSHeapSize);
-        window.__memory.peak.wasm = Math.max(window.__memory.peak.wasm, window.__huddle_wasm_memory.buffer.byteLength);
-      }, 10);
-      done(start);
-    });
-"#;
-
-/// Stops sampling; adds where memory settles afterwards.
-const MEMORY_PEAK: &str = r#"
-    const done = arguments[arguments.length - 1];
-    clearInterval(window.__sampler);
-    settle().then((end) => done({ ...window.__memory, end }));
-"#;
-
-#[derive(Debug, Deserialize)]
-struct Memory {
-    heap: f64,
-    wasm: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct MemoryRecord {
-    start: Memory,
-    peak: Memory,
-    end: Memory,
-}
-
 /// Makes a file of `mib` MiB in the page (one pseudo-random MiB, repeated: cheap even when huge) and drops it onto
 /// the element matching `selector`, as a person dragging it from their desktop would; returns its size.
 const DROP_FILE: &str = r#"
@@ -233,7 +188,7 @@ pub async fn a_big_file_arrives_intact_and_the_sender_stays_small() -> Result<()
     drop(bytes);
 
     bob.eval_js(RECORD_PROGRESS, Vec::new()).await?;
-    ada.eval_js_async(&format!("{SETTLE}{SAMPLE_MEMORY}"), Vec::new()).await?;
+    page_memory::start_sampling(&ada, 10).await?;
     let started = Instant::now();
     let input = ada.find(sel::FILE_INPUT).await?;
     let path = path.to_str().ok_or_else(|| Error::Check(format!("{} is not UTF-8", path.display())))?;
@@ -257,9 +212,7 @@ pub async fn a_big_file_arrives_intact_and_the_sender_stays_small() -> Result<()
     let received = wait_transfer_state(&bob, &id, "done", TRANSFER_TIMEOUT).await?;
     let took = started.elapsed();
     let sent = wait_transfer_state(&ada, &id, "done", TRANSFER_TIMEOUT).await?;
-    let memory: MemoryRecord =
-        serde_json::from_value(ada.eval_js_async(&format!("{SETTLE}{MEMORY_PEAK}"), vec![]).await?)
-            .map_err(|e| Error::Check(format!("Ada's memory: {e}")))?;
+    let memory = page_memory::stop_sampling(&ada).await?;
     bob.screenshot(artifacts::screenshot_path("file-transfer-done.png")).await?;
 
     // What each side showed on the way.

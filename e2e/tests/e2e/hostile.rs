@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use fantoccini::wd::TimeoutConfiguration;
 use huddle_e2e::diagnostics::note;
 use huddle_e2e::hostile::{Frame, HostilePeer, Offer, Payload, Site};
+use huddle_e2e::page_memory;
 use huddle_e2e::spa::{new_room_id, selector as sel, transfer_of, Person, Tile};
 use huddle_e2e::{cdp, ensure, wait_for, wait_until, Browser, BrowserOptions, Error, Relay, Result, TIMEOUT};
 use serde::Deserialize;
@@ -205,50 +206,6 @@ async fn click_mute(ada: &Person, at: (f64, f64), nth: usize, when: String) -> R
     }
 }
 
-/// Collects garbage until memory settles (see files.rs), and reads the JS heap and the wasm memory.
-const SETTLE: &str = r#"
-    const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-    const settle = async () => {
-      for (let i = 0; i < 3; i++) {
-        gc();
-        await tick();
-      }
-      return { heap: performance.memory.usedJSHeapSize, wasm: window.__huddle_wasm_memory.buffer.byteLength };
-    };
-"#;
-
-/// Settles, then samples the peaks every 100 ms.
-const START_SAMPLING: &str = r#"
-    const done = arguments[arguments.length - 1];
-    settle().then((start) => {
-      window.__memory = { start, peak: { ...start } };
-      window.__sampler = setInterval(() => {
-        window.__memory.peak.heap = Math.max(window.__memory.peak.heap, performance.memory.usedJSHeapSize);
-        window.__memory.peak.wasm = Math.max(window.__memory.peak.wasm, window.__huddle_wasm_memory.buffer.byteLength);
-      }, 100);
-      done(start);
-    });
-"#;
-
-const STOP_SAMPLING: &str = r#"
-    const done = arguments[arguments.length - 1];
-    clearInterval(window.__sampler);
-    settle().then((end) => done({ ...window.__memory, end }));
-"#;
-
-#[derive(Debug, Deserialize)]
-struct Memory {
-    heap: f64,
-    wasm: f64,
-}
-
-#[derive(Debug, Deserialize)]
-struct MemoryRecord {
-    start: Memory,
-    peak: Memory,
-    end: Memory,
-}
-
 /// The `huddle` channel of `person`'s connection with `peer`, as its `getStats()` counts it (the network's count,
 /// whatever the page did with the messages).
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -302,9 +259,7 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
     let Scene { ada, mallory, ada_id, mallory_id, .. } = &scene;
     let short = TimeoutConfiguration::new(Some(BUSY_PAGE_WAIT), Some(BUSY_PAGE_WAIT), Some(Duration::ZERO));
     ada.client().update_timeouts(short).await.map_err(|e| Error::webdriver("Ada: shorten the timeouts", e))?;
-    let memory_start: Memory =
-        serde_json::from_value(ada.eval_js_async(&format!("{SETTLE}{START_SAMPLING}"), vec![]).await?)
-            .map_err(|e| Error::Check(format!("Ada's memory: {e}")))?;
+    let memory_start = page_memory::start_sampling(ada, 100).await?;
     let at = ada.eval_js(RECORD_MUTE, Vec::new()).await?;
     let at = match (at[0].as_f64(), at[1].as_f64()) {
         (Some(x), Some(y)) => (x, y),
@@ -399,9 +354,7 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
     }
     outcome?;
 
-    let memory: MemoryRecord =
-        serde_json::from_value(ada.eval_js_async(&format!("{SETTLE}{STOP_SAMPLING}"), vec![]).await?)
-            .map_err(|e| Error::Check(format!("Ada's memory: {e}")))?;
+    let memory = page_memory::stop_sampling(ada).await?;
     note(format!("Ada's memory over the flood (started at {memory_start:?}): {memory:?}"));
     let heap_growth = memory.end.heap - memory.start.heap;
     let wasm_growth = memory.end.wasm - memory.start.wasm;
