@@ -387,7 +387,10 @@ fn server_signal() {
 
 #[test]
 fn server_error() {
-    let message = ServerMessage::error(ErrorCode::NameTaken, "someone in this room is already called \"Ada\"");
+    let message = ServerMessage::error(
+        ErrorCode::NameTaken,
+        "someone in this room is already called that, or by a name that looks the same",
+    );
     assert_golden("server_error", &message);
     assert_spa_reads("server_error", ServerMessage::from_json, &message);
 }
