@@ -3,9 +3,10 @@
 //! Names are compared by a key: NFKC (full-width "Ａda" and ligatures become their plain letters), case folding
 //! ("ADA", "Straße" and "STRASSE"), NFKC again (folding can leave a string unnormalized), then the skeleton of
 //! UTS #39, which drops default-ignorable code points and maps each character to the prototype of the characters
-//! it can be mistaken for (Cyrillic "А", Greek "Α" and Latin "A" alike). Two names with the same key would read
-//! the same on a tile, so the second is refused `name_taken`. Accents, other scripts and emoji keep their own
-//! shapes, so "José" and "Jose", or "李雷" and "🦊 Fox", stay distinct.
+//! it can be mistaken for (Cyrillic "А", Greek "Α" and Latin "A" alike); a run of spaces counts as one, as a page
+//! shows it. Two names with the same key would read the same on a tile, so the second is refused `name_taken`.
+//! Accents, other scripts and emoji keep their own shapes, so "José" and "Jose", or "李雷" and "🦊 Fox", stay
+//! distinct.
 //!
 //! The key is what Redis compares when relays share rooms (`cluster/join.lua`): every relay of a cluster must
 //! compute it alike, so relays of a version before this rule and after it should not share rooms for long (names
@@ -22,7 +23,9 @@ use unicode_normalization::UnicodeNormalization;
 pub fn uniqueness_key(name: &DisplayName) -> String {
     let compatible: String = name.as_str().nfkc().collect();
     let folded: String = CaseMapper::new().fold_string(&compatible).nfkc().collect();
-    unicode_security::skeleton(&folded).collect()
+    let skeleton: String = unicode_security::skeleton(&folded).collect();
+    // A page shows a run of spaces as one: "Ada  Lovelace" reads as "Ada Lovelace".
+    skeleton.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -73,6 +76,15 @@ mod tests {
         for name in look_alikes {
             assert_eq!(key(name), ada, "{name:?} should collide with Ada");
         }
+    }
+
+    #[test]
+    fn spaces_compare_as_a_page_shows_them() {
+        let ada = key("Ada Lovelace");
+        for name in ["Ada  Lovelace", "Ada\u{A0}Lovelace", "Ada\u{3000}Lovelace", "Ada \u{2003} Lovelace"] {
+            assert_eq!(key(name), ada, "{name:?} should collide with Ada Lovelace");
+        }
+        assert_ne!(key("AdaLovelace"), ada);
     }
 
     #[test]
