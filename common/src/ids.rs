@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 
 mod name_chars;
 
+pub use name_chars::is_invisible;
+
 /// RFC 4648 base32 alphabet, lowercase so links stay readable and case-insensitive input can be normalised.
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 

@@ -16,8 +16,8 @@ mod message;
 mod wire;
 
 pub use ids::{
-    DisplayName, InvalidName, InvalidPeerId, InvalidRoomId, PeerId, RoomId, MAX_NAME_CHARS, PEER_ID_CHARS,
-    ROOM_ID_CHARS,
+    is_invisible, DisplayName, InvalidName, InvalidPeerId, InvalidRoomId, PeerId, RoomId, MAX_NAME_CHARS,
+    PEER_ID_CHARS, ROOM_ID_CHARS,
 };
 pub use message::{
     ClientConfig, ClientMessage, ErrorCode, FileOffer, IceServer, IceTransportPolicy, Join, Joined, LeaveReason,

@@ -98,6 +98,7 @@
     const bytes = payloads.get(id);
     const file = openFileChannel(peer, id);
     await file.opened;
+    if (bytes.tiny) return sendTiny(file, bytes.tiny);
     for (let at = 0; at < bytes.length && file.channel.readyState === 'open'; at += CHUNK) {
       file.channel.send(bytes.subarray(at, at + CHUNK));
       file.info.sentBytes += Math.min(CHUNK, bytes.length - at);
@@ -111,10 +112,30 @@
     }
   }
 
+  // Not a file at all: `count` binary messages of `bytes` bytes each (0: empty), as fast as the channel takes them,
+  // for as long as it stays open; no `file_end`. Yields to the event loop now and then, so that a close is seen.
+  async function sendTiny(file, { count, bytes }) {
+    const chunk = new Uint8Array(bytes).fill(5);
+    for (let n = 0; n < count && file.channel.readyState === 'open'; n++) {
+      try {
+        file.channel.send(chunk);
+      } catch (_) {
+        break;
+      }
+      file.info.messages += 1;
+      file.info.sentBytes += bytes;
+      if (n % 256 === 255) {
+        if (file.channel.bufferedAmount > HIGH_WATER) await drained(file.channel);
+        else await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    }
+    file.info.tinyDone = true;
+  }
+
   function openFileChannel(peer, id) {
     const channel = peer.pc.createDataChannel(`file:${id}`);
     channel.binaryType = 'arraybuffer';
-    const info = { opened: false, closed: false, sentBytes: 0, ended: false, received: 0 };
+    const info = { opened: false, closed: false, sentBytes: 0, messages: 0, tinyDone: false, ended: false, received: 0 };
     peer.files.set(id, info);
     channel.addEventListener('close', () => (info.closed = true));
     channel.addEventListener('message', () => (info.received += 1));
@@ -272,11 +293,13 @@
     },
 
     // Sends `file_offer`s to `id`. An offer with `payload_bytes` has that many bytes ready, sent on `file:<id>` if
-    // the offer is accepted (with `payload_text`, those characters instead).
+    // the offer is accepted (with `payload_text`, those characters instead; with `payload_tiny` `{count, bytes}`,
+    // that many messages of that many bytes, and no end).
     offerFiles(id, offers) {
       const { channel } = peerOf(id);
       for (const offer of offers) {
-        if (offer.payload_text !== undefined) payloads.set(offer.id, encoder.encode(offer.payload_text));
+        if (offer.payload_tiny !== undefined) payloads.set(offer.id, { tiny: offer.payload_tiny });
+        else if (offer.payload_text !== undefined) payloads.set(offer.id, encoder.encode(offer.payload_text));
         else if (offer.payload_bytes !== undefined) payloads.set(offer.id, new Uint8Array(offer.payload_bytes).fill(7));
         channel.send(JSON.stringify({
           type: 'file_offer', id: offer.id, name: offer.name, size: offer.size, mime: offer.mime,

@@ -87,6 +87,14 @@ pub enum Payload {
     Filler(u64),
     /// This text, UTF-8.
     Text(String),
+    /// Not the file: `count` binary messages of `bytes` bytes each (0: empty messages), as fast as the channel takes
+    /// them and for as long as it stays open, and no `file_end`.
+    TinyChunks {
+        /// How many messages, at most.
+        count: u64,
+        /// Bytes in each.
+        bytes: u64,
+    },
 }
 
 impl Offer {
@@ -95,6 +103,9 @@ impl Offer {
         match &self.payload {
             Some(Payload::Filler(bytes)) => offer["payload_bytes"] = json!(bytes),
             Some(Payload::Text(text)) => offer["payload_text"] = json!(text),
+            Some(Payload::TinyChunks { count, bytes }) => {
+                offer["payload_tiny"] = json!({ "count": count, "bytes": bytes });
+            }
             None => {}
         }
         offer
@@ -180,6 +191,12 @@ pub struct FileChannel {
     /// Bytes handed to it.
     #[serde(rename = "sentBytes")]
     pub sent_bytes: u64,
+    /// Binary messages handed to it by [`Payload::TinyChunks`].
+    #[serde(default)]
+    pub messages: u64,
+    /// [`Payload::TinyChunks`] stopped: all sent, or the channel closed.
+    #[serde(default, rename = "tinyDone")]
+    pub tiny_done: bool,
     /// `file_end` was sent.
     pub ended: bool,
 }

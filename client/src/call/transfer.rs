@@ -6,11 +6,14 @@ use sha2::{Digest, Sha256};
 
 use crate::call::decimal::fixed;
 
-/// Bytes per data channel message: well under every browser's message size limit.
+/// Bytes per data channel message: well under every browser's message size limit. Every chunk of a file is exactly
+/// this long except the one that completes it ([`Receipt::add`]).
 pub const CHUNK_BYTES: usize = 64 * 1024;
 /// Bytes read from the file at a time (then sent as several chunks): fewer round trips to the browser's file reader,
-/// and still a constant, small amount of memory whatever the file's size.
+/// and still a constant, small amount of memory whatever the file's size. A whole number of chunks, so that only the
+/// file's last chunk is short.
 pub const READ_BYTES: u64 = 1024 * 1024;
+const _: () = assert!(READ_BYTES % CHUNK_BYTES as u64 == 0);
 /// The sender pauses while more than this waits in the channel's buffer...
 pub const HIGH_WATER_BYTES: u32 = 8 * 1024 * 1024;
 /// ...and resumes once it drains below this (the channel's `bufferedAmountLowThreshold`).
@@ -18,13 +21,19 @@ pub const LOW_WATER_BYTES: u32 = 2 * 1024 * 1024;
 /// A receiver holds at most this many received chunks as separate buffers before folding them into one `Blob`,
 /// which the browser may keep outside the page's heap.
 pub const FOLD_BYTES: u64 = 16 * 1024 * 1024;
+/// ...or once it holds this many, whatever their size: a second bound, should chunks ever be smaller.
+pub const FOLD_PARTS: u32 = (FOLD_BYTES / CHUNK_BYTES as u64) as u32;
 /// At most this many transfers are received at once; accepting another waits until one ends.
 pub const MAX_INCOMING: usize = 8;
 /// An offer nobody answers is declined after this long: time enough to notice it and decide, and neither the sender
 /// nor the list waits on it for the rest of the call.
 pub const OFFER_TIMEOUT_MS: u32 = 60_000;
+/// A sender gives up on an offer unanswered for [`OFFER_TIMEOUT_MS`] and this much more: the receiver declines it
+/// first, and a receiver that never answers at all does not keep the sender waiting.
+pub const OFFER_MARGIN_MS: u32 = 15_000;
 /// Offers from one peer waiting for an answer at once, and offers from one peer refused by a rule and still listed.
 /// A peer offering more is declined without a line (and counted): one person cannot fill the list with questions.
+/// A sender keeps at most this many offers to one person outstanding and queues the rest ([`offers_to_send`]).
 pub const MAX_PENDING_PER_PEER: usize = 3;
 /// Finished transfers kept in the list (and their files in memory); the oldest go first when more finish.
 pub const MAX_FINISHED_KEPT: usize = 20;
@@ -254,6 +263,18 @@ pub fn receive_limit(stored: Option<&str>) -> u64 {
         .unwrap_or(DEFAULT_RECEIVE_LIMIT)
 }
 
+/// Whether to fold the received chunks into one `Blob` now: they hold [`FOLD_BYTES`] or are [`FOLD_PARTS`] many.
+pub fn should_fold(unfolded_bytes: u64, parts: u32) -> bool {
+    unfolded_bytes >= FOLD_BYTES || parts >= FOLD_PARTS
+}
+
+/// How many of the `queued` offers to one person a sender may send now, with `outstanding` offers to them not
+/// answered yet: at most [`MAX_PENDING_PER_PEER`] are outstanding, so an honest sender never trips the receiver's
+/// rule (nor the rate of file messages the receiver's gate allows).
+pub fn offers_to_send(outstanding: usize, queued: usize) -> usize {
+    queued.min(MAX_PENDING_PER_PEER.saturating_sub(outstanding))
+}
+
 /// Whether `id` is a transfer id: 1 to 32 characters of `0`-`9` and `a`-`z`.
 pub fn valid_id(id: &str) -> bool {
     (1..=FileOffer::MAX_ID_CHARS).contains(&id.len())
@@ -281,12 +302,13 @@ pub fn new_id(mut random: u64) -> String {
 }
 
 /// A name safe to show and to save under: path separators become `_` (so it can never name a directory), control
-/// and invisible formatting characters are dropped, surrounding spaces and dots are trimmed, and it is cut to 200
+/// characters and characters that draw nothing (the display names' rule, [`huddle_common::is_invisible`]: Hangul
+/// fillers, tag characters, zero-width and direction controls…) are dropped, surrounding spaces and dots are trimmed, and it is cut to 200
 /// characters (keeping the extension). Empty, `.` or `..` becomes `file`.
 pub fn sanitize_name(name: &str) -> String {
     let cleaned: String = name
         .chars()
-        .filter(|c| !c.is_control() && !is_invisible(*c))
+        .filter(|c| !c.is_control() && !huddle_common::is_invisible(*c))
         .map(|c| if matches!(c, '/' | '\\' | ':') { '_' } else { c })
         .collect();
     let trimmed = cleaned.trim_matches(|c: char| c.is_whitespace() || c == '.');
@@ -305,11 +327,6 @@ pub fn sanitize_name(name: &str) -> String {
         }
         None => format!("{}…", trimmed.chars().take(MAX_NAME_CHARS - 1).collect::<String>()),
     }
-}
-
-/// Zero-width and text-direction characters, which can make a name look like another (`exe.pdf` shown as `fdp.exe`).
-fn is_invisible(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The type a received file's `Blob` gets from the type its sender gave: the same when it is on the allowlist of
@@ -400,6 +417,12 @@ pub enum ReceiveError {
         /// The file name.
         name: String,
     },
+    /// A chunk that is not [`CHUNK_BYTES`] long and does not complete the file (Huddle sends no other).
+    #[error("{name} arrived damaged: its sender sent a piece of the wrong size")]
+    BadChunk {
+        /// The file name.
+        name: String,
+    },
     /// A text message on the file's channel that is not this transfer's `file_end` or `file_cancel`.
     #[error("{name} arrived damaged: its sender sent something that is not part of a file")]
     Malformed {
@@ -435,11 +458,17 @@ impl Receipt {
         Receipt { name: name.to_owned(), expected, received: 0, hasher: Sha256::new() }
     }
 
-    /// Counts and hashes the next bytes; more than offered is an error.
+    /// Counts and hashes the next chunk. More than offered is an error, and so is a chunk that is not exactly
+    /// [`CHUNK_BYTES`] long unless it completes the file: so every chunk held costs its full size, and a peer cannot
+    /// send a stream of empty or tiny ones.
     pub fn add(&mut self, bytes: &[u8]) -> Result<(), ReceiveError> {
         let received = self.received + bytes.len() as u64;
         if received > self.expected {
             return Err(ReceiveError::TooLong { name: self.name.clone() });
+        }
+        let completes = received == self.expected && !bytes.is_empty();
+        if bytes.len() != CHUNK_BYTES && !completes {
+            return Err(ReceiveError::BadChunk { name: self.name.clone() });
         }
         self.received = received;
         self.hasher.update(bytes);
@@ -537,6 +566,8 @@ pub struct TransferKey {
 pub enum Status {
     /// Offered to us: waiting for this person to accept or decline it.
     Offered,
+    /// To be offered by us once the other person has answered some of the offers we made them.
+    Queued,
     /// Offered by us and not answered yet; or accepted by us, and the bytes have not started.
     Waiting,
     /// The bytes are moving.
@@ -552,6 +583,18 @@ pub enum Status {
     Declined(Declined),
     /// Went wrong, and why (for people).
     Failed(String),
+    /// An offer (either way) that was never answered.
+    NoAnswer(NoAnswer),
+}
+
+/// Why an offer was never answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// The other person left the call while it waited.
+    PeerLeft,
+    /// We offered it, and the receiver neither accepted nor declined it within [`OFFER_TIMEOUT_MS`] and
+    /// [`OFFER_MARGIN_MS`].
+    TimedOut,
 }
 
 /// Why an offer was not accepted.
@@ -594,20 +637,21 @@ impl Transfer {
 
     /// Whether it is over (done, cancelled, declined or failed): nothing changes it any more, and it can be dismissed.
     pub fn is_finished(&self) -> bool {
-        !matches!(self.status, Status::Offered | Status::Waiting | Status::Moving)
+        !matches!(self.status, Status::Offered | Status::Queued | Status::Waiting | Status::Moving)
     }
 
-    /// The state as the page's `data-state` says it: `offered`, `sending`, `receiving`, `done`, `cancelled`,
-    /// `declined` or `failed`.
+    /// The state as the page's `data-state` says it: `offered`, `queued`, `sending`, `receiving`, `done`,
+    /// `cancelled`, `declined` or `failed`.
     pub fn data_state(&self) -> &'static str {
         match (&self.status, self.key.direction) {
             (Status::Offered, _) => "offered",
+            (Status::Queued, _) => "queued",
             (Status::Waiting | Status::Moving, Direction::Send) => "sending",
             (Status::Waiting | Status::Moving, Direction::Receive) => "receiving",
             (Status::Done, _) => "done",
             (Status::Cancelled { .. }, _) => "cancelled",
             (Status::Declined(_), _) => "declined",
-            (Status::Failed(_), _) => "failed",
+            (Status::Failed(_) | Status::NoAnswer(_), _) => "failed",
         }
     }
 
@@ -617,6 +661,7 @@ impl Transfer {
         let sending = self.key.direction == Direction::Send;
         match &self.status {
             Status::Offered => format!("{who} offers you this file"),
+            Status::Queued => format!("Queued: {who} has other offers to answer"),
             Status::Waiting if sending => format!("Waiting for {who} to accept…"),
             Status::Waiting => format!("From {who}, starting…"),
             Status::Moving if sending => format!("Sending to {who}"),
@@ -632,14 +677,19 @@ impl Transfer {
             }
             Status::Declined(Declined::Refused(why)) => format!("Declined: {why}"),
             Status::Failed(why) => why.clone(),
+            Status::NoAnswer(NoAnswer::PeerLeft) if sending => format!("{who} left before answering"),
+            Status::NoAnswer(NoAnswer::PeerLeft) => format!("{who} left before you answered"),
+            Status::NoAnswer(NoAnswer::TimedOut) => format!("No answer from {who}"),
         }
     }
 
-    /// The amount line: `12.3 MB of 50.0 MB`, or the size alone when no bytes are to move (offered, done,
-    /// declined).
+    /// The amount line: `12.3 MB of 50.0 MB`, or the size alone when no bytes are to move (offered, queued, done,
+    /// declined, never answered).
     pub fn amount_line(&self) -> String {
         match self.status {
-            Status::Offered | Status::Done | Status::Declined(_) => format_bytes(self.size),
+            Status::Offered | Status::Queued | Status::Done | Status::Declined(_) | Status::NoAnswer(_) => {
+                format_bytes(self.size)
+            }
             _ => format!("{} of {}", format_bytes(self.bytes), format_bytes(self.size)),
         }
     }
@@ -652,6 +702,8 @@ pub enum TransferEvent {
     Added(Transfer),
     /// The receiver accepted it: the bytes are about to move.
     Accepted(TransferKey),
+    /// A queued offer of ours went out: it waits for an answer now.
+    Offered(TransferKey),
     /// Bytes moved: the total so far.
     Progress(TransferKey, u64),
     /// Finished; on the receiving side, with the URL to save it from.
@@ -662,6 +714,8 @@ pub enum TransferEvent {
     Declined(TransferKey, Declined),
     /// Went wrong.
     Failed(TransferKey, String),
+    /// An offer was never answered.
+    NoAnswer(TransferKey, NoAnswer),
     /// Taken off the list (dismissed, or pushed out by newer ones); its file is released.
     Dismissed(TransferKey),
     /// An offer from this peer was declined without a line of its own ([`Verdict::Drop`]).
@@ -678,7 +732,8 @@ impl TransferEvent {
             TransferEvent::Done(key, _)
             | TransferEvent::Cancelled(key, _)
             | TransferEvent::Declined(key, _)
-            | TransferEvent::Failed(key, _) => Some((key, false)),
+            | TransferEvent::Failed(key, _)
+            | TransferEvent::NoAnswer(key, _) => Some((key, false)),
             _ => None,
         }
     }
@@ -754,6 +809,8 @@ impl TransferList {
                 return;
             }
             TransferEvent::Accepted(key)
+            | TransferEvent::Offered(key)
+            | TransferEvent::NoAnswer(key, _)
             | TransferEvent::Progress(key, _)
             | TransferEvent::Done(key, _)
             | TransferEvent::Cancelled(key, _)
@@ -766,6 +823,12 @@ impl TransferList {
         }
         match event {
             TransferEvent::Added(_) | TransferEvent::Dismissed(_) | TransferEvent::Dropped(_) => {}
+            TransferEvent::Offered(_) => {
+                if transfer.status == Status::Queued {
+                    transfer.status = Status::Waiting;
+                }
+            }
+            TransferEvent::NoAnswer(_, why) => transfer.status = Status::NoAnswer(why),
             TransferEvent::Accepted(_) => {
                 transfer.status = match transfer.key.direction {
                     Direction::Send => Status::Moving,
@@ -1012,6 +1075,17 @@ mod tests {
         assert_eq!(sanitize_name("../../etc/passwd"), "_.._etc_passwd");
         assert_eq!(sanitize_name("C:\\Windows\\evil.dll"), "C__Windows_evil.dll");
         assert_eq!(sanitize_name("report\u{202E}fdp.exe"), "reportfdp.exe");
+        // Characters that draw nothing, as display names refuse them: a long run of Hangul fillers would push the
+        // real extension out of sight ("report.pdf …") and the file would save as .exe.
+        let filler = format!("report.pdf{}.exe", "\u{3164}".repeat(150));
+        assert_eq!(sanitize_name(&filler), "report.pdf.exe");
+        for hidden in ['\u{3164}', '\u{115F}', '\u{1160}', '\u{FFA0}', '\u{034F}', '\u{061C}', '\u{E0041}', '\u{180E}']
+        {
+            assert_eq!(sanitize_name(&format!("a{hidden}b.txt")), "ab.txt", "U+{:04X}", hidden as u32);
+        }
+        assert_eq!(sanitize_name("\u{3164}\u{3164}"), "file");
+        // Visible letters of every script stay.
+        assert_eq!(sanitize_name("한글 ㄱ 日本語 Ünïcödé.txt"), "한글 ㄱ 日本語 Ünïcödé.txt");
         assert_eq!(sanitize_name("line\nbreak\t.txt"), "linebreak.txt");
         assert_eq!(sanitize_name("  .hidden  "), "hidden");
         for empty in ["", "   ", ".", "..", "\u{0}\u{1}"] {
@@ -1101,15 +1175,17 @@ mod tests {
 
     #[test]
     fn bytes_hashed_in_chunks_check_out_on_the_other_side() {
-        let file: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+        let size = 2 * READ_BYTES as u32 + 70_000;
+        let file: Vec<u8> = (0..size).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
         let mut sent = Sent::default();
         let mut receipt = Receipt::new("data.bin", file.len() as u64);
-        // Different chunkings on each side: the hash is of the bytes, not of the messages.
-        for chunk in file.chunks(CHUNK_BYTES) {
-            sent.add(chunk);
-        }
-        for chunk in file.chunks(1000) {
-            receipt.add(chunk).unwrap();
+        // As the sender sends it: read a slice at a time, each cut into chunks; every chunk passes the receiver's
+        // rule (exactly CHUNK_BYTES, but the last).
+        for (start, end) in read_ranges(file.len() as u64) {
+            for chunk in file[start as usize..end as usize].chunks(CHUNK_BYTES) {
+                sent.add(chunk);
+                receipt.add(chunk).unwrap();
+            }
         }
         assert_eq!(sent.bytes(), file.len() as u64);
         let sha256 = sent.sha256();
@@ -1124,15 +1200,16 @@ mod tests {
 
     #[test]
     fn missing_extra_or_altered_bytes_are_damage() {
-        let mut short = Receipt::new("a.bin", 10);
-        short.add(&[1; 4]).unwrap();
+        let full = [1; CHUNK_BYTES];
+        let mut short = Receipt::new("a.bin", 2 * CHUNK_BYTES as u64);
+        short.add(&full).unwrap();
         let incomplete = short.finish(&Sent::default().sha256()).unwrap_err();
-        assert_eq!(incomplete.to_string(), "a.bin arrived damaged: 4 B of 10 B arrived");
+        assert_eq!(incomplete.to_string(), "a.bin arrived damaged: 64.0 KB of 128.0 KB arrived");
 
-        let mut long = Receipt::new("a.bin", 10);
-        long.add(&[1; 8]).unwrap();
-        assert_eq!(long.add(&[1; 3]), Err(ReceiveError::TooLong { name: "a.bin".into() }));
-        assert_eq!(long.received(), 8);
+        let mut long = Receipt::new("a.bin", CHUNK_BYTES as u64 + 5);
+        long.add(&full).unwrap();
+        assert_eq!(long.add(&[1; 8]), Err(ReceiveError::TooLong { name: "a.bin".into() }));
+        assert_eq!(long.received(), CHUNK_BYTES as u64);
 
         let mut sent = Sent::default();
         sent.add(&[1; 10]);
@@ -1140,6 +1217,104 @@ mod tests {
         altered.add(&[1, 1, 1, 1, 0, 1, 1, 1, 1, 1]).unwrap();
         let damaged = altered.finish(&sent.sha256()).unwrap_err();
         assert_eq!(damaged.to_string(), "a.bin arrived damaged: its checksum does not match");
+    }
+
+    #[test]
+    fn every_chunk_is_whole_but_the_one_that_completes_the_file() {
+        let size = 3 * CHUNK_BYTES as u64 + 100;
+        let bad = Err(ReceiveError::BadChunk { name: "a.bin".into() });
+        // Empty, tiny, a byte short or a byte long of a chunk, and anything at all before the first chunk.
+        for chunk in [0, 1, 100, CHUNK_BYTES - 1, CHUNK_BYTES + 1] {
+            let mut receipt = Receipt::new("a.bin", size);
+            assert_eq!(receipt.add(&vec![0; chunk]), bad, "a first chunk of {chunk} bytes");
+            assert_eq!(receipt.received(), 0);
+        }
+        let mut receipt = Receipt::new("a.bin", size);
+        receipt.add(&[0; CHUNK_BYTES]).unwrap();
+        // The last chunk may be short only when it is the last one.
+        assert_eq!(receipt.add(&[0; 100]), bad);
+        receipt.add(&[0; CHUNK_BYTES]).unwrap();
+        receipt.add(&[0; CHUNK_BYTES]).unwrap();
+        assert_eq!(receipt.add(&[]), bad, "an empty chunk before the last");
+        receipt.add(&[0; 100]).unwrap();
+        assert_eq!(receipt.missing(), 0);
+        assert_eq!(receipt.add(&[]), bad, "an empty chunk once all is there");
+        assert_eq!(
+            Receipt::new("a.bin", 1).add(&[]),
+            Err(ReceiveError::BadChunk { name: "a.bin".into() }),
+            "an empty file sends no chunk"
+        );
+        let message = ReceiveError::BadChunk { name: "a.bin".into() }.to_string();
+        assert_eq!(message, "a.bin arrived damaged: its sender sent a piece of the wrong size");
+        // A file of exact chunks ends on a whole one.
+        let mut exact = Receipt::new("b.bin", 2 * CHUNK_BYTES as u64);
+        exact.add(&[0; CHUNK_BYTES]).unwrap();
+        exact.add(&[0; CHUNK_BYTES]).unwrap();
+        assert_eq!(exact.missing(), 0);
+    }
+
+    #[test]
+    fn received_chunks_fold_by_bytes_and_by_count() {
+        assert!(!should_fold(0, 0));
+        assert!(!should_fold(FOLD_BYTES - 1, FOLD_PARTS - 1));
+        assert!(should_fold(FOLD_BYTES, 1));
+        assert!(should_fold(0, FOLD_PARTS), "many parts of nothing fold too");
+        // Whole chunks reach both bounds together.
+        assert_eq!(u64::from(FOLD_PARTS) * CHUNK_BYTES as u64, FOLD_BYTES);
+    }
+
+    #[test]
+    fn a_sender_keeps_three_offers_to_a_person_outstanding_and_queues_the_rest() {
+        // Five files at once: three go, two wait.
+        assert_eq!(offers_to_send(0, 5), MAX_PENDING_PER_PEER);
+        assert_eq!(offers_to_send(3, 2), 0);
+        // One answered: one more goes.
+        assert_eq!(offers_to_send(2, 2), 1);
+        assert_eq!(offers_to_send(0, 1), 1);
+        assert_eq!(offers_to_send(0, 0), 0);
+        assert_eq!(offers_to_send(7, 4), 0, "more outstanding than allowed (never): nothing");
+        // What the list shows of a queued offer, then of one never answered.
+        let k = key(Direction::Send);
+        let names = |_: &PeerId| Some("Ada".to_owned());
+        let mut list = TransferList::default();
+        let mut queued = Transfer::new(k.clone(), "notes.txt".into(), 2048);
+        queued.status = Status::Queued;
+        list.apply(TransferEvent::Added(queued), names);
+        let shown = list.get(&k).unwrap();
+        assert_eq!(
+            (shown.data_state(), shown.status_line().as_str()),
+            ("queued", "Queued: Ada has other offers to answer")
+        );
+        assert_eq!(shown.amount_line(), "2.0 KB");
+        assert!(!shown.is_finished());
+        list.apply(TransferEvent::Offered(k.clone()), names);
+        assert_eq!(list.get(&k).unwrap().status_line(), "Waiting for Ada to accept…");
+        let mut timed_out = list.clone();
+        timed_out.apply(TransferEvent::NoAnswer(k.clone(), NoAnswer::TimedOut), names);
+        let shown = timed_out.get(&k).unwrap();
+        assert_eq!((shown.data_state(), shown.status_line().as_str()), ("failed", "No answer from Ada"));
+        assert!(shown.is_finished());
+        // A late `Offered` changes nothing once it has gone further.
+        list.apply(TransferEvent::Accepted(k.clone()), names);
+        list.apply(TransferEvent::Offered(k.clone()), names);
+        assert_eq!(list.get(&k).unwrap().status_line(), "Sending to Ada");
+    }
+
+    #[test]
+    fn an_offer_whose_peer_leaves_says_so() {
+        let names = |_: &PeerId| Some("Ada".to_owned());
+        for (direction, line) in
+            [(Direction::Send, "Ada left before answering"), (Direction::Receive, "Ada left before you answered")]
+        {
+            let k = key(direction);
+            let mut list = TransferList::default();
+            let mut offer = Transfer::new(k.clone(), "notes.txt".into(), 10);
+            offer.status = if direction == Direction::Receive { Status::Offered } else { Status::Waiting };
+            list.apply(TransferEvent::Added(offer), names);
+            list.apply(TransferEvent::NoAnswer(k.clone(), NoAnswer::PeerLeft), names);
+            let shown = list.get(&k).unwrap();
+            assert_eq!((shown.data_state(), shown.status_line().as_str()), ("failed", line));
+        }
     }
 
     #[test]

@@ -25,9 +25,10 @@ use yew::Callback;
 
 use crate::call::state::Action;
 use crate::call::transfer::{
-    channel_id, check_accept, judge_offer, new_id, read_ranges, sanitize_name, Allowance, CheckedOffer, Control,
-    Declined, Direction, OfferError, Receipt, Request, Seen, Sent, Shelf, Status, Throttle, Transfer, TransferEvent,
-    TransferKey, Verdict, CHUNK_BYTES, FOLD_BYTES, HIGH_WATER_BYTES, LOW_WATER_BYTES, OFFER_TIMEOUT_MS,
+    channel_id, check_accept, judge_offer, new_id, offers_to_send, read_ranges, sanitize_name, should_fold, Allowance,
+    CheckedOffer, Control, Declined, Direction, NoAnswer, OfferError, Receipt, ReceiveError, Request, Seen, Sent,
+    Shelf, Status, Throttle, Transfer, TransferEvent, TransferKey, Verdict, CHUNK_BYTES, HIGH_WATER_BYTES,
+    LOW_WATER_BYTES, OFFER_MARGIN_MS, OFFER_TIMEOUT_MS,
 };
 use crate::rtc::peer::PeerLink;
 use crate::small_map::SmallMap;
@@ -57,6 +58,8 @@ enum Stop {
     ByPeer,
     /// The peer left, or the connection to them was given up.
     PeerGone,
+    /// The peer never answered our offer.
+    Unanswered,
 }
 
 /// How a transfer ended.
@@ -71,6 +74,10 @@ enum Outcome {
         why: String,
         tell_peer: bool,
     },
+    /// The peer sent on the file channel what no Huddle sends (a chunk of the wrong size, a message that is not part
+    /// of the file): it fails, the peer is told on the `huddle` channel, and the file channel is closed at once, so
+    /// whatever else it sends costs nothing.
+    Broken(String),
 }
 
 impl Outcome {
@@ -78,7 +85,7 @@ impl Outcome {
         match stop {
             Stop::ByMe => Outcome::Cancelled { by_me: true },
             Stop::ByPeer => Outcome::Cancelled { by_me: false },
-            Stop::PeerGone => Outcome::lost(),
+            Stop::PeerGone | Stop::Unanswered => Outcome::lost(),
         }
     }
 
@@ -87,14 +94,17 @@ impl Outcome {
     }
 
     fn tells_peer(&self) -> bool {
-        matches!(self, Outcome::Cancelled { by_me: true } | Outcome::Failed { tell_peer: true, .. })
+        matches!(
+            self,
+            Outcome::Cancelled { by_me: true } | Outcome::Failed { tell_peer: true, .. } | Outcome::Broken(_)
+        )
     }
 
     fn into_event(self, key: TransferKey) -> TransferEvent {
         match self {
             Outcome::Done(download) => TransferEvent::Done(key, download),
             Outcome::Cancelled { by_me } => TransferEvent::Cancelled(key, by_me),
-            Outcome::Failed { why, .. } => TransferEvent::Failed(key, why),
+            Outcome::Failed { why, .. } | Outcome::Broken(why) => TransferEvent::Failed(key, why),
         }
     }
 }
@@ -144,8 +154,10 @@ impl Drop for ChannelEvents {
 
 /// Where a transfer is, as far as the browser side is concerned.
 enum Running {
-    /// We offered this file; waiting for `file_accept`.
-    Offered { file: File, link: Weak<PeerLink> },
+    /// To offer once the peer has fewer than `MAX_PENDING_PER_PEER` of our offers to answer.
+    Queued { file: File, link: Weak<PeerLink> },
+    /// We offered this file; waiting for `file_accept`, or for `_timer` to give up on it.
+    Offered { file: File, link: Weak<PeerLink>, _timer: Timeout },
     /// Offered to us; waiting for the person to accept or decline it, or for `_timer` to decline it.
     Asking { offer: CheckedOffer, link: Weak<PeerLink>, _timer: Timeout },
     /// We accepted this offer; waiting for its channel, or for `_timer` to give up on it.
@@ -220,7 +232,8 @@ impl Transfers {
         }
     }
 
-    /// Offers `file` to the peer at the other end of `link`; the bytes go once they accept.
+    /// Offers `file` to the peer at the other end of `link`; the bytes go once they accept. While the peer has
+    /// `MAX_PENDING_PER_PEER` of our offers to answer, it is queued instead (the receiver would decline more).
     pub fn offer(&self, link: &Rc<PeerLink>, file: &File) {
         let name = sanitize_name(&file.name());
         let size = file.size() as u64;
@@ -230,16 +243,59 @@ impl Transfers {
             transfer.status = Status::Failed(OfferError::TooLarge { name, size }.to_string());
             return self.0.emit(TransferEvent::Added(transfer));
         }
-        let offer = FileOffer { id: key.id.clone(), name: name.clone(), size, mime: file.type_() };
-        if !link.send(&PeerMessage::FileOffer(offer)) {
-            transfer.status = Status::Failed(format!("Could not offer {name}: not connected yet"));
+        if offers_to_send(self.outstanding(&key.peer), 1) == 0 {
+            transfer.status = Status::Queued;
+            let queued = Running::Queued { file: Clone::clone(file), link: Rc::downgrade(link) };
+            self.0.running.borrow_mut().insert(key, queued);
             return self.0.emit(TransferEvent::Added(transfer));
         }
-        self.0
-            .running
-            .borrow_mut()
-            .insert(key, Running::Offered { file: Clone::clone(file), link: Rc::downgrade(link) });
+        if let Err(why) = self.send_offer(link, &key, file) {
+            transfer.status = Status::Failed(why);
+        }
         self.0.emit(TransferEvent::Added(transfer));
+    }
+
+    /// Our offers to `peer` not answered yet.
+    fn outstanding(&self, peer: &PeerId) -> usize {
+        let running = self.0.running.borrow();
+        running.iter().filter(|(key, entry)| &key.peer == peer && matches!(entry, Running::Offered { .. })).count()
+    }
+
+    /// Sends the offer of `file` as `key`, and waits for its answer (for a while).
+    fn send_offer(&self, link: &Rc<PeerLink>, key: &TransferKey, file: &File) -> Result<(), String> {
+        let name = sanitize_name(&file.name());
+        let offer = FileOffer { id: key.id.clone(), name: name.clone(), size: file.size() as u64, mime: file.type_() };
+        if !link.send(&PeerMessage::FileOffer(offer)) {
+            return Err(format!("Could not offer {name}: not connected yet"));
+        }
+        let timer = self.timer(key, OFFER_TIMEOUT_MS + OFFER_MARGIN_MS);
+        let offered = Running::Offered { file: Clone::clone(file), link: Rc::downgrade(link), _timer: timer };
+        self.0.running.borrow_mut().insert(key.clone(), offered);
+        Ok(())
+    }
+
+    /// Sends the oldest offers queued for `peer`, as many as may be outstanding.
+    fn send_queued(&self, peer: &PeerId) {
+        let queued: Vec<TransferKey> = self
+            .0
+            .running
+            .borrow()
+            .iter()
+            .filter(|(key, entry)| &key.peer == peer && matches!(entry, Running::Queued { .. }))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let count = offers_to_send(self.outstanding(peer), queued.len());
+        for key in queued.into_iter().take(count) {
+            let Some(Running::Queued { file, link }) = self.0.running.borrow_mut().remove(&key) else { continue };
+            let sent = match link.upgrade() {
+                Some(link) => self.send_offer(&link, &key, &file),
+                None => Err(format!("Could not offer {}: not connected", sanitize_name(&file.name()))),
+            };
+            match sent {
+                Ok(()) => self.0.emit(TransferEvent::Offered(key)),
+                Err(why) => self.0.emit(TransferEvent::Failed(key, why)),
+            }
+        }
     }
 
     /// A file message from the peer at the other end of `link`, on its `huddle` channel.
@@ -276,7 +332,7 @@ impl Transfers {
             Verdict::Ask(checked) => {
                 let mut transfer = Transfer::new(key.clone(), checked.name.clone(), checked.size);
                 transfer.status = Status::Offered;
-                let timer = self.timer(&key);
+                let timer = self.timer(&key, OFFER_TIMEOUT_MS);
                 let asking = Running::Asking { offer: checked, link: Rc::downgrade(link), _timer: timer };
                 self.0.running.borrow_mut().insert(key, asking);
                 self.0.emit(TransferEvent::Added(transfer));
@@ -296,16 +352,23 @@ impl Transfers {
         }
     }
 
-    /// A timer that, unless dropped first, ends the offer `key` once [`OFFER_TIMEOUT_MS`] have passed: declines it
-    /// while it waits for an answer, or gives up on it once accepted if its channel never came.
-    fn timer(&self, key: &TransferKey) -> Timeout {
+    /// A timer that, unless dropped first, ends the offer `key` once `after_ms` have passed: declines it while it
+    /// waits for this person's answer, gives up on it once accepted if its channel never came, and on our own offer
+    /// that the peer never answered.
+    fn timer(&self, key: &TransferKey, after_ms: u32) -> Timeout {
         let (shared, key) = (Rc::downgrade(&self.0), key.clone());
-        Timeout::new(OFFER_TIMEOUT_MS, move || {
+        Timeout::new(after_ms, move || {
             if let Some(shared) = shared.upgrade() {
                 let transfers = Transfers(shared);
-                let accepted = matches!(transfers.0.running.borrow().get(&key), Some(Running::Accepted { .. }));
+                let (accepted, offered) = match transfers.0.running.borrow().get(&key) {
+                    Some(Running::Accepted { .. }) => (true, false),
+                    Some(Running::Offered { .. }) => (false, true),
+                    _ => (false, false),
+                };
                 if accepted {
                     transfers.fail_accepted(key, "the sender never started sending it");
+                } else if offered {
+                    transfers.stop(key, Stop::Unanswered);
                 } else {
                     transfers.decline(key, Declined::Unanswered);
                 }
@@ -349,7 +412,7 @@ impl Transfers {
             return self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
         };
         self.0.allowance.borrow_mut().reserve(offer.size);
-        let timer = self.timer(&key);
+        let timer = self.timer(&key, OFFER_TIMEOUT_MS);
         let accepted = Running::Accepted { offer, link: Rc::downgrade(&live), _timer: timer };
         self.0.running.borrow_mut().insert(key.clone(), accepted);
         self.0.emit(TransferEvent::Accepted(key));
@@ -407,6 +470,8 @@ impl Transfers {
             }
             None => return,
         };
+        // Answered: the next queued offer may go (before the bytes start, which may take a while).
+        self.send_queued(&key.peer);
         let Ok(channel) = link.create_channel(&FileOffer::channel_label(&key.id)) else {
             return self.0.emit(TransferEvent::Failed(key, "The connection was lost before the start".into()));
         };
@@ -465,8 +530,16 @@ impl Transfers {
 
     /// The call ends: every transfer stops and received files are released.
     pub fn close_all(&self) {
-        let keys: Vec<TransferKey> = self.0.running.borrow().keys().cloned().collect();
-        for key in keys {
+        // Queued offers first: ending an offered one would send the next in the queue.
+        let mut keys: Vec<(bool, TransferKey)> = self
+            .0
+            .running
+            .borrow()
+            .iter()
+            .map(|(key, entry)| (!matches!(entry, Running::Queued { .. }), key.clone()))
+            .collect();
+        keys.sort_by_key(|(later, _)| *later);
+        for (_, key) in keys {
             self.stop(key, Stop::ByMe);
         }
         let urls = self.0.shelf.borrow_mut().clear();
@@ -485,15 +558,46 @@ impl Transfers {
                 self.0.running.borrow_mut().insert(key, Running::Moving { queue });
                 return;
             }
-            // The person we offered it to declined it, or let it go unanswered.
-            Some(Running::Offered { .. }) if stop == Stop::ByPeer => {
-                return self.0.emit(TransferEvent::Declined(key, Declined::ByPeer));
+            Some(Running::Queued { file, link }) => {
+                // Never offered: nothing to tell the peer, who does not know its id (so cannot cancel it either).
+                return match stop {
+                    Stop::ByMe => self.0.emit(TransferEvent::Cancelled(key, true)),
+                    Stop::PeerGone => self.0.emit(TransferEvent::NoAnswer(key, NoAnswer::PeerLeft)),
+                    Stop::ByPeer | Stop::Unanswered => {
+                        self.0.running.borrow_mut().insert(key, Running::Queued { file, link });
+                    }
+                };
+            }
+            Some(Running::Offered { link, .. }) => {
+                let peer = key.peer.clone();
+                match stop {
+                    // The person we offered it to declined it, or let it go unanswered.
+                    Stop::ByPeer => self.0.emit(TransferEvent::Declined(key, Declined::ByPeer)),
+                    Stop::PeerGone => self.0.emit(TransferEvent::NoAnswer(key, NoAnswer::PeerLeft)),
+                    Stop::ByMe | Stop::Unanswered => {
+                        // Withdrawn: the peer stops asking their person about it.
+                        if let Some(link) = link.upgrade() {
+                            link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+                        }
+                        match stop {
+                            Stop::ByMe => self.0.emit(TransferEvent::Cancelled(key, true)),
+                            _ => self.0.emit(TransferEvent::NoAnswer(key, NoAnswer::TimedOut)),
+                        }
+                    }
+                }
+                if stop != Stop::PeerGone {
+                    self.send_queued(&peer);
+                }
+                return;
+            }
+            Some(Running::Asking { .. }) if stop == Stop::PeerGone => {
+                return self.0.emit(TransferEvent::NoAnswer(key, NoAnswer::PeerLeft));
             }
             Some(Running::Accepted { offer, link, .. }) => {
                 self.0.allowance.borrow_mut().release(offer.size);
                 link
             }
-            Some(Running::Offered { link, .. } | Running::Asking { link, .. }) => link,
+            Some(Running::Asking { link, .. }) => link,
         };
         let outcome = Outcome::stopped(stop);
         if outcome.tells_peer() {
@@ -522,7 +626,12 @@ async fn finish(
 ) {
     let outcome = work.await;
     drop(handlers);
-    if outcome.tells_peer() {
+    if let Outcome::Broken(_) = outcome {
+        if let Some(link) = link.upgrade() {
+            link.send(&PeerMessage::FileCancel { id: key.id.clone() });
+        }
+        channel.close();
+    } else if outcome.tells_peer() {
         let cancel = PeerMessage::FileCancel { id: key.id.clone() };
         if channel.ready_state() == RtcDataChannelState::Open {
             let _ = channel.send_with_str(&cancel.to_json());
@@ -553,18 +662,26 @@ async fn finish(
     }
 }
 
-/// What a stop request or a peer's message means for the sender while bytes are moving.
-fn interrupts_sending(event: ChannelEvent) -> Option<Outcome> {
+/// What a stop request or a peer's message means for the sender of transfer `id` while bytes are moving. The only
+/// message a receiver sends on our channel is its `file_cancel`; the first anything else ends the transfer and the
+/// channel, so a receiver flooding it costs nothing more.
+fn interrupts_sending(event: ChannelEvent, id: &str, name: &str) -> Option<Outcome> {
     match event {
         ChannelEvent::Stop(stop) => Some(Outcome::stopped(stop)),
         ChannelEvent::Closed => Some(Outcome::lost()),
-        ChannelEvent::Text(Some(text)) if is_cancel(&text) => Some(Outcome::Cancelled { by_me: false }),
-        _ => None,
+        ChannelEvent::Text(Some(text)) if is_cancel(&text, id) => Some(Outcome::Cancelled { by_me: false }),
+        ChannelEvent::Text(_) | ChannelEvent::Binary(_) => Some(not_part_of_sending(name)),
+        ChannelEvent::Open | ChannelEvent::BufferedLow => None,
     }
 }
 
-fn is_cancel(text: &str) -> bool {
-    matches!(PeerMessage::from_json(text), Some(PeerMessage::FileCancel { .. }))
+fn not_part_of_sending(name: &str) -> Outcome {
+    Outcome::Broken(format!("{name} failed: the receiver sent something that is not part of a file transfer"))
+}
+
+/// Whether `text` is the `file_cancel` of transfer `id`.
+fn is_cancel(text: &str, id: &str) -> bool {
+    matches!(PeerMessage::from_json(text), Some(PeerMessage::FileCancel { id: of }) if of == id)
 }
 
 /// Sends `file` on `channel`: a slice at a time, waiting whenever the channel's buffer is full, so that memory use
@@ -577,11 +694,13 @@ async fn send_file(
     mut events: mpsc::UnboundedReceiver<ChannelEvent>,
 ) -> Outcome {
     let progress = |bytes| dispatch.emit(Action::Transfer(TransferEvent::Progress(key.clone(), bytes)));
+    let name = sanitize_name(&file.name());
+    let interrupts = |event| interrupts_sending(event, &key.id, &name);
     loop {
         match events.next().await {
             Some(ChannelEvent::Open) => break,
             Some(event) => {
-                if let Some(outcome) = interrupts_sending(event) {
+                if let Some(outcome) = interrupts(event) {
                     return outcome;
                 }
             }
@@ -589,21 +708,20 @@ async fn send_file(
         }
     }
     channel.set_buffered_amount_low_threshold(LOW_WATER_BYTES);
-    let name = sanitize_name(&file.name());
     let size = file.size() as u64;
     let mut sent = Sent::default();
     let mut scratch = vec![0u8; CHUNK_BYTES];
     let mut throttle = Throttle::default();
     for (start, end) in read_ranges(size) {
         while let Ok(event) = events.try_recv() {
-            if let Some(outcome) = interrupts_sending(event) {
+            if let Some(outcome) = interrupts(event) {
                 return outcome;
             }
         }
         while channel.buffered_amount() > HIGH_WATER_BYTES {
             match events.next().await {
                 Some(event) => {
-                    if let Some(outcome) = interrupts_sending(event) {
+                    if let Some(outcome) = interrupts(event) {
                         return outcome;
                     }
                 }
@@ -643,11 +761,12 @@ async fn send_file(
     loop {
         match events.next().await {
             Some(ChannelEvent::Closed) | None => return Outcome::Done(None),
-            Some(ChannelEvent::Text(Some(text))) if is_cancel(&text) => {
+            Some(ChannelEvent::Text(Some(text))) if is_cancel(&text, &key.id) => {
                 return Outcome::Failed { why: format!("{name} did not arrive intact"), tell_peer: false };
             }
             Some(ChannelEvent::Stop(stop)) => return Outcome::stopped(stop),
-            Some(_) => {}
+            Some(ChannelEvent::Text(_) | ChannelEvent::Binary(_)) => return not_part_of_sending(&name),
+            Some(ChannelEvent::Open | ChannelEvent::BufferedLow) => {}
         }
     }
 }
@@ -689,8 +808,14 @@ async fn receive_bytes(
             shared.emit(TransferEvent::Progress(key.clone(), bytes));
         }
     };
-    let damaged =
-        |damage: crate::call::transfer::ReceiveError| Outcome::Failed { why: damage.to_string(), tell_peer: true };
+    // A sender that breaks the rules of the channel (pieces of the wrong size, more than offered, messages that are
+    // not part of a file) is cut off at once; a file that is only incomplete or hashes differently is told gently.
+    let damaged = |damage: ReceiveError| match damage {
+        ReceiveError::Incomplete { .. } | ReceiveError::Damaged { .. } => {
+            Outcome::Failed { why: damage.to_string(), tell_peer: true }
+        }
+        _ => Outcome::Broken(damage.to_string()),
+    };
     let mut parts = Array::new();
     let mut unfolded = 0;
     let mut scratch = Vec::new();
@@ -705,9 +830,9 @@ async fn receive_bytes(
                 if let Err(damage) = receipt.add(&scratch) {
                     return damaged(damage);
                 }
-                parts.push(&buffer);
+                let count = parts.push(&buffer);
                 unfolded += scratch.len() as u64;
-                if unfolded >= FOLD_BYTES {
+                if should_fold(unfolded, count) {
                     match Blob::new_with_buffer_source_sequence(&parts) {
                         Ok(blob) => parts = Array::of1(&blob),
                         Err(_) => return out_of_memory(&offer.name),

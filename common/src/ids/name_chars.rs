@@ -56,8 +56,14 @@ fn judge(before: Option<char>, c: char) -> Option<InvalidName> {
     // rules, which older SPAs also apply to the names of the peers they are told of, so they would lose sight of
     // such a peer (docs/PROTOCOL.md, "Versions"). U+2800, the blank Braille pattern, is a visible character by its
     // properties but draws nothing.
-    if DefaultIgnorableCodePoint::for_char(c) || c == '\u{2800}' {
+    if is_invisible(c) {
         return Some(InvalidName::Invisible(c));
     }
     None
+}
+
+/// Whether `c` draws nothing where text shows it: a default-ignorable code point (Hangul fillers, tags, zero-width and direction controls…) or U+2800, the
+/// blank Braille pattern. Anything else that names something people read (file names) drops these by the same rule.
+pub fn is_invisible(c: char) -> bool {
+    DefaultIgnorableCodePoint::for_char(c) || c == '\u{2800}'
 }

@@ -574,3 +574,86 @@ pub async fn a_file_over_the_bytes_per_call_is_declined_saying_so() -> Result<()
     ensure!(shown == json!(["256.0 MB", "1.0 MB received in this call"]), "Bob's settings show {shown}");
     Ok(())
 }
+
+/// Makes small files (`[name, text]` pairs) in the page and drops them all at once onto the element matching
+/// `selector`; returns how many were dropped.
+const DROP_TEXT_FILES: &str = r#"
+    const [selector, files] = arguments;
+    const target = document.querySelector(selector);
+    if (!target) return `nothing matches ${selector}`;
+    const data = new DataTransfer();
+    for (const [name, text] of files) data.items.add(new File([text], name, { type: 'text/plain' }));
+    for (const kind of ['dragenter', 'dragover', 'drop']) {
+      target.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true, cancelable: true }));
+    }
+    return data.files.length;
+"#;
+
+/// Ada drops five files on Bob's tile at once. Bob's page asks about three at a time (it would decline more unseen),
+/// so Ada's page offers three and queues two, saying so; as Bob answers (accepts two, declines one), the queued ones
+/// are offered, and every file Bob accepts arrives. Nothing is declined without asking him.
+pub async fn five_files_at_once_go_three_offers_at_a_time_and_all_arrive() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    let files: Vec<(String, String)> =
+        (1..=5).map(|n| (format!("note-{n}.txt"), format!("note {n}: ").repeat(100 * n))).collect();
+    let dropped = ada.eval_js(DROP_TEXT_FILES, vec![json!(tile_of(&bob_id)), json!(files)]).await?;
+    ensure!(dropped == json!(5), "Ada: dropping five files gave {dropped}");
+
+    // Ada: three offered (waiting for Bob), two queued.
+    let adas = wait_for("Ada lists five transfers", TRANSFER_TIMEOUT, async || {
+        let shown = transfers(&ada).await?;
+        Ok((shown.len() == 5).then_some(shown))
+    })
+    .await?;
+    let waiting: Vec<&Shown> = adas.iter().filter(|t| t.status == "Waiting for Bob to accept…").collect();
+    let queued: Vec<&Shown> = adas.iter().filter(|t| t.state == "queued").collect();
+    ensure!(waiting.len() == 3 && queued.len() == 2, "Ada shows {adas:?}");
+    ensure!(
+        queued.iter().all(|t| t.status == "Queued: Bob has other offers to answer"),
+        "Ada's queued files say {queued:?}"
+    );
+    // Bob: the same three, asking him.
+    let offered = wait_for("Bob is offered three files", TRANSFER_TIMEOUT, async || {
+        let shown = transfers(&bob).await?;
+        let offered: Vec<String> = shown.iter().filter(|t| t.state == "offered").map(|t| t.id.clone()).collect();
+        Ok((offered.len() == 3).then_some(offered))
+    })
+    .await?;
+    let mut expected: Vec<String> = waiting.iter().map(|t| t.id.clone()).collect();
+    let mut asked = offered.clone();
+    expected.sort();
+    asked.sort();
+    ensure!(asked == expected, "Bob is asked about {asked:?}, Ada offered {expected:?}");
+
+    // Bob answers: accepts two, declines one; the two queued ones follow, and he accepts them too.
+    accept(&bob, &offered[0]).await?;
+    bob.click(&format!("{} {}", transfer_of(&offered[1]), sel::TRANSFER_DECLINE)).await?;
+    accept(&bob, &offered[2]).await?;
+    let followed = wait_for("Bob is offered the two queued files", TRANSFER_TIMEOUT, async || {
+        let shown = transfers(&bob).await?;
+        let later: Vec<String> =
+            shown.iter().filter(|t| !offered.contains(&t.id) && t.state == "offered").map(|t| t.id.clone()).collect();
+        Ok((later.len() == 2).then_some(later))
+    })
+    .await?;
+    for id in &followed {
+        ensure!(queued.iter().any(|t| &t.id == id), "Bob is offered {id}, which Ada did not queue: {adas:?}");
+        accept(&bob, id).await?;
+    }
+    let arrived = [&offered[0], &offered[2], &followed[0], &followed[1]];
+    for id in arrived {
+        wait_transfer_state(&bob, id, "done", TRANSFER_TIMEOUT).await?;
+        wait_transfer_state(&ada, id, "done", TRANSFER_TIMEOUT).await?;
+    }
+    let declined = wait_transfer_state(&ada, &offered[1], "declined", TRANSFER_TIMEOUT).await?;
+    ensure!(declined.status == "Declined by Bob", "Ada's declined file says {:?}", declined.status);
+    // What arrived is what Ada sent: each file's size, by name.
+    for shown in transfers(&bob).await?.iter().filter(|t| t.state == "done") {
+        let name = shown.download_name.clone().unwrap_or_default();
+        let text = files.iter().find(|(file, _)| *file == name).map(|(_, text)| text.len());
+        ensure!(text == Some(shown.max as usize), "Bob received {name} of {} bytes, Ada sent {text:?}", shown.max);
+    }
+    ensure!(!bob.exists(".transfers-dropped").await?, "Bob's page declined some of Ada's files without asking him");
+    Ok(())
+}

@@ -554,6 +554,84 @@ pub async fn files_wait_for_accept_and_a_hundred_offers_stay_few() -> Result<()>
     .await
 }
 
+/// Empty or tiny messages Mallory sends in place of a file she offered, once Ada accepts it: enough that keeping
+/// each would cost Ada's page tens of MiB.
+const TINY_MESSAGES: u64 = 300_000;
+/// Once garbage is collected, Ada's JS heap may have grown by less than this over the tiny chunks (and her wasm
+/// memory too).
+const MAX_TINY_GROWTH: f64 = 8.0 * MIB;
+
+/// Mallory offers Ada two files and, once Ada accepts them, sends no file but a stream of messages of nothing (and of
+/// one byte): Ada's page fails each transfer as damaged at the first such message and closes its channel, so the
+/// stream stops there, and her memory does not grow with what Mallory sends.
+pub async fn files_of_tiny_chunks_fail_as_damaged_and_cost_nothing() -> Result<()> {
+    let scene = scene(false).await?;
+    let (ada, mallory, ada_id) = (&scene.ada, &scene.mallory, scene.ada_id.as_str());
+    let offers: Vec<Offer> = [("empty1", 0), ("byte1", 1)]
+        .into_iter()
+        .map(|(id, bytes)| Offer {
+            id: id.into(),
+            name: format!("{id}.bin"),
+            size: 1 << 30,
+            mime: "application/octet-stream".into(),
+            payload: Some(Payload::TinyChunks { count: TINY_MESSAGES, bytes }),
+        })
+        .collect();
+    mallory.offer_files(ada_id, &offers).await?;
+    let start = page_memory::start_sampling(ada, 10).await?;
+    for offer in &offers {
+        let id = offer.id.as_str();
+        wait_until(format!("Ada is offered {id}"), TIMEOUT, async || {
+            Ok(transfers(ada).await?.iter().any(|item| item.id == id && item.state == "offered"))
+        })
+        .await?;
+        ada.click(&format!("{} .transfer-accept", transfer_of(id))).await?;
+        mallory.wait_accepted(ada_id, id).await?;
+    }
+    let mut report = Vec::new();
+    for offer in &offers {
+        let (id, name) = (offer.id.as_str(), offer.name.as_str());
+        let failed = wait_for(format!("Ada's {id} fails"), TIMEOUT, async || {
+            match transfers(ada).await?.into_iter().find(|item| item.id == id) {
+                Some(item) if item.state == "failed" => Ok(Some(item)),
+                other => Err(Error::Check(format!("Ada shows {other:?}"))),
+            }
+        })
+        .await?;
+        let expected = format!("{name} arrived damaged: its sender sent a piece of the wrong size");
+        ensure!(failed.status == expected, "Ada's {id} says {:?}", failed.status);
+        ensure!(failed.download.is_none(), "Ada can save {id}: {failed:?}");
+        let file = wait_for(format!("Ada closes {id}'s channel"), TIMEOUT, async || {
+            let link = mallory.link(ada_id).await?;
+            match link.files.get(id) {
+                Some(file) if file.closed && file.tiny_done => Ok(Some(file.clone())),
+                other => Err(Error::Check(format!("Mallory's channel: {other:?}"))),
+            }
+        })
+        .await?;
+        report.push(format!("{id}: {} of {TINY_MESSAGES} messages sent before the channel closed", file.messages));
+    }
+    let memory = page_memory::stop_sampling(ada).await?;
+    let link = mallory.link(ada_id).await?;
+    for offer in &offers {
+        ensure!(link.cancels.contains(&offer.id), "Ada did not tell Mallory {} failed: {:?}", offer.id, link.cancels);
+    }
+    let heap_growth = memory.end.heap - start.heap;
+    let heap_peak = memory.peak.heap - start.heap;
+    let wasm_growth = memory.peak.wasm - start.wasm;
+    println!(
+        "    tiny chunks: {}; Ada's JS heap +{:.1} MiB after GC (peak +{:.1} MiB), wasm +{:.1} MiB",
+        report.join(", "),
+        heap_growth / MIB,
+        heap_peak / MIB,
+        wasm_growth / MIB
+    );
+    note(format!("Ada's memory under tiny chunks: {memory:?}"));
+    ensure!(heap_growth < MAX_TINY_GROWTH, "Ada's JS heap grew by {:.1} MiB", heap_growth / MIB);
+    ensure!(wasm_growth < MAX_TINY_GROWTH, "Ada's wasm memory grew by {:.1} MiB", wasm_growth / MIB);
+    Ok(())
+}
+
 /// The page Mallory sends as a file: were it opened as a page of Huddle's origin, its script would run there.
 const EVIL_PAGE: &str = "<!doctype html><title>Invitation</title><p>Click to join the call</p>\
 <script>document.title = 'hostile page ran'; window.opener && (window.opener.__pwned = true);</script>";
