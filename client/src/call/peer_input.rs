@@ -47,8 +47,8 @@ pub const ANY_RATE: Rate = Rate { per_sec: 60.0, burst: 150.0 };
 pub const ANY_BYTES_RATE: Rate = Rate { per_sec: 32.0 * 1024.0, burst: 64.0 * 1024.0 };
 /// Chat lines: a fast typist sends one or two a second; a burst covers a few quick ones after a pause.
 pub const CHAT_RATE: Rate = Rate { per_sec: 5.0, burst: 20.0 };
-/// Microphone, camera and screen state: one per change, and a held-down shortcut key toggles as fast as the
-/// keyboard repeats (about 30 a second).
+/// Microphone, camera and screen state: one per change, a click or a key press each (builds before shortcuts ignored
+/// the keyboard's auto-repeat sent one per repeat of a held key).
 pub const MEDIA_STATE_RATE: Rate = Rate { per_sec: 40.0, burst: 80.0 };
 /// The files' messages on this channel (offer, accept, cancel): a handful per file, a few files at once.
 pub const FILE_RATE: Rate = Rate { per_sec: 10.0, burst: 40.0 };
