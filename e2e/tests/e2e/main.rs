@@ -58,6 +58,8 @@ huddle_e2e::e2e_main! {
     hostile::files_wait_for_accept_and_a_hundred_offers_stay_few,
     hostile::a_received_html_file_only_downloads,
     hostile::malformed_and_oversized_messages_change_nothing,
+    hostile::a_flood_of_data_channels_leaves_the_victim_responsive,
+    hostile::messages_over_the_size_bound_count_toward_the_flood,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
