@@ -462,8 +462,8 @@ impl PeerLink {
     }
 
     /// The peer opened a data channel: past the gate (how many, how fast, the label's length, read before the label
-    /// is), the call gets it; otherwise it is closed, and a peer opening them by the hundred is no longer listened to
-    /// for channels at all on this connection.
+    /// is), the call gets it; otherwise it is closed, and a peer opening them faster than anyone accepts files is no
+    /// longer listened to for channels at all on this connection.
     fn on_data_channel(&self, channel: RtcDataChannel) {
         let label_units = Reflect::get(&channel, &JsValue::from_str("label"))
             .ok()
