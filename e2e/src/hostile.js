@@ -44,7 +44,7 @@
     const pc = new RTCPeerConnection({ iceServers: relay.iceServers, iceTransportPolicy: relay.policy });
     const peer = {
       id, name, pc, received: [], accepts: [], cancels: [], files: new Map(), incoming: [],
-      candidates: [], remoteSet: false,
+      candidates: [], remoteSet: false, spam: { channels: [], error: null },
     };
     peers.set(id, peer);
     if (offering) {
@@ -268,6 +268,13 @@
           cancels: [...peer.cancels],
           incoming: [...peer.incoming],
           files,
+          spam: {
+            asked: peer.spam.channels.length,
+            connecting: peer.spam.channels.filter((c) => c.readyState === 'connecting').length,
+            open: peer.spam.channels.filter((c) => c.readyState === 'open').length,
+            closed: peer.spam.channels.filter((c) => c.readyState === 'closing' || c.readyState === 'closed').length,
+            error: peer.spam.error,
+          },
         };
       }
       return { me: relay.me, errors: [...relay.errors], flood: { ...flood }, peers: out };
@@ -320,6 +327,38 @@
           }
         }).catch((error) => console.error('hostile:', error));
       }
+    },
+
+    // Opens `count` data channels to `id` at once, none for a file anyone accepted: labelled `file:c<n>`, the first
+    // `longCount` padded to `longLabel` characters. Their states are in `state()...spam`.
+    openChannels(id, count, longCount, longLabel) {
+      const peer = peerOf(id);
+      for (let n = 0; n < count; n++) {
+        const head = `file:c${n}`;
+        const label = n < longCount ? head + 'x'.repeat(Math.max(0, longLabel - head.length)) : head;
+        try {
+          peer.spam.channels.push(peer.pc.createDataChannel(label));
+        } catch (error) {
+          peer.spam.error = `channel ${n}: ${error.name}: ${error.message}`;
+          break;
+        }
+      }
+    },
+
+    // Sends `count` copies of `text` repeated `times` times on the `huddle` channel to `id`, all at once (no waiting
+    // for the buffer to drain); returns how many `send` took.
+    sendBurst(id, text, times, count) {
+      const { channel } = peerOf(id);
+      const message = text.repeat(times);
+      let sent = 0;
+      for (; sent < count && channel.readyState === 'open'; sent++) {
+        try {
+          channel.send(message);
+        } catch (_) {
+          break;
+        }
+      }
+      return sent;
     },
 
     // Sends each frame `specs` describes on the `huddle` channel to `id`, one after another (waiting for the

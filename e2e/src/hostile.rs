@@ -222,6 +222,24 @@ pub struct Link {
     pub incoming: Vec<String>,
     /// The file channels the page opened to this person, by transfer id.
     pub files: std::collections::BTreeMap<String, FileChannel>,
+    /// The channels [`HostilePeer::open_channels`] opened.
+    #[serde(default)]
+    pub spam: Spam,
+}
+
+/// The data channels the hostile page opened by the hundred, by state.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Spam {
+    /// How many it opened.
+    pub asked: u64,
+    /// Still connecting.
+    pub connecting: u64,
+    /// Open (the other side's browser took them; whether its page looks at them is another matter).
+    pub open: u64,
+    /// Closed, or closing: the other side closed them.
+    pub closed: u64,
+    /// Why the page stopped opening them, if it did.
+    pub error: Option<String>,
 }
 
 /// Everything the hostile page knows.
@@ -321,6 +339,25 @@ impl HostilePeer {
     /// each for as long as it stays open.
     pub async fn open_unaccepted_channels(&self, peer: &str, ids: &[&str], bytes: u64) -> Result<()> {
         self.call("openUnacceptedChannels", vec![json!(peer), json!(ids), json!(bytes)]).await
+    }
+
+    /// Opens `count` data channels to `peer` at once, for no file anyone accepted (`file:c<n>`), the first
+    /// `long_count` with labels of `long_label` characters; see [`Link::spam`].
+    pub async fn open_channels(&self, peer: &str, count: u64, long_count: u64, long_label: usize) -> Result<()> {
+        self.call("openChannels", vec![json!(peer), json!(count), json!(long_count), json!(long_label)]).await
+    }
+
+    /// Sends `count` messages of `text` repeated `times` times to `peer` on the `huddle` channel, all at once; returns
+    /// how many the channel took.
+    pub async fn send_burst(&self, peer: &str, text: &str, times: usize, count: u64) -> Result<u64> {
+        let reply = self
+            .browser
+            .eval_js(
+                "return window.hostile.sendBurst(...arguments);",
+                vec![json!(peer), json!(text), json!(times), json!(count)],
+            )
+            .await?;
+        reply.as_u64().ok_or_else(|| Error::Script { what: format!("{}: send a burst", self.name), value: reply })
     }
 
     /// Sends `frames` to `peer` on the `huddle` channel, one after another; returns what each `send` did.

@@ -2,17 +2,33 @@
 //! code, so what it sends is input, bounded and checked like the relay checks what clients send.
 //!
 //! A message is dropped, and counted, when it is too big (checked before it is read), when the peer sends faster
-//! than a person ever does (a token bucket for everything it sends, checked before parsing, and one per kind of
-//! message after), or when it is not a message this build knows. Nothing here can panic: the worst a peer gets is
-//! its messages dropped. A peer past the rate for everything is a flood, which no person's Huddle sends: the page
-//! stops listening to that peer's channel for the rest of the connection, since even a dropped message costs the
-//! page a call into Huddle's code and the browser's work to deliver it, and a flood of them keeps the page from
-//! answering its person.
+//! than a person ever does (a token bucket for every message it sends, whatever it is; one for the bytes parsed; one
+//! per kind of message after parsing), or when it is not a message this build knows. Nothing here can panic: the
+//! worst a peer gets is its messages dropped. A peer past the message rate for everything is a flood, which no
+//! person's Huddle sends: the page stops listening to that peer's channel for the rest of the connection, since even
+//! a dropped message costs the page a call into Huddle's code and the browser's work to deliver it, and a flood of
+//! them keeps the page from answering its person. Going over the byte rate only drops: a few long lines in a script
+//! of three bytes a character get there without any flooding.
+//!
+//! The data channels a peer opens (one per file the person accepted) pass the gate too: a peer opening them faster
+//! than anyone accepts files is no longer listened to for new channels.
 
-use huddle_common::PeerMessage;
+use huddle_common::{FileOffer, PeerMessage};
 
 /// The largest message taken, in bytes of UTF-8: room for the longest chat line in any script, with margin.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// Whether a text message the browser says is `utf16_units` long is too big to copy out of JavaScript: each UTF-16
+/// unit is at most three bytes of UTF-8, so a string within this is within [`MAX_MESSAGE_BYTES`] and is read, and
+/// one over it could be over and is dropped unread. Huddle's longest message (the longest chat line, in any script,
+/// as JSON) is far within.
+pub fn too_long_to_read(utf16_units: usize) -> bool {
+    utf16_units > MAX_MESSAGE_BYTES / 3
+}
+
+/// The longest label of a data channel the page looks at, in UTF-16 units: `file:` and the longest transfer id. A
+/// longer one is closed without being copied out of JavaScript.
+pub const MAX_CHANNEL_LABEL: usize = FileOffer::CHANNEL_PREFIX.len() + FileOffer::MAX_ID_CHARS;
 
 /// How fast a bucket refills and how much it holds.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,15 +43,18 @@ pub struct Rate {
 /// the kinds'.
 pub const ANY_RATE: Rate = Rate { per_sec: 60.0, burst: 150.0 };
 /// Everything a peer sends, in bytes: parsing a message of crafted JSON near the size bound takes milliseconds, so
-/// the bytes parsed are bounded too. A person's lines are far shorter, and far fewer.
+/// the bytes parsed are bounded too. A person's lines are usually far shorter, and far fewer; going over only drops.
 pub const ANY_BYTES_RATE: Rate = Rate { per_sec: 32.0 * 1024.0, burst: 64.0 * 1024.0 };
 /// Chat lines: a fast typist sends one or two a second; a burst covers a few quick ones after a pause.
 pub const CHAT_RATE: Rate = Rate { per_sec: 5.0, burst: 20.0 };
-/// Microphone, camera and screen state: one per change, and a held-down shortcut key toggles as fast as the
-/// keyboard repeats (about 30 a second).
+/// Microphone, camera and screen state: one per change, a click or a key press each (builds before shortcuts ignored
+/// the keyboard's auto-repeat sent one per repeat of a held key).
 pub const MEDIA_STATE_RATE: Rate = Rate { per_sec: 40.0, burst: 80.0 };
 /// The files' messages on this channel (offer, accept, cancel): a handful per file, a few files at once.
 pub const FILE_RATE: Rate = Rate { per_sec: 10.0, burst: 40.0 };
+
+/// Data channels a peer opens: the sender opens one per file the person accepted, each after a click.
+pub const CHANNEL_RATE: Rate = Rate { per_sec: 5.0, burst: 30.0 };
 
 /// One token bucket, on the caller's clock (milliseconds).
 #[derive(Clone, Copy, Debug)]
@@ -90,6 +109,10 @@ pub struct DropCounts {
     pub malformed: u64,
     /// The peer flooded, and nothing more it sends on the channel is listened to.
     pub ignored: bool,
+    /// Data channels the peer opened that were closed at once: too many too fast, or a label no file has.
+    pub channels: u64,
+    /// The peer opened channels faster than anyone accepts files, and new ones are no longer listened to.
+    pub channels_ignored: bool,
 }
 
 impl DropCounts {
@@ -101,18 +124,28 @@ impl DropCounts {
     /// What the person is told, e.g. "12 messages dropped (too fast: 10, malformed: 2)"; None when nothing was.
     pub fn describe(&self) -> Option<String> {
         let total = self.total();
-        if total == 0 {
+        let mut parts = Vec::new();
+        if total > 0 {
+            let reasons: Vec<String> =
+                [("too fast", self.too_fast), ("malformed", self.malformed), ("too big", self.too_big)]
+                    .into_iter()
+                    .filter(|(_, count)| *count > 0)
+                    .map(|(reason, count)| format!("{reason}: {count}"))
+                    .collect();
+            let noun = if total == 1 { "message" } else { "messages" };
+            parts.push(format!("{total} {noun} dropped ({})", reasons.join(", ")));
+        }
+        if self.channels > 0 {
+            let noun = if self.channels == 1 { "channel" } else { "channels" };
+            parts.push(format!("{} data {noun} refused", self.channels));
+        }
+        if parts.is_empty() {
             return None;
         }
-        let reasons: Vec<String> =
-            [("too fast", self.too_fast), ("malformed", self.malformed), ("too big", self.too_big)]
-                .into_iter()
-                .filter(|(_, count)| *count > 0)
-                .map(|(reason, count)| format!("{reason}: {count}"))
-                .collect();
-        let noun = if total == 1 { "message" } else { "messages" };
-        let ignored = if self.ignored { "; no longer listened to" } else { "" };
-        Some(format!("{total} {noun} dropped ({}){ignored}", reasons.join(", ")))
+        if self.ignored || self.channels_ignored {
+            parts.push("no longer listened to".to_owned());
+        }
+        Some(parts.join("; "))
     }
 
     fn count(&mut self, reason: Dropped) {
@@ -133,9 +166,21 @@ pub struct PeerInput {
     chat: Bucket,
     media_state: Bucket,
     file: Bucket,
+    channels: Bucket,
     dropped: DropCounts,
-    /// The last message was over the rate for everything: stop listening.
+    /// The last message was over the message rate for everything: stop listening.
     flooding: bool,
+}
+
+/// What to do with a data channel the peer opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChannelOpen {
+    /// Look at it (the transfers decide whether it is a file the person accepted).
+    Take,
+    /// Close it unread; it is counted.
+    Refuse,
+    /// Close it, and listen to no more channels from this peer: it opens them faster than anyone accepts files.
+    StopListening,
 }
 
 impl Default for PeerInput {
@@ -146,6 +191,7 @@ impl Default for PeerInput {
             chat: Bucket::full(CHAT_RATE),
             media_state: Bucket::full(MEDIA_STATE_RATE),
             file: Bucket::full(FILE_RATE),
+            channels: Bucket::full(CHANNEL_RATE),
             dropped: DropCounts::default(),
             flooding: false,
         }
@@ -159,19 +205,41 @@ impl PeerInput {
     }
 
     /// Counts a message dropped before it reached [`PeerInput::admit`], arrived at `now_ms`: binary data on this
-    /// text-only channel, or a string the browser says is longer than [`MAX_MESSAGE_BYTES`] UTF-16 units (so at
-    /// least as many bytes), not copied out of JavaScript at all. It still counts against the rate for everything.
+    /// text-only channel, or a string [`too_long_to_read`], not copied out of JavaScript at all. It still counts
+    /// against the message rate for everything.
     pub fn refuse(&mut self, reason: Dropped, now_ms: f64) {
-        self.flooding = !self.any.take(1.0, now_ms);
+        if !self.any.take(1.0, now_ms) {
+            self.flooding = true;
+        }
         self.dropped.count(reason);
     }
 
-    /// Whether the peer is flooding: true once its message went past the rate for everything; the page then stops
-    /// listening to it, and the counts say so.
+    /// Whether the page should stop listening to the peer's channel: true once, for the message that went past the
+    /// message rate for everything; the counts then say the peer is no longer listened to.
     pub fn take_flooding(&mut self) -> bool {
-        let flooding = std::mem::take(&mut self.flooding);
+        let flooding = std::mem::take(&mut self.flooding) && !self.dropped.ignored;
         self.dropped.ignored |= flooding;
         flooding
+    }
+
+    /// A data channel the peer opened at `now_ms`, its label `label_units` UTF-16 units long (read before the label
+    /// is): what to do with it. Past [`CHANNEL_RATE`] the answer is to stop listening, once; a label longer than any
+    /// file's is refused.
+    pub fn open_channel(&mut self, label_units: usize, now_ms: f64) -> ChannelOpen {
+        if self.dropped.channels_ignored {
+            self.dropped.channels = self.dropped.channels.saturating_add(1);
+            return ChannelOpen::Refuse;
+        }
+        if !self.channels.take(1.0, now_ms) {
+            self.dropped.channels = self.dropped.channels.saturating_add(1);
+            self.dropped.channels_ignored = true;
+            return ChannelOpen::StopListening;
+        }
+        if label_units > MAX_CHANNEL_LABEL {
+            self.dropped.channels = self.dropped.channels.saturating_add(1);
+            return ChannelOpen::Refuse;
+        }
+        ChannelOpen::Take
     }
 
     /// Reads one text message that arrived at `now_ms`: the message, or why it was dropped (and counted).
@@ -184,13 +252,17 @@ impl PeerInput {
     }
 
     fn check(&mut self, text: &str, now_ms: f64) -> Result<PeerMessage, Dropped> {
+        // Every message counts, too big ones included: a flood of anything is a flood. Only this rate, which no
+        // person's Huddle reaches, is a flood; the others only drop.
+        if !self.any.take(1.0, now_ms) {
+            self.flooding = true;
+            return Err(Dropped::TooFast);
+        }
         if text.len() > MAX_MESSAGE_BYTES {
             return Err(Dropped::TooBig);
         }
         // Before parsing: a flood of junk costs its sender the bucket, and the receiver no parsing past it.
-        // Both buckets are asked (`&`, not `&&`): a message counts against each, whichever runs out first.
-        if !(self.any.take(1.0, now_ms) & self.any_bytes.take(text.len() as f64, now_ms)) {
-            self.flooding = true;
+        if !self.any_bytes.take(text.len() as f64, now_ms) {
             return Err(Dropped::TooFast);
         }
         let message = PeerMessage::from_json(text).ok_or(Dropped::Malformed)?;
@@ -322,7 +394,7 @@ mod tests {
         }
         input.refuse(Dropped::Malformed, 0.0);
         input.refuse(Dropped::TooBig, 0.0);
-        assert_eq!(input.dropped(), DropCounts { too_big: 2, too_fast: 0, malformed: 11, ignored: false });
+        assert_eq!(input.dropped(), DropCounts { too_big: 2, malformed: 11, ..DropCounts::default() });
         assert_eq!(input.dropped().describe().as_deref(), Some("13 messages dropped (malformed: 11, too big: 2)"));
         assert_eq!(DropCounts::default().describe(), None);
     }
@@ -339,7 +411,7 @@ mod tests {
     }
 
     #[test]
-    fn past_the_rate_for_everything_the_peer_is_flooding_once_per_message_over_it() {
+    fn past_the_message_rate_for_everything_the_peer_is_flooding_said_once() {
         let mut input = PeerInput::default();
         let line = chat("hi");
         // The chat bucket runs out first: over a kind's rate is not a flood.
@@ -350,14 +422,108 @@ mod tests {
         assert_eq!(input.admit(&line, 0.0), Err(Dropped::TooFast));
         assert!(input.take_flooding());
         assert!(!input.take_flooding(), "said once");
-        // Junk that is never read counts against the same rate.
+        // Junk that is never read counts against the same rate; the peer is already not listened to, and the page
+        // is told only once.
         input.refuse(Dropped::Malformed, 0.0);
-        assert!(input.take_flooding());
+        assert!(!input.take_flooding());
         let dropped = input.dropped();
         assert!(dropped.ignored);
         assert_eq!(
             dropped.describe().as_deref(),
             Some("132 messages dropped (too fast: 131, malformed: 1); no longer listened to")
+        );
+    }
+
+    #[test]
+    fn text_over_the_size_bound_counts_toward_the_flood() {
+        // Within the browser's count of UTF-16 units as the size bound once was, three times over it in UTF-8.
+        let euros = "€".repeat(MAX_MESSAGE_BYTES);
+        assert!(too_long_to_read(euros.encode_utf16().count()), "not copied out of JavaScript");
+        let mut input = PeerInput::default();
+        let too_big = (0..1_000).filter(|_| input.admit(&euros, 0.0) == Err(Dropped::TooBig)).count();
+        assert_eq!(too_big, ANY_RATE.burst as usize, "each counted against the rate for everything");
+        assert!(input.take_flooding(), "a flood of them is a flood");
+        assert_eq!(input.dropped().too_fast, 1_000 - ANY_RATE.burst as u64);
+        // Refused unread, the same.
+        let mut input = PeerInput::default();
+        for _ in 0..=ANY_RATE.burst as usize {
+            input.refuse(Dropped::TooBig, 0.0);
+        }
+        assert!(input.take_flooding());
+        assert_eq!(input.dropped().too_big, ANY_RATE.burst as u64 + 1);
+    }
+
+    #[test]
+    fn what_is_read_fits_the_size_bound_and_the_longest_line_is_read() {
+        // The longest string read, in the widest characters per UTF-16 unit.
+        let widest = "語".repeat(MAX_MESSAGE_BYTES / 3);
+        assert!(!too_long_to_read(widest.encode_utf16().count()));
+        assert!(widest.len() <= MAX_MESSAGE_BYTES);
+        assert!(too_long_to_read(widest.encode_utf16().count() + 1));
+        // The longest chat lines a person sends: astral characters (two units each), and characters JSON escapes.
+        for longest in ["😀", "\"", "\\", "語"] {
+            let line = chat(&longest.repeat(PeerMessage::MAX_CHAT_CHARS));
+            assert!(!too_long_to_read(line.encode_utf16().count()), "{longest}");
+            assert!(PeerInput::default().admit(&line, 0.0).is_ok(), "{longest}");
+        }
+    }
+
+    #[test]
+    fn long_lines_over_the_byte_rate_are_dropped_but_are_no_flood() {
+        let mut input = PeerInput::default();
+        // A dozen of the longest lines in a script of three bytes a character, pasted in quick succession.
+        let line = chat(&"語".repeat(PeerMessage::MAX_CHAT_CHARS));
+        let through = send_all(&mut input, &line, 12, 0.0);
+        assert!(through < 12, "over the byte rate");
+        assert_eq!(input.dropped().too_fast, 12 - through as u64);
+        assert!(!input.take_flooding());
+        assert!(!input.dropped().ignored);
+        // And a few seconds on, their lines get through again.
+        assert!(input.admit(&line, 3_000.0).is_ok());
+    }
+
+    #[test]
+    fn a_person_receiving_files_has_every_channel_looked_at() {
+        let mut input = PeerInput::default();
+        // Accepting a burst of offers at once, then a file a second for ten minutes.
+        for _ in 0..CHANNEL_RATE.burst as usize {
+            assert_eq!(input.open_channel(9, 0.0), ChannelOpen::Take);
+        }
+        for second in 1..600 {
+            assert_eq!(input.open_channel(MAX_CHANNEL_LABEL, f64::from(second) * 1e3), ChannelOpen::Take);
+        }
+        assert_eq!(input.dropped(), DropCounts::default());
+    }
+
+    #[test]
+    fn channels_opened_by_the_hundred_stop_being_listened_to() {
+        let mut input = PeerInput::default();
+        let verdicts: Vec<ChannelOpen> = (0..500).map(|_| input.open_channel(9, 0.0)).collect();
+        let burst = CHANNEL_RATE.burst as usize;
+        assert!(verdicts[..burst].iter().all(|verdict| *verdict == ChannelOpen::Take));
+        assert_eq!(verdicts[burst], ChannelOpen::StopListening, "once");
+        assert!(verdicts[burst + 1..].iter().all(|verdict| *verdict == ChannelOpen::Refuse));
+        // Not even after a quiet while.
+        assert_eq!(input.open_channel(9, 60_000.0), ChannelOpen::Refuse);
+        let dropped = input.dropped();
+        assert_eq!(
+            (dropped.channels, dropped.channels_ignored, dropped.ignored),
+            (500 - burst as u64 + 1, true, false)
+        );
+        assert_eq!(dropped.describe().as_deref(), Some("471 data channels refused; no longer listened to"));
+    }
+
+    #[test]
+    fn a_channel_label_longer_than_any_file_s_is_refused() {
+        let mut input = PeerInput::default();
+        assert_eq!(input.open_channel(MAX_CHANNEL_LABEL + 1, 0.0), ChannelOpen::Refuse);
+        assert_eq!(input.open_channel(65_535, 0.0), ChannelOpen::Refuse);
+        assert_eq!(input.open_channel(MAX_CHANNEL_LABEL, 0.0), ChannelOpen::Take);
+        assert_eq!(input.dropped().describe().as_deref(), Some("2 data channels refused"));
+        input.refuse(Dropped::Malformed, 0.0);
+        assert_eq!(
+            input.dropped().describe().as_deref(),
+            Some("1 message dropped (malformed: 1); 2 data channels refused")
         );
     }
 }

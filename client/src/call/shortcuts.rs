@@ -34,6 +34,8 @@ pub struct Press<'a> {
     pub other_modifier: bool,
     /// Focus is in a text field, where keys are typing.
     pub typing: bool,
+    /// The key is held down and this press is the keyboard's auto-repeat (`KeyboardEvent.repeat`).
+    pub repeat: bool,
 }
 
 /// The shortcuts, as the help overlay lists them: keys, then what they do.
@@ -49,7 +51,9 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
 
 /// The command for a key press, if any.
 pub fn command_for(press: Press<'_>) -> Option<Command> {
-    if press.other_modifier {
+    // A held key runs its command once: each toggle tells every peer (a held M would otherwise flip the microphone,
+    // and message the others, as fast as the keyboard repeats).
+    if press.other_modifier || press.repeat {
         return None;
     }
     if press.key == "Escape" {
@@ -108,6 +112,15 @@ mod tests {
         let listed: Vec<&str> = SHORTCUTS.iter().map(|(keys, _)| *keys).collect();
         for keys in ["M", "V", "S", "C", "Shift + L", "?", "Esc"] {
             assert!(listed.contains(&keys), "{keys} missing from the help");
+        }
+    }
+
+    #[test]
+    fn a_held_key_runs_its_command_once() {
+        for held in ["m", "v", "s", "c", "L", "?", "Escape"] {
+            let first = Press { key: held, shift: held == "L", ..Press::default() };
+            assert!(command_for(first).is_some(), "{held}");
+            assert_eq!(command_for(Press { repeat: true, ..first }), None, "{held} repeated");
         }
     }
 }

@@ -21,7 +21,7 @@ use web_sys::{
 
 use crate::call::ice::IceProblem;
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
-use crate::call::peer_input::{DropCounts, Dropped, PeerInput, MAX_MESSAGE_BYTES};
+use crate::call::peer_input::{too_long_to_read, ChannelOpen, DropCounts, Dropped, PeerInput};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
     add_track, event_handler, restart_ice, set_local_description_implicit, set_onicecandidateerror,
@@ -208,8 +208,11 @@ impl PeerLink {
                     }
                 }),
                 event_handler(&pc, RtcPeerConnection::set_ondatachannel, {
-                    let report = Rc::clone(&report);
-                    move |event: RtcDataChannelEvent| report(LinkEvent::DataChannel(event.channel()))
+                    let weak = weak.clone();
+                    move |event: RtcDataChannelEvent| match weak.upgrade() {
+                        Some(link) => link.on_data_channel(event.channel()),
+                        None => event.channel().close(),
+                    }
                 }),
             ];
             PeerLink {
@@ -420,9 +423,8 @@ impl PeerLink {
                 let before = input.dropped().total();
                 let data = event.data();
                 let admitted = match data.dyn_ref::<js_sys::JsString>() {
-                    // Counted in UTF-16 units, each at least a byte of UTF-8: a string this long is too big before it
-                    // is copied out of JavaScript.
-                    Some(text) if text.length() as usize > MAX_MESSAGE_BYTES => {
+                    // Counted in UTF-16 units before it is copied out of JavaScript.
+                    Some(text) if too_long_to_read(text.length() as usize) => {
                         input.refuse(Dropped::TooBig, now_ms());
                         None
                     }
@@ -435,8 +437,9 @@ impl PeerLink {
                 };
                 if input.take_flooding() {
                     // No person's Huddle sends this much: the rest of what this peer sends is not worth the page's
-                    // time, nor the browser's.
+                    // time, nor the browser's. The messages already on their way to the page find no handler.
                     if let Some(channel) = event.target().and_then(|target| target.dyn_into::<RtcDataChannel>().ok()) {
+                        channel.set_onmessage(None);
                         channel.close();
                     }
                     web_sys::console::warn_1(&format!("peer {peer} flooded its channel: no longer listened to").into());
@@ -456,6 +459,30 @@ impl PeerLink {
         on_open.forget();
         on_message.forget();
         *self.channel.borrow_mut() = Some(channel);
+    }
+
+    /// The peer opened a data channel: past the gate (how many, how fast, the label's length, read before the label
+    /// is), the call gets it; otherwise it is closed, and a peer opening them faster than anyone accepts files is no
+    /// longer listened to for channels at all on this connection.
+    fn on_data_channel(&self, channel: RtcDataChannel) {
+        let label_units = Reflect::get(&channel, &JsValue::from_str("label"))
+            .ok()
+            .and_then(|label| label.dyn_ref::<js_sys::JsString>().map(js_sys::JsString::length))
+            .unwrap_or(u32::MAX);
+        let verdict = self.input.borrow_mut().open_channel(label_units as usize, now_ms());
+        match verdict {
+            ChannelOpen::Take => (self.report)(LinkEvent::DataChannel(channel)),
+            ChannelOpen::Refuse => channel.close(),
+            ChannelOpen::StopListening => {
+                channel.close();
+                self.pc.set_ondatachannel(None);
+                let note = format!(
+                    "peer {} opened data channels faster than anyone accepts files: no longer listened to",
+                    self.id
+                );
+                web_sys::console::warn_1(&note.into());
+            }
+        }
     }
 
     /// A remote track arrived. The camera and microphone go into one stream (one track of each kind, a newer one

@@ -72,6 +72,7 @@ pub fn call(props: &CallProps) -> Html {
                     shift: event.shift_key(),
                     other_modifier: event.ctrl_key() || event.alt_key() || event.meta_key(),
                     typing,
+                    repeat: event.repeat(),
                 };
                 if let (Some(command), Some(run)) = (command_for(press), commands.borrow().as_ref()) {
                     event.prevent_default();

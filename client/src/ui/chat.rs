@@ -42,15 +42,29 @@ pub fn chat(props: &ChatProps) -> Html {
     let draft = use_state(String::new);
     let list = use_node_ref();
     let input = use_node_ref();
-    // Keep the newest line in view.
+    // Follow the newest line only while the person is at it: someone scrolled back to read is left there, however
+    // fast lines arrive. Our own line is always shown.
+    let at_end = use_mut_ref(|| true);
     {
-        let list = list.clone();
+        let (list, at_end) = (list.clone(), at_end.clone());
+        let newest_mine = props.lines.lines().next_back().is_some_and(|(_, line)| line.author == Author::Me);
         use_effect_with(props.lines.written(), move |_| {
             if let Some(list) = list.cast::<web_sys::Element>() {
-                list.set_scroll_top(list.scroll_height());
+                if follows(*at_end.borrow(), newest_mine) {
+                    list.set_scroll_top(list.scroll_height());
+                }
             }
         });
     }
+    let on_scroll = {
+        let (list, at_end) = (list.clone(), at_end.clone());
+        Callback::from(move |_: Event| {
+            if let Some(list) = list.cast::<web_sys::Element>() {
+                *at_end.borrow_mut() =
+                    is_at_end(list.scroll_top().into(), list.client_height().into(), list.scroll_height().into());
+            }
+        })
+    };
     {
         let input = input.clone();
         use_effect_with((), move |_| {
@@ -80,7 +94,7 @@ pub fn chat(props: &ChatProps) -> Html {
                 <h2>{ "Chat" }</h2>
                 <button type="button" class="icon" aria-label="Close chat" onclick={props.on_close.clone()}>{ "✕" }</button>
             </header>
-            <ol class="chat-lines" ref={list} aria-live="polite">
+            <ol class="chat-lines" ref={list} aria-live="polite" onscroll={on_scroll}>
                 if props.lines.is_empty() {
                     <li class="chat-empty">{ "Messages go straight to the others, peer to peer." }</li>
                 }
@@ -107,5 +121,32 @@ pub fn chat(props: &ChatProps) -> Html {
                 <button id="chat-send" type="submit" aria-label="Send">{ "Send" }</button>
             </form>
         </aside>
+    }
+}
+
+/// Whether a list scrolled to `scroll_top`, showing `client_height` of its `scroll_height`, shows its end (within a
+/// few pixels: browsers scroll by fractions and report whole ones).
+fn is_at_end(scroll_top: f64, client_height: f64, scroll_height: f64) -> bool {
+    scroll_top + client_height >= scroll_height - 2.0
+}
+
+/// Whether the list scrolls to a new line: when it was at its end, or when the line is our own.
+fn follows(was_at_end: bool, newest_mine: bool) -> bool {
+    was_at_end || newest_mine
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_lines_are_followed_only_from_the_end_or_when_ours() {
+        assert!(is_at_end(600.0, 400.0, 1_000.0));
+        assert!(is_at_end(599.0, 400.0, 1_000.0), "a pixel's rounding");
+        assert!(!is_at_end(300.0, 400.0, 1_000.0), "scrolled back to read");
+        assert!(is_at_end(0.0, 400.0, 200.0), "nothing to scroll");
+        assert!(follows(true, false));
+        assert!(!follows(false, false), "a peer's line leaves the person where they read");
+        assert!(follows(false, true), "our own line is shown");
     }
 }

@@ -9,7 +9,7 @@ use fantoccini::wd::TimeoutConfiguration;
 use huddle_e2e::diagnostics::note;
 use huddle_e2e::hostile::{Frame, HostilePeer, Offer, Payload, Site};
 use huddle_e2e::page_memory;
-use huddle_e2e::spa::{new_room_id, selector as sel, transfer_of, Person, Tile};
+use huddle_e2e::spa::{new_room_id, selector as sel, stats_of, transfer_of, Person, Tile};
 use huddle_e2e::{cdp, ensure, wait_for, wait_until, Browser, BrowserOptions, Error, Relay, Result, TIMEOUT};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -877,5 +877,104 @@ pub async fn malformed_and_oversized_messages_change_nothing() -> Result<()> {
         expected.chat
     );
     ensure!(after == expected, "Ada's call changed: {expected:?} -> {after:?}");
+    Ok(())
+}
+
+// ---- Floods the gate cuts off ----
+
+/// What Ada's statistics panel says of what Mallory sent that was dropped, once it says something containing each
+/// of `expected` (the panel is opened first).
+async fn dropped_says(scene: &Scene, expected: &[&str]) -> Result<String> {
+    let ada = &scene.ada;
+    if !ada.exists(sel::STATS).await? {
+        ada.click(sel::TOGGLE_STATS).await?;
+    }
+    let section = format!("{} .stats-dropped", stats_of(&scene.mallory_id));
+    let mut last = String::new();
+    let found = wait_for(format!("Ada's statistics say {expected:?} of Mallory"), TIMEOUT, async || {
+        let text = ada.eval_js("return document.querySelector(arguments[0])?.textContent ?? '';", vec![json!(section)]);
+        last = text.await?.as_str().unwrap_or_default().to_owned();
+        Ok(expected.iter().all(|part| last.contains(part)).then(|| last.clone()))
+    })
+    .await;
+    found.map_err(|error| Error::Check(format!("{error}; the panel says {last:?}")))
+}
+
+/// How many data channels Mallory opens at once.
+const CHANNELS: u64 = 500;
+/// The first few have labels of this many characters, near the most a browser sends (65,535 bytes). Only a few:
+/// Chromium refuses to open more channels once a couple of megabytes of labels wait to be sent.
+const LONG_LABEL: usize = 60_000;
+const LONG_LABELS: u64 = 10;
+
+/// Mallory opens [`CHANNELS`] data channels to Ada at once, none for a file Ada accepted, the first
+/// [`LONG_LABELS`] with labels of [`LONG_LABEL`] characters. Ada's page closes the first ones and then stops listening for Mallory's channels: her
+/// mute click shows within the bound during and after, her statistics say the channels were refused and
+/// Mallory is no longer listened to for them, and her call goes on: Mallory's next chat line still arrives, nothing
+/// is listed as a transfer, nothing trapped.
+pub async fn a_flood_of_data_channels_leaves_the_victim_responsive() -> Result<()> {
+    let scene = scene(false).await?;
+    let (ada, mallory, ada_id) = (&scene.ada, &scene.mallory, scene.ada_id.as_str());
+    let at = ada.eval_js(RECORD_MUTE, Vec::new()).await?;
+    let at = match (at[0].as_f64(), at[1].as_f64()) {
+        (Some(x), Some(y)) => (x, y),
+        _ => return Err(Error::Script { what: "where Ada's mute toggle is".into(), value: at }),
+    };
+    let mut clicks = vec![click_mute(ada, at, 0, "before the channels".into()).await?];
+    mallory.open_channels(ada_id, CHANNELS, LONG_LABELS, LONG_LABEL).await?;
+    clicks.push(click_mute(ada, at, clicks.len(), "as the channels open".into()).await?);
+    let spam = wait_for("Mallory's channels to Ada open (or close)", TIMEOUT, async || {
+        let spam = mallory.link(ada_id).await?.spam;
+        Ok((spam.asked > 0 && spam.connecting == 0).then_some(spam))
+    })
+    .await?;
+    println!(
+        "    Mallory opened {} of {CHANNELS} channels (error: {:?}): Ada's page closed {}, {} stay open unheard",
+        spam.asked, spam.error, spam.closed, spam.open
+    );
+    marker(&scene, "that was the channels").await?;
+    clicks.push(click_mute(ada, at, clicks.len(), "after the channels".into()).await?);
+    for click in &clicks {
+        println!("    mute click {}: shown {:.0} ms after the press reached the browser", click.when, click.to_dom);
+    }
+    let said = dropped_says(&scene, &["data channel", "refused", "no longer listened to"]).await?;
+    println!("    Ada's statistics: {said:?}");
+    ensure!(spam.asked == CHANNELS, "Mallory's page opened only {} channels: {:?}", spam.asked, spam.error);
+    let slow: Vec<String> = clicks
+        .iter()
+        .filter(|click| click.to_dom > MUTE_SHOWN_WITHIN_MS)
+        .map(|click| format!("{}: {:.0} ms", click.when, click.to_dom))
+        .collect();
+    ensure!(slow.is_empty(), "Ada's mute click took longer than {MUTE_SHOWN_WITHIN_MS} ms to show: {slow:?}");
+    ensure!(!ada.exists(sel::STOPPED).await?, "Ada's page stopped (a trap) under Mallory's channels");
+    let listed = ada.count(sel::TRANSFER).await?;
+    ensure!(listed == 0, "Mallory's channels made {listed} items in Ada's transfer list");
+    Ok(())
+}
+
+/// Messages of euro signs just over the size bound in UTF-8 (three bytes each), a third of it in UTF-16 units.
+const EUROS: usize = 16 * 1024 / 3 + 1;
+/// How many Mallory sends at once: far more than the burst of messages any peer gets, arriving faster than the rate.
+const EURO_MESSAGES: u64 = 800;
+
+/// Mallory sends [`EURO_MESSAGES`] messages of [`EUROS`] euro signs at once, each over the size bound. Each counts
+/// toward the flood, so Ada's page cuts Mallory off: Mallory sees her `huddle` channel closed, Ada's statistics say
+/// the messages were too big and Mallory is no longer listened to, and Ada's mute toggle still answers.
+pub async fn messages_over_the_size_bound_count_toward_the_flood() -> Result<()> {
+    let scene = scene(false).await?;
+    let (ada, mallory, ada_id) = (&scene.ada, &scene.mallory, scene.ada_id.as_str());
+    let sent = mallory.send_burst(ada_id, "€", EUROS, EURO_MESSAGES).await?;
+    ensure!(sent == EURO_MESSAGES, "Mallory's channel took only {sent} of {EURO_MESSAGES} messages");
+    let closed = wait_until("Ada closes her channel with Mallory", TIMEOUT, async || {
+        Ok(mallory.link(ada_id).await?.channel != "open")
+    })
+    .await;
+    let said = dropped_says(&scene, &["too big", "no longer listened to"]).await;
+    println!("    Ada's statistics: {said:?}");
+    closed?;
+    said?;
+    let was = ada.is_on(sel::TOGGLE_MIC).await?;
+    ada.set_toggle(sel::TOGGLE_MIC, !was).await?;
+    ensure!(!ada.exists(sel::STOPPED).await?, "Ada's page stopped (a trap) under Mallory's messages");
     Ok(())
 }

@@ -60,6 +60,8 @@ huddle_e2e::e2e_main! {
     hostile::a_received_html_file_only_downloads,
     hostile::files_of_tiny_chunks_fail_as_damaged_and_cost_nothing,
     hostile::malformed_and_oversized_messages_change_nothing,
+    hostile::a_flood_of_data_channels_leaves_the_victim_responsive,
+    hostile::messages_over_the_size_bound_count_toward_the_flood,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
     controls::mute_and_camera_off_show_on_the_other_side,
