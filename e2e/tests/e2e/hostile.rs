@@ -157,6 +157,17 @@ struct Click {
     from_test: f64,
 }
 
+/// Fails unless every click showed within the bound, naming those that did not.
+fn all_shown_quickly(clicks: &[Click]) -> Result<()> {
+    let slow: Vec<String> = clicks
+        .iter()
+        .filter(|click| click.to_dom > MUTE_SHOWN_WITHIN_MS)
+        .map(|click| format!("{}: {:.0} ms", click.when, click.to_dom))
+        .collect();
+    ensure!(slow.is_empty(), "Ada's mute click took longer than {MUTE_SHOWN_WITHIN_MS} ms to show: {slow:?}");
+    Ok(())
+}
+
 /// Clicks the mute toggle at `at` with real input events (DevTools, not a script: the browser queues them even while
 /// the page is busy) and waits until the page shows the change; `when` says at what point of the test. The page's
 /// clock (`performance.timeOrigin + now()`) and the test's are the machine's, so a page too busy to take the press at
@@ -370,12 +381,7 @@ pub async fn a_chat_flood_leaves_the_victim_responsive_and_small() -> Result<()>
     );
 
     ensure!(!ada.exists(sel::STOPPED).await?, "Ada's page stopped (a trap) under the flood");
-    let slow: Vec<String> = clicks
-        .iter()
-        .filter(|click| click.to_dom > MUTE_SHOWN_WITHIN_MS)
-        .map(|click| format!("{}: {:.0} ms", click.when, click.to_dom))
-        .collect();
-    ensure!(slow.is_empty(), "Ada's mute click took longer than {MUTE_SHOWN_WITHIN_MS} ms to show: {slow:?}");
+    all_shown_quickly(&clicks)?;
     ensure!(
         heap_growth < MAX_FLOOD_GROWTH,
         "Ada's JS heap grew by {:.1} MiB over the flood and stays so after GC",
@@ -940,12 +946,7 @@ pub async fn a_flood_of_data_channels_leaves_the_victim_responsive() -> Result<(
     let said = dropped_says(&scene, &["data channel", "refused", "no longer listened to"]).await?;
     println!("    Ada's statistics: {said:?}");
     ensure!(spam.asked == CHANNELS, "Mallory's page opened only {} channels: {:?}", spam.asked, spam.error);
-    let slow: Vec<String> = clicks
-        .iter()
-        .filter(|click| click.to_dom > MUTE_SHOWN_WITHIN_MS)
-        .map(|click| format!("{}: {:.0} ms", click.when, click.to_dom))
-        .collect();
-    ensure!(slow.is_empty(), "Ada's mute click took longer than {MUTE_SHOWN_WITHIN_MS} ms to show: {slow:?}");
+    all_shown_quickly(&clicks)?;
     ensure!(!ada.exists(sel::STOPPED).await?, "Ada's page stopped (a trap) under Mallory's channels");
     let listed = ada.count(sel::TRANSFER).await?;
     ensure!(listed == 0, "Mallory's channels made {listed} items in Ada's transfer list");
