@@ -10,6 +10,7 @@ pub mod ice;
 pub mod identity;
 pub mod negotiation;
 pub mod peer_input;
+pub mod quality;
 pub mod refusal;
 pub mod session;
 pub mod shortcuts;
