@@ -8,6 +8,7 @@ use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 use crate::call::chat::ChatHistory;
 pub use crate::call::chat::{Author, ChatLine};
 use crate::call::ice::IceProblem;
+use crate::call::quality::{LinkReport, OwnVideo};
 use crate::call::transfer::{TransferEvent, TransferList};
 
 /// Where the call stands.
@@ -198,6 +199,10 @@ pub enum Action {
     RelayLost,
     /// Something happened to a file transfer.
     Transfer(TransferEvent),
+    /// One interval of a peer connection's statistics, from the network monitor (see `call::quality`).
+    LinkReport(PeerId, LinkReport),
+    /// What our own video does because of the network.
+    OwnVideo(OwnVideo),
     /// The call is over.
     End(Ending),
     /// The relay refused the name before the call began, for this reason: back to the lobby.
@@ -329,6 +334,8 @@ impl CallState {
             Action::ClearNotice => self.notice = None,
             Action::IceProblem(problem) => self.ice_problem = Some(problem),
             Action::DismissIceProblem => self.ice_problem = None,
+            // Not shown yet: the tile's quality indicator and the own-connection notice (issue 16, part 4).
+            Action::LinkReport(..) | Action::OwnVideo(_) => {}
             Action::RelayLost => match self.phase {
                 Phase::InCall => self.phase = Phase::Reconnecting,
                 Phase::Joining => self.relay_retrying = true,
