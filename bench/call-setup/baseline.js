@@ -4,7 +4,9 @@
 // It does what any call page must and nothing more: the camera and microphone before Join (as the SPA's lobby does),
 // then on Join one WebSocket to the relay on this page's origin, `join`, and for each peer one RTCPeerConnection
 // carrying both tracks: the newcomer offers to everyone already there, the others answer, ICE candidates trickle
-// both ways. No dependencies, no build step.
+// both ways. Each peer's video is shown in a <video> of its own (`data-peer-id`), so a call of more than two works as
+// a mesh (the network benchmark, e2e/benches/network.rs, uses it with up to four people). No dependencies, no build
+// step.
 //
 // Usage: baseline.html?room=<room id>&name=<display name>[&shape=huddle]
 //
@@ -24,6 +26,21 @@ const status = document.getElementById('status');
 // Peer id -> RTCPeerConnection, under the name the e2e helpers read.
 const peers = new Map();
 window.__huddle_pcs = peers;
+// Peer id -> the <video> showing that peer.
+const videos = new Map();
+
+function videoOf(id) {
+  let video = videos.get(id);
+  if (!video) {
+    video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    video.dataset.peerId = id;
+    remote.append(video);
+    videos.set(id, video);
+  }
+  return video;
+}
 
 let local = null;
 
@@ -81,6 +98,9 @@ function connect() {
         const pc = peers.get(message.peer_id);
         if (pc) pc.close();
         peers.delete(message.peer_id);
+        const video = videos.get(message.peer_id);
+        if (video) video.remove();
+        videos.delete(message.peer_id);
         break;
       }
       case 'error':
@@ -137,7 +157,8 @@ function connect() {
       send({ type: 'signal', to: id, payload });
     });
     pc.addEventListener('track', ({ streams }) => {
-      if (streams[0] && remote.srcObject !== streams[0]) remote.srcObject = streams[0];
+      const video = videoOf(id);
+      if (streams[0] && video.srcObject !== streams[0]) video.srcObject = streams[0];
     });
     return pc;
   }

@@ -7,17 +7,16 @@
 //! `bench/call-setup.md`). It is a benchmark, not a test: `cargo test` neither builds nor runs it.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use huddle_common::RoomId;
 use huddle_e2e::call_setup::{
-    install_probe, marks_now, utc_date, wait_mark, Call, Client, Context, Options, Report, Who, BASELINE_PATH,
-    FIRST_FRAME, JOIN, PREVIEW, USAGE,
+    install_probe, marks_now, open_lobby, page_path, site, utc_date, wait_mark, Call, Client, Context, Options, Report,
+    Who, FIRST_FRAME, JOIN, USAGE,
 };
-use huddle_e2e::spa::{self, selector as sel};
-use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result, ScratchDir};
+use huddle_e2e::spa;
+use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result};
 
 fn main() -> ExitCode {
     let options = match Options::parse(std::env::args().skip(1)) {
@@ -123,10 +122,10 @@ async fn one_call(relay: &Relay, client: Client) -> Result<Call> {
     let room = spa::new_room_id();
     let ada = Browser::launch("Ada").await?;
     let bob = Browser::launch("Bob").await?;
-    open_lobby(&ada, relay, client, &room).await?;
+    ready(&ada, relay, client, &room).await?;
     ada.click(JOIN).await?;
     wait_mark(&ada, "joined").await?;
-    open_lobby(&bob, relay, client, &room).await?;
+    ready(&bob, relay, client, &room).await?;
     bob.click(JOIN).await?;
     let marks = async { Ok::<_, Error>((wait_mark(&bob, FIRST_FRAME).await?, wait_mark(&ada, FIRST_FRAME).await?)) };
     match marks.await {
@@ -138,49 +137,8 @@ async fn one_call(relay: &Relay, client: Client) -> Result<Call> {
     }
 }
 
-/// Opens the room's page before joining, and waits until Join can be clicked and the camera preview plays; then
-/// installs the probe.
-async fn open_lobby(browser: &Browser, relay: &Relay, client: Client, room: &RoomId) -> Result<()> {
-    let name = browser.label();
-    let url = match client {
-        Client::Huddle => relay.url(&spa::room_path(room)),
-        Client::Baseline => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}")),
-        Client::BaselineShaped => relay.url(&format!("{BASELINE_PATH}?room={room}&name={name}&shape=huddle")),
-    };
-    browser.goto(&url).await?;
-    // Huddle's Join stays disabled until a name is typed; the baseline takes its name from the link.
-    if client == Client::Huddle {
-        browser.wait_interactable(sel::NAME).await?;
-        if browser.value(sel::NAME).await?.trim() != name {
-            browser.type_into(sel::NAME, name).await?;
-        }
-    }
-    browser.wait_interactable(JOIN).await?;
-    browser.wait_video_playing(PREVIEW).await?;
+/// Opens the room's page before joining (see [`open_lobby`]), then installs the probe.
+async fn ready(browser: &Browser, relay: &Relay, client: Client, room: &RoomId) -> Result<()> {
+    open_lobby(browser, client, &relay.url(&page_path(client, room, browser.label()))).await?;
     install_probe(browser).await
-}
-
-/// A directory the relay serves: the built SPA, and the baseline under `/call-setup/`, so that both pages come from
-/// the same relay process and talk to it on the same origin.
-fn site() -> Result<ScratchDir> {
-    let site = ScratchDir::new("call-setup-site")?;
-    copy_dir(&artifacts::dist_dir()?, site.path())?;
-    let baseline = artifacts::workspace_root().join("bench/call-setup");
-    copy_dir(&baseline, &site.path().join(BASELINE_PATH.trim_start_matches('/').split('/').next().unwrap_or("")))?;
-    Ok(site)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("create {}", to.display()), e))?;
-    let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-        let (source, target): (PathBuf, PathBuf) = (entry.path(), to.join(entry.file_name()));
-        if source.is_dir() {
-            copy_dir(&source, &target)?;
-        } else {
-            std::fs::copy(&source, &target).map_err(|e| Error::io(format!("copy {}", source.display()), e))?;
-        }
-    }
-    Ok(())
 }

@@ -223,6 +223,11 @@ impl Browser {
         &self.client
     }
 
+    /// The browser's own profile directory (its `--user-data-dir`), which tells its processes apart from others'.
+    pub fn profile_dir(&self) -> &Path {
+        self._profile.path()
+    }
+
     /// Navigates to `url` and waits for the page's load event.
     pub async fn goto(&self, url: &str) -> Result<()> {
         self.client.goto(url).await.map_err(|e| self.error(format!("open {url}"), e))

@@ -11,10 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::Path;
 
+use huddle_common::RoomId;
 use serde_json::{json, Value};
 
-use crate::{cli, Browser, Error, Result};
+use crate::{artifacts, cli, spa, Browser, Error, Result, ScratchDir};
 
 /// The probe: `arguments[0]` is the selector of the Join button; the marks end up in `window.__callSetup`.
 pub const PROBE: &str = include_str!("call_setup_probe.js");
@@ -292,6 +294,55 @@ pub async fn marks_now(browser: &Browser) -> Result<Marks> {
         return Ok(Marks::default());
     }
     Marks::from_json(&reply).map_err(|why| Error::Check(format!("{}: probe marks: {why}", browser.label())))
+}
+
+/// The path of `client`'s page for `room`, as the person `name` opens it (the baseline takes the name from the link).
+pub fn page_path(client: Client, room: &RoomId, name: &str) -> String {
+    match client {
+        Client::Huddle => spa::room_path(room),
+        Client::Baseline => format!("{BASELINE_PATH}?room={room}&name={name}"),
+        Client::BaselineShaped => format!("{BASELINE_PATH}?room={room}&name={name}&shape=huddle"),
+    }
+}
+
+/// Opens `url` (a [`page_path`] on the relay) before joining, and waits until Join can be clicked and the camera
+/// preview plays. Huddle's Join stays disabled until a name is typed: the browser's label is typed.
+pub async fn open_lobby(browser: &Browser, client: Client, url: &str) -> Result<()> {
+    let name = browser.label();
+    browser.goto(url).await?;
+    if client == Client::Huddle {
+        browser.wait_interactable(spa::selector::NAME).await?;
+        if browser.value(spa::selector::NAME).await?.trim() != name {
+            browser.type_into(spa::selector::NAME, name).await?;
+        }
+    }
+    browser.wait_interactable(JOIN).await?;
+    browser.wait_video_playing(PREVIEW).await
+}
+
+/// A directory for the relay to serve: the built SPA, and the baseline under `/call-setup/`, so that both pages come
+/// from the same relay process and talk to it on the same origin.
+pub fn site() -> Result<ScratchDir> {
+    let site = ScratchDir::new("call-setup-site")?;
+    copy_dir(&artifacts::dist_dir()?, site.path())?;
+    let baseline = artifacts::workspace_root().join("bench/call-setup");
+    copy_dir(&baseline, &site.path().join(BASELINE_PATH.trim_start_matches('/').split('/').next().unwrap_or("")))?;
+    Ok(site)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("create {}", to.display()), e))?;
+    let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("read {}", from.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(format!("read {}", from.display()), e))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        if source.is_dir() {
+            copy_dir(&source, &target)?;
+        } else {
+            std::fs::copy(&source, &target).map_err(|e| Error::io(format!("copy {}", source.display()), e))?;
+        }
+    }
+    Ok(())
 }
 
 /// What the report says about where and how it was measured.

@@ -5,7 +5,7 @@
 //! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver,
 //! [`wait_until`] waits on a condition with a bounded timeout, [`spa`] knows the SPA's UI contract (its
 //! selectors and flows), and [`hostile`] is a peer that is not the SPA but code of its own. The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts, plus
-//! [`call_setup`]; the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
+//! [`call_setup`]; the network benchmark (`benches/network.rs`) too, plus [`network`]; the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
 //! link on loopback) and [`cdp`].
 //!
 //! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
@@ -27,6 +27,7 @@ mod isolation;
 pub mod lobby_load;
 pub mod machine;
 mod media;
+pub mod network;
 pub mod page_memory;
 mod redis;
 mod relay;

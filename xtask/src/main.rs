@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_lobby;
+mod bench_network;
 mod bench_setup;
 mod checks;
 mod glue;
@@ -52,6 +53,12 @@ Commands:
                 ready) on thin links (shaped by tbf), first visit, repeat visit and reload,
                 with the bytes transferred, into bench/lobby-load.md (ARGS: e.g. --runs 9,
                 --before PATH to measure an older relay beside this one; --help lists them)
+  bench network [-- ARGS]
+                build, then measure calls of 2 and 4 people on impaired links (loss and delay,
+                thin uplinks, a drop, an outage): freezes, frame rate, resolution, audio
+                concealment, round trip, setup, recovery, CPU, Huddle against the JavaScript
+                baseline, into bench/NETWORK.md (ARGS: --runs, --people, --profiles, --seconds;
+                --help lists them; the defaults take about an hour)
   help          Print this text
 ";
 
@@ -71,6 +78,9 @@ fn main() -> ExitCode {
         }
         Some("bench") if rest.first().is_some_and(|arg| arg == "lobby-load") => {
             bench_lobby::run(strip_separator(&rest[1..]))
+        }
+        Some("bench") if rest.first().is_some_and(|arg| arg == "network") => {
+            bench_network::run(strip_separator(&rest[1..]))
         }
         Some("bench") => bench::bench(&rest),
         None | Some("help" | "-h" | "--help") => {

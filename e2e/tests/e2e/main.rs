@@ -13,6 +13,7 @@ mod files;
 mod hostile;
 mod keys;
 mod lobby;
+mod network;
 mod refusals;
 mod relays;
 mod resilience;
@@ -86,4 +87,5 @@ huddle_e2e::e2e_main! {
     turn::a_wrong_turn_secret_is_explained,
     turn::expired_turn_credentials_are_explained,
     turn::calls_outlive_their_turn_credentials,
+    network::a_short_network_run_measures_both_clients,
 }

@@ -1,0 +1,230 @@
+//! One measured call: N people, each in a browser of their own, join a fresh room with one client (Huddle's SPA or
+//! the baseline) while their links follow a profile's schedule; the probe in every page is sampled each second.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::{sleep_until, Instant};
+
+use super::cpu;
+use super::metrics::{setup_times, CallRecord, PhaseRecord, Receiver, Window};
+use super::probe::{self, Sample};
+use super::profile::{LinkShape, Profile};
+use crate::call_setup::{open_lobby, page_path, Client, JOIN};
+use crate::wait::{wait_for, TIMEOUT};
+use crate::{spa, Browser, BrowserOptions, Result};
+
+/// The most people a call may have here (each is a headless Chromium).
+pub const MAX_PEOPLE: usize = 6;
+/// The people, in the order they join.
+pub const NAMES: [&str; MAX_PEOPLE] = ["Ada", "Bob", "Cy", "Dee", "Eve", "Fay"];
+/// How long everyone may take to see and hear everyone after the last Join, on the thinnest link.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long after a link returns the benchmark waits for every affected receiver's video to move again.
+const BACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often every page is sampled while measuring.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the people are: their links (which the benchmark shapes), the relay as each reaches it, their browsers.
+pub trait Network {
+    /// How the report describes the network (what is impaired, where).
+    fn describe(&self) -> String;
+    /// The URL by which `person` reaches `path` on the relay (which also serves the baseline, see
+    /// `call_setup::site`).
+    fn url(&self, person: usize, path: &str) -> String;
+    /// A browser for `person`, on their link.
+    fn browser(&self, person: usize, options: BrowserOptions) -> impl Future<Output = Result<Browser>>;
+    /// Sets `person`'s link to `shape` (at any time).
+    fn shape(&self, person: usize, shape: &LinkShape) -> Result<()>;
+    /// Cuts `person`'s link (everything, both ways) while `on`.
+    fn outage(&self, person: usize, on: bool) -> Result<()>;
+    /// The processes of `person`'s browser, for its CPU time.
+    fn browser_pids(&self, person: usize, browser: &Browser) -> Vec<u32>;
+}
+
+/// Milliseconds since the Unix epoch now (the pages' `performance.timeOrigin` is on the same clock).
+fn epoch_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+/// Every page's sample, in the people's order.
+async fn sample_all(browsers: &[Browser]) -> Result<Vec<Sample>> {
+    let mut samples = Vec::with_capacity(browsers.len());
+    for browser in browsers {
+        samples.push(probe::sample(browser).await?);
+    }
+    Ok(samples)
+}
+
+/// Whether every person has been shown video from every other and played their audio.
+fn everyone_receives(samples: &[Sample], ids: &[String]) -> bool {
+    samples.iter().enumerate().all(|(person, sample)| {
+        ids.iter().enumerate().filter(|(from, _)| *from != person).all(|(_, id)| {
+            let heard = sample.peer(id).and_then(|p| p.audio?.total_samples_received).is_some_and(|n| n > 0.0);
+            sample.video(id).is_some() && heard
+        })
+    })
+}
+
+/// Every receiver of a call of `people`, in order.
+pub fn receivers(people: usize) -> Vec<Receiver> {
+    (0..people)
+        .flat_map(|person| (0..people).filter(move |f| *f != person).map(move |from| Receiver { person, from }))
+        .collect()
+}
+
+/// One call of `people` with `client` under `profile` (steady phases measured for `seconds`), on `network`. The
+/// links are clean again afterwards, whatever happened.
+pub async fn one_call<N: Network>(
+    network: &N,
+    client: Client,
+    profile: Profile,
+    people: usize,
+    seconds: u64,
+) -> Result<CallRecord> {
+    let outcome = measure(network, client, profile, people, seconds).await;
+    let mut reset = Ok(());
+    for person in 0..people {
+        reset = reset.and(network.outage(person, false)).and(network.shape(person, &LinkShape::default()));
+    }
+    let record = outcome?;
+    reset.map(|()| record)
+}
+
+async fn measure<N: Network>(
+    network: &N,
+    client: Client,
+    profile: Profile,
+    people: usize,
+    seconds: u64,
+) -> Result<CallRecord> {
+    let phases = profile.phases(seconds);
+    for person in 0..people {
+        network.shape(person, &phases[0].shape_of(person))?;
+        network.outage(person, phases[0].cuts(person))?;
+    }
+    let room = spa::new_room_id();
+    let mut browsers = Vec::with_capacity(people);
+    for (person, name) in NAMES.iter().enumerate().take(people) {
+        let browser = network.browser(person, BrowserOptions::new(name)).await?;
+        open_lobby(&browser, client, &network.url(person, &page_path(client, &room, name))).await?;
+        probe::install(&browser).await?;
+        browsers.push(browser);
+    }
+    // One after another, each once the relay has said `joined`: the later ones offer to those already there.
+    let mut ids = Vec::with_capacity(people);
+    for browser in &browsers {
+        browser.click(JOIN).await?;
+        let what = format!("{} has joined", browser.label());
+        ids.push(wait_for(what, TIMEOUT, async || Ok(probe::sample(browser).await?.self_id)).await?);
+    }
+    let joined = wait_for("everyone sees and hears everyone", SETUP_TIMEOUT, async || {
+        let samples = sample_all(&browsers).await?;
+        Ok(everyone_receives(&samples, &ids).then_some(samples))
+    })
+    .await?;
+    let setup_ms = setup_times(&joined, &ids);
+
+    let affected: Vec<Receiver> =
+        receivers(people).into_iter().filter(|r| !profile.first_only() || r.person == 0 || r.from == 0).collect();
+    let pids: Vec<Vec<u32>> = browsers.iter().enumerate().map(|(i, b)| network.browser_pids(i, b)).collect();
+    let cpu_before: Vec<f64> = pids.iter().map(|p| cpu::cpu_seconds(p)).collect();
+    let measuring = Instant::now();
+    let mut records = Vec::with_capacity(phases.len());
+    let mut restored = None;
+    for (index, phase) in phases.iter().enumerate() {
+        if index > 0 {
+            let before = &phases[index - 1];
+            let mut returned = None;
+            for person in 0..people {
+                network.shape(person, &phase.shape_of(person))?;
+                if phase.cuts(person) != before.cuts(person) {
+                    network.outage(person, phase.cuts(person))?;
+                    if before.cuts(person) {
+                        returned = Some(epoch_ms());
+                    }
+                }
+            }
+            if let Some(at) = returned {
+                restored = Some(at);
+                for browser in &browsers {
+                    probe::mark_since(browser, at).await?;
+                }
+            }
+        }
+        let start = Instant::now();
+        let mut series: Vec<Vec<Sample>> = vec![Vec::new(); people];
+        let mut next = start;
+        while next <= start + phase.duration {
+            sleep_until(next).await;
+            for (person, sample) in sample_all(&browsers).await?.into_iter().enumerate() {
+                series[person].push(sample);
+            }
+            next += SAMPLE_EVERY;
+        }
+        let windows = receivers(people)
+            .into_iter()
+            .filter_map(|r| Some((r, Window::between(&series[r.person], &ids[r.from])?)))
+            .collect();
+        records.push(PhaseRecord { name: phase.name.to_owned(), windows });
+    }
+    let elapsed = measuring.elapsed().as_secs_f64();
+    let cpu_percent = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|(pids, before)| (!pids.is_empty()).then(|| (cpu::cpu_seconds(pids) - before) / elapsed * 100.0))
+        .collect();
+
+    let mut back_ms = Vec::new();
+    if let Some(restored) = restored {
+        let since = wait_for("every affected receiver's video moves again", BACK_TIMEOUT, async || {
+            let mut all = Vec::with_capacity(people);
+            for browser in &browsers {
+                all.push(probe::frames_since(browser).await?);
+            }
+            let back = |r: &Receiver| all[r.person].iter().find(|f| f.peer == ids[r.from])?.at;
+            Ok(affected.iter().all(|r| back(r).is_some()).then_some(all))
+        })
+        .await;
+        let at = |r: &Receiver, samples: &Sample| -> Option<f64> {
+            let all = since.as_ref().ok()?;
+            let frame = all[r.person].iter().find(|f| f.peer == ids[r.from])?;
+            Some(samples.epoch(frame.at?) - restored)
+        };
+        let last = sample_all(&browsers).await?;
+        back_ms = affected.iter().map(|r| (*r, at(r, &last[r.person]))).collect();
+    }
+    Ok(CallRecord { client, profile, people, affected, setup_ms, phases: records, back_ms, cpu_percent })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::probe::{Inbound, PeerStats, RemoteVideo};
+
+    #[test]
+    fn receivers_are_every_ordered_pair() {
+        assert_eq!(receivers(2), [Receiver { person: 0, from: 1 }, Receiver { person: 1, from: 0 }]);
+        assert_eq!(receivers(4).len(), 12);
+    }
+
+    #[test]
+    fn everyone_receives_needs_video_and_audio_from_each() {
+        let page = |others: &[&str], audio: f64| Sample {
+            peers: others
+                .iter()
+                .map(|id| PeerStats {
+                    peer: id.to_string(),
+                    audio: Some(Inbound { total_samples_received: Some(audio), ..Inbound::default() }),
+                    ..PeerStats::default()
+                })
+                .collect(),
+            videos: others.iter().map(|id| RemoteVideo { peer: id.to_string(), ..RemoteVideo::default() }).collect(),
+            ..Sample::default()
+        };
+        let ids = ["a".to_owned(), "b".to_owned()];
+        assert!(everyone_receives(&[page(&["b"], 10.0), page(&["a"], 10.0)], &ids));
+        assert!(!everyone_receives(&[page(&["b"], 10.0), page(&["a"], 0.0)], &ids));
+        assert!(!everyone_receives(&[page(&["b"], 10.0), page(&[], 10.0)], &ids));
+    }
+}

@@ -1,0 +1,214 @@
+//! The figures of one call: per receiver (a person, and a remote person whose media they receive) and per phase,
+//! from the probe's samples of the receiving page.
+
+use super::probe::{PeerStats, Sample};
+use super::profile::Profile;
+use crate::call_setup::{percentile, Client};
+
+/// Who receives from whom: people are numbered in the order they join (0 is the first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Receiver {
+    /// The person receiving.
+    pub person: usize,
+    /// The person sending.
+    pub from: usize,
+}
+
+/// What one receiver saw and heard during one phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Window {
+    /// How long the phase was measured, in seconds (on the receiving page's clock).
+    pub seconds: f64,
+    /// Video freezes that ended in the phase (`freezeCount`).
+    pub freezes: f64,
+    /// Seconds of frozen video (`totalFreezesDuration`).
+    pub frozen_seconds: f64,
+    /// Video frames decoded.
+    pub frames: f64,
+    /// Audio samples played out.
+    pub audio_samples: f64,
+    /// Of which concealed.
+    pub concealed_samples: f64,
+    /// The median of the decoded frame heights sampled in the phase.
+    pub height: Option<f64>,
+    /// The smallest of them.
+    pub min_height: Option<f64>,
+    /// The mean round trip of the selected candidate pair's checks in the phase, in ms.
+    pub rtt_ms: Option<f64>,
+}
+
+impl Window {
+    /// Frozen video as a share of the phase, in %.
+    pub fn frozen_percent(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.frozen_seconds / self.seconds * 100.0
+        } else {
+            0.0
+        }
+    }
+
+    /// Video frames decoded per second.
+    pub fn fps(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.frames / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    /// Concealed audio as a share of the audio played out, in %; `None` when no audio was played.
+    pub fn concealed_percent(&self) -> Option<f64> {
+        (self.audio_samples > 0.0).then(|| self.concealed_samples / self.audio_samples * 100.0)
+    }
+
+    /// The figures from `peer` between the first and the last of `samples` (the receiving page's, in order).
+    /// `None` if the page had no connection to `peer` at both ends.
+    pub fn between(samples: &[Sample], peer: &str) -> Option<Window> {
+        let (first, last) = (samples.first()?, samples.last()?);
+        let (start, end) = (first.peer(peer)?, last.peer(peer)?);
+        // Counters only grow; a stream that appeared in the phase counts from zero.
+        let delta =
+            |pick: fn(&PeerStats) -> Option<f64>| (pick(end).unwrap_or(0.0) - pick(start).unwrap_or(0.0)).max(0.0);
+        let mut heights: Vec<f64> = samples
+            .iter()
+            .filter_map(|sample| sample.peer(peer)?.video?.frame_height)
+            .filter(|height| *height > 0.0)
+            .collect();
+        heights.sort_by(f64::total_cmp);
+        let rtt_ms = match (start.rtt, end.rtt) {
+            (Some(a), Some(b)) if b.responses > a.responses => {
+                Some((b.total - a.total) / (b.responses - a.responses) * 1000.0)
+            }
+            _ => None,
+        };
+        Some(Window {
+            seconds: (last.at - first.at) / 1000.0,
+            freezes: delta(|s| s.video?.freeze_count),
+            frozen_seconds: delta(|s| s.video?.total_freezes_duration),
+            frames: delta(|s| s.video?.frames_decoded),
+            audio_samples: delta(|s| s.audio?.total_samples_received),
+            concealed_samples: delta(|s| s.audio?.concealed_samples),
+            height: percentile(&heights, 0.5),
+            min_height: heights.first().copied(),
+            rtt_ms,
+        })
+    }
+}
+
+/// One phase of a call: every receiver's window.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PhaseRecord {
+    /// The phase's name (see `profile::Phase`).
+    pub name: String,
+    /// Each receiver's figures.
+    pub windows: Vec<(Receiver, Window)>,
+}
+
+/// One measured call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallRecord {
+    /// Which page made it.
+    pub client: Client,
+    /// Under which profile.
+    pub profile: Profile,
+    /// How many people.
+    pub people: usize,
+    /// The receivers the profile affects (all, unless it impairs the first person only).
+    pub affected: Vec<Receiver>,
+    /// From the later of the two Join clicks to the sender's first video frame presented at the receiver, in ms.
+    pub setup_ms: Vec<(Receiver, f64)>,
+    /// The phases, in order.
+    pub phases: Vec<PhaseRecord>,
+    /// After an outage: from the link's return to the first frame presented again, per affected receiver (`None`:
+    /// none within the bound).
+    pub back_ms: Vec<(Receiver, Option<f64>)>,
+    /// Per person: their browser's CPU time over the measured phases, in % of one core.
+    pub cpu_percent: Vec<Option<f64>>,
+}
+
+/// Setup per receiver: from the later of the receiver's and the sender's Join clicks (through both pages' clock
+/// origins) to the sender's first frame presented at the receiver. `samples[i]` is person i's page, `ids[i]` their
+/// peer id.
+pub fn setup_times(samples: &[Sample], ids: &[String]) -> Vec<(Receiver, f64)> {
+    let join = |person: usize| samples.get(person).and_then(|s| Some(s.epoch(s.join?)));
+    let mut setups = Vec::new();
+    for (person, sample) in samples.iter().enumerate() {
+        for (from, id) in ids.iter().enumerate() {
+            if from == person {
+                continue;
+            }
+            let (Some(video), Some(mine), Some(theirs)) = (sample.video(id), join(person), join(from)) else {
+                continue;
+            };
+            setups.push((Receiver { person, from }, sample.epoch(video.first) - mine.max(theirs)));
+        }
+    }
+    setups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::probe::{Inbound, RemoteVideo, RoundTrips};
+
+    fn sample(at: f64, frames: f64, freezes: f64, frozen: f64, height: f64, concealed: f64, played: f64) -> Sample {
+        Sample {
+            at,
+            peers: vec![PeerStats {
+                peer: "b".into(),
+                state: "connected".into(),
+                video: Some(Inbound {
+                    frames_decoded: Some(frames),
+                    freeze_count: Some(freezes),
+                    total_freezes_duration: Some(frozen),
+                    frame_height: Some(height),
+                    ..Inbound::default()
+                }),
+                audio: Some(Inbound {
+                    concealed_samples: Some(concealed),
+                    total_samples_received: Some(played),
+                    ..Inbound::default()
+                }),
+                rtt: Some(RoundTrips { total: at / 1000.0 * 0.05, responses: at / 1000.0 }),
+            }],
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn a_window_is_the_difference_of_its_ends() {
+        let samples = [
+            sample(1000.0, 30.0, 1.0, 0.5, 480.0, 100.0, 48_000.0),
+            sample(2000.0, 60.0, 1.0, 0.5, 240.0, 100.0, 96_000.0),
+            sample(11_000.0, 330.0, 3.0, 1.5, 480.0, 1060.0, 528_000.0),
+        ];
+        let window = Window::between(&samples, "b").unwrap();
+        assert_eq!(window.seconds, 10.0);
+        assert_eq!(window.fps(), 30.0);
+        assert_eq!((window.freezes, window.frozen_seconds), (2.0, 1.0));
+        assert_eq!(window.frozen_percent(), 10.0);
+        assert_eq!(window.concealed_percent(), Some(960.0 / 480_000.0 * 100.0));
+        assert_eq!((window.height, window.min_height), (Some(480.0), Some(240.0)));
+        assert!((window.rtt_ms.unwrap() - 50.0).abs() < 1e-9);
+        assert_eq!(Window::between(&samples, "c"), None);
+        assert_eq!(Window::between(&samples[..1], "b").unwrap().rtt_ms, None);
+    }
+
+    #[test]
+    fn setup_counts_from_the_later_join() {
+        let page = |origin: f64, join: f64, videos: &[(&str, f64)]| Sample {
+            time_origin: origin,
+            join: Some(join),
+            videos: videos
+                .iter()
+                .map(|(peer, first)| RemoteVideo { peer: peer.to_string(), first: *first, frames: 10.0 })
+                .collect(),
+            ..Sample::default()
+        };
+        // Ada joins at epoch 1100, Bob at 5300; each sees the other's first frame at epoch 5800.
+        let samples = [page(1000.0, 100.0, &[("bob", 4800.0)]), page(5000.0, 300.0, &[("ada", 800.0)])];
+        let ids = ["ada".to_owned(), "bob".to_owned()];
+        let setups = setup_times(&samples, &ids);
+        assert_eq!(setups, [(Receiver { person: 0, from: 1 }, 500.0), (Receiver { person: 1, from: 0 }, 500.0)]);
+    }
+}
