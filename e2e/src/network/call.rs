@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::{sleep_until, Instant};
 
 use super::cpu;
-use super::metrics::{setup_times, CallRecord, PhaseRecord, Receiver, Window};
+use super::metrics::{setup_times, CallRecord, PhaseRecord, Receiver, Window, WHOLE_CALL};
 use super::probe::{self, Sample};
 use super::profile::{LinkShape, Profile};
 use crate::call_setup::{open_lobby, page_path, Client, JOIN};
@@ -64,6 +64,14 @@ fn everyone_receives(samples: &[Sample], ids: &[String]) -> bool {
             sample.video(id).is_some() && heard
         })
     })
+}
+
+/// Every receiver's window over `series` (each person's samples, in order); `ids[i]` is person i's peer id.
+fn windows(series: &[Vec<Sample>], ids: &[String]) -> Vec<(Receiver, Window)> {
+    receivers(series.len())
+        .into_iter()
+        .filter_map(|r| Some((r, Window::between(&series[r.person], &ids[r.from])?)))
+        .collect()
 }
 
 /// Every receiver of a call of `people`, in order.
@@ -132,6 +140,8 @@ async fn measure<N: Network>(
     let measuring = Instant::now();
     let mut records = Vec::with_capacity(phases.len());
     let mut restored = None;
+    // Each phase's first and last samples, per person.
+    let mut whole: Vec<Vec<Sample>> = Vec::new();
     for (index, phase) in phases.iter().enumerate() {
         if index > 0 {
             let before = &phases[index - 1];
@@ -154,6 +164,9 @@ async fn measure<N: Network>(
         }
         let start = Instant::now();
         let mut series: Vec<Vec<Sample>> = vec![Vec::new(); people];
+        if index == 0 {
+            whole = vec![Vec::new(); people];
+        }
         let mut next = start;
         while next <= start + phase.duration {
             sleep_until(next).await;
@@ -162,11 +175,14 @@ async fn measure<N: Network>(
             }
             next += SAMPLE_EVERY;
         }
-        let windows = receivers(people)
-            .into_iter()
-            .filter_map(|r| Some((r, Window::between(&series[r.person], &ids[r.from])?)))
-            .collect();
-        records.push(PhaseRecord { name: phase.name.to_owned(), windows });
+        records.push(PhaseRecord { name: phase.name.to_owned(), windows: windows(&series, &ids) });
+        for (person, samples) in series.into_iter().enumerate() {
+            let ends = [samples.first(), samples.last()];
+            whole[person].extend(ends.into_iter().flatten().cloned());
+        }
+    }
+    if phases.len() > 1 {
+        records.push(PhaseRecord { name: WHOLE_CALL.to_owned(), windows: windows(&whole, &ids) });
     }
     let elapsed = measuring.elapsed().as_secs_f64();
     let cpu_percent = pids

@@ -5,6 +5,9 @@ use super::probe::{PeerStats, Sample};
 use super::profile::Profile;
 use crate::call_setup::{percentile, Client};
 
+/// The name of the record covering a whole multi-phase call (freezes are counted over it).
+pub const WHOLE_CALL: &str = "whole call";
+
 /// Who receives from whom: people are numbered in the order they join (0 is the first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Receiver {
@@ -35,6 +38,10 @@ pub struct Window {
     pub min_height: Option<f64>,
     /// The mean round trip of the selected candidate pair's checks in the phase, in ms.
     pub rtt_ms: Option<f64>,
+    /// Media packets received (video and audio).
+    pub packets: f64,
+    /// Media packets lost, as the receiver counts them.
+    pub lost: f64,
 }
 
 impl Window {
@@ -59,6 +66,12 @@ impl Window {
     /// Concealed audio as a share of the audio played out, in %; `None` when no audio was played.
     pub fn concealed_percent(&self) -> Option<f64> {
         (self.audio_samples > 0.0).then(|| self.concealed_samples / self.audio_samples * 100.0)
+    }
+
+    /// Packets lost as a share of those sent, in %; `None` when none were expected.
+    pub fn lost_percent(&self) -> Option<f64> {
+        let sent = self.packets + self.lost;
+        (sent > 0.0).then(|| self.lost / sent * 100.0)
     }
 
     /// The figures from `peer` between the first and the last of `samples` (the receiving page's, in order).
@@ -91,6 +104,8 @@ impl Window {
             height: percentile(&heights, 0.5),
             min_height: heights.first().copied(),
             rtt_ms,
+            packets: delta(|s| Some(s.video?.packets_received + s.audio?.packets_received)),
+            lost: delta(|s| Some(s.video?.packets_lost + s.audio?.packets_lost)),
         })
     }
 }

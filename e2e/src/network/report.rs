@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::metrics::{CallRecord, Window};
+use super::metrics::{CallRecord, Window, WHOLE_CALL};
 use super::profile::Profile;
 use crate::call_setup::{percentile, Client};
 
@@ -31,14 +31,22 @@ pub enum Metric {
     Concealed,
     /// Mean round trip of the selected candidate pair (ms).
     Rtt,
+    /// Media packets lost on the way, % of those sent (video and audio).
+    Lost,
 }
 
 impl Metric {
     /// The figures measured over a whole call, shown once per call size.
     pub const CALL: [Metric; 3] = [Metric::Setup, Metric::Back, Metric::Cpu];
     /// The figures measured per phase.
-    pub const PHASE: [Metric; 6] =
-        [Metric::Frozen, Metric::Freezes, Metric::Fps, Metric::Height, Metric::Concealed, Metric::Rtt];
+    pub const PHASE: [Metric; 7] =
+        [Metric::Frozen, Metric::Freezes, Metric::Fps, Metric::Height, Metric::Concealed, Metric::Rtt, Metric::Lost];
+
+    /// Whether the figure is shown per phase when a profile has several: a freeze counts when it ends, so in the
+    /// phase after the one where it began; freezes are shown over the whole call instead.
+    pub fn per_phase(self) -> bool {
+        !matches!(self, Metric::Frozen | Metric::Freezes)
+    }
 
     /// The row's label.
     pub fn label(self) -> &'static str {
@@ -52,6 +60,7 @@ impl Metric {
             Metric::Height => "resolution (frame height, px)",
             Metric::Concealed => "audio concealed (%)",
             Metric::Rtt => "round trip (ms)",
+            Metric::Lost => "packets lost (%)",
         }
     }
 
@@ -64,7 +73,7 @@ impl Metric {
     pub fn show(self, value: f64) -> String {
         match self {
             Metric::Frozen | Metric::Freezes | Metric::Fps => format!("{value:.1}"),
-            Metric::Concealed => format!("{value:.2}"),
+            Metric::Concealed | Metric::Lost => format!("{value:.2}"),
             _ => format!("{value:.0}"),
         }
     }
@@ -78,6 +87,7 @@ impl Metric {
             Metric::Height => window.height,
             Metric::Concealed => window.concealed_percent(),
             Metric::Rtt => window.rtt_ms,
+            Metric::Lost => window.lost_percent(),
             Metric::Setup | Metric::Back | Metric::Cpu => None,
         }
     }
@@ -100,7 +110,9 @@ impl Cell {
     fn of(metric: Metric, values: &[Option<f64>]) -> Option<Cell> {
         let mut present: Vec<f64> = values.iter().flatten().copied().collect();
         present.sort_by(f64::total_cmp);
-        if values.is_empty() {
+        // Only a video that never came back is a value missing for a bad reason; a round trip in an outage, say,
+        // simply has none.
+        if present.is_empty() && (metric != Metric::Back || values.is_empty()) {
             return None;
         }
         let median = percentile(&present, 0.5);
@@ -225,14 +237,19 @@ impl Report {
         for metric in Metric::CALL {
             row(&mut out, metric.label().to_owned(), "", metric);
         }
+        if phases.len() > 1 {
+            for metric in Metric::PHASE.into_iter().filter(|m| !m.per_phase()) {
+                row(&mut out, format!("*whole call:* {}", metric.label()), WHOLE_CALL, metric);
+            }
+        }
         for phase in &phases {
             for metric in Metric::PHASE {
-                let label = if phases.len() > 1 {
-                    format!("*{}, {}:* {}", phase.name, humantime(phase.duration.as_secs()), metric.label())
-                } else {
-                    metric.label().to_owned()
-                };
-                row(&mut out, label, phase.name, metric);
+                if phases.len() == 1 {
+                    row(&mut out, metric.label().to_owned(), phase.name, metric);
+                } else if metric.per_phase() {
+                    let when = format!("*{}, {}:*", phase.name, humantime(phase.duration.as_secs()));
+                    row(&mut out, format!("{when} {}", metric.label()), phase.name, metric);
+                }
             }
         }
         out
@@ -340,6 +357,8 @@ mod tests {
             height: Some(480.0),
             min_height: Some(360.0),
             rtt_ms: Some(50.0),
+            packets: 990.0,
+            lost: 10.0,
         }
     }
 
@@ -353,7 +372,11 @@ mod tests {
             people: 2,
             affected: windows.iter().map(|(r, _)| *r).collect(),
             setup_ms: windows.iter().map(|(r, _)| (*r, 600.0)).collect(),
-            phases: names.iter().map(|n| PhaseRecord { name: n.to_string(), windows: windows.clone() }).collect(),
+            phases: names
+                .iter()
+                .chain([WHOLE_CALL].iter())
+                .map(|n| PhaseRecord { name: n.to_string(), windows: windows.clone() })
+                .collect(),
             back_ms: if profile == Profile::Outage {
                 windows.iter().map(|(r, _)| (*r, back)).collect()
             } else {
@@ -401,6 +424,8 @@ mod tests {
         let table = report.table(Profile::Outage, 2);
         assert!(table.contains("| after the outage: link back → first frame (ms) | 700 | 700 | – | – |"), "{table}");
         assert!(table.contains("| *outage, 5 s:* frames per second | 30.0 |"), "{table}");
+        assert!(table.contains("| *whole call:* video frozen (% of the time) | 0.0 |"), "{table}");
+        assert!(!table.contains("*outage, 5 s:* video frozen"), "{table}");
         let never =
             Report { calls: vec![call(Client::Huddle, Profile::Outage, &[(0, 1, window(30.0, 0.0))], None)], ..report };
         assert!(
