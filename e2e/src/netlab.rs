@@ -25,16 +25,18 @@
 //! - A lab only starts inside the harness's isolated namespace ([`Lab::start`] refuses otherwise), and takes
 //!   everything down when dropped, so that the next test finds loopback alone again.
 
+mod impairer;
 mod namespace;
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::driver::Driver;
 use crate::shaping::Rate;
 use crate::{artifacts, isolation, Browser, BrowserOptions, Error, Relay, Result};
+use impairer::{Impairer, Params};
 use namespace::{descendants, run_tool, Forwarder, Namespace};
 
 /// The most people a lab holds (each gets a /24 of 10.77.0.0/16, numbered from 1).
@@ -43,6 +45,12 @@ pub const MAX_PEOPLE: usize = 250;
 const DRIVER_PORT: u16 = 9515;
 /// The iptables chain (filter table) that keeps every packet inside the lab's addresses.
 const GUARD_CHAIN: &str = "huddle-lab-guard";
+/// How long a packet may wait in a shaped link's token bucket before it is dropped: long enough that TCP (the page,
+/// signaling) does not stall on the drops of a thin link (see `shaping`), short enough that a congested link shows
+/// as growing delay to WebRTC's congestion control, as a real router's buffer does.
+const QUEUE_LATENCY: &str = "500ms";
+/// The most a one-way delay or jitter may be.
+const MAX_DELAY: Duration = Duration::from_secs(10);
 
 /// What is done to one direction of a person's link. `Default`: nothing (full speed, no loss, no delay).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -56,6 +64,23 @@ pub struct Impairment {
     /// Each packet's delay varies at random by up to this much either way, uniformly (packets may overtake each
     /// other then, as with netem).
     pub jitter: Duration,
+}
+
+impl Impairment {
+    /// What the impairer does in this direction.
+    fn params(&self) -> Params {
+        Params { loss: self.loss, delay: self.delay, jitter: self.jitter }
+    }
+
+    fn check(&self, what: &str) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.loss) {
+            return Err(Error::Check(format!("{what}: loss {} is not a share from 0 to 1", self.loss)));
+        }
+        if self.delay > MAX_DELAY || self.jitter > MAX_DELAY {
+            return Err(Error::Check(format!("{what}: delay and jitter are at most {MAX_DELAY:?}")));
+        }
+        Ok(())
+    }
 }
 
 /// Both directions of a person's link. `Default`: unimpaired both ways.
@@ -150,6 +175,21 @@ impl Lab {
         Browser::launch_on(driver, options).await
     }
 
+    /// Shapes person `person`'s link as `shape` says, both directions, replacing what was set before (an outage
+    /// stays on until [`outage`](Self::outage) ends it). Takes effect at once, for packets already under way too
+    /// where they are held.
+    pub fn shape(&self, person: usize, shape: &LinkShape) -> Result<()> {
+        shape.up.check("uplink")?;
+        shape.down.check("downlink")?;
+        self.network.person(person)?.shape(shape)
+    }
+
+    /// Cuts person `person`'s link both ways (every packet dropped, to and from the relay too) while `on`; their
+    /// browser stays drivable.
+    pub fn outage(&self, person: usize, on: bool) -> Result<()> {
+        self.network.person(person)?.outage(on)
+    }
+
     /// The processes of person `person`'s browsers (every Chromium process their chromedriver started), e.g. to
     /// read each one's CPU time from `/proc/PID/stat`. Empty before the first [`browser`](Self::browser).
     pub fn browser_pids(&self, person: usize) -> Vec<u32> {
@@ -184,6 +224,19 @@ struct Person {
     namespace: Namespace,
     /// Their chromedriver, started with their first browser (or why it could not be).
     driver: OnceLock<std::result::Result<Arc<Driver>, String>>,
+    /// The impairers of what they send and what they receive.
+    up: Impairer,
+    down: Impairer,
+    /// What is set now: the link's shape, whether it is cut, and which iptables target each direction's chain has.
+    state: Mutex<LinkState>,
+}
+
+#[derive(Default)]
+struct LinkState {
+    shape: LinkShape,
+    outage: bool,
+    up_target: Option<String>,
+    down_target: Option<String>,
 }
 
 impl Network {
@@ -203,7 +256,15 @@ impl Network {
         );
         std::fs::write(forwarding, "1").map_err(|e| Error::io(format!("write {forwarding}"), e))?;
         for index in 0..people {
-            let person = Person { index, namespace: Namespace::new()?, driver: OnceLock::new() };
+            let queue = u16::try_from(index * 2).unwrap_or(u16::MAX - 1);
+            let person = Person {
+                index,
+                namespace: Namespace::new()?,
+                driver: OnceLock::new(),
+                up: Impairer::start(queue)?,
+                down: Impairer::start(queue + 1)?,
+                state: Mutex::new(LinkState::default()),
+            };
             // Pushed first, so that the link is deleted on drop even if configuring it fails half-way.
             network.people.push(person);
             network.people[index].connect()?;
@@ -252,6 +313,9 @@ fn remove_guard() {
 impl Drop for Network {
     fn drop(&mut self) {
         for person in &self.people {
+            person.remove_chains();
+        }
+        for person in &self.people {
             // Deleting one end deletes the pair, at once (a namespace's teardown would do it, but later).
             let _ = run_tool(None, &format!("ip link del {}", person.router_link()));
         }
@@ -294,6 +358,94 @@ impl Person {
         for command in &inside {
             run_tool(Some(&netns), command)?;
         }
+        // Each direction's chain: empty (everything passes), or sending to the impairer, or dropping (an outage).
+        self.remove_chains();
+        let (up, down) = (self.chain(Direction::Up), self.chain(Direction::Down));
+        run_tool(None, &format!("iptables -t mangle -N {up}"))?;
+        run_tool(None, &format!("iptables -t mangle -A PREROUTING -i {router} -j {up}"))?;
+        run_tool(None, &format!("iptables -t mangle -N {down}"))?;
+        run_tool(None, &format!("iptables -t mangle -A POSTROUTING -o {router} -j {down}"))?;
+        Ok(())
+    }
+
+    /// The mangle chain of one direction of the link.
+    fn chain(&self, direction: Direction) -> String {
+        let name = match direction {
+            Direction::Up => "up",
+            Direction::Down => "down",
+        };
+        format!("huddle-lab-{name}-{}", self.index + 1)
+    }
+
+    /// Removes the link's chains and the rules that jump to them, if they are there.
+    fn remove_chains(&self) {
+        let router = self.router_link();
+        let (up, down) = (self.chain(Direction::Up), self.chain(Direction::Down));
+        for rule in [
+            format!("iptables -t mangle -D PREROUTING -i {router} -j {up}"),
+            format!("iptables -t mangle -D POSTROUTING -o {router} -j {down}"),
+            format!("iptables -t mangle -F {up}"),
+            format!("iptables -t mangle -X {up}"),
+            format!("iptables -t mangle -F {down}"),
+            format!("iptables -t mangle -X {down}"),
+        ] {
+            let _ = run_tool(None, &rule);
+        }
+    }
+
+    fn shape(&self, shape: &LinkShape) -> Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let netns = self.namespace.path();
+        if shape.up.rate != state.shape.up.rate {
+            set_rate(Some(&netns), &self.person_link(), shape.up.rate)?;
+        }
+        if shape.down.rate != state.shape.down.rate {
+            set_rate(None, &self.router_link(), shape.down.rate)?;
+        }
+        state.shape.up.rate = shape.up.rate;
+        state.shape.down.rate = shape.down.rate;
+        // The impairers first, so that the packets a new rule sends them meet the new settings.
+        self.up.set(shape.up.params())?;
+        self.down.set(shape.down.params())?;
+        state.shape = shape.clone();
+        self.route(&mut state)
+    }
+
+    fn outage(&self, on: bool) -> Result<()> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.outage = on;
+        self.route(&mut state)
+    }
+
+    /// Points each direction's chain where the state says: nowhere, the impairer, or DROP.
+    fn route(&self, state: &mut LinkState) -> Result<()> {
+        for direction in [Direction::Up, Direction::Down] {
+            let (impairment, queue) = match direction {
+                Direction::Up => (&state.shape.up, self.index * 2),
+                Direction::Down => (&state.shape.down, self.index * 2 + 1),
+            };
+            let target = if state.outage {
+                Some("DROP".to_owned())
+            } else if impairment.params().impairs() {
+                Some(format!("NFQUEUE --queue-num {queue}"))
+            } else {
+                None
+            };
+            let current = match direction {
+                Direction::Up => &mut state.up_target,
+                Direction::Down => &mut state.down_target,
+            };
+            if *current == target {
+                continue;
+            }
+            let chain = self.chain(direction);
+            run_tool(None, &format!("iptables -t mangle -F {chain}"))?;
+            *current = None;
+            if let Some(target) = &target {
+                run_tool(None, &format!("iptables -t mangle -A {chain} -j {target}"))?;
+            }
+            *current = target;
+        }
         Ok(())
     }
 
@@ -311,6 +463,31 @@ impl Person {
         let mut nsenter = std::process::Command::new("nsenter");
         nsenter.arg(format!("--net={}", self.namespace.path().display()));
         Driver::launch(Some(nsenter), DRIVER_PORT, Some((forwarder.port(), Box::new(forwarder))))
+    }
+}
+
+/// One direction of a person's link.
+#[derive(Clone, Copy)]
+enum Direction {
+    /// What the person sends.
+    Up,
+    /// What the person receives.
+    Down,
+}
+
+/// Sets (or with `None` removes) the token bucket on `link`'s egress, in namespace `netns` (`None`: the router's).
+fn set_rate(netns: Option<&std::path::Path>, link: &str, rate: Option<Rate>) -> Result<()> {
+    match rate {
+        Some(rate) => run_tool(
+            netns,
+            &format!(
+                "tc qdisc replace dev {link} root tbf rate {} burst {} latency {QUEUE_LATENCY}",
+                rate.tc(),
+                rate.burst_bytes()
+            ),
+        )
+        .map(drop),
+        None => run_tool(netns, &format!("tc qdisc del dev {link} root")).map(drop),
     }
 }
 

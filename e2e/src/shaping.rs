@@ -67,12 +67,12 @@ impl Rate {
     }
 
     /// The rate as `tc` writes it.
-    fn tc(self) -> String {
+    pub(crate) fn tc(self) -> String {
         format!("{}kbit", self.kbit)
     }
 
     /// The token bucket's size: a few full-size packets, or 20 ms at the rate on faster links.
-    fn burst_bytes(self) -> u32 {
+    pub(crate) fn burst_bytes(self) -> u32 {
         (self.bytes_per_second() / 50.0).max(4096.0) as u32
     }
 }

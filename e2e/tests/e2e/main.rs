@@ -88,4 +88,5 @@ huddle_e2e::e2e_main! {
     turn::expired_turn_credentials_are_explained,
     turn::calls_outlive_their_turn_credentials,
     lab::people_in_their_namespaces_load_the_spa_and_call,
+    lab::the_lab_delays_drops_limits_and_cuts_as_told,
 }
