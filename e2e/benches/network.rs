@@ -10,7 +10,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use huddle_e2e::network::call::{one_call, Network};
-use huddle_e2e::network::loopback::Loopback;
+use huddle_e2e::network::lab::BenchLab;
 use huddle_e2e::network::metrics::CallRecord;
 use huddle_e2e::network::report::{Context, Failure, Metric, Report, CLIENTS};
 use huddle_e2e::network::{Options, USAGE};
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
 
 async fn run(options: &Options) -> Result<Report> {
     let largest = options.people.iter().copied().max().unwrap_or(2);
-    let network = Loopback::start(largest).await?;
+    let network = BenchLab::start(largest).await?;
     let mut report = Report {
         context: Context {
             date: machine::now(),

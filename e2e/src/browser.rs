@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fantoccini::elements::Element;
@@ -118,7 +119,7 @@ pub struct NetworkResponse {
 pub struct Browser {
     client: Client,
     session: String,
-    driver: &'static Driver,
+    driver: Arc<Driver>,
     label: String,
     _profile: ScratchDir,
 }
@@ -136,7 +137,11 @@ impl Browser {
 
     /// Launches a browser as described.
     pub async fn launch_with(options: BrowserOptions) -> Result<Browser> {
-        let driver = driver()?;
+        Self::launch_on(driver()?, options).await
+    }
+
+    /// Launches a browser as described, through `driver` (e.g. a chromedriver in a network lab's person namespace).
+    pub(crate) async fn launch_on(driver: Arc<Driver>, options: BrowserOptions) -> Result<Browser> {
         let profile = ScratchDir::new(&format!("profile-{}", slug(&options.label)))?;
         let (width, height) = options.viewport.size();
         let mut args: Vec<String> = [
@@ -221,11 +226,6 @@ impl Browser {
     /// The fantoccini client, for anything the helpers here do not cover.
     pub fn client(&self) -> &Client {
         &self.client
-    }
-
-    /// The browser's own profile directory (its `--user-data-dir`), which tells its processes apart from others'.
-    pub fn profile_dir(&self) -> &Path {
-        self._profile.path()
     }
 
     /// Navigates to `url` and waits for the page's load event.

@@ -1,4 +1,5 @@
-//! chromedriver: one process for the whole run, on a free loopback port, serving every browser session.
+//! chromedriver: one process for the whole run, on a free loopback port, serving every browser session; and one more
+//! per simulated person of a network lab (`netlab`), started inside that person's network namespace.
 //!
 //! Besides fantoccini's async client, a few calls go over a tiny blocking HTTP client, because they are made from
 //! `Drop` (closing a session so no Chromium outlives its test) where nothing can be awaited.
@@ -7,7 +8,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -22,22 +23,27 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one blocking request may take (closing a session waits for Chromium to quit).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The running chromedriver.
+/// A running chromedriver.
 pub(crate) struct Driver {
+    /// Where it answers on this namespace's loopback.
     port: u16,
     child: Mutex<Child>,
+    /// What carries requests to it when it runs in another network namespace (a forwarder), kept as long as it.
+    _route: Option<Box<dyn Send + Sync>>,
 }
 
-static DRIVER: OnceLock<Result<Driver, String>> = OnceLock::new();
+static DRIVER: OnceLock<Result<Arc<Driver>, String>> = OnceLock::new();
 
-/// The open sessions and whose browser each is, for screenshots at the moment a test fails.
-static SESSIONS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+/// The open sessions, whose browser each is and the chromedriver serving it, for screenshots at the moment a test
+/// fails.
+static SESSIONS: Mutex<Vec<(String, String, Weak<Driver>)>> = Mutex::new(Vec::new());
 
 /// The run's chromedriver, started on first use.
-pub(crate) fn driver() -> Result<&'static Driver> {
+pub(crate) fn driver() -> Result<Arc<Driver>> {
     DRIVER
-        .get_or_init(|| Driver::start().map_err(|error| error.to_string()))
+        .get_or_init(|| Driver::start().map(Arc::new).map_err(|error| error.to_string()))
         .as_ref()
+        .map(Arc::clone)
         .map_err(|why| Error::Io { what: "start chromedriver".to_owned(), source: std::io::Error::other(why.clone()) })
 }
 
@@ -50,13 +56,32 @@ pub(crate) fn shut_down() {
 
 impl Driver {
     fn start() -> Result<Driver> {
-        let binary = artifacts::chromedriver()?;
         // Inside the test's own network namespace nothing else can take the port between here and chromedriver.
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .map_err(|e| Error::io("find a free port for chromedriver", e))?
             .port();
-        let child = Command::new(&binary)
+        Self::launch(None, port, None)
+    }
+
+    /// Starts chromedriver listening on `port` and waits until it is ready. `wrapper`: a command that runs it (such
+    /// as `nsenter` into another network namespace), given chromedriver's path and flags as its last arguments.
+    /// `route`: how this process reaches it then (a forwarder listening on this namespace's loopback, on the port
+    /// given), kept as long as the driver; `None` when chromedriver listens on this namespace's loopback itself.
+    pub(crate) fn launch(
+        wrapper: Option<Command>,
+        port: u16,
+        route: Option<(u16, Box<dyn Send + Sync>)>,
+    ) -> Result<Driver> {
+        let binary = artifacts::chromedriver()?;
+        let mut command = match wrapper {
+            Some(mut wrapper) => {
+                wrapper.arg(&binary);
+                wrapper
+            }
+            None => Command::new(&binary),
+        };
+        let child = command
             .arg(format!("--port={port}"))
             // Session errors (e.g. Chromium failing to start) come back in the WebDriver replies.
             .arg("--log-level=SEVERE")
@@ -65,7 +90,11 @@ impl Driver {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| Error::io(format!("start {}", binary.display()), e))?;
-        let driver = Driver { port, child: Mutex::new(child) };
+        let (local_port, route) = match route {
+            Some((local_port, route)) => (local_port, Some(route)),
+            None => (port, None),
+        };
+        let driver = Driver { port: local_port, child: Mutex::new(child), _route: route };
 
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -84,6 +113,11 @@ impl Driver {
         }
     }
 
+    /// The process id of chromedriver (the browsers it starts are its descendants).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.lock().unwrap_or_else(|p| p.into_inner()).id()
+    }
+
     fn kill(&self) {
         let mut child = self.child.lock().unwrap_or_else(|p| p.into_inner());
         let _ = child.kill();
@@ -91,13 +125,14 @@ impl Driver {
     }
 
     /// Remembers an open session (see [`capture_screens`]).
-    pub(crate) fn track(&self, session: &str, label: &str) {
-        SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).push((session.to_owned(), label.to_owned()));
+    pub(crate) fn track(self: &Arc<Self>, session: &str, label: &str) {
+        let entry = (session.to_owned(), label.to_owned(), Arc::downgrade(self));
+        SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
     }
 
     /// Forgets a session that is closing.
     pub(crate) fn untrack(&self, session: &str) {
-        SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).retain(|(open, _)| open != session);
+        SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).retain(|(open, _, _)| open != session);
     }
 
     /// The WebDriver URL for fantoccini.
@@ -210,13 +245,19 @@ impl Driver {
     }
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Saves what every open browser shows as `<dir>/<label>.png`; returns a line per browser for the report.
 pub(crate) fn capture_screens(dir: &Path) -> Vec<String> {
-    let Some(Ok(driver)) = DRIVER.get() else { return Vec::new() };
     let sessions = SESSIONS.lock().unwrap_or_else(|p| p.into_inner()).clone();
     sessions
         .iter()
-        .map(|(session, label)| {
+        .filter_map(|(session, label, driver)| Some((session, label, driver.upgrade()?)))
+        .map(|(session, label, driver)| {
             let path = dir.join(format!("{}.png", slug(label)));
             match driver.screenshot(session, &path) {
                 Ok(()) => format!("{label}'s screen when the test failed: {}", path.display()),

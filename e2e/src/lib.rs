@@ -27,6 +27,7 @@ mod isolation;
 pub mod lobby_load;
 pub mod machine;
 mod media;
+pub mod netlab;
 pub mod network;
 pub mod page_memory;
 mod redis;

@@ -9,11 +9,11 @@
 //! - [`metrics`]: per receiver (a person, and a remote person they receive) and per phase, the figures;
 //! - [`report`]: medians and worst receivers, Huddle beside the baseline, in Markdown (`bench/NETWORK.md`);
 //! - [`cpu`]: CPU time of each browser's processes;
-//! - [`loopback`]: impairing loopback itself, where there are no per-person links.
+//! - [`lab`]: the network lab as the benchmark's network.
 
 pub mod call;
 pub mod cpu;
-pub mod loopback;
+pub mod lab;
 pub mod metrics;
 pub mod probe;
 pub mod profile;

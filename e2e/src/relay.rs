@@ -3,7 +3,7 @@
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -30,6 +30,8 @@ pub struct Relay {
     binary: PathBuf,
     static_dir: PathBuf,
     args: Vec<OsString>,
+    /// The address it binds (`--host`): loopback, unless a network lab needs it on every interface.
+    host: IpAddr,
     addr: SocketAddr,
     process: Option<Process>,
     /// How many processes this relay has run, to tell their logs apart.
@@ -65,11 +67,22 @@ impl Relay {
         static_dir: impl Into<PathBuf>,
         args: &[&str],
     ) -> Result<Relay> {
+        Self::launch(binary.into(), IpAddr::V4(Ipv4Addr::LOCALHOST), static_dir.into(), args).await
+    }
+
+    /// Starts a relay serving `static_dir` on `host` (e.g. 0.0.0.0, for the people of a network lab, who reach it
+    /// over their links), with extra flags.
+    pub async fn serving_on(host: IpAddr, static_dir: impl Into<PathBuf>, args: &[&str]) -> Result<Relay> {
+        Self::launch(artifacts::server_binary()?, host, static_dir.into(), args).await
+    }
+
+    async fn launch(binary: PathBuf, host: IpAddr, static_dir: PathBuf, args: &[&str]) -> Result<Relay> {
         let mut relay = Relay {
-            binary: binary.into(),
-            static_dir: static_dir.into(),
+            binary,
+            static_dir,
             args: args.iter().map(OsString::from).collect(),
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            host,
+            addr: SocketAddr::from((host, 0)),
             process: None,
             generation: 0,
         };
@@ -150,7 +163,9 @@ impl Relay {
         command
             .arg("--static-dir")
             .arg(&self.static_dir)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log-format", "json"])
+            .arg("--host")
+            .arg(self.host.to_string())
+            .args(["--port", &port.to_string(), "--log-format", "json"])
             .args(&self.args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())

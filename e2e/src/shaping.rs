@@ -9,8 +9,6 @@
 //! link: with loopback's 64 KiB packets a token bucket of a few kilobytes could pass nothing. No delay is added (the
 //! kernel has no `netem`): the link is thin, not long.
 //!
-//! [`Shaper::install_udp`] shapes WebRTC's media instead (the network benchmark on loopback).
-//!
 //! Only inside the harness's isolated network: [`Shaper::install`] refuses to touch a `lo` that has company.
 
 use std::fmt;
@@ -69,12 +67,12 @@ impl Rate {
     }
 
     /// The rate as `tc` writes it.
-    fn tc(self) -> String {
+    pub(crate) fn tc(self) -> String {
         format!("{}kbit", self.kbit)
     }
 
     /// The token bucket's size: a few full-size packets, or 20 ms at the rate on faster links.
-    fn burst_bytes(self) -> u32 {
+    pub(crate) fn burst_bytes(self) -> u32 {
         (self.bytes_per_second() / 50.0).max(4096.0) as u32
     }
 }
@@ -98,17 +96,6 @@ pub struct Shaper {
 impl Shaper {
     /// Shapes everything sent from 127.0.0.1 by the local `ports` (the relays') to `rate`.
     pub fn install(ports: &[u16], rate: Rate) -> Result<Shaper> {
-        let matches: Vec<String> = ports.iter().map(|port| format!("ip sport {port} 0xffff")).collect();
-        Self::install_matching(&matches, rate)
-    }
-
-    /// Shapes every UDP packet on loopback (WebRTC's media, not the pages, signaling or WebDriver) to `rate`.
-    pub fn install_udp(rate: Rate) -> Result<Shaper> {
-        Self::install_matching(&["ip protocol 17 0xff".to_owned()], rate)
-    }
-
-    /// Shapes the packets matching any of the `u32` selectors `matches` to `rate`.
-    fn install_matching(matches: &[String], rate: Rate) -> Result<Shaper> {
         isolation::verify().map_err(|why| Error::Check(format!("refusing to shape loopback: {why}")))?;
         // From `ip`, which asks this namespace: /sys/class/net would show the host's loopback.
         let mtu_before = run_tool("ip -o link show dev lo").ok().and_then(|line| link_mtu(&line));
@@ -126,8 +113,10 @@ impl Shaper {
             rate.tc(),
             rate.burst_bytes()
         ))?;
-        for selector in matches {
-            run_tool(&format!("tc filter add dev lo parent 1: protocol ip prio 1 u32 match {selector} flowid 1:1"))?;
+        for port in ports {
+            run_tool(&format!(
+                "tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport {port} 0xffff flowid 1:1"
+            ))?;
         }
         Ok(shaper)
     }
@@ -173,7 +162,7 @@ fn sent_bytes(stats: &str) -> Option<u64> {
 }
 
 /// Runs an iproute2 command line (`tc ...`, `ip ...`; in /usr/sbin or /sbin) and returns what it printed.
-pub(crate) fn run_tool(command: &str) -> Result<String> {
+fn run_tool(command: &str) -> Result<String> {
     let mut words = command.split_whitespace();
     let tool = words.next().unwrap_or_default();
     let output = Command::new(tool)

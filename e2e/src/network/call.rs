@@ -39,7 +39,7 @@ pub trait Network {
     /// Cuts `person`'s link (everything, both ways) while `on`.
     fn outage(&self, person: usize, on: bool) -> Result<()>;
     /// The processes of `person`'s browser, for its CPU time.
-    fn browser_pids(&self, person: usize, browser: &Browser) -> Vec<u32>;
+    fn browser_pids(&self, person: usize) -> Vec<u32>;
 }
 
 /// Milliseconds since the Unix epoch now (the pages' `performance.timeOrigin` is on the same clock).
@@ -135,7 +135,7 @@ async fn measure<N: Network>(
 
     let affected: Vec<Receiver> =
         receivers(people).into_iter().filter(|r| !profile.first_only() || r.person == 0 || r.from == 0).collect();
-    let pids: Vec<Vec<u32>> = browsers.iter().enumerate().map(|(i, b)| network.browser_pids(i, b)).collect();
+    let pids: Vec<Vec<u32>> = (0..people).map(|person| network.browser_pids(person)).collect();
     let cpu_before: Vec<f64> = pids.iter().map(|p| cpu::cpu_seconds(p)).collect();
     let measuring = Instant::now();
     let mut records = Vec::with_capacity(phases.len());

@@ -9,41 +9,13 @@
 
 use std::time::Duration;
 
+pub use crate::netlab::{Impairment, LinkShape};
 use crate::shaping::Rate;
 
-/// What one direction of a link does to packets (the contract of the per-person network lab).
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Impairment {
-    /// The rate limit, if any.
-    pub rate: Option<Rate>,
-    /// The share of packets dropped at random, 0 to 1.
-    pub loss: f64,
-    /// The one-way delay added.
-    pub delay: Duration,
-    /// How much the delay varies (up to this much more or less).
-    pub jitter: Duration,
-}
-
-/// A person's link: what their uplink and their downlink do. The default is unimpaired both ways.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct LinkShape {
-    /// From the person to the network.
-    pub up: Impairment,
-    /// From the network to the person.
-    pub down: Impairment,
-}
-
-impl LinkShape {
-    /// Whether this shape changes anything.
-    pub fn is_clean(&self) -> bool {
-        *self == LinkShape::default()
-    }
-
-    /// Both directions limited to `rate`.
-    pub fn rate(rate: Rate) -> LinkShape {
-        let limited = Impairment { rate: Some(rate), ..Impairment::default() };
-        LinkShape { up: limited, down: limited }
-    }
+/// Both directions limited to `rate`.
+fn limited(rate: Rate) -> LinkShape {
+    let limited = Impairment { rate: Some(rate), ..Impairment::default() };
+    LinkShape { up: limited.clone(), down: limited }
 }
 
 /// Whose links a phase impairs.
@@ -56,7 +28,7 @@ pub enum Whom {
 }
 
 /// One phase of a profile's schedule.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Phase {
     /// How the report names it.
     pub name: &'static str,
@@ -75,7 +47,7 @@ impl Phase {
     pub fn shape_of(&self, person: usize) -> LinkShape {
         match self.whom {
             Whom::First if person != 0 => LinkShape::default(),
-            _ => self.shape,
+            _ => self.shape.clone(),
         }
     }
 
@@ -171,10 +143,10 @@ impl Profile {
                 up: Impairment { rate: Some(Rate::kbit(1000)), ..Impairment::default() },
                 down: Impairment::default(),
             }),
-            Profile::Thin500k => steady(LinkShape::rate(Rate::kbit(500))),
+            Profile::Thin500k => steady(limited(Rate::kbit(500))),
             Profile::Drop300k => vec![
                 clean("before", BEFORE),
-                Phase { name: "300 kbit/s", shape: LinkShape::rate(Rate::kbit(300)), ..clean("", DROP) },
+                Phase { name: "300 kbit/s", shape: limited(Rate::kbit(300)), ..clean("", DROP) },
                 clean("after", measured),
             ],
             Profile::Outage => vec![
@@ -187,7 +159,8 @@ impl Profile {
 
     /// Whether the profile impairs only the first person's link (so only receivers involving them are affected).
     pub fn first_only(self) -> bool {
-        self.phases(2).iter().any(|phase| phase.whom == Whom::First && (phase.outage || !phase.shape.is_clean()))
+        let clean = LinkShape::default();
+        self.phases(2).iter().any(|phase| phase.whom == Whom::First && (phase.outage || phase.shape != clean))
     }
 }
 
@@ -207,13 +180,13 @@ mod tests {
         let drop = Profile::Drop300k.phases(20);
         assert_eq!(drop.iter().map(|p| p.name).collect::<Vec<_>>(), ["before", "300 kbit/s", "after"]);
         assert_eq!(drop[1].shape_of(0).down.rate, Some(Rate::kbit(300)));
-        assert!(drop[1].shape_of(1).is_clean());
+        assert_eq!(drop[1].shape_of(1), LinkShape::default());
         assert_eq!(drop[2].duration, Duration::from_secs(20));
         let outage = Profile::Outage.phases(20);
         assert!(outage[1].cuts(0) && !outage[1].cuts(1) && !outage[0].cuts(0));
         assert!(Profile::Outage.first_only() && Profile::Drop300k.first_only());
         assert!(!Profile::Lossy.first_only() && !Profile::Clean.first_only());
-        let lossy = Profile::Lossy.phases(10)[0];
+        let lossy = &Profile::Lossy.phases(10)[0];
         assert_eq!(lossy.shape_of(3).up.loss, 0.03);
         assert!(lossy.shape_of(3).down == Impairment::default());
     }

@@ -12,6 +12,7 @@ mod devices;
 mod files;
 mod hostile;
 mod keys;
+mod lab;
 mod lobby;
 mod network;
 mod refusals;
@@ -87,5 +88,7 @@ huddle_e2e::e2e_main! {
     turn::a_wrong_turn_secret_is_explained,
     turn::expired_turn_credentials_are_explained,
     turn::calls_outlive_their_turn_credentials,
+    lab::people_in_their_namespaces_load_the_spa_and_call,
+    lab::the_lab_delays_drops_limits_and_cuts_as_told,
     network::a_short_network_run_measures_both_clients,
 }

@@ -2,7 +2,7 @@
 //! the figures, the report) — not a measurement.
 
 use huddle_e2e::network::call::{one_call, Network};
-use huddle_e2e::network::loopback::Loopback;
+use huddle_e2e::network::lab::BenchLab;
 use huddle_e2e::network::profile::Profile;
 use huddle_e2e::network::report::{Context, Metric, Report, CLIENTS};
 use huddle_e2e::{ensure, Error, Result};
@@ -14,7 +14,7 @@ const SECONDS: u64 = 3;
 /// played audio in the measured window, and the report's table shows those very figures for both clients.
 pub async fn a_short_network_run_measures_both_clients() -> Result<()> {
     let profile = Profile::Lossy;
-    let network = Loopback::start(2).await?;
+    let network = BenchLab::start(2).await?;
     let mut report = Report {
         context: Context { runs: 1, seconds: SECONDS, network: network.describe(), ..Context::default() },
         ..Report::default()
