@@ -8,6 +8,7 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use huddle_e2e::network::call::{one_call, Network};
 use huddle_e2e::network::lab::BenchLab;
@@ -40,6 +41,7 @@ fn main() -> ExitCode {
 
 async fn run(options: &Options) -> Result<Report> {
     let largest = options.people.iter().copied().max().unwrap_or(2);
+    let started = Instant::now();
     let network = BenchLab::start(largest).await?;
     let mut report = Report {
         context: Context {
@@ -79,9 +81,10 @@ async fn run(options: &Options) -> Result<Report> {
                         client.label()
                     );
                     let _ = std::io::stdout().flush();
+                    let started = Instant::now();
                     match one_call(&network, client, profile, people, options.seconds).await {
                         Ok(call) => {
-                            println!("{}", one_line(&call));
+                            println!("{}  ({:.0} s)", one_line(&call), started.elapsed().as_secs_f64());
                             report.calls.push(call);
                             if options.verbose {
                                 for block in diagnostics::take() {
@@ -104,6 +107,7 @@ async fn run(options: &Options) -> Result<Report> {
     }
     drop(network);
     diagnostics::take();
+    println!("\nThe run took {:.0} min.", started.elapsed().as_secs_f64() / 60.0);
     report.context.load_after = machine::load_average();
 
     let markdown = report.markdown();

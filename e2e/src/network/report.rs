@@ -42,10 +42,11 @@ impl Metric {
     pub const PHASE: [Metric; 7] =
         [Metric::Frozen, Metric::Freezes, Metric::Fps, Metric::Height, Metric::Concealed, Metric::Rtt, Metric::Lost];
 
-    /// Whether the figure is shown per phase when a profile has several: a freeze counts when it ends, so in the
-    /// phase after the one where it began; freezes are shown over the whole call instead.
+    /// Whether the figure is shown per phase when a profile has several: a freeze counts when it ends, and a packet
+    /// as lost when a later one arrives, so in the phase after the one where it happened; these are shown over the
+    /// whole call instead.
     pub fn per_phase(self) -> bool {
-        !matches!(self, Metric::Frozen | Metric::Freezes)
+        !matches!(self, Metric::Frozen | Metric::Freezes | Metric::Lost)
     }
 
     /// The row's label.
@@ -264,7 +265,7 @@ impl Report {
              Written by `cargo xtask bench network` on {date}, commit `{commit}`: {runs} call(s) per client, profile \
              and call size, Huddle and the JS baseline alternating, in headless {browser}, on {cpus} CPUs (1-minute \
              load average {before} before the run, {after} after). Every person is a browser of their own, with \
-             Chromium's fake camera (640×480) and microphone.\n\n\
+             Chromium's fake camera (640×480, 20 frames a second) and microphone.\n\n\
              **Network:** {network}.\n\n\
              **What is measured**, the same way for both pages, by a probe installed in each before Join \
              (`e2e/src/network_probe.js`): every second, `getStats()` of every `RTCPeerConnection` in \
