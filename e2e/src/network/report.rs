@@ -122,6 +122,47 @@ impl Cell {
     }
 }
 
+/// One of the issue's goals for Huddle on this benchmark: a figure of the worst receiver against a bound.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Goal {
+    /// The profile it is about.
+    pub profile: Profile,
+    /// The call size, if the goal names one.
+    pub people: Option<usize>,
+    /// The figure.
+    pub metric: Metric,
+    /// The phase the figure is taken in (see [`Report::cell`]).
+    pub phase: &'static str,
+    /// The bound: the worst receiver's figure must be below it (or, for frames per second, at least it).
+    pub bound: f64,
+}
+
+/// The goals of issue 16 that this benchmark measures.
+pub const GOALS: [Goal; 5] = [
+    Goal { profile: Profile::Uplink1M, people: Some(4), metric: Metric::Concealed, phase: "call", bound: 2.0 },
+    Goal { profile: Profile::Uplink1M, people: Some(4), metric: Metric::Frozen, phase: "call", bound: 2.0 },
+    Goal { profile: Profile::Uplink1M, people: Some(4), metric: Metric::Fps, phase: "call", bound: 10.0 },
+    Goal { profile: Profile::Lossy, people: None, metric: Metric::Frozen, phase: "call", bound: 1.0 },
+    Goal { profile: Profile::Outage, people: None, metric: Metric::Back, phase: "", bound: 2000.0 },
+];
+
+impl Goal {
+    /// Whether `value` meets the goal.
+    pub fn met_by(&self, value: f64) -> bool {
+        if self.metric.larger_is_worse() {
+            value < self.bound
+        } else {
+            value >= self.bound
+        }
+    }
+
+    /// How the report states it.
+    pub fn text(&self) -> String {
+        let relation = if self.metric.larger_is_worse() { "<" } else { "≥" };
+        format!("{}: {} {relation} {}", self.profile.label(), self.metric.label(), self.metric.show(self.bound))
+    }
+}
+
 /// What a failed call was.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Failure {
@@ -315,6 +356,7 @@ impl Report {
                 let _ = writeln!(out, "{}", self.table(*profile, *people));
             }
         }
+        out.push_str(&self.goals_markdown(&sizes));
         if !self.failures.is_empty() {
             let _ = writeln!(out, "## Failed calls\n");
             for failure in &self.failures {
@@ -330,6 +372,44 @@ impl Report {
             let _ = writeln!(out);
         }
         out
+    }
+}
+
+impl Report {
+    /// The goals whose profile (and size) was measured, each judged on Huddle's worst receiver, beside the
+    /// baseline's.
+    pub fn goals_markdown(&self, sizes: &[usize]) -> String {
+        let mut rows = String::new();
+        for goal in GOALS {
+            for &people in sizes.iter().filter(|&&n| goal.people.is_none_or(|wanted| wanted == n)) {
+                let cells: Vec<Option<Cell>> =
+                    CLIENTS.iter().map(|c| self.cell(*c, goal.profile, people, goal.phase, goal.metric)).collect();
+                let Some(Some(huddle)) = cells.first() else { continue };
+                let worst = |cell: &Option<Cell>| match cell {
+                    Some(cell) if cell.missing > 0 => format!("{} never back", cell.missing),
+                    Some(Cell { worst: Some(worst), .. }) => goal.metric.show(*worst),
+                    _ => "–".to_owned(),
+                };
+                let verdict = match huddle.worst {
+                    Some(worst) if huddle.missing == 0 && goal.met_by(worst) => "met",
+                    _ => "**not met**",
+                };
+                let _ = writeln!(
+                    rows,
+                    "| {}, {people} people | {} | {} | {verdict} |",
+                    goal.text(),
+                    worst(&cells[0]),
+                    cells.get(1).map(worst).unwrap_or_default(),
+                );
+            }
+        }
+        if rows.is_empty() {
+            return String::new();
+        }
+        format!(
+            "## The issue's goals\n\nJudged on the worst receiver of every run.\n\n\
+             | goal | Huddle worst | JS baseline worst | Huddle |\n|---|---:|---:|---|\n{rows}\n"
+        )
     }
 }
 
