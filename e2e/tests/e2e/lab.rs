@@ -66,13 +66,13 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     let downlink = Impairment { delay: ms(25), ..Impairment::default() };
     lab.shape(0, &LinkShape { up: uplink, down: downlink })?;
     let (up, down) = probe.both_ways(Plan::packets(200, 100, Duration::from_millis(5)))?;
-    println!("\n  delay 60 ms ± 10 ms up: one-way {}", up.describe_times());
-    println!("  delay 25 ms down: one-way {}", down.describe_times());
+    println!("\n    delay 60 ms ± 10 ms up: one-way {}", up.describe_times());
+    println!("    delay 25 ms down: one-way {}", down.describe_times());
     ensure!(up.lost() == 0 && down.lost() == 0, "delay alone lost packets: {} up, {} down", up.lost(), down.lost());
-    ensure!(up.one_way(0.0) >= ms(48) && up.one_way(1.0) <= ms(85), "uplink one-way times: {}", up.describe_times());
+    ensure!(up.one_way(0.0) >= ms(48) && up.one_way(0.99) <= ms(85), "uplink one-way times: {}", up.describe_times());
     ensure!((ms(55)..=ms(70)).contains(&up.one_way(0.5)), "uplink median: {}", up.describe_times());
     ensure!(up.one_way(0.95) - up.one_way(0.05) >= ms(10), "uplink has no jitter: {}", up.describe_times());
-    ensure!(down.one_way(0.0) >= ms(24) && down.one_way(1.0) <= ms(45), "downlink: {}", down.describe_times());
+    ensure!(down.one_way(0.0) >= ms(24) && down.one_way(0.99) <= ms(45), "downlink: {}", down.describe_times());
     ensure!(down.one_way(0.5) <= ms(32), "downlink median: {}", down.describe_times());
 
     // Loss: 1000 packets each way; the bands are about four standard deviations wide.
@@ -81,7 +81,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     lab.shape(0, &LinkShape { up: uplink, down: downlink })?;
     let (up, down) = probe.both_ways(Plan::packets(1000, 100, Duration::from_millis(1)))?;
     println!(
-        "  loss 20 % up: {:.1} % lost; 10 % down: {:.1} % lost",
+        "    loss 20 % up: {:.1} % lost; 10 % down: {:.1} % lost",
         up.lost_share() * 100.0,
         down.lost_share() * 100.0
     );
@@ -97,7 +97,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     let down_plan = Plan::flood(down_rate, Duration::from_secs(2));
     let (up, down) = probe.both_ways_with(up_plan, down_plan)?;
     let (up_kbit, down_kbit) = (up.link_kbit_per_s(), down.link_kbit_per_s());
-    println!("  rate {up_rate} up: {up_kbit:.0} kbit/s arrived; {down_rate} down: {down_kbit:.0} kbit/s arrived");
+    println!("    rate {up_rate} up: {up_kbit:.0} kbit/s arrived; {down_rate} down: {down_kbit:.0} kbit/s arrived");
     for (what, rate, measured) in [("uplink", up_rate, up_kbit), ("downlink", down_rate, down_kbit)] {
         let kbit = f64::from(rate.as_kbit());
         ensure!((0.85 * kbit..=1.1 * kbit).contains(&measured), "{what} carried {measured:.0} kbit/s, set to {rate}");
@@ -106,7 +106,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     // Outage: nothing either way while it lasts (the relay included), everything again after.
     lab.shape(0, &LinkShape::default())?;
     lab.outage(0, true)?;
-    let relay = SocketAddr::new(lab.router_addr(1), lab.relay().addr().port());
+    let relay_port = lab.relay().addr().port();
     let (up, down) =
         probe.both_ways(Plan::packets(100, 100, Duration::from_millis(2)).cut_off(&|| lab.outage(0, false)))?;
     ensure!(
@@ -118,7 +118,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     lab.outage(0, true)?;
     let reach_relay = |person| {
         lab.in_namespace(person, || {
-            TcpStream::connect_timeout(&SocketAddr::new(lab.router_addr(person), relay.port()), ms(300)).is_ok()
+            TcpStream::connect_timeout(&SocketAddr::new(lab.router_addr(person), relay_port), ms(300)).is_ok()
         })
     };
     ensure!(!reach_relay(0)?, "the relay answered person 0 during the outage");
