@@ -419,50 +419,57 @@ impl Person {
         if shape.down.rate != state.shape.down.rate {
             set_rate(None, &self.router_link(), shape.down.rate)?;
         }
-        state.shape.up.rate = shape.up.rate;
-        state.shape.down.rate = shape.down.rate;
-        // The impairers first, so that the packets a new rule sends them meet the new settings.
-        self.up.set(shape.up.params())?;
-        self.down.set(shape.down.params())?;
         state.shape = shape.clone();
-        self.route(&mut state)
+        // An impairer that starts impairing gets its settings before the rule that sends it packets; one that stops
+        // loses the rule first, so that it goes idle only once no more packets come.
+        for (direction, impairer, params) in
+            [(Direction::Up, &self.up, shape.up.params()), (Direction::Down, &self.down, shape.down.params())]
+        {
+            if params.impairs() {
+                impairer.set(params)?;
+                self.route(&mut state, direction)?;
+            } else {
+                self.route(&mut state, direction)?;
+                impairer.set(params)?;
+            }
+        }
+        Ok(())
     }
 
     fn outage(&self, on: bool) -> Result<()> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.outage = on;
-        self.route(&mut state)
+        self.route(&mut state, Direction::Up)?;
+        self.route(&mut state, Direction::Down)
     }
 
-    /// Points each direction's chain where the state says: nowhere, the impairer, or DROP.
-    fn route(&self, state: &mut LinkState) -> Result<()> {
-        for direction in [Direction::Up, Direction::Down] {
-            let (impairment, queue) = match direction {
-                Direction::Up => (&state.shape.up, self.index * 2),
-                Direction::Down => (&state.shape.down, self.index * 2 + 1),
-            };
-            let target = if state.outage {
-                Some("DROP".to_owned())
-            } else if impairment.params().impairs() {
-                Some(format!("NFQUEUE --queue-num {queue}"))
-            } else {
-                None
-            };
-            let current = match direction {
-                Direction::Up => &mut state.up_target,
-                Direction::Down => &mut state.down_target,
-            };
-            if *current == target {
-                continue;
-            }
-            let chain = self.chain(direction);
-            run_tool(None, &format!("iptables -t mangle -F {chain}"))?;
-            *current = None;
-            if let Some(target) = &target {
-                run_tool(None, &format!("iptables -t mangle -A {chain} -j {target}"))?;
-            }
-            *current = target;
+    /// Points a direction's chain where the state says: nowhere, the impairer, or DROP.
+    fn route(&self, state: &mut LinkState, direction: Direction) -> Result<()> {
+        let (impairment, queue) = match direction {
+            Direction::Up => (&state.shape.up, self.index * 2),
+            Direction::Down => (&state.shape.down, self.index * 2 + 1),
+        };
+        let target = if state.outage {
+            Some("DROP".to_owned())
+        } else if impairment.params().impairs() {
+            Some(format!("NFQUEUE --queue-num {queue}"))
+        } else {
+            None
+        };
+        let current = match direction {
+            Direction::Up => &mut state.up_target,
+            Direction::Down => &mut state.down_target,
+        };
+        if *current == target {
+            return Ok(());
         }
+        let chain = self.chain(direction);
+        run_tool(None, &format!("iptables -t mangle -F {chain}"))?;
+        *current = None;
+        if let Some(target) = &target {
+            run_tool(None, &format!("iptables -t mangle -A {chain} -j {target}"))?;
+        }
+        *current = target;
         Ok(())
     }
 
