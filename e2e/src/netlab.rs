@@ -127,7 +127,7 @@ pub struct Lab {
 
 impl Lab {
     /// Starts a lab of `people` people (1 to [`MAX_PEOPLE`]) and a relay serving the built SPA. Refuses to run
-    /// outside the harness's isolated network namespace.
+    /// outside the harness's isolated network namespace, and so while another lab is up (its links are there).
     pub async fn start(people: usize) -> Result<Lab> {
         Self::start_with(people, LabOptions::default()).await
     }
