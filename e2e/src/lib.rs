@@ -5,8 +5,9 @@
 //! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver,
 //! [`wait_until`] waits on a condition with a bounded timeout, [`spa`] knows the SPA's UI contract (its
 //! selectors and flows), and [`hostile`] is a peer that is not the SPA but code of its own. The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts, plus
-//! [`call_setup`]; the network benchmark (`benches/network.rs`) too, plus [`network`]; the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
-//! link on loopback) and [`cdp`].
+//! [`call_setup`]; the network benchmark (`benches/network.rs`) too, plus [`network`] (on [`netlab`]); the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
+//! link on loopback) and [`cdp`]. [`netlab`] gives each person a network namespace and a link of their own, shaped
+//! and impaired per direction, for calls on thin and lossy networks.
 //!
 //! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
 //! `chromium`, `chromium-driver` and `coturn`.

@@ -1,7 +1,7 @@
 //! A network lab: each simulated person in a network namespace of their own, joined by a link (a veth pair) to
 //! the test's isolated namespace, which routes between them and hosts the relay. Each link can be shaped and
 //! impaired per direction, at any time: a rate (the kernel's `tbf`), random loss, one-way delay and jitter (an
-//! impairer of ours, fed by iptables' `NFQUEUE`), and a full outage.
+//! impairer of ours, fed by iptables' `NFQUEUE`: this kernel has no `netem`), and a full outage.
 //!
 //! Layout, for person `i` (0-based) of a [`Lab`]:
 //!
@@ -14,16 +14,26 @@
 //! - Uplink (what the person sends): `tbf` on `p{i+1}`'s egress inside the person's namespace, then the impairer
 //!   on packets coming in from `h{i+1}` (mangle PREROUTING). Downlink: the impairer on packets going out to
 //!   `h{i+1}` (mangle POSTROUTING), then `tbf` on `h{i+1}`'s egress. Person to person, a packet crosses the
-//!   sender's uplink and the receiver's downlink; person to relay, only the person's link.
-//! - The person's browser runs inside their namespace: chromedriver is started there (`nsenter`), and reached
-//!   through a forwarder from the router's loopback (a thread of ours that enters the namespace to connect), so
-//!   WebDriver traffic never crosses the shaped link. The page comes from `http://10.77.{i+1}.1:PORT`, not a secure
-//!   context, so Chromium is told to treat that origin as one (`--unsafely-treat-insecure-origin-as-secure`): the
-//!   camera and microphone work as on https.
+//!   sender's uplink and the receiver's downlink; person to relay (page, signaling), only the person's link. Each
+//!   direction has a mangle chain of its own: empty while unimpaired (packets never leave the kernel then), a jump
+//!   to the impairer's queue while there is loss, delay or jitter, a DROP during an outage.
+//! - The impairer (`netlab/impairer.rs`) is a thread per direction; it looks at its queue about once a millisecond while
+//!   impairing, so delays are that much coarser, and with jitter packets may overtake each other (as with netem).
+//!   The token bucket holds what exceeds the rate for up to half a second, then drops (a router's buffer).
+//! - The person's browser runs inside their namespace: chromedriver is started there (`nsenter`), one per person,
+//!   and reached through a forwarder on the router's loopback (a thread of ours enters the namespace to connect), so
+//!   WebDriver traffic never crosses the link: shaping and outages do not slow or cut the test's control of the
+//!   browser. The page comes from `http://10.77.{i+1}.1:PORT`, not a secure context, so Chromium is told to treat
+//!   that origin as one (`--unsafely-treat-insecure-origin-as-secure`): camera and microphone work as on https.
+//!   Its ICE host candidate is the person's address; there is no IPv6 but link-local.
+//! - Load pages with [`Lab::relay_url`] (the relay's own [`Relay::url`] says 0.0.0.0, which only the router can
+//!   use). [`Lab::udp_socket`] and [`Lab::in_namespace`] make sockets that are a person's, for probes of the lab
+//!   itself.
 //! - Namespaces are held by a sleeping `unshare --net` process each (not `ip netns add`, which leaves bind mounts
-//!   in /run behind a crashed test) and configured with `nsenter --net=/proc/PID/ns/net`.
+//!   in /run behind a crashed test) and configured with `nsenter --net=/proc/PID/ns/net`. Needs `ip`, `tc`,
+//!   `iptables` (the nf_tables one works in namespaces), `nsenter` and the kernel's `nfnetlink_queue`.
 //! - A lab only starts inside the harness's isolated namespace ([`Lab::start`] refuses otherwise), and takes
-//!   everything down when dropped, so that the next test finds loopback alone again.
+//!   everything down when dropped (links, chains, guard, `ip_forward`), so that the next test finds loopback alone.
 
 mod impairer;
 mod namespace;
@@ -92,6 +102,13 @@ pub struct LinkShape {
     pub down: Impairment,
 }
 
+impl LinkShape {
+    /// The same impairment both ways.
+    pub fn both(impairment: Impairment) -> LinkShape {
+        LinkShape { up: impairment.clone(), down: impairment }
+    }
+}
+
 /// How to start a [`Lab`]: what its relay serves and with which flags.
 #[derive(Clone, Debug, Default)]
 pub struct LabOptions {
@@ -102,7 +119,7 @@ pub struct LabOptions {
 }
 
 /// A lab of `people` person namespaces around the test's namespace, with a relay; everything is taken down when
-/// dropped (drop the browsers first: they are declared after the lab, so they are).
+/// dropped (a browser that outlives it keeps its chromedriver, and can still be closed).
 pub struct Lab {
     relay: Relay,
     network: Network,
@@ -110,7 +127,7 @@ pub struct Lab {
 
 impl Lab {
     /// Starts a lab of `people` people (1 to [`MAX_PEOPLE`]) and a relay serving the built SPA. Refuses to run
-    /// outside the harness's isolated network namespace.
+    /// outside the harness's isolated network namespace, and so while another lab is up (its links are there).
     pub async fn start(people: usize) -> Result<Lab> {
         Self::start_with(people, LabOptions::default()).await
     }
@@ -402,50 +419,57 @@ impl Person {
         if shape.down.rate != state.shape.down.rate {
             set_rate(None, &self.router_link(), shape.down.rate)?;
         }
-        state.shape.up.rate = shape.up.rate;
-        state.shape.down.rate = shape.down.rate;
-        // The impairers first, so that the packets a new rule sends them meet the new settings.
-        self.up.set(shape.up.params())?;
-        self.down.set(shape.down.params())?;
         state.shape = shape.clone();
-        self.route(&mut state)
+        // An impairer that starts impairing gets its settings before the rule that sends it packets; one that stops
+        // loses the rule first, so that it goes idle only once no more packets come.
+        for (direction, impairer, params) in
+            [(Direction::Up, &self.up, shape.up.params()), (Direction::Down, &self.down, shape.down.params())]
+        {
+            if params.impairs() {
+                impairer.set(params)?;
+                self.route(&mut state, direction)?;
+            } else {
+                self.route(&mut state, direction)?;
+                impairer.set(params)?;
+            }
+        }
+        Ok(())
     }
 
     fn outage(&self, on: bool) -> Result<()> {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.outage = on;
-        self.route(&mut state)
+        self.route(&mut state, Direction::Up)?;
+        self.route(&mut state, Direction::Down)
     }
 
-    /// Points each direction's chain where the state says: nowhere, the impairer, or DROP.
-    fn route(&self, state: &mut LinkState) -> Result<()> {
-        for direction in [Direction::Up, Direction::Down] {
-            let (impairment, queue) = match direction {
-                Direction::Up => (&state.shape.up, self.index * 2),
-                Direction::Down => (&state.shape.down, self.index * 2 + 1),
-            };
-            let target = if state.outage {
-                Some("DROP".to_owned())
-            } else if impairment.params().impairs() {
-                Some(format!("NFQUEUE --queue-num {queue}"))
-            } else {
-                None
-            };
-            let current = match direction {
-                Direction::Up => &mut state.up_target,
-                Direction::Down => &mut state.down_target,
-            };
-            if *current == target {
-                continue;
-            }
-            let chain = self.chain(direction);
-            run_tool(None, &format!("iptables -t mangle -F {chain}"))?;
-            *current = None;
-            if let Some(target) = &target {
-                run_tool(None, &format!("iptables -t mangle -A {chain} -j {target}"))?;
-            }
-            *current = target;
+    /// Points a direction's chain where the state says: nowhere, the impairer, or DROP.
+    fn route(&self, state: &mut LinkState, direction: Direction) -> Result<()> {
+        let (impairment, queue) = match direction {
+            Direction::Up => (&state.shape.up, self.index * 2),
+            Direction::Down => (&state.shape.down, self.index * 2 + 1),
+        };
+        let target = if state.outage {
+            Some("DROP".to_owned())
+        } else if impairment.params().impairs() {
+            Some(format!("NFQUEUE --queue-num {queue}"))
+        } else {
+            None
+        };
+        let current = match direction {
+            Direction::Up => &mut state.up_target,
+            Direction::Down => &mut state.down_target,
+        };
+        if *current == target {
+            return Ok(());
         }
+        let chain = self.chain(direction);
+        run_tool(None, &format!("iptables -t mangle -F {chain}"))?;
+        *current = None;
+        if let Some(target) = &target {
+            run_tool(None, &format!("iptables -t mangle -A {chain} -j {target}"))?;
+        }
+        *current = target;
         Ok(())
     }
 

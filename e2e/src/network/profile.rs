@@ -12,12 +12,6 @@ use std::time::Duration;
 pub use crate::netlab::{Impairment, LinkShape};
 use crate::shaping::Rate;
 
-/// Both directions limited to `rate`.
-fn limited(rate: Rate) -> LinkShape {
-    let limited = Impairment { rate: Some(rate), ..Impairment::default() };
-    LinkShape { up: limited.clone(), down: limited }
-}
-
 /// Whose links a phase impairs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Whom {
@@ -143,10 +137,16 @@ impl Profile {
                 up: Impairment { rate: Some(Rate::kbit(1000)), ..Impairment::default() },
                 down: Impairment::default(),
             }),
-            Profile::Thin500k => steady(limited(Rate::kbit(500))),
+            Profile::Thin500k => {
+                steady(LinkShape::both(Impairment { rate: Some(Rate::kbit(500)), ..Impairment::default() }))
+            }
             Profile::Drop300k => vec![
                 clean("before", BEFORE),
-                Phase { name: "300 kbit/s", shape: limited(Rate::kbit(300)), ..clean("", DROP) },
+                Phase {
+                    name: "300 kbit/s",
+                    shape: LinkShape::both(Impairment { rate: Some(Rate::kbit(300)), ..Impairment::default() }),
+                    ..clean("", DROP)
+                },
                 clean("after", measured),
             ],
             Profile::Outage => vec![

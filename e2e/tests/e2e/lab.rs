@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use huddle_e2e::netlab::{Impairment, Lab, LinkShape};
 use huddle_e2e::shaping::Rate;
 use huddle_e2e::spa::{new_room_id, room_path, selector as sel, Person};
-use huddle_e2e::{ensure, BrowserOptions, Error, Result};
+use huddle_e2e::{ensure, wait_for, BrowserOptions, Error, Result, TIMEOUT};
 
 /// Each person's browser runs in their own namespace, loads the SPA from the relay over their link with camera
-/// and microphone (the relay's origin is treated as secure), and two people call each other through the router.
+/// and microphone (the relay's origin is treated as secure), and two people call each other through the router;
+/// their media crosses the impaired link: the browsers' own round trip grows by the delay, and media keeps flowing
+/// through loss and a rate limit.
 pub async fn people_in_their_namespaces_load_the_spa_and_call() -> Result<()> {
     let lab = Lab::start(2).await?;
     let room = room_path(&new_room_id());
@@ -37,6 +39,23 @@ pub async fn people_in_their_namespaces_load_the_spa_and_call() -> Result<()> {
     let ada_id = bob.wait_tile_named("Ada").await?;
     ada.wait_sees_and_hears(&bob_id).await?;
     bob.wait_sees_and_hears(&ada_id).await?;
+    let clean = wait_round_trip(&ada, &bob_id, "below 20 ms on a clean link", |rtt| rtt < 0.02).await?;
+    print!("\n    Ada's round trip on a clean link: {:.1} ms", clean * 1e3);
+
+    // 25 ms each way on Ada's link: every packet between them crosses it once, so the round trip gains 50 ms.
+    let impaired = Impairment {
+        rate: Some(Rate::kbit(1000)),
+        loss: 0.03,
+        delay: Duration::from_millis(25),
+        jitter: Duration::from_millis(5),
+    };
+    lab.shape(0, &LinkShape::both(impaired))?;
+    for (who, peer) in [(&ada, &bob_id), (&bob, &ada_id)] {
+        let rtt = wait_round_trip(who, peer, "50 ms or more through Ada's delayed link", |rtt| rtt >= 0.045).await?;
+        who.wait_media_flowing(peer).await?;
+        let name = who.name();
+        println!("\n    {name}'s round trip through Ada's link, 25 ms each way and 1 Mbit/s: {:.1} ms", rtt * 1e3);
+    }
 
     // Taken down: the next test finds loopback alone.
     drop((ada, bob));
@@ -66,13 +85,13 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     let downlink = Impairment { delay: ms(25), ..Impairment::default() };
     lab.shape(0, &LinkShape { up: uplink, down: downlink })?;
     let (up, down) = probe.both_ways(Plan::packets(200, 100, Duration::from_millis(5)))?;
-    println!("\n  delay 60 ms ± 10 ms up: one-way {}", up.describe_times());
-    println!("  delay 25 ms down: one-way {}", down.describe_times());
+    println!("\n    delay 60 ms ± 10 ms up: one-way {}", up.describe_times());
+    println!("    delay 25 ms down: one-way {}", down.describe_times());
     ensure!(up.lost() == 0 && down.lost() == 0, "delay alone lost packets: {} up, {} down", up.lost(), down.lost());
-    ensure!(up.one_way(0.0) >= ms(48) && up.one_way(1.0) <= ms(85), "uplink one-way times: {}", up.describe_times());
+    ensure!(up.one_way(0.0) >= ms(48) && up.one_way(0.99) <= ms(85), "uplink one-way times: {}", up.describe_times());
     ensure!((ms(55)..=ms(70)).contains(&up.one_way(0.5)), "uplink median: {}", up.describe_times());
     ensure!(up.one_way(0.95) - up.one_way(0.05) >= ms(10), "uplink has no jitter: {}", up.describe_times());
-    ensure!(down.one_way(0.0) >= ms(24) && down.one_way(1.0) <= ms(45), "downlink: {}", down.describe_times());
+    ensure!(down.one_way(0.0) >= ms(24) && down.one_way(0.99) <= ms(45), "downlink: {}", down.describe_times());
     ensure!(down.one_way(0.5) <= ms(32), "downlink median: {}", down.describe_times());
 
     // Loss: 1000 packets each way; the bands are about four standard deviations wide.
@@ -81,7 +100,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     lab.shape(0, &LinkShape { up: uplink, down: downlink })?;
     let (up, down) = probe.both_ways(Plan::packets(1000, 100, Duration::from_millis(1)))?;
     println!(
-        "  loss 20 % up: {:.1} % lost; 10 % down: {:.1} % lost",
+        "    loss 20 % up: {:.1} % lost; 10 % down: {:.1} % lost",
         up.lost_share() * 100.0,
         down.lost_share() * 100.0
     );
@@ -97,7 +116,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     let down_plan = Plan::flood(down_rate, Duration::from_secs(2));
     let (up, down) = probe.both_ways_with(up_plan, down_plan)?;
     let (up_kbit, down_kbit) = (up.link_kbit_per_s(), down.link_kbit_per_s());
-    println!("  rate {up_rate} up: {up_kbit:.0} kbit/s arrived; {down_rate} down: {down_kbit:.0} kbit/s arrived");
+    println!("    rate {up_rate} up: {up_kbit:.0} kbit/s arrived; {down_rate} down: {down_kbit:.0} kbit/s arrived");
     for (what, rate, measured) in [("uplink", up_rate, up_kbit), ("downlink", down_rate, down_kbit)] {
         let kbit = f64::from(rate.as_kbit());
         ensure!((0.85 * kbit..=1.1 * kbit).contains(&measured), "{what} carried {measured:.0} kbit/s, set to {rate}");
@@ -106,7 +125,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     // Outage: nothing either way while it lasts (the relay included), everything again after.
     lab.shape(0, &LinkShape::default())?;
     lab.outage(0, true)?;
-    let relay = SocketAddr::new(lab.router_addr(1), lab.relay().addr().port());
+    let relay_port = lab.relay().addr().port();
     let (up, down) =
         probe.both_ways(Plan::packets(100, 100, Duration::from_millis(2)).cut_off(&|| lab.outage(0, false)))?;
     ensure!(
@@ -118,7 +137,7 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     lab.outage(0, true)?;
     let reach_relay = |person| {
         lab.in_namespace(person, || {
-            TcpStream::connect_timeout(&SocketAddr::new(lab.router_addr(person), relay.port()), ms(300)).is_ok()
+            TcpStream::connect_timeout(&SocketAddr::new(lab.router_addr(person), relay_port), ms(300)).is_ok()
         })
     };
     ensure!(!reach_relay(0)?, "the relay answered person 0 during the outage");
@@ -128,6 +147,31 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     let (up, down) = probe.both_ways(Plan::packets(100, 100, Duration::from_millis(2)))?;
     ensure!(up.lost() == 0 && down.lost() == 0, "after the outage: {} lost up, {} down", up.lost(), down.lost());
     Ok(())
+}
+
+/// Waits until the round trip `person`'s browser measures on its selected candidate pair to `peer` is `ok`
+/// (seconds), described as `what`; returns it.
+async fn wait_round_trip(person: &Person, peer: &str, what: &str, ok: impl Fn(f64) -> bool) -> Result<f64> {
+    const SELECTED_RTT: &str = r#"
+        const [peerId, done] = arguments;
+        const pc = window.__huddle_pcs && window.__huddle_pcs.get(peerId);
+        if (!pc) return done(null);
+        pc.getStats().then((report) => {
+          let rtt = null;
+          report.forEach((stat) => {
+            if (stat.type === 'transport' && stat.selectedCandidatePairId) {
+              rtt = report.get(stat.selectedCandidatePairId)?.currentRoundTripTime ?? null;
+            }
+          });
+          done(rtt);
+        }, () => done(null));
+    "#;
+    let description = format!("{}'s round trip to {peer} is {what}", person.name());
+    wait_for(description, TIMEOUT, async || {
+        let rtt = person.eval_js_async(SELECTED_RTT, vec![serde_json::json!(peer)]).await?.as_f64();
+        Ok(rtt.filter(|rtt| ok(*rtt)))
+    })
+    .await
 }
 
 fn ms(millis: u64) -> Duration {
