@@ -11,7 +11,7 @@ use super::metrics::{setup_times, CallRecord, PhaseRecord, Receiver, Window, WHO
 use super::probe::{self, Sample};
 use super::profile::{LinkShape, Profile};
 use crate::call_setup::{open_lobby, page_path, Client, JOIN};
-use crate::wait::{wait_for, TIMEOUT};
+use crate::wait::{wait_for, wait_until, TIMEOUT};
 use crate::{spa, Browser, BrowserOptions, Result};
 
 /// The most people a call may have here (each is a headless Chromium).
@@ -141,7 +141,7 @@ async fn measure<N: Network>(
     let mut records = Vec::with_capacity(phases.len());
     let mut restored = None;
     // Each phase's first and last samples, per person.
-    let mut whole: Vec<Vec<Sample>> = Vec::new();
+    let mut whole: Vec<Vec<Sample>> = vec![Vec::new(); people];
     for (index, phase) in phases.iter().enumerate() {
         if index > 0 {
             let before = &phases[index - 1];
@@ -164,9 +164,6 @@ async fn measure<N: Network>(
         }
         let start = Instant::now();
         let mut series: Vec<Vec<Sample>> = vec![Vec::new(); people];
-        if index == 0 {
-            whole = vec![Vec::new(); people];
-        }
         let mut next = start;
         while next <= start + phase.duration {
             sleep_until(next).await;
@@ -193,22 +190,23 @@ async fn measure<N: Network>(
 
     let mut back_ms = Vec::new();
     if let Some(restored) = restored {
-        let since = wait_for("every affected receiver's video moves again", BACK_TIMEOUT, async || {
+        let frames = async || {
             let mut all = Vec::with_capacity(people);
             for browser in &browsers {
                 all.push(probe::frames_since(browser).await?);
             }
-            let back = |r: &Receiver| all[r.person].iter().find(|f| f.peer == ids[r.from])?.at;
-            Ok(affected.iter().all(|r| back(r).is_some()).then_some(all))
+            Ok::<_, crate::Error>(all)
+        };
+        let back =
+            |all: &[Vec<probe::FrameSince>], r: &Receiver| all[r.person].iter().find(|f| f.peer == ids[r.from])?.at;
+        // Receivers whose video is still not back after the bound are reported as such, not as a failed call.
+        let _ = wait_until("every affected receiver's video moves again", BACK_TIMEOUT, async || {
+            let all = frames().await?;
+            Ok(affected.iter().all(|r| back(&all, r).is_some()))
         })
         .await;
-        let at = |r: &Receiver, samples: &Sample| -> Option<f64> {
-            let all = since.as_ref().ok()?;
-            let frame = all[r.person].iter().find(|f| f.peer == ids[r.from])?;
-            Some(samples.epoch(frame.at?) - restored)
-        };
-        let last = sample_all(&browsers).await?;
-        back_ms = affected.iter().map(|r| (*r, at(r, &last[r.person]))).collect();
+        let (all, last) = (frames().await?, sample_all(&browsers).await?);
+        back_ms = affected.iter().map(|r| (*r, back(&all, r).map(|at| last[r.person].epoch(at) - restored))).collect();
     }
     Ok(CallRecord { client, profile, people, affected, setup_ms, phases: records, back_ms, cpu_percent })
 }
