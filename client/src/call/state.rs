@@ -8,7 +8,7 @@ use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 use crate::call::chat::ChatHistory;
 pub use crate::call::chat::{Author, ChatLine};
 use crate::call::ice::IceProblem;
-use crate::call::quality::{LinkReport, OwnVideo};
+use crate::call::quality::{Grader, LinkReport, OwnVideo};
 use crate::call::transfer::{TransferEvent, TransferList};
 
 /// Where the call stands.
@@ -104,6 +104,8 @@ pub struct RemotePeer {
     pub screen_on: bool,
     /// Bumped when their media stream gains or loses a track, so the tile re-attaches it.
     pub media_revision: u32,
+    /// How good the connection to them is, from the network monitor's reports (the tile's indicator).
+    pub quality: Grader,
 }
 
 /// The call screen's state.
@@ -142,6 +144,8 @@ pub struct CallState {
     pub ice_problem: Option<IceProblem>,
     /// Files sent and received during the call.
     pub transfers: TransferList,
+    /// What the network lets our video do; unless full, a lasting notice says so ([`OwnVideo::notice`]).
+    pub own_video: OwnVideo,
 }
 
 /// Everything that can change the call screen.
@@ -236,6 +240,7 @@ impl CallState {
             notice: None,
             ice_problem: None,
             transfers: TransferList::default(),
+            own_video: OwnVideo::Full,
         }
     }
 
@@ -259,6 +264,7 @@ impl CallState {
                 camera_on: true,
                 screen_on: false,
                 media_revision: 0,
+                quality: Grader::default(),
             });
         }
     }
@@ -334,8 +340,12 @@ impl CallState {
             Action::ClearNotice => self.notice = None,
             Action::IceProblem(problem) => self.ice_problem = Some(problem),
             Action::DismissIceProblem => self.ice_problem = None,
-            // Not shown yet: the tile's quality indicator and the own-connection notice (issue 16, part 4).
-            Action::LinkReport(..) | Action::OwnVideo(_) => {}
+            Action::LinkReport(peer, report) => {
+                if let Some(peer) = self.peer_mut(&peer) {
+                    peer.quality.report(&report);
+                }
+            }
+            Action::OwnVideo(video) => self.own_video = video,
             Action::RelayLost => match self.phase {
                 Phase::InCall => self.phase = Phase::Reconnecting,
                 Phase::Joining => self.relay_retrying = true,
@@ -638,5 +648,52 @@ mod tests {
         assert_eq!(kept.len(), ChatHistory::MAX_LINES - 1);
         assert!(kept.iter().all(|((_, old), (_, new))| Rc::ptr_eq(old, new)));
         assert_eq!(previous.chat.len(), ChatHistory::MAX_LINES, "the previous state is unchanged");
+    }
+
+    fn lossy(percent: f64) -> LinkReport {
+        LinkReport { loss_in_percent: Some(percent), rtt_ms: Some(40.0), ..LinkReport::default() }
+    }
+
+    #[test]
+    fn each_remote_peer_has_its_own_grade_from_its_reports_and_loses_it_on_leaving() {
+        use crate::call::quality::{Quality, Reason};
+        let mut state = joined_with(&[("a", "Ada"), ("b", "Bob")]);
+        let quality = |state: &CallState, id: &str| state.peer(&id.into()).unwrap().quality.grade();
+        assert_eq!(quality(&state, "a"), None, "nothing shown before the first report");
+        state.apply(Action::LinkReport("a".into(), lossy(0.0)));
+        state.apply(Action::LinkReport("b".into(), lossy(6.0)));
+        state.apply(Action::LinkReport("stranger".into(), lossy(50.0)));
+        assert_eq!(quality(&state, "a").unwrap().quality, Quality::Good);
+        let bob = quality(&state, "b").unwrap();
+        assert_eq!((bob.quality, bob.reason), (Quality::Weak, Some(Reason::LossIn(6.0))));
+        // Hysteresis lives in the state: one good second does not clear Bob's grade.
+        state.apply(Action::LinkReport("b".into(), lossy(0.0)));
+        assert_eq!(quality(&state, "b").unwrap().quality, Quality::Weak);
+
+        // Bob leaves and comes back: his new connection starts ungraded.
+        state.apply(Action::PeerLeft { peer: "b".into(), dropped: true });
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        assert_eq!(quality(&state, "b"), None);
+        assert_eq!(quality(&state, "a").unwrap().quality, Quality::Good, "Ada's grade is hers alone");
+    }
+
+    #[test]
+    fn a_held_back_video_of_ours_keeps_a_notice_until_it_is_sent_in_full() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        assert_eq!(state.own_video.notice(), None);
+        state.apply(Action::OwnVideo(OwnVideo::Reduced));
+        assert_eq!(state.own_video.notice(), Some("Your connection is weak: video reduced"));
+        // Unlike a notice, it does not fade, nor give way to one.
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        state.apply(Action::ClearNotice);
+        assert_eq!(state.own_video, OwnVideo::Reduced);
+        state.apply(Action::OwnVideo(OwnVideo::Paused));
+        assert!(state.own_video.notice().unwrap().contains("video paused"));
+        state.apply(Action::OwnVideo(OwnVideo::Full));
+        assert_eq!(state.own_video.notice(), None);
+        // A new call starts in full.
+        state.apply(Action::OwnVideo(OwnVideo::Reduced));
+        state.apply(Action::Start { mic_on: true, camera_on: true });
+        assert_eq!(state.own_video, OwnVideo::Full);
     }
 }
