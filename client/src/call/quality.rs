@@ -105,15 +105,15 @@ impl Quality {
 impl Reason {
     /// What a person is told, after "Connection weak: ".
     pub fn describe(self) -> String {
-        let percent = |fraction: f64| decimal::fixed(fraction, 0);
-        match self {
-            Reason::LossIn(lost) => format!("{} % of packets lost on the way to you", percent(lost)),
-            Reason::LossOut(lost) => format!("{} % of packets lost on the way to them", percent(lost)),
-            Reason::Delay(ms) => format!("{} ms round trip", decimal::fixed(ms, 0)),
-            Reason::Freezes(frozen) => format!("their video froze {} % of the time", percent(frozen * 100.0)),
-            Reason::SendBandwidth => "your video to them is reduced to fit the bandwidth".to_owned(),
-            Reason::SendCpu => "your video to them is reduced: your computer is busy".to_owned(),
-        }
+        let (before, figure, after) = match self {
+            Reason::LossIn(lost) => ("", lost, " % of packets lost on the way to you"),
+            Reason::LossOut(lost) => ("", lost, " % of packets lost on the way to them"),
+            Reason::Delay(ms) => ("", ms, " ms round trip"),
+            Reason::Freezes(frozen) => ("their video froze ", frozen * 100.0, " % of the time"),
+            Reason::SendBandwidth => return "your video to them is reduced to fit the bandwidth".to_owned(),
+            Reason::SendCpu => return "your video to them is reduced: your computer is busy".to_owned(),
+        };
+        format!("{before}{}{after}", decimal::fixed(figure, 0))
     }
 }
 
@@ -217,45 +217,34 @@ impl Grader {
 /// One report on its own: the worst of what it measured (`None` if it measured nothing). `limited`: a sender
 /// limitation that has lasted.
 fn assess(report: &LinkReport, limited: Option<Limitation>) -> Option<Grade> {
-    let known = |value: Option<f64>| value.filter(|value| value.is_finite());
-    let level = |value: f64, weak: f64, poor: f64| {
-        if value > poor {
+    let mut grade = limited.map(|limitation| Grade {
+        quality: Quality::Weak,
+        reason: Some(match limitation {
+            Limitation::Bandwidth => Reason::SendBandwidth,
+            Limitation::Cpu => Reason::SendCpu,
+        }),
+    });
+    // From what a person notices least to most, which wins among equally bad ones.
+    let measures = [
+        (report.rtt_ms, WEAK_RTT_MS, POOR_RTT_MS, Reason::Delay as fn(f64) -> Reason),
+        (report.loss_out_percent, WEAK_LOSS_PERCENT, POOR_LOSS_PERCENT, Reason::LossOut),
+        (report.loss_in_percent, WEAK_LOSS_PERCENT, POOR_LOSS_PERCENT, Reason::LossIn),
+        (report.frozen_fraction, WEAK_FROZEN, POOR_FROZEN, Reason::Freezes),
+    ];
+    for (value, weak, poor, reason) in measures {
+        let Some(value) = value.filter(|value| value.is_finite()) else { continue };
+        let quality = if value > poor {
             Quality::Poor
         } else if value > weak {
             Quality::Weak
         } else {
             Quality::Good
-        }
-    };
-    let frozen = known(report.frozen_fraction);
-    let (loss_in, loss_out, rtt) =
-        (known(report.loss_in_percent), known(report.loss_out_percent), known(report.rtt_ms));
-    let measured = [frozen, loss_in, loss_out, rtt].iter().any(Option::is_some) || limited.is_some();
-    // In order of what a person notices most, which wins among equally bad ones.
-    let findings = [
-        frozen.map(|f| (level(f, WEAK_FROZEN, POOR_FROZEN), Reason::Freezes(f))),
-        loss_in.map(|lost| (level(lost, WEAK_LOSS_PERCENT, POOR_LOSS_PERCENT), Reason::LossIn(lost))),
-        loss_out.map(|lost| (level(lost, WEAK_LOSS_PERCENT, POOR_LOSS_PERCENT), Reason::LossOut(lost))),
-        rtt.map(|ms| (level(ms, WEAK_RTT_MS, POOR_RTT_MS), Reason::Delay(ms))),
-        limited.map(|limitation| {
-            let reason = match limitation {
-                Limitation::Bandwidth => Reason::SendBandwidth,
-                Limitation::Cpu => Reason::SendCpu,
-            };
-            (Quality::Weak, reason)
-        }),
-    ];
-    let worst = findings.into_iter().flatten().filter(|(quality, _)| *quality > Quality::Good).fold(
-        None::<(Quality, Reason)>,
-        |worst, finding| match worst {
-            Some(worst) if worst.0 >= finding.0 => Some(worst),
-            _ => Some(finding),
-        },
-    );
-    measured.then_some(match worst {
-        Some((quality, reason)) => Grade { quality, reason: Some(reason) },
-        None => Grade::GOOD,
-    })
+        };
+        let shown = grade.unwrap_or(Grade::GOOD);
+        let worse = quality > Quality::Good && quality >= shown.quality;
+        grade = Some(if worse { Grade { quality, reason: Some(reason(value)) } } else { shown });
+    }
+    grade
 }
 
 #[cfg(test)]
