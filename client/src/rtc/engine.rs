@@ -22,6 +22,7 @@ use crate::call::state::Action;
 use crate::call::transfer::{Request, TransferKey};
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
+use crate::rtc::monitor::{Monitor, INTERVAL_MS};
 use crate::rtc::peer::{IceSettings, LinkEvent, Outgoing, PeerLink};
 use crate::rtc::socket::{RelaySender, RelaySocket, SocketEvent};
 use crate::rtc::transfer::Transfers;
@@ -59,6 +60,8 @@ struct Inner {
     screen: RefCell<Option<Screen>>,
     /// Files being sent and received.
     transfers: Transfers,
+    /// The call is over: the network monitor stops.
+    ended: Cell<bool>,
 }
 
 impl Engine {
@@ -83,6 +86,7 @@ impl Engine {
             camera_on: Cell::new(camera_on),
             camera_requests: Cell::new(0),
             screen: RefCell::new(None),
+            ended: Cell::new(false),
         }));
         let weak = Rc::downgrade(&engine.0);
         engine.0.media.on_device_lost(move |kind| {
@@ -93,7 +97,28 @@ impl Engine {
         // The session's first effect opens the relay connection: here, in the Join click's own task, ahead of any
         // rendering the click causes.
         engine.carry_out_effects();
+        engine.watch_network();
         engine
+    }
+
+    /// Starts the network monitor: once a second, each connection's report to the call screen.
+    fn watch_network(&self) {
+        let weak = Rc::downgrade(&self.0);
+        spawn_local(async move {
+            let mut monitor = Monitor::default();
+            loop {
+                gloo_timers::future::TimeoutFuture::new(INTERVAL_MS).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine(inner);
+                if engine.0.ended.get() {
+                    return;
+                }
+                let connections = engine.peer_connections();
+                for (peer, report, _) in monitor.look(&connections).await {
+                    engine.0.dispatch.emit(Action::LinkReport(peer, report));
+                }
+            }
+        });
     }
 
     /// The name we joined as.
@@ -405,6 +430,7 @@ impl Engine {
     /// Closes every connection and stops what we send; releases the devices or (`release` false) hands them back as
     /// the lobby gave them.
     fn hang_up(&self, release: bool) {
+        self.0.ended.set(true);
         self.0.transfers.close_all();
         for (_, link) in self.0.links.borrow_mut().take() {
             link.close();
