@@ -1,5 +1,6 @@
 //! The call's logic, as plain Rust: what the screen shows, negotiation decisions, reconnect timing.
 
+pub mod adapt;
 pub mod backoff;
 pub mod chat;
 pub mod connect_gate;
