@@ -193,26 +193,29 @@ pub fn rung_for(budget: f64) -> usize {
 /// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
 /// than an even share leaving the rest to the others.
 pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
-    let mut shares = vec![0.0; caps.len()];
-    let mut open: Vec<usize> = (0..caps.len()).collect();
+    let mut shares: Vec<Option<f64>> = vec![None; caps.len()];
     let mut left = total.max(0.0);
-    // Each round settles every connection whose cap is below the even share; at most one round per connection.
-    while !open.is_empty() {
-        let even = left / open.len() as f64;
-        let (settled, rest): (Vec<usize>, Vec<usize>) = open.iter().partition(|&&i| caps[i] <= even);
-        if settled.is_empty() {
-            for &i in &rest {
-                shares[i] = even;
-            }
+    // Each round settles every connection whose cap is below the even share of what is left; the others then
+    // share the rest evenly.
+    loop {
+        let open = shares.iter().filter(|share| share.is_none()).count();
+        if open == 0 {
             break;
         }
-        for &i in &settled {
-            shares[i] = caps[i].max(0.0);
-            left -= shares[i];
+        let even = left / open as f64;
+        let mut settled = false;
+        for (share, cap) in shares.iter_mut().zip(caps) {
+            if share.is_none() && *cap <= even {
+                *share = Some(cap.max(0.0));
+                left -= cap.max(0.0);
+                settled = true;
+            }
         }
-        open = rest;
+        if !settled {
+            shares.iter_mut().filter(|share| share.is_none()).for_each(|share| *share = Some(even));
+        }
     }
-    shares
+    shares.into_iter().flatten().collect()
 }
 
 /// The adaptation of our camera senders, one state per connection.
@@ -246,32 +249,33 @@ impl Adapter {
 
     /// Each connection's video budget (`None` where the browser gives no estimate), after the uplink's ceiling.
     fn budgets(&mut self, observed: &[(PeerId, Observed)]) -> Vec<Option<f64>> {
-        let caps: Vec<Option<f64>> = observed
-            .iter()
-            .map(|(_, seen)| {
-                seen.available_out_bps.map(|bps| (bps * ESTIMATE_USE - AUDIO_RESERVE_BPS - seen.screen_bps).max(0.0))
-            })
-            .collect();
+        let mut caps = Vec::with_capacity(observed.len());
         // Congested: most of two or more connections losing packets, or held back by the bandwidth, at once.
-        let troubled = observed
-            .iter()
-            .filter(|(_, seen)| seen.lossy(LOSS_CONGESTED_PERCENT) || seen.limited_by == Some(Limitation::Bandwidth))
-            .count();
-        let sent: Option<f64> = observed.iter().map(|(_, seen)| seen.sent_bps).sum();
-        let estimated: Option<f64> = observed.iter().map(|(_, seen)| seen.available_out_bps).sum();
+        let mut troubled = 0;
+        let (mut sent, mut estimated, mut reserved) = (0.0, Some(0.0), 0.0);
+        for (_, seen) in observed {
+            let fixed = AUDIO_RESERVE_BPS + seen.screen_bps;
+            caps.push(seen.available_out_bps.map(|bps| (bps * ESTIMATE_USE - fixed).max(0.0)));
+            if seen.lossy(LOSS_CONGESTED_PERCENT) || seen.limited_by == Some(Limitation::Bandwidth) {
+                troubled += 1;
+            }
+            sent += seen.sent_bps.unwrap_or(0.0);
+            estimated = estimated.zip(seen.available_out_bps).map(|(sum, bps)| sum + bps);
+            reserved += fixed;
+        }
         if observed.len() >= 2 && troubled * 2 > observed.len() {
-            if let Some(sent) = sent.filter(|sent| *sent > 0.0) {
+            if sent > 0.0 {
                 self.ceiling_bps = Some(self.ceiling_bps.map_or(sent, |ceiling| ceiling.min(sent)));
             }
         } else if let Some(ceiling) = self.ceiling_bps {
             let risen = ceiling * CEILING_RISE;
             // Once the estimates allow more than the ceiling, it has served its purpose.
-            self.ceiling_bps = (estimated.is_none_or(|estimated| risen < estimated)).then_some(risen);
+            self.ceiling_bps = estimated.is_none_or(|estimated| risen < estimated).then_some(risen);
         }
-        let Some(ceiling) = self.ceiling_bps else { return caps };
-        let Some(known) = caps.iter().copied().collect::<Option<Vec<f64>>>() else { return caps };
-        let fixed: f64 = observed.iter().map(|(_, seen)| AUDIO_RESERVE_BPS + seen.screen_bps).sum();
-        split(ceiling - fixed, &known).into_iter().map(Some).collect()
+        match (self.ceiling_bps, caps.iter().copied().collect::<Option<Vec<f64>>>()) {
+            (Some(ceiling), Some(known)) => split(ceiling - reserved, &known).into_iter().map(Some).collect(),
+            _ => caps,
+        }
     }
 
     /// Whether video to `peer` is paused.

@@ -13,6 +13,7 @@ pub mod negotiation;
 pub mod peer_input;
 pub mod quality;
 pub mod refusal;
+pub mod sdp;
 pub mod session;
 pub mod shortcuts;
 pub mod state;

@@ -468,28 +468,9 @@ impl Sample {
             .filter_map(|stream| Some(growth(outbound_then(&stream.id).and_then(|then| then.bytes), stream.bytes?)))
             .sum();
 
-        let (mut received, mut lost) = (0u64, 0i64);
-        for stream in &now.inbound {
-            let then = inbound_then(&stream.id);
-            let Some(packets) = stream.packets_received else { continue };
-            let restarted = then.and_then(|t| t.packets_received).is_some_and(|before| packets < before);
-            received += growth(then.and_then(|t| t.packets_received), packets);
-            let lost_then = if restarted { None } else { then.and_then(|t| t.packets_lost) };
-            lost += stream.packets_lost.unwrap_or(0) - lost_then.unwrap_or(0);
-        }
-        // Duplicates can make the lost count shrink; that is no loss.
-        let lost = lost.max(0) as u64;
-        let loss_percent =
-            (before.is_some() && received + lost > 0).then(|| lost as f64 * 100.0 / (received + lost) as f64);
-
+        let loss_percent = loss_in_percent(before, now);
         let video = now.main_video();
-        let fps = video.and_then(|video| {
-            video.fps.or_else(|| {
-                let then = inbound_then(&video.id)?.frames_decoded?;
-                let frames = video.frames_decoded?.checked_sub(then)?;
-                Some(frames as f64 / seconds?)
-            })
-        });
+        let fps = fps_in(before, now, seconds);
         let audio_codec =
             now.inbound.iter().filter(|s| s.kind == Some(MediaKind::Audio)).find_map(|s| s.codec.as_deref());
         let codecs: Vec<&str> = [video.and_then(|video| video.codec.as_deref()), audio_codec]
@@ -511,11 +492,38 @@ impl Sample {
     }
 }
 
+/// Of the packets sent to us from `before` to `now`, the share lost, in percent (`None` without an interval).
+fn loss_in_percent(before: Option<&Snapshot>, now: &Snapshot) -> Option<f64> {
+    let before = before?;
+    let (mut received, mut lost) = (0u64, 0i64);
+    for stream in &now.inbound {
+        let then = before.inbound.iter().find(|then| then.id == stream.id);
+        let Some(packets) = stream.packets_received else { continue };
+        let restarted = then.and_then(|t| t.packets_received).is_some_and(|before| packets < before);
+        received += growth(then.and_then(|t| t.packets_received), packets);
+        let lost_then = if restarted { None } else { then.and_then(|t| t.packets_lost) };
+        lost += stream.packets_lost.unwrap_or(0) - lost_then.unwrap_or(0);
+    }
+    // Duplicates can make the lost count shrink; that is no loss.
+    let lost = lost.max(0) as u64;
+    (received + lost > 0).then(|| lost as f64 * 100.0 / (received + lost) as f64)
+}
+
+/// The received camera's frame rate: the browser's, else from the frames decoded over `seconds` since `before`.
+fn fps_in(before: Option<&Snapshot>, now: &Snapshot, seconds: Option<f64>) -> Option<f64> {
+    let video = now.main_video()?;
+    video.fps.or_else(|| {
+        let then = before?.inbound.iter().find(|then| then.id == video.id)?.frames_decoded?;
+        let frames = video.frames_decoded?.checked_sub(then)?;
+        Some(frames as f64 / seconds?)
+    })
+}
+
 /// One interval of one peer connection as the quality indicator and the adaptation read it: `now` against the
 /// snapshot a second or so `before` (without one, only what needs no interval).
 pub fn link_report(before: Option<&Snapshot>, now: &Snapshot) -> LinkReport {
-    let sample = Sample::between(before, now);
     let seconds = before.map(|before| (now.at_ms - before.at_ms) / 1000.0).filter(|s| *s > 0.0);
+    let before = before.filter(|_| seconds.is_some());
     let video = now.main_video();
     let frozen_fraction = video.and_then(|video| {
         let seconds = seconds?;
@@ -535,14 +543,34 @@ pub fn link_report(before: Option<&Snapshot>, now: &Snapshot) -> LinkReport {
         .reduce(f64::max)
         .map(|fraction| fraction * 100.0);
     LinkReport {
-        loss_in_percent: sample.loss_percent,
+        loss_in_percent: loss_in_percent(before, now),
         loss_out_percent,
         rtt_ms: now.rtt_ms,
         frozen_fraction,
-        fps_in: sample.fps,
+        fps_in: fps_in(before, now, seconds),
         limited_by: now.camera_out().and_then(|camera| camera.limited_by),
         available_out_bps: now.available_out_bps,
     }
+}
+
+/// What we sent on a connection from `before` to `now`, bits per second: everything, and a shared screen's video
+/// (the video streams other than the camera's). `None` and zero without an interval.
+pub fn sent_rates(before: Option<&Snapshot>, now: &Snapshot) -> (Option<f64>, f64) {
+    let seconds = before.map(|before| (now.at_ms - before.at_ms) / 1000.0).filter(|s| *s > 0.0);
+    let (Some(before), Some(seconds)) = (before, seconds) else { return (None, 0.0) };
+    let camera = now.camera_out().map(|camera| camera.id.as_str());
+    let (mut total, mut screen) = (0, 0);
+    for stream in &now.outbound {
+        let then = before.outbound.iter().find(|then| then.id == stream.id).and_then(|then| then.bytes);
+        let Some(bytes) = stream.bytes else { continue };
+        let grown = growth(then, bytes);
+        total += grown;
+        if stream.kind == Some(MediaKind::Video) && Some(stream.id.as_str()) != camera {
+            screen += grown;
+        }
+    }
+    let bps = |bytes: u64| bytes as f64 * 8.0 / seconds;
+    (Some(bps(total)), bps(screen))
 }
 
 /// One peer's last minute: the latest snapshot (to diff the next one against) and up to [`HISTORY`] samples.
@@ -909,6 +937,20 @@ mod tests {
         let bare =
             Snapshot::from_entries(&[StatsEntry::new("RI", "remote-inbound-rtp").with("fractionLost", num(7.0))], 5.0);
         assert_eq!(link_report(Some(&bare), &bare), LinkReport::default(), "an impossible fraction is ignored");
+    }
+
+    #[test]
+    fn what_we_send_is_told_apart_from_what_the_screen_sends() {
+        let mut before = monitored(1_000.0, 0.0, 0.0, 0.0);
+        let mut after = monitored(2_000.0, 0.0, 0.0, 0.0);
+        assert_eq!(sent_rates(None, &after), (None, 0.0));
+        // The audio/video stream of `report` sent 2 kB, the camera 10 kB and the screen 50 kB in the second.
+        for (snap, scale) in [(&mut before, 0.0), (&mut after, 1.0)] {
+            snap.outbound[0].bytes = Some(1_000 + (2_000.0 * scale) as u64);
+            snap.outbound[1].bytes = Some(1_000 + (50_000.0 * scale) as u64);
+            snap.outbound[2].bytes = Some(1_000 + (10_000.0 * scale) as u64);
+        }
+        assert_eq!(sent_rates(Some(&before), &after), (Some(496_000.0), 400_000.0));
     }
 
     #[test]

@@ -101,7 +101,8 @@ impl Engine {
         engine
     }
 
-    /// Starts the network monitor: once a second, each connection's report to the call screen.
+    /// Starts the network monitor: once a second, each connection's report to the call screen, and what each
+    /// connection can carry of our video applied to its sender (the peer told when it pauses or resumes).
     fn watch_network(&self) {
         let weak = Rc::downgrade(&self.0);
         spawn_local(async move {
@@ -113,9 +114,16 @@ impl Engine {
                 if engine.0.ended.get() {
                     return;
                 }
-                let connections = engine.peer_connections();
-                for (peer, report, _) in monitor.look(&connections).await {
+                let links: Vec<Rc<PeerLink>> = engine.0.links.borrow().values().cloned().collect();
+                let look = monitor.look(&links, engine.camera_on()).await;
+                for (peer, report) in look.reports {
                     engine.0.dispatch.emit(Action::LinkReport(peer, report));
+                }
+                if let Some(own) = look.own_video {
+                    engine.0.dispatch.emit(Action::OwnVideo(own));
+                }
+                for link in look.paused_changed {
+                    link.send(&engine.media_state(&link));
                 }
             }
         });
@@ -167,7 +175,7 @@ impl Engine {
             link.set_screen(Some(screen.clone()));
         }
         *self.0.screen.borrow_mut() = Some(screen);
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
         self.0.dispatch.emit(Action::SetSharing(true));
         Ok(())
     }
@@ -180,7 +188,7 @@ impl Engine {
         for link in self.0.links.borrow().values() {
             link.set_screen(None);
         }
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
         self.0.dispatch.emit(Action::SetSharing(false));
     }
 
@@ -192,7 +200,7 @@ impl Engine {
     /// Mutes or unmutes the microphone, and tells the others.
     pub fn set_mic(&self, on: bool) {
         self.0.media.set_mic_enabled(on);
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
     }
 
     /// Whether the camera is on, or being turned on.
@@ -235,7 +243,7 @@ impl Engine {
         for link in self.0.links.borrow().values() {
             link.set_video(track.clone());
         }
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
         Ok(())
     }
 
@@ -297,7 +305,7 @@ impl Engine {
                 if kind == "video" {
                     self.0.camera_on.set(false);
                     self.0.dispatch.emit(Action::SetCamera(false));
-                    self.broadcast(&self.media_state());
+                    self.broadcast_media_state();
                 }
                 DeviceLost::NoneLeft { device }
             }
@@ -445,11 +453,21 @@ impl Engine {
         }
     }
 
-    fn media_state(&self) -> PeerMessage {
+    /// Our media state as `link`'s peer is to see it.
+    fn media_state(&self, link: &PeerLink) -> PeerMessage {
+        let camera = self.0.camera_on.get();
         PeerMessage::MediaState {
             mic: self.0.media.mic_enabled(),
-            camera: self.0.camera_on.get(),
+            camera,
             screen: self.0.screen.borrow().is_some(),
+            video_paused: camera && link.video_paused(),
+        }
+    }
+
+    /// Tells every peer our media state.
+    fn broadcast_media_state(&self) {
+        for link in self.0.links.borrow().values() {
+            link.send(&self.media_state(link));
         }
     }
 
@@ -539,7 +557,7 @@ impl Engine {
             }
             LinkEvent::ChannelOpen => {
                 if let Some(link) = self.0.links.borrow().get(peer) {
-                    link.send(&self.media_state());
+                    link.send(&self.media_state(link));
                 }
             }
             LinkEvent::Message(
