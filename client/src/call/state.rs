@@ -372,7 +372,7 @@ impl CallState {
     fn on_peer_message(&mut self, from: PeerId, message: PeerMessage) {
         let Some(peer) = self.peer_mut(&from) else { return };
         match message {
-            PeerMessage::MediaState { mic, camera, screen } => {
+            PeerMessage::MediaState { mic, camera, screen, .. } => {
                 peer.mic_on = mic;
                 peer.camera_on = camera;
                 peer.screen_on = screen;
@@ -513,7 +513,10 @@ mod tests {
     #[test]
     fn media_state_from_a_peer_shows_on_their_tile() {
         let mut state = joined_with(&[("a", "Ada")]);
-        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: false, screen: true }));
+        state.apply(Action::FromPeer(
+            "a".into(),
+            PeerMessage::MediaState { mic: false, camera: false, screen: true, video_paused: false },
+        ));
         let ada = state.peer(&"a".into()).unwrap();
         assert!(!ada.mic_on && !ada.camera_on && ada.screen_on);
     }
@@ -639,7 +642,10 @@ mod tests {
         // As Yew's reducer does: a copy of the previous state, then the action.
         let previous = state.clone();
         state.apply(Action::ToggleSettings);
-        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: true, screen: false }));
+        state.apply(Action::FromPeer(
+            "a".into(),
+            PeerMessage::MediaState { mic: false, camera: true, screen: false, video_paused: false },
+        ));
         assert!(Rc::ptr_eq(&previous.chat, &state.chat), "an unrelated action shares the history");
         chat_from(&mut state, "a", "new");
         assert!(!Rc::ptr_eq(&previous.chat, &state.chat));
