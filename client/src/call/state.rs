@@ -106,6 +106,8 @@ pub struct RemotePeer {
     pub media_revision: u32,
     /// How good the connection to them is, from the network monitor's reports (the tile's indicator).
     pub quality: Grader,
+    /// Their camera is on but they paused its video to us, their network not carrying it (as they last told us).
+    pub video_paused: bool,
 }
 
 /// The call screen's state.
@@ -265,6 +267,7 @@ impl CallState {
                 screen_on: false,
                 media_revision: 0,
                 quality: Grader::default(),
+                video_paused: false,
             });
         }
     }
@@ -372,10 +375,11 @@ impl CallState {
     fn on_peer_message(&mut self, from: PeerId, message: PeerMessage) {
         let Some(peer) = self.peer_mut(&from) else { return };
         match message {
-            PeerMessage::MediaState { mic, camera, screen, .. } => {
+            PeerMessage::MediaState { mic, camera, screen, video_paused } => {
                 peer.mic_on = mic;
                 peer.camera_on = camera;
                 peer.screen_on = screen;
+                peer.video_paused = camera && video_paused;
             }
             PeerMessage::Chat { text } => {
                 if text.trim().is_empty() || text.chars().count() > PeerMessage::MAX_CHAT_CHARS {
@@ -701,5 +705,23 @@ mod tests {
         state.apply(Action::OwnVideo(OwnVideo::Reduced));
         state.apply(Action::Start { mic_on: true, camera_on: true });
         assert_eq!(state.own_video, OwnVideo::Full);
+    }
+
+    #[test]
+    fn a_peer_whose_network_paused_their_video_says_so_until_it_resumes() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        let media_state = |camera, video_paused| {
+            Action::FromPeer("a".into(), PeerMessage::MediaState { mic: true, camera, screen: false, video_paused })
+        };
+        let paused = |state: &CallState| state.peer(&"a".into()).unwrap().video_paused;
+        assert!(!paused(&state));
+        state.apply(media_state(true, true));
+        assert!(paused(&state));
+        // A camera turned off is off, not paused.
+        state.apply(media_state(false, true));
+        assert!(!paused(&state));
+        state.apply(media_state(true, true));
+        state.apply(media_state(true, false));
+        assert!(!paused(&state));
     }
 }

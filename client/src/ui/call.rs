@@ -295,8 +295,8 @@ fn control(
     }
 }
 
-/// Another person's tile (keyed by them): video (or their chip, large), chip and name, mic/camera indicators,
-/// connection state, and a button to send them a file.
+/// Another person's tile (keyed by them): video (or their chip, large, also while their network pauses their
+/// video), chip and name, mic/camera indicators, connection state and quality, and a button to send them a file.
 fn remote_tile(
     peer: &RemotePeer,
     stream: Option<web_sys::MediaStream>,
@@ -314,9 +314,11 @@ fn remote_tile(
         <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
             aria-label={name.clone()}>
             <Video {stream} {speaker} fill_toggle=true />
-            if !peer.camera_on { { placeholder(Some(&peer.id), &name) } }
+            if !peer.camera_on || peer.video_paused { { placeholder(Some(&peer.id), &name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>
+            } else if peer.video_paused {
+                <div class="tile-status tile-paused">{ "Video paused: the connection is too weak" }</div>
             }
             { tile_label(Some(&peer.id), &name, &name, peer.mic_on, peer.camera_on, quality) }
             <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
