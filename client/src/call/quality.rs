@@ -224,12 +224,13 @@ fn assess(report: &LinkReport, limited: Option<Limitation>) -> Option<Grade> {
             Limitation::Cpu => Reason::SendCpu,
         }),
     });
-    // From what a person notices least to most, which wins among equally bad ones.
+    // Among equally bad measures the later one is the reason: a cause before its symptoms (loss explains freezes),
+    // and our own reception (loss on the way to us) first, being what the person sees on this tile.
     let measures = [
-        (report.rtt_ms, WEAK_RTT_MS, POOR_RTT_MS, Reason::Delay as fn(f64) -> Reason),
+        (report.frozen_fraction, WEAK_FROZEN, POOR_FROZEN, Reason::Freezes as fn(f64) -> Reason),
+        (report.rtt_ms, WEAK_RTT_MS, POOR_RTT_MS, Reason::Delay),
         (report.loss_out_percent, WEAK_LOSS_PERCENT, POOR_LOSS_PERCENT, Reason::LossOut),
         (report.loss_in_percent, WEAK_LOSS_PERCENT, POOR_LOSS_PERCENT, Reason::LossIn),
-        (report.frozen_fraction, WEAK_FROZEN, POOR_FROZEN, Reason::Freezes),
     ];
     for (value, weak, poor, reason) in measures {
         let Some(value) = value.filter(|value| value.is_finite()) else { continue };
@@ -309,11 +310,22 @@ mod tests {
     }
 
     #[test]
-    fn the_worst_measure_is_the_reason_and_freezes_come_first_among_equals() {
+    fn the_worst_measure_is_the_reason_and_among_equals_loss_explains_the_rest() {
+        let reason = |report: LinkReport| Grader::default().report(&report).unwrap().reason;
         let report = LinkReport { loss_in_percent: Some(5.0), rtt_ms: Some(900.0), ..clean() };
-        assert_eq!(Grader::default().report(&report).unwrap().reason, Some(Reason::Delay(900.0)));
+        assert_eq!(reason(report), Some(Reason::Delay(900.0)));
         let report = LinkReport { loss_in_percent: Some(5.0), frozen_fraction: Some(0.1), ..clean() };
-        assert_eq!(Grader::default().report(&report).unwrap().reason, Some(Reason::Freezes(0.1)));
+        assert_eq!(reason(report), Some(Reason::LossIn(5.0)));
+        let report = LinkReport { loss_in_percent: Some(3.0), loss_out_percent: Some(4.0), ..clean() };
+        assert_eq!(reason(report), Some(Reason::LossIn(3.0)), "what reaches this person first");
+        let report = LinkReport { loss_out_percent: Some(4.0), rtt_ms: Some(400.0), ..clean() };
+        assert_eq!(reason(report), Some(Reason::LossOut(4.0)));
+        let report = LinkReport { loss_in_percent: Some(5.0), frozen_fraction: Some(0.5), ..clean() };
+        assert_eq!(reason(report), Some(Reason::Freezes(0.5)), "the worse one, whatever the order");
+        let limited = LinkReport { limited_by: Some(Limitation::Bandwidth), ..lossy(3.0) };
+        let mut grader = Grader::default();
+        let last = (0..LIMITED_REPORTS).map(|_| grader.report(&limited)).last().flatten();
+        assert_eq!(last.unwrap().reason, Some(Reason::LossIn(3.0)), "a measure over a sender's limitation");
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod files;
 mod hostile;
 mod keys;
 mod lobby;
+mod quality;
 mod refusals;
 mod relays;
 mod resilience;
@@ -46,6 +47,7 @@ huddle_e2e::e2e_main! {
     call::leaving_removes_the_tile,
     call::a_call_fits_a_phone_screen,
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
+    quality::the_tile_says_how_good_the_connection_is_and_why,
     chat::chat_goes_both_ways,
     files::a_big_file_arrives_intact_and_the_sender_stays_small,
     files::either_side_can_cancel_a_transfer,
