@@ -106,14 +106,20 @@ impl Reason {
     /// What a person is told, after "Connection weak: ".
     pub fn describe(self) -> String {
         let (before, figure, after) = match self {
-            Reason::LossIn(lost) => ("", lost, " % of packets lost on the way to you"),
-            Reason::LossOut(lost) => ("", lost, " % of packets lost on the way to them"),
-            Reason::Delay(ms) => ("", ms, " ms round trip"),
-            Reason::Freezes(frozen) => ("their video froze ", frozen * 100.0, " % of the time"),
-            Reason::SendBandwidth => return "your video to them is reduced to fit the bandwidth".to_owned(),
-            Reason::SendCpu => return "your video to them is reduced: your computer is busy".to_owned(),
+            Reason::LossIn(lost) => ("", Some(lost), " % of packets lost on the way to you"),
+            Reason::LossOut(lost) => ("", Some(lost), " % of packets lost on the way to them"),
+            Reason::Delay(ms) => ("", Some(ms), " ms round trip"),
+            Reason::Freezes(frozen) => ("their video froze ", Some(frozen * 100.0), " % of the time"),
+            Reason::SendBandwidth => ("your video to them is reduced to fit the bandwidth", None, ""),
+            Reason::SendCpu => ("your video to them is reduced: your computer is busy", None, ""),
         };
-        format!("{before}{}{after}", decimal::fixed(figure, 0))
+        // Pieces pushed rather than `format!`ted: lighter in the wasm (docs/SIZE.md).
+        let mut text = String::from(before);
+        if let Some(figure) = figure {
+            text.push_str(&decimal::fixed(figure, 0));
+        }
+        text.push_str(after);
+        text
     }
 }
 
@@ -123,10 +129,19 @@ impl Grade {
 
     /// The indicator's accessible name and tooltip: "Connection weak: 6 % of packets lost on the way to you".
     pub fn label(&self) -> String {
-        match self.reason {
-            Some(reason) => format!("Connection {}: {}", self.quality.as_str(), reason.describe()),
-            None => format!("Connection {}", self.quality.as_str()),
+        let mut text = String::from("Connection ");
+        text.push_str(self.quality.as_str());
+        if let Some(reason) = self.reason {
+            text.push_str(": ");
+            text.push_str(&reason.describe());
         }
+        text
+    }
+}
+
+impl Default for Grade {
+    fn default() -> Grade {
+        Grade::GOOD
     }
 }
 
@@ -173,9 +188,10 @@ pub struct Grader {
     shown: Option<Grade>,
     /// Reports in a row better than `shown`, and the worst of them (what shows once they are enough).
     better: u32,
-    better_worst: Option<Grade>,
-    /// The latest sender limitation and for how many reports in a row it has lasted.
-    limited: Option<(Limitation, u32)>,
+    better_worst: Grade,
+    /// The latest report's sender limitation, and for how many reports in a row it has been the same.
+    limited: Option<Limitation>,
+    limited_for: u32,
 }
 
 impl Grader {
@@ -186,28 +202,25 @@ impl Grader {
 
     /// Takes the next report, and returns the grade to show.
     pub fn report(&mut self, report: &LinkReport) -> Option<Grade> {
-        self.limited = match (report.limited_by, self.limited) {
-            (Some(now), Some((before, reports))) if now == before => Some((now, reports.saturating_add(1))),
-            (now, _) => now.map(|limitation| (limitation, 1)),
-        };
-        let lasting = self.limited.filter(|(_, reports)| *reports >= LIMITED_REPORTS).map(|(limitation, _)| limitation);
+        let same = report.limited_by.is_some() && report.limited_by == self.limited;
+        self.limited_for = if same { self.limited_for.saturating_add(1) } else { 1 };
+        self.limited = report.limited_by;
+        let lasting = self.limited.filter(|_| self.limited_for >= LIMITED_REPORTS);
         let Some(sample) = assess(report, lasting) else { return self.shown };
-        match self.shown {
-            Some(shown) if sample.quality < shown.quality => {
-                self.better += 1;
-                if self.better_worst.is_none_or(|worst| sample.quality >= worst.quality) {
-                    self.better_worst = Some(sample);
-                }
-                if self.better >= RECOVERY_REPORTS {
-                    self.shown = self.better_worst.take();
-                    self.better = 0;
-                }
+        // The first grade shows at once.
+        let shown = self.shown.get_or_insert(sample);
+        if sample.quality >= shown.quality {
+            // Worse shows at once; the same refreshes the reason and its figure.
+            *shown = sample;
+            self.better = 0;
+        } else {
+            if self.better == 0 || sample.quality >= self.better_worst.quality {
+                self.better_worst = sample;
             }
-            // Worse, the same (its reason and figures refreshed), or the first grade: shown at once.
-            _ => {
-                self.shown = Some(sample);
+            self.better += 1;
+            if self.better >= RECOVERY_REPORTS {
+                *shown = self.better_worst;
                 self.better = 0;
-                self.better_worst = None;
             }
         }
         self.shown
