@@ -48,6 +48,7 @@ huddle_e2e::e2e_main! {
     call::a_call_fits_a_phone_screen,
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
     quality::the_tile_says_how_good_the_connection_is_and_why,
+    quality::a_paused_video_says_so_on_both_sides,
     chat::chat_goes_both_ways,
     files::a_big_file_arrives_intact_and_the_sender_stays_small,
     files::either_side_can_cancel_a_transfer,

@@ -6,13 +6,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use huddle_e2e::spa::{selector as sel, tile_of, two_in_a_call, Person, TwoInACall};
-use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, Error, Relay, Result};
+use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, wait_until, Error, Relay, Result};
 use serde_json::json;
 
 /// How long the indicator may take to show a change: the monitor reports once a second, a worse grade shows at
 /// once, a better one after a few good seconds, and the browser's bandwidth estimate, held back by the loss, must
 /// grow again before the sender stops being limited.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long a paused video may take to resume once the link is back: the adaptation steps up carefully, waiting
+/// longer after each step that failed.
+const RESUME_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What a tile's indicator shows.
 #[derive(Debug)]
@@ -64,6 +68,7 @@ struct UdpLoss {
 
 impl UdpLoss {
     fn start(probability: f64) -> Result<UdpLoss> {
+        refuse_outside_isolation()?;
         let rule = format!("OUTPUT -p udp -m statistic --mode random --probability {probability} -j DROP");
         iptables(&format!("-I {rule}"))?;
         Ok(UdpLoss { rule })
@@ -76,6 +81,13 @@ impl Drop for UdpLoss {
             diagnostics::note(format!("could not remove the loss rule: {error}"));
         }
     }
+}
+
+/// Packets are dropped or held only in the tests' isolated network, which has nothing but loopback.
+fn refuse_outside_isolation() -> Result<()> {
+    let interfaces = huddle_e2e::network_interfaces().map_err(|e| Error::io("list the network interfaces", e))?;
+    ensure!(interfaces == ["lo"], "refusing to impair a network with interfaces {interfaces:?}");
+    Ok(())
 }
 
 fn iptables(arguments: &str) -> Result<()> {
@@ -139,3 +151,71 @@ const FOCUSED_INDICATOR: &str = r#"
     if (!focused || !focused.matches('.tile-quality')) return { focused: focused?.outerHTML ?? null };
     return { label: focused.getAttribute('aria-label'), tip: getComputedStyle(focused, '::after').content };
 "#;
+
+/// All UDP on loopback (the media, both ways) through one thin queue until dropped; loopback as it was after.
+struct ThinUdp;
+
+impl ThinUdp {
+    fn start(rate: &str) -> Result<ThinUdp> {
+        refuse_outside_isolation()?;
+        let _ = tool("tc qdisc del dev lo root");
+        let thin = ThinUdp;
+        tool("ip link set dev lo mtu 1500")?;
+        tool("tc qdisc add dev lo root handle 1: htb default 2")?;
+        for class in ["1:1", "1:2"] {
+            tool(&format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
+        }
+        tool(&format!("tc qdisc add dev lo parent 1:1 handle 10: tbf rate {rate} burst 4kb latency 400ms"))?;
+        tool("tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff flowid 1:1")?;
+        Ok(thin)
+    }
+}
+
+impl Drop for ThinUdp {
+    fn drop(&mut self) {
+        let _ = tool("tc qdisc del dev lo root");
+        let _ = tool("ip link set dev lo mtu 65536");
+    }
+}
+
+fn tool(command: &str) -> Result<()> {
+    let mut words = command.split_whitespace();
+    let output = Command::new(words.next().unwrap_or_default())
+        .args(words)
+        .env("PATH", "/usr/sbin:/sbin:/usr/bin:/bin")
+        .output()
+        .map_err(|e| Error::io(command, e))?;
+    ensure!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr).trim());
+    Ok(())
+}
+
+/// With the media squeezed into 90 kbit/s, more than audio needs but far from what video does, each side's
+/// adaptation pauses its camera: Ada is told "Your connection is weak: video paused…" above the tiles, and Bob's tile
+/// of her shows her chip and says her video is paused (saves `quality-paused.png`, from Bob). With the link back,
+/// the video resumes and both go away.
+pub async fn a_paused_video_says_so_on_both_sides() -> Result<()> {
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
+    bob.wait_sees_and_hears(&ada_id).await?;
+    let paused = format!("{} {}", tile_of(&ada_id), sel::TILE_PAUSED);
+    {
+        let _thin = ThinUdp::start("90kbit")?;
+        let what = "Bob's tile of Ada says her video is paused";
+        wait_until(what, CHANGE_TIMEOUT, async || bob.exists(&paused).await).await?;
+        let status = bob.text(&paused).await?;
+        ensure!(status == "Video paused: the connection is too weak", "Bob's tile of Ada says {status:?}");
+        let what = "Ada is told her video is paused";
+        let notice = wait_for(what, CHANGE_TIMEOUT, async || {
+            Ok(Some(ada.text(sel::OWN_CONNECTION).await.unwrap_or_default()).filter(|text| text.contains("paused")))
+        })
+        .await?;
+        ensure!(notice.starts_with("Your connection is weak: video paused"), "Ada's notice reads {notice:?}");
+        bob.screenshot(artifacts::screenshot_path("quality-paused.png")).await?;
+    }
+    let what = "Bob's tile of Ada no longer says paused, and Ada's notice is gone";
+    wait_until(what, RESUME_TIMEOUT, async || {
+        Ok(!bob.exists(&paused).await? && !ada.exists(sel::OWN_CONNECTION).await?)
+    })
+    .await?;
+    bob.wait_video_playing(&format!("{} video", tile_of(&ada_id))).await
+}
