@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use huddle_e2e::shaping::{Rate, Shaper};
-use huddle_e2e::spa::{two_in_a_call_with_bob_on, Person, TwoInACall};
+use huddle_e2e::spa::{screen_of, selector as sel, two_in_a_call_with_bob_on, Person, TwoInACall};
 use huddle_e2e::{diagnostics, ensure, wait_for, wait_until, Browser, Relay, Result, TIMEOUT};
 use serde_json::Value;
 
@@ -139,5 +139,48 @@ async fn audio_keeps_flowing(bob: &Person, ada_id: &str, on: &str) -> Result<()>
         })
         .await?;
     }
+    Ok(())
+}
+
+/// Ada shares her screen: its track asks for detail and its sender keeps the resolution over the frame rate, and
+/// the description Ada applied from Bob asks her Opus encoder for in-band FEC and DTX (a description the browser
+/// took: the call connected on it).
+pub async fn a_shared_screen_keeps_its_resolution_and_opus_has_fec_and_dtx() -> Result<()> {
+    const SCREEN: &str = r#"
+        const pc = window.__huddle_pcs && window.__huddle_pcs.get(arguments[0]);
+        if (!pc) return null;
+        const video = pc.getTransceivers().filter((t) => t.mid !== null && t.receiver.track.kind === 'video');
+        const screen = video[1] && video[1].sender;
+        const lines = (pc.remoteDescription ? pc.remoteDescription.sdp : '').split('\r\n');
+        const types = lines.map((line) => (line.match(/^a=rtpmap:(\d+) opus\//i) || [])[1]).filter(Boolean);
+        const opus = lines.filter((line) => types.some((pt) => line.startsWith(`a=fmtp:${pt} `)));
+        return {
+          hint: screen && screen.track ? screen.track.contentHint : null,
+          preference: screen ? screen.getParameters().degradationPreference || null : null,
+          opus,
+        };
+    "#;
+    let relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } =
+        two_in_a_call_with_bob_on(&relay, Browser::launch("Bob").await?).await?;
+    ada.click(sel::TOGGLE_SCREEN).await?;
+    bob.wait_video_playing(&screen_of(&ada_id)).await?;
+    let what = "Ada's screen sender keeps the resolution of a detailed picture";
+    let seen = wait_for(what, TIMEOUT, async || {
+        let now = ada.eval_js(SCREEN, vec![Value::from(bob_id.as_str())]).await?;
+        let done = now["hint"] == "detail" && now["preference"] == "maintain-resolution";
+        Ok(done.then_some(now))
+    })
+    .await?;
+    diagnostics::note(format!("Ada's screen sender: {seen}"));
+    let opus = seen["opus"].as_array().cloned().unwrap_or_default();
+    ensure!(
+        !opus.is_empty()
+            && opus.iter().all(|line| {
+                let line = line.as_str().unwrap_or_default();
+                line.contains("useinbandfec=1") && line.contains("usedtx=1")
+            }),
+        "Opus parameters of Bob's description as Ada applied it: {opus:?}"
+    );
     Ok(())
 }
