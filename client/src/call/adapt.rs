@@ -197,29 +197,31 @@ pub fn rung_for(budget: f64) -> usize {
 /// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
 /// than an even share leaving the rest to the others.
 pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
-    let mut shares: Vec<Option<f64>> = vec![None; caps.len()];
+    // NaN: not settled yet.
+    let mut shares = vec![f64::NAN; caps.len()];
     let mut left = total.max(0.0);
-    // Each round settles every connection whose cap is below the even share of what is left; the others then
-    // share the rest evenly.
+    // Each round settles every connection whose cap is below the even share of what is left; when none is, the
+    // others share the rest evenly.
     loop {
-        let open = shares.iter().filter(|share| share.is_none()).count();
+        let open = shares.iter().filter(|share| share.is_nan()).count();
         if open == 0 {
-            break;
+            return shares;
         }
         let even = left / open as f64;
         let mut settled = false;
         for (share, cap) in shares.iter_mut().zip(caps) {
-            if share.is_none() && *cap <= even {
-                *share = Some(cap.max(0.0));
-                left -= cap.max(0.0);
+            if share.is_nan() && *cap <= even {
+                *share = cap.max(0.0);
+                left -= *share;
                 settled = true;
             }
         }
         if !settled {
-            shares.iter_mut().filter(|share| share.is_none()).for_each(|share| *share = Some(even));
+            for share in shares.iter_mut().filter(|share| share.is_nan()) {
+                *share = even;
+            }
         }
     }
-    shares.into_iter().flatten().collect()
 }
 
 /// The adaptation of our camera senders, one state per connection.
@@ -282,8 +284,11 @@ impl Adapter {
             // Once the estimates allow more than the ceiling, it has served its purpose.
             self.ceiling_bps = estimated.is_none_or(|estimated| risen < estimated).then_some(risen);
         }
-        match (self.ceiling_bps, caps.iter().copied().collect::<Option<Vec<f64>>>()) {
-            (Some(ceiling), Some(known)) => split(ceiling - reserved, &known).into_iter().map(Some).collect(),
+        match self.ceiling_bps {
+            Some(ceiling) if caps.iter().all(Option::is_some) => {
+                let known: Vec<f64> = caps.iter().map(|cap| cap.unwrap_or_default()).collect();
+                split(ceiling - reserved, &known).into_iter().map(Some).collect()
+            }
             _ => caps,
         }
     }
