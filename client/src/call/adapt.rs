@@ -5,8 +5,8 @@
 //! `RTCRtpEncodingParameters` `rtc` applies): a rung of [`LADDER`], or paused.
 //!
 //! - The budget: per connection, the browser's bandwidth estimate (`availableOutgoingBitrate`) less what audio and a
-//!   shared screen take. When the uplink as a whole is congested (most connections losing packets or held back by
-//!   the bandwidth at once), what actually got out becomes a ceiling for all of them together, split evenly, a
+//!   shared screen take. When the uplink as a whole is congested (most connections losing packets at once, for a
+//!   few seconds), what actually got out becomes a ceiling for all of them together, split evenly, a
 //!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well.
 //! - Down quickly: a rung that no longer fits the budget is left at once, as far down as needed; heavy loss, or the
 //!   processor or the estimate holding the encoder back for a few seconds, each take one rung more.
@@ -55,10 +55,14 @@ const RUNG_SLACK: f64 = 1.25;
 const PAUSE_BELOW_BPS: f64 = 50_000.0;
 /// Loss (percent, as the peer reports it) that takes a rung down every second it lasts.
 const LOSS_DOWN_PERCENT: f64 = 10.0;
-/// Loss (percent) under which a second counts as clean for a step up.
-const LOSS_CLEAN_PERCENT: f64 = 2.0;
-/// Loss (percent) that, on most connections at once, says the uplink itself is congested.
-const LOSS_CONGESTED_PERCENT: f64 = 5.0;
+/// Loss (percent) under which a second counts as clean for a step up: a few percent lost at random (radio) is
+/// no sign of a full link, and Opus's FEC and video's retransmissions cover it.
+const LOSS_CLEAN_PERCENT: f64 = 5.0;
+/// Loss (percent) that, on most connections at once for [`CONGESTED_AFTER`] seconds, says the uplink itself is
+/// congested. Higher than what a lossy radio link shows, which is no shortage of bandwidth.
+const LOSS_CONGESTED_PERCENT: f64 = 8.0;
+/// Seconds of loss on most connections before the uplink counts as congested.
+const CONGESTED_AFTER: u32 = 2;
 /// How far (ms) the round trip may be above its best for a second to count as clean: more is a queue building up.
 const RTT_CLEAN_MARGIN_MS: f64 = 100.0;
 /// Seconds a limitation (processor, or the estimate below the rung) must last to take a rung down.
@@ -193,29 +197,31 @@ pub fn rung_for(budget: f64) -> usize {
 /// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
 /// than an even share leaving the rest to the others.
 pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
-    let mut shares: Vec<Option<f64>> = vec![None; caps.len()];
+    // NaN: not settled yet.
+    let mut shares = vec![f64::NAN; caps.len()];
     let mut left = total.max(0.0);
-    // Each round settles every connection whose cap is below the even share of what is left; the others then
-    // share the rest evenly.
+    // Each round settles every connection whose cap is below the even share of what is left; when none is, the
+    // others share the rest evenly.
     loop {
-        let open = shares.iter().filter(|share| share.is_none()).count();
+        let open = shares.iter().filter(|share| share.is_nan()).count();
         if open == 0 {
-            break;
+            return shares;
         }
         let even = left / open as f64;
         let mut settled = false;
         for (share, cap) in shares.iter_mut().zip(caps) {
-            if share.is_none() && *cap <= even {
-                *share = Some(cap.max(0.0));
-                left -= cap.max(0.0);
+            if share.is_nan() && *cap <= even {
+                *share = cap.max(0.0);
+                left -= *share;
                 settled = true;
             }
         }
         if !settled {
-            shares.iter_mut().filter(|share| share.is_none()).for_each(|share| *share = Some(even));
+            for share in shares.iter_mut().filter(|share| share.is_nan()) {
+                *share = even;
+            }
         }
     }
-    shares.into_iter().flatten().collect()
 }
 
 /// The adaptation of our camera senders, one state per connection.
@@ -224,6 +230,8 @@ pub struct Adapter {
     peers: Vec<(PeerId, PeerState)>,
     /// What the uplink as a whole carried when it was last congested, rising slowly since; `None`: no limit seen.
     ceiling_bps: Option<f64>,
+    /// Seconds in a row the uplink looked congested.
+    congested: u32,
 }
 
 impl Adapter {
@@ -250,20 +258,24 @@ impl Adapter {
     /// Each connection's video budget (`None` where the browser gives no estimate), after the uplink's ceiling.
     fn budgets(&mut self, observed: &[(PeerId, Observed)]) -> Vec<Option<f64>> {
         let mut caps = Vec::with_capacity(observed.len());
-        // Congested: most of two or more connections losing packets, or held back by the bandwidth, at once.
+        // Congested: most of two or more connections losing packets at once (connections still in their grace
+        // period, whose estimates are still climbing, do not count).
         let mut troubled = 0;
         let (mut sent, mut estimated, mut reserved) = (0.0, Some(0.0), 0.0);
         for (_, seen) in observed {
             let fixed = AUDIO_RESERVE_BPS + seen.screen_bps;
             caps.push(seen.available_out_bps.map(|bps| (bps * ESTIMATE_USE - fixed).max(0.0)));
-            if seen.lossy(LOSS_CONGESTED_PERCENT) || seen.limited_by == Some(Limitation::Bandwidth) {
+            if seen.lossy(LOSS_CONGESTED_PERCENT) {
                 troubled += 1;
             }
             sent += seen.sent_bps.unwrap_or(0.0);
             estimated = estimated.zip(seen.available_out_bps).map(|(sum, bps)| sum + bps);
             reserved += fixed;
         }
-        if observed.len() >= 2 && troubled * 2 > observed.len() {
+        let settled = self.peers.iter().all(|(_, state)| state.age > GRACE);
+        self.congested =
+            if settled && observed.len() >= 2 && troubled * 2 > observed.len() { self.congested + 1 } else { 0 };
+        if self.congested >= CONGESTED_AFTER {
             if sent > 0.0 {
                 self.ceiling_bps = Some(self.ceiling_bps.map_or(sent, |ceiling| ceiling.min(sent)));
             }
@@ -272,8 +284,11 @@ impl Adapter {
             // Once the estimates allow more than the ceiling, it has served its purpose.
             self.ceiling_bps = estimated.is_none_or(|estimated| risen < estimated).then_some(risen);
         }
-        match (self.ceiling_bps, caps.iter().copied().collect::<Option<Vec<f64>>>()) {
-            (Some(ceiling), Some(known)) => split(ceiling - reserved, &known).into_iter().map(Some).collect(),
+        match self.ceiling_bps {
+            Some(ceiling) if caps.iter().all(Option::is_some) => {
+                let known: Vec<f64> = caps.iter().map(|cap| cap.unwrap_or_default()).collect();
+                split(ceiling - reserved, &known).into_iter().map(Some).collect()
+            }
             _ => caps,
         }
     }
@@ -471,7 +486,7 @@ mod tests {
     #[test]
     fn no_step_up_while_the_link_is_not_clean() {
         for (what, seen) in [
-            ("loss", Observed { loss_out_percent: Some(4.0), ..estimate(3_000_000.0) }),
+            ("loss", Observed { loss_out_percent: Some(6.0), ..estimate(3_000_000.0) }),
             ("a queue", Observed { rtt_ms: Some(400.0), ..estimate(3_000_000.0) }),
             ("the processor", Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) }),
         ] {
@@ -562,7 +577,9 @@ mod tests {
             adapter.decide(&each(&estimate(2_000_000.0)));
         }
         // Every connection's estimate looks fine, but all of them lose packets: together they got 900 kbit/s out.
-        let congested = Observed { loss_out_percent: Some(6.0), sent_bps: Some(300_000.0), ..estimate(2_000_000.0) };
+        let congested = Observed { loss_out_percent: Some(9.0), sent_bps: Some(300_000.0), ..estimate(2_000_000.0) };
+        let first = adapter.decide(&each(&congested));
+        assert!(first.iter().all(|(_, encoding)| rung(*encoding) == 0), "a second of loss is no congestion yet");
         let decided = adapter.decide(&each(&congested));
         let even = (900_000.0 - 3.0 * AUDIO_RESERVE_BPS) / 3.0;
         for (_, encoding) in &decided {
@@ -580,6 +597,29 @@ mod tests {
             adapter.decide(&each(&estimate(2_000_000.0)));
         }
         assert!(adapter.decide(&each(&estimate(2_000_000.0))).iter().all(|(_, encoding)| rung(*encoding) == 0));
+    }
+
+    #[test]
+    fn no_ceiling_from_a_lossy_radio_link_or_while_the_estimates_climb() {
+        let peers: Vec<PeerId> = ["ada", "bob"].into_iter().map(PeerId::from).collect();
+        let each = |seen: &Observed| peers.iter().map(|peer| (peer.clone(), seen.clone())).collect::<Vec<_>>();
+        // A new call: little sent yet, and losing packets while the estimates climb.
+        let mut adapter = Adapter::default();
+        let starting = Observed { loss_out_percent: Some(9.0), sent_bps: Some(50_000.0), ..estimate(300_000.0) };
+        for _ in 0..GRACE {
+            adapter.decide(&each(&starting));
+        }
+        assert_eq!(adapter.ceiling_bps, None);
+        // Three percent lost at random, every second, for minutes: no ceiling, the top rung kept (and regained after
+        // a dip of the estimate).
+        let mut adapter = Adapter::default();
+        let radio = Observed { loss_out_percent: Some(3.0), sent_bps: Some(900_000.0), ..estimate(2_000_000.0) };
+        for second in 0..300 {
+            let dip = Observed { available_out_bps: Some(700_000.0), ..radio.clone() };
+            adapter.decide(&each(if second == 100 { &dip } else { &radio }));
+        }
+        assert_eq!(adapter.ceiling_bps, None);
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
     }
 
     #[test]

@@ -6,71 +6,38 @@
 //! from the next one) and, in silence, sends almost nothing (DTX), leaving the bits to video. The browser's own
 //! `setLocalDescription()` stays untouched, which keeps perfect negotiation's implicit form.
 
-/// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type (other lines as they were, line endings
-/// kept). A payload type without an `a=fmtp` line gets one after its `a=rtpmap`.
+/// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type's `a=fmtp` line (every browser writes
+/// one), other lines as they were, line endings kept.
 pub fn opus_fec_and_dtx(sdp: &str) -> String {
-    let lines: Vec<&str> = sdp.split_inclusive('\n').collect();
-    let opus: Vec<&str> = lines.iter().filter_map(|line| opus_payload_type(line)).collect();
-    if opus.is_empty() {
-        return sdp.to_owned();
-    }
-    let with_fmtp: Vec<&str> =
-        lines.iter().filter_map(|line| fmtp(line)).map(|(pt, _)| pt).filter(|pt| opus.contains(pt)).collect();
-    let mut out = String::with_capacity(sdp.len() + 64);
-    for line in &lines {
-        let (text, ending) = split_ending(line);
-        match fmtp(line) {
-            Some((pt, parameters)) if opus.contains(&pt) => {
-                out.push_str(&format!("a=fmtp:{pt} {}", with_parameters(parameters)));
-                out.push_str(ending);
-            }
-            _ => {
-                out.push_str(line);
-                if let Some(pt) = opus_payload_type(line).filter(|pt| !with_fmtp.contains(pt)) {
-                    // A last line without an ending gets the description's usual one before the new line.
-                    let ending = if ending.is_empty() { "\r\n" } else { ending };
-                    if text.len() == line.len() {
-                        out.push_str(ending);
-                    }
-                    out.push_str(&format!("a=fmtp:{pt} useinbandfec=1;usedtx=1{ending}"));
-                }
+    let opus: Vec<&str> = sdp.lines().filter_map(opus_payload_type).collect();
+    let mut out = String::with_capacity(sdp.len() + 32);
+    for line in sdp.split_inclusive('\n') {
+        let text = line.trim_end_matches(['\r', '\n']);
+        let fmtp = text.strip_prefix("a=fmtp:").and_then(|rest| rest.split_once(' '));
+        let Some((pt, parameters)) = fmtp.filter(|(pt, _)| opus.contains(pt)) else {
+            out.push_str(line);
+            continue;
+        };
+        out.push_str("a=fmtp:");
+        out.push_str(pt);
+        out.push(' ');
+        for parameter in parameters.split(';').map(str::trim) {
+            let key = parameter.split('=').next().unwrap_or_default();
+            if !parameter.is_empty() && key != "useinbandfec" && key != "usedtx" {
+                out.push_str(parameter);
+                out.push(';');
             }
         }
+        out.push_str("useinbandfec=1;usedtx=1");
+        out.push_str(&line[text.len()..]);
     }
     out
 }
 
-/// A line without its ending, and the ending (`\r\n`, `\n` or nothing).
-fn split_ending(line: &str) -> (&str, &str) {
-    let text = line.trim_end_matches(['\r', '\n']);
-    (text, &line[text.len()..])
-}
-
 /// The payload type of an `a=rtpmap:<pt> opus/...` line.
 fn opus_payload_type(line: &str) -> Option<&str> {
-    let rest = split_ending(line).0.strip_prefix("a=rtpmap:")?;
-    let (pt, codec) = rest.split_once(' ')?;
+    let (pt, codec) = line.strip_prefix("a=rtpmap:")?.split_once(' ')?;
     codec.get(..5).filter(|name| name.eq_ignore_ascii_case("opus/")).map(|_| pt)
-}
-
-/// The payload type and parameters of an `a=fmtp:<pt> <parameters>` line.
-fn fmtp(line: &str) -> Option<(&str, &str)> {
-    let rest = split_ending(line).0.strip_prefix("a=fmtp:")?;
-    Some(rest.split_once(' ').unwrap_or((rest, "")))
-}
-
-/// `parameters` (`key=value;…`) with in-band FEC and DTX on, replacing values they had.
-fn with_parameters(parameters: &str) -> String {
-    let mut kept: Vec<&str> = parameters
-        .split(';')
-        .map(str::trim)
-        .filter(|parameter| {
-            let key = parameter.split('=').next().unwrap_or("").trim();
-            !parameter.is_empty() && !key.eq_ignore_ascii_case("useinbandfec") && !key.eq_ignore_ascii_case("usedtx")
-        })
-        .collect();
-    kept.extend(["useinbandfec=1", "usedtx=1"]);
-    kept.join(";")
 }
 
 #[cfg(test)]
@@ -102,18 +69,16 @@ mod tests {
     }
 
     #[test]
-    fn an_opus_payload_type_without_parameters_gets_a_line() {
-        let sdp = "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=rtpmap:112 opus/48000/2\r\na=fmtp:112 x=1";
+    fn every_opus_payload_type_is_changed_to_the_last_line() {
+        let sdp = "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 \r\na=rtpmap:112 opus/48000/2\r\n\
+            a=fmtp:112 x=1";
         assert_eq!(
             opus_fec_and_dtx(sdp),
             "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;usedtx=1\r\n\
              a=rtpmap:112 opus/48000/2\r\na=fmtp:112 x=1;useinbandfec=1;usedtx=1"
         );
-        // The last line, without an ending.
-        assert_eq!(
-            opus_fec_and_dtx("a=rtpmap:111 opus/48000/2"),
-            "a=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;usedtx=1\r\n"
-        );
+        // A payload type without parameters is left to the browser's defaults (no browser writes one).
+        assert_eq!(opus_fec_and_dtx("a=rtpmap:111 opus/48000/2"), "a=rtpmap:111 opus/48000/2");
     }
 
     #[test]

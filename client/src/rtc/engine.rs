@@ -115,14 +115,7 @@ impl Engine {
                     return;
                 }
                 let links: Vec<Rc<PeerLink>> = engine.0.links.borrow().values().cloned().collect();
-                let look = monitor.look(&links, engine.camera_on()).await;
-                for (peer, report) in look.reports {
-                    engine.0.dispatch.emit(Action::LinkReport(peer, report));
-                }
-                if let Some(own) = look.own_video {
-                    engine.0.dispatch.emit(Action::OwnVideo(own));
-                }
-                for link in look.paused_changed {
+                for link in monitor.look(&links, engine.camera_on(), &engine.0.dispatch).await {
                     link.send(&engine.media_state(&link));
                 }
             }

@@ -4,6 +4,7 @@
 //! Run: `cargo xtask build` once (the SPA and the relay), then `cargo test -p huddle-e2e [-- FILTER]`.
 //! The call tests drive the SPA's UI contract (`huddle_e2e::spa`).
 
+mod adapt;
 mod call;
 mod chat;
 mod controls;
@@ -67,6 +68,8 @@ huddle_e2e::e2e_main! {
     hostile::messages_over_the_size_bound_count_toward_the_flood,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
+    adapt::a_thin_link_steps_the_camera_down_and_audio_keeps_flowing,
+    adapt::a_shared_screen_keeps_its_resolution_and_opus_has_fec_and_dtx,
     controls::mute_and_camera_off_show_on_the_other_side,
     controls::simultaneous_camera_toggles_keep_media_flowing,
     controls::rapid_camera_clicks_settle_on_the_last_one,
