@@ -5,6 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use huddle_e2e::shaping::{Rate, Shaper};
 use huddle_e2e::spa::{selector as sel, tile_of, two_in_a_call, Person, TwoInACall};
 use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, wait_until, Error, Relay, Result};
 use serde_json::json;
@@ -152,43 +153,6 @@ const FOCUSED_INDICATOR: &str = r#"
     return { label: focused.getAttribute('aria-label'), tip: getComputedStyle(focused, '::after').content };
 "#;
 
-/// All UDP on loopback (the media, both ways) through one thin queue until dropped; loopback as it was after.
-struct ThinUdp;
-
-impl ThinUdp {
-    fn start(rate: &str) -> Result<ThinUdp> {
-        refuse_outside_isolation()?;
-        let _ = tool("tc qdisc del dev lo root");
-        let thin = ThinUdp;
-        tool("ip link set dev lo mtu 1500")?;
-        tool("tc qdisc add dev lo root handle 1: htb default 2")?;
-        for class in ["1:1", "1:2"] {
-            tool(&format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
-        }
-        tool(&format!("tc qdisc add dev lo parent 1:1 handle 10: tbf rate {rate} burst 4kb latency 400ms"))?;
-        tool("tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff flowid 1:1")?;
-        Ok(thin)
-    }
-}
-
-impl Drop for ThinUdp {
-    fn drop(&mut self) {
-        let _ = tool("tc qdisc del dev lo root");
-        let _ = tool("ip link set dev lo mtu 65536");
-    }
-}
-
-fn tool(command: &str) -> Result<()> {
-    let mut words = command.split_whitespace();
-    let output = Command::new(words.next().unwrap_or_default())
-        .args(words)
-        .env("PATH", "/usr/sbin:/sbin:/usr/bin:/bin")
-        .output()
-        .map_err(|e| Error::io(command, e))?;
-    ensure!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr).trim());
-    Ok(())
-}
-
 /// With the media squeezed into 90 kbit/s, more than audio needs but far from what video does, each side's
 /// adaptation pauses its camera: Ada is told "Your connection is weak: video paused…" above the tiles, and Bob's tile
 /// of her shows her chip and says her video is paused (saves `quality-paused.png`, from Bob). With the link back,
@@ -199,7 +163,7 @@ pub async fn a_paused_video_says_so_on_both_sides() -> Result<()> {
     bob.wait_sees_and_hears(&ada_id).await?;
     let paused = format!("{} {}", tile_of(&ada_id), sel::TILE_PAUSED);
     {
-        let _thin = ThinUdp::start("90kbit")?;
+        let _thin = Shaper::install_udp(Rate::kbit(90))?;
         let what = "Bob's tile of Ada says her video is paused";
         wait_until(what, CHANGE_TIMEOUT, async || bob.exists(&paused).await).await?;
         let status = bob.text(&paused).await?;
