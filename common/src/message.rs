@@ -334,6 +334,10 @@ pub enum PeerMessage {
         /// A screen (or window) is being shared, on its own track.
         #[serde(default)]
         screen: bool,
+        /// The camera is on, but the sender's network adaptation paused its video to this receiver for lack of
+        /// bandwidth (audio goes on). Sent only when true.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        video_paused: bool,
     },
     /// The sender offers the receiver a file. Its bytes follow on a data channel of their own once accepted.
     FileOffer(FileOffer),

@@ -140,8 +140,16 @@ impl PeerMessage {
     pub fn to_json(&self) -> String {
         let message = match self {
             PeerMessage::Chat { text } => Object::tagged("type", "chat").with("text", text.as_str()),
-            PeerMessage::MediaState { mic, camera, screen } => {
-                Object::tagged("type", "media_state").with("mic", *mic).with("camera", *camera).with("screen", *screen)
+            PeerMessage::MediaState { mic, camera, screen, video_paused } => {
+                let state = Object::tagged("type", "media_state")
+                    .with("mic", *mic)
+                    .with("camera", *camera)
+                    .with("screen", *screen);
+                if *video_paused {
+                    state.with("video_paused", true)
+                } else {
+                    state
+                }
             }
             PeerMessage::FileOffer(offer) => Object::tagged("type", "file_offer")
                 .with("id", offer.id.as_str())
@@ -169,6 +177,8 @@ impl PeerMessage {
                 camera: field("camera")?.as_bool()?,
                 // Absent from SPAs that predate screen sharing.
                 screen: field("screen").map_or(Some(false), Value::as_bool)?,
+                // Sent only when true.
+                video_paused: field("video_paused").map_or(Some(false), Value::as_bool)?,
             },
             "file_offer" => PeerMessage::FileOffer(FileOffer {
                 id: id()?,

@@ -439,7 +439,18 @@ fn peer_chat() {
 
 #[test]
 fn peer_media_state() {
-    assert_peer_golden("peer_media_state", PeerMessage::MediaState { mic: false, camera: true, screen: true });
+    assert_peer_golden(
+        "peer_media_state",
+        PeerMessage::MediaState { mic: false, camera: true, screen: true, video_paused: false },
+    );
+}
+
+#[test]
+fn peer_media_state_video_paused() {
+    assert_peer_golden(
+        "peer_media_state_video_paused",
+        PeerMessage::MediaState { mic: true, camera: true, screen: false, video_paused: true },
+    );
 }
 
 const FILE_ID: &str = "k3v9q2mzx81tbw0d";
@@ -483,7 +494,7 @@ fn a_file_offer_without_a_media_type_parses() {
 #[test]
 fn a_media_state_from_before_screen_sharing_parses() {
     let text = r#"{"type":"media_state","mic":true,"camera":false}"#;
-    let expected = PeerMessage::MediaState { mic: true, camera: false, screen: false };
+    let expected = PeerMessage::MediaState { mic: true, camera: false, screen: false, video_paused: false };
     assert_eq!(serde_json::from_str::<PeerMessage>(text).unwrap(), expected);
     assert_eq!(PeerMessage::from_json(text), Some(expected));
 }

@@ -107,7 +107,12 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
 fn peer_message() -> impl Strategy<Value = PeerMessage> {
     prop_oneof![
         text().prop_map(|text| PeerMessage::Chat { text }),
-        any::<(bool, bool, bool)>().prop_map(|(mic, camera, screen)| PeerMessage::MediaState { mic, camera, screen }),
+        any::<(bool, bool, bool, bool)>().prop_map(|(mic, camera, screen, video_paused)| PeerMessage::MediaState {
+            mic,
+            camera,
+            screen,
+            video_paused
+        }),
         (text(), text(), any::<u64>(), text()).prop_map(|(id, name, size, mime)| PeerMessage::FileOffer(FileOffer {
             id,
             name,

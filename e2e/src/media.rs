@@ -247,4 +247,37 @@ impl Browser {
             _ => Err(Error::Script { what: format!("{}: live tracks from {peer_id}", self.label()), value: reply }),
         }
     }
+
+    /// From now on, every page this browser loads keeps the text messages arriving on the data channels it creates
+    /// itself (the SPA's `huddle` channel: chat, media state), oldest first, for [`peer_messages`].
+    ///
+    /// [`peer_messages`]: Self::peer_messages
+    pub async fn record_peer_messages(&self) -> Result<()> {
+        const RECORDER: &str = r#"
+            if (!window.__peer_messages) {
+              window.__peer_messages = [];
+              const create = RTCPeerConnection.prototype.createDataChannel;
+              RTCPeerConnection.prototype.createDataChannel = function (...args) {
+                const channel = create.apply(this, args);
+                channel.addEventListener('message', (event) => {
+                  if (typeof event.data === 'string') window.__peer_messages.push(event.data);
+                });
+                return channel;
+              };
+            }
+        "#;
+        crate::cdp::run_on_every_document(self, RECORDER).await
+    }
+
+    /// The messages recorded since [`record_peer_messages`], parsed (one that is not JSON as a string).
+    ///
+    /// [`record_peer_messages`]: Self::record_peer_messages
+    pub async fn peer_messages(&self) -> Result<Vec<Value>> {
+        let reply = self.eval_js("return window.__peer_messages || [];", Vec::new()).await?;
+        let texts = reply.as_array().cloned().unwrap_or_default();
+        Ok(texts
+            .into_iter()
+            .map(|text| text.as_str().and_then(|text| serde_json::from_str(text).ok()).unwrap_or(text))
+            .collect())
+    }
 }

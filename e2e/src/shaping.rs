@@ -121,6 +121,25 @@ impl Shaper {
         Ok(shaper)
     }
 
+    /// Shapes every UDP packet sent on loopback (WebRTC's media, both ways, sharing the one bucket) to `rate`; TCP
+    /// (the relay, WebDriver) stays at full speed. `lo`'s MTU is left alone: media packets are smaller than the bucket.
+    pub fn install_udp(rate: Rate) -> Result<Shaper> {
+        isolation::verify().map_err(|why| Error::Check(format!("refusing to shape loopback: {why}")))?;
+        let _ = run_tool("tc qdisc del dev lo root");
+        let shaper = Shaper { rate, mtu_before: None };
+        run_tool("tc qdisc add dev lo root handle 1: htb default 2")?;
+        for class in ["1:1", "1:2"] {
+            run_tool(&format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
+        }
+        run_tool(&format!(
+            "tc qdisc add dev lo parent 1:1 handle 10: tbf rate {} burst {} latency {QUEUE_LATENCY}",
+            rate.tc(),
+            rate.burst_bytes()
+        ))?;
+        run_tool("tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff flowid 1:1")?;
+        Ok(shaper)
+    }
+
     /// The rate it shapes to.
     pub fn rate(&self) -> Rate {
         self.rate

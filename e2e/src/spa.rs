@@ -64,6 +64,13 @@ pub mod selector {
     pub const TILE_CAMERA_OFF: &str = ".tile-camera-off";
     /// In a tile: have the video fill the tile, cropping it (`aria-pressed="true"`), or show the whole picture.
     pub const TILE_FIT: &str = ".tile-fit";
+    /// In a remote tile, once graded: the connection's quality (`data-quality` good, weak or poor), focusable, its
+    /// reason in `aria-label` and `title`.
+    pub const TILE_QUALITY: &str = ".tile-quality";
+    /// In a remote tile: present while that person's network has paused their video.
+    pub const TILE_PAUSED: &str = ".tile-paused";
+    /// Call: the lasting notice while our own connection holds our video back.
+    pub const OWN_CONNECTION: &str = "#own-connection";
     /// Call: show or hide the chat.
     pub const TOGGLE_CHAT: &str = "#toggle-chat";
     /// Call: open or close the device settings.

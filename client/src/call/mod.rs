@@ -1,5 +1,6 @@
 //! The call's logic, as plain Rust: what the screen shows, negotiation decisions, reconnect timing.
 
+pub mod adapt;
 pub mod backoff;
 pub mod chat;
 pub mod connect_gate;
@@ -12,6 +13,7 @@ pub mod negotiation;
 pub mod peer_input;
 pub mod quality;
 pub mod refusal;
+pub mod sdp;
 pub mod session;
 pub mod shortcuts;
 pub mod state;

@@ -290,7 +290,7 @@ mod tests {
     }
 
     fn media(mic: bool) -> String {
-        PeerMessage::MediaState { mic, camera: true, screen: false }.to_json()
+        PeerMessage::MediaState { mic, camera: true, screen: false, video_paused: false }.to_json()
     }
 
     /// Sends `count` copies of `text` at `now_ms`; how many got through.

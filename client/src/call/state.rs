@@ -8,7 +8,7 @@ use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 use crate::call::chat::ChatHistory;
 pub use crate::call::chat::{Author, ChatLine};
 use crate::call::ice::IceProblem;
-use crate::call::quality::{LinkReport, OwnVideo};
+use crate::call::quality::{Grader, LinkReport, OwnVideo};
 use crate::call::transfer::{TransferEvent, TransferList};
 
 /// Where the call stands.
@@ -104,6 +104,10 @@ pub struct RemotePeer {
     pub screen_on: bool,
     /// Bumped when their media stream gains or loses a track, so the tile re-attaches it.
     pub media_revision: u32,
+    /// How good the connection to them is, from the network monitor's reports (the tile's indicator).
+    pub quality: Grader,
+    /// Their camera is on but they paused its video to us, their network not carrying it (as they last told us).
+    pub video_paused: bool,
 }
 
 /// The call screen's state.
@@ -142,6 +146,8 @@ pub struct CallState {
     pub ice_problem: Option<IceProblem>,
     /// Files sent and received during the call.
     pub transfers: TransferList,
+    /// What the network lets our video do; unless full, a lasting notice says so ([`OwnVideo::notice`]).
+    pub own_video: OwnVideo,
 }
 
 /// Everything that can change the call screen.
@@ -236,6 +242,7 @@ impl CallState {
             notice: None,
             ice_problem: None,
             transfers: TransferList::default(),
+            own_video: OwnVideo::Full,
         }
     }
 
@@ -259,6 +266,8 @@ impl CallState {
                 camera_on: true,
                 screen_on: false,
                 media_revision: 0,
+                quality: Grader::default(),
+                video_paused: false,
             });
         }
     }
@@ -334,8 +343,12 @@ impl CallState {
             Action::ClearNotice => self.notice = None,
             Action::IceProblem(problem) => self.ice_problem = Some(problem),
             Action::DismissIceProblem => self.ice_problem = None,
-            // Not shown yet: the tile's quality indicator and the own-connection notice (issue 16, part 4).
-            Action::LinkReport(..) | Action::OwnVideo(_) => {}
+            Action::LinkReport(peer, report) => {
+                if let Some(peer) = self.peer_mut(&peer) {
+                    peer.quality.report(&report);
+                }
+            }
+            Action::OwnVideo(video) => self.own_video = video,
             Action::RelayLost => match self.phase {
                 Phase::InCall => self.phase = Phase::Reconnecting,
                 Phase::Joining => self.relay_retrying = true,
@@ -362,10 +375,11 @@ impl CallState {
     fn on_peer_message(&mut self, from: PeerId, message: PeerMessage) {
         let Some(peer) = self.peer_mut(&from) else { return };
         match message {
-            PeerMessage::MediaState { mic, camera, screen } => {
+            PeerMessage::MediaState { mic, camera, screen, video_paused } => {
                 peer.mic_on = mic;
                 peer.camera_on = camera;
                 peer.screen_on = screen;
+                peer.video_paused = camera && video_paused;
             }
             PeerMessage::Chat { text } => {
                 if text.trim().is_empty() || text.chars().count() > PeerMessage::MAX_CHAT_CHARS {
@@ -503,7 +517,10 @@ mod tests {
     #[test]
     fn media_state_from_a_peer_shows_on_their_tile() {
         let mut state = joined_with(&[("a", "Ada")]);
-        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: false, screen: true }));
+        state.apply(Action::FromPeer(
+            "a".into(),
+            PeerMessage::MediaState { mic: false, camera: false, screen: true, video_paused: false },
+        ));
         let ada = state.peer(&"a".into()).unwrap();
         assert!(!ada.mic_on && !ada.camera_on && ada.screen_on);
     }
@@ -629,7 +646,10 @@ mod tests {
         // As Yew's reducer does: a copy of the previous state, then the action.
         let previous = state.clone();
         state.apply(Action::ToggleSettings);
-        state.apply(Action::FromPeer("a".into(), PeerMessage::MediaState { mic: false, camera: true, screen: false }));
+        state.apply(Action::FromPeer(
+            "a".into(),
+            PeerMessage::MediaState { mic: false, camera: true, screen: false, video_paused: false },
+        ));
         assert!(Rc::ptr_eq(&previous.chat, &state.chat), "an unrelated action shares the history");
         chat_from(&mut state, "a", "new");
         assert!(!Rc::ptr_eq(&previous.chat, &state.chat));
@@ -638,5 +658,70 @@ mod tests {
         assert_eq!(kept.len(), ChatHistory::MAX_LINES - 1);
         assert!(kept.iter().all(|((_, old), (_, new))| Rc::ptr_eq(old, new)));
         assert_eq!(previous.chat.len(), ChatHistory::MAX_LINES, "the previous state is unchanged");
+    }
+
+    fn lossy(percent: f64) -> LinkReport {
+        LinkReport { loss_in_percent: Some(percent), rtt_ms: Some(40.0), ..LinkReport::default() }
+    }
+
+    #[test]
+    fn each_remote_peer_has_its_own_grade_from_its_reports_and_loses_it_on_leaving() {
+        use crate::call::quality::{Quality, Reason};
+        let mut state = joined_with(&[("a", "Ada"), ("b", "Bob")]);
+        let quality = |state: &CallState, id: &str| state.peer(&id.into()).unwrap().quality.grade();
+        assert_eq!(quality(&state, "a"), None, "nothing shown before the first report");
+        state.apply(Action::LinkReport("a".into(), lossy(0.0)));
+        state.apply(Action::LinkReport("b".into(), lossy(6.0)));
+        state.apply(Action::LinkReport("stranger".into(), lossy(50.0)));
+        assert_eq!(quality(&state, "a").unwrap().quality, Quality::Good);
+        let bob = quality(&state, "b").unwrap();
+        assert_eq!((bob.quality, bob.reason), (Quality::Weak, Some(Reason::LossIn(6.0))));
+        // Hysteresis lives in the state: one good second does not clear Bob's grade.
+        state.apply(Action::LinkReport("b".into(), lossy(0.0)));
+        assert_eq!(quality(&state, "b").unwrap().quality, Quality::Weak);
+
+        // Bob leaves and comes back: his new connection starts ungraded.
+        state.apply(Action::PeerLeft { peer: "b".into(), dropped: true });
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        assert_eq!(quality(&state, "b"), None);
+        assert_eq!(quality(&state, "a").unwrap().quality, Quality::Good, "Ada's grade is hers alone");
+    }
+
+    #[test]
+    fn a_held_back_video_of_ours_keeps_a_notice_until_it_is_sent_in_full() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        assert_eq!(state.own_video.notice(), None);
+        state.apply(Action::OwnVideo(OwnVideo::Reduced));
+        assert_eq!(state.own_video.notice(), Some("Your connection is weak: video reduced"));
+        // Unlike a notice, it does not fade, nor give way to one.
+        state.apply(Action::PeerJoined(info("b", "Bob")));
+        state.apply(Action::ClearNotice);
+        assert_eq!(state.own_video, OwnVideo::Reduced);
+        state.apply(Action::OwnVideo(OwnVideo::Paused));
+        assert!(state.own_video.notice().unwrap().contains("video paused"));
+        state.apply(Action::OwnVideo(OwnVideo::Full));
+        assert_eq!(state.own_video.notice(), None);
+        // A new call starts in full.
+        state.apply(Action::OwnVideo(OwnVideo::Reduced));
+        state.apply(Action::Start { mic_on: true, camera_on: true });
+        assert_eq!(state.own_video, OwnVideo::Full);
+    }
+
+    #[test]
+    fn a_peer_whose_network_paused_their_video_says_so_until_it_resumes() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        let media_state = |camera, video_paused| {
+            Action::FromPeer("a".into(), PeerMessage::MediaState { mic: true, camera, screen: false, video_paused })
+        };
+        let paused = |state: &CallState| state.peer(&"a".into()).unwrap().video_paused;
+        assert!(!paused(&state));
+        state.apply(media_state(true, true));
+        assert!(paused(&state));
+        // A camera turned off is off, not paused.
+        state.apply(media_state(false, true));
+        assert!(!paused(&state));
+        state.apply(media_state(true, true));
+        state.apply(media_state(true, false));
+        assert!(!paused(&state));
     }
 }

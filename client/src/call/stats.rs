@@ -8,6 +8,7 @@
 use std::collections::VecDeque;
 
 use crate::call::decimal::{fixed, trimmed};
+use crate::call::quality::{Limitation, LinkReport};
 
 /// How many samples a peer's history keeps: one a second, so the last minute.
 pub const HISTORY: usize = 60;
@@ -104,12 +105,19 @@ pub fn fields_for(kind: &str) -> &'static [&'static str] {
             "frameWidth",
             "frameHeight",
             "codecId",
+            "totalFreezesDuration",
         ],
-        "outbound-rtp" => &["timestamp", "kind", "bytesSent"],
-        "remote-inbound-rtp" => &["roundTripTime"],
-        "candidate-pair" => {
-            &["state", "nominated", "selected", "currentRoundTripTime", "localCandidateId", "remoteCandidateId"]
-        }
+        "outbound-rtp" => &["timestamp", "kind", "mid", "bytesSent", "qualityLimitationReason"],
+        "remote-inbound-rtp" => &["roundTripTime", "fractionLost"],
+        "candidate-pair" => &[
+            "state",
+            "nominated",
+            "selected",
+            "currentRoundTripTime",
+            "availableOutgoingBitrate",
+            "localCandidateId",
+            "remoteCandidateId",
+        ],
         "transport" => &["selectedCandidatePairId"],
         "local-candidate" | "remote-candidate" => &["candidateType", "relayProtocol"],
         "codec" => &["mimeType"],
@@ -159,6 +167,8 @@ pub struct Inbound {
     pub resolution: Option<(u32, u32)>,
     /// The codec's MIME type, e.g. `video/VP8`.
     pub codec: Option<String>,
+    /// Video: how long it was frozen so far, in seconds.
+    pub frozen_seconds: Option<f64>,
 }
 
 /// One sent RTP stream (`outbound-rtp`).
@@ -166,8 +176,14 @@ pub struct Inbound {
 pub struct Outbound {
     /// The stats id.
     pub id: String,
+    /// Audio or video, if said.
+    pub kind: Option<MediaKind>,
+    /// The transceiver's media id: the camera's comes before a shared screen's.
+    pub mid: Option<String>,
     /// Payload bytes sent.
     pub bytes: Option<u64>,
+    /// Video: what holds the encoder back, if anything.
+    pub limited_by: Option<Limitation>,
 }
 
 /// The kind of an ICE candidate.
@@ -255,6 +271,11 @@ pub struct Snapshot {
     pub rtt_ms: Option<f64>,
     /// The media path, once a candidate pair is selected.
     pub path: Option<MediaPath>,
+    /// The selected candidate pair's `availableOutgoingBitrate` (Chrome's estimate), bits per second.
+    pub available_out_bps: Option<f64>,
+    /// Of our packets, the share the peer reported lost in its last report (`remote-inbound-rtp`'s
+    /// `fractionLost`, 0–1), the worst of the streams.
+    pub fraction_lost_out: Option<f64>,
 }
 
 impl Snapshot {
@@ -276,20 +297,23 @@ impl Snapshot {
                 packets_lost: entry.number("packetsLost").map(|n| n as i64),
                 fps: entry.number("framesPerSecond").filter(|fps| *fps >= 0.0),
                 frames_decoded: entry.counter("framesDecoded"),
-                resolution: entry
-                    .counter("frameWidth")
-                    .zip(entry.counter("frameHeight"))
-                    .filter(|(w, h)| *w > 0 && *h > 0)
-                    .map(|(w, h)| (w as u32, h as u32)),
+                resolution: resolution(entry),
                 codec: entry
                     .text("codecId")
                     .and_then(by_id)
                     .and_then(|codec| codec.text("mimeType"))
                     .map(str::to_owned),
+                frozen_seconds: entry.number("totalFreezesDuration").filter(|s| *s >= 0.0),
             })
             .collect();
         let outbound = of_kind("outbound-rtp")
-            .map(|entry| Outbound { id: entry.id.clone(), bytes: entry.counter("bytesSent") })
+            .map(|entry| Outbound {
+                id: entry.id.clone(),
+                kind: MediaKind::parse(entry.text("kind")),
+                mid: entry.text("mid").map(str::to_owned),
+                bytes: entry.counter("bytesSent"),
+                limited_by: entry.text("qualityLimitationReason").and_then(Limitation::parse),
+            })
             .collect();
         let pair = selected_pair(entries);
         let pair_rtt = pair.and_then(|pair| pair.number("currentRoundTripTime"));
@@ -306,7 +330,19 @@ impl Snapshot {
             outbound,
             rtt_ms: pair_rtt.or(rtp_rtt).filter(|rtt| *rtt >= 0.0).map(|seconds| seconds * 1000.0),
             path,
+            available_out_bps: pair.and_then(|pair| pair.number("availableOutgoingBitrate")).filter(|b| *b >= 0.0),
+            fraction_lost_out: of_kind("remote-inbound-rtp")
+                .filter_map(|entry| entry.number("fractionLost"))
+                .filter(|fraction| (0.0..=1.0).contains(fraction))
+                .reduce(f64::max),
         }
+    }
+
+    /// The sent video stream of the camera (lowest media id), as [`Snapshot::main_video`] is for received ones.
+    pub fn camera_out(&self) -> Option<&Outbound> {
+        let mid =
+            |stream: &&Outbound| stream.mid.as_deref().and_then(|mid| mid.parse::<u32>().ok()).unwrap_or(u32::MAX);
+        self.outbound.iter().filter(|stream| stream.kind == Some(MediaKind::Video)).min_by_key(mid)
     }
 
     /// The received video stream the panel describes: the camera's (lowest media id) when a screen arrives too.
@@ -314,6 +350,15 @@ impl Snapshot {
         let mid = |stream: &&Inbound| stream.mid.as_deref().and_then(|mid| mid.parse::<u32>().ok()).unwrap_or(u32::MAX);
         self.inbound.iter().filter(|stream| stream.kind == Some(MediaKind::Video)).min_by_key(mid)
     }
+}
+
+/// A stats object's `frameWidth` and `frameHeight`, when both are known.
+fn resolution(entry: &StatsEntry) -> Option<(u32, u32)> {
+    entry
+        .counter("frameWidth")
+        .zip(entry.counter("frameHeight"))
+        .filter(|(w, h)| *w > 0 && *h > 0)
+        .map(|(w, h)| (w as u32, h as u32))
 }
 
 /// The candidate pair in use: the transport's selected one (Chrome), one marked `selected` (Firefox), else a
@@ -381,28 +426,9 @@ impl Sample {
             .filter_map(|stream| Some(growth(outbound_then(&stream.id).and_then(|then| then.bytes), stream.bytes?)))
             .sum();
 
-        let (mut received, mut lost) = (0u64, 0i64);
-        for stream in &now.inbound {
-            let then = inbound_then(&stream.id);
-            let Some(packets) = stream.packets_received else { continue };
-            let restarted = then.and_then(|t| t.packets_received).is_some_and(|before| packets < before);
-            received += growth(then.and_then(|t| t.packets_received), packets);
-            let lost_then = if restarted { None } else { then.and_then(|t| t.packets_lost) };
-            lost += stream.packets_lost.unwrap_or(0) - lost_then.unwrap_or(0);
-        }
-        // Duplicates can make the lost count shrink; that is no loss.
-        let lost = lost.max(0) as u64;
-        let loss_percent =
-            (before.is_some() && received + lost > 0).then(|| lost as f64 * 100.0 / (received + lost) as f64);
-
+        let loss_percent = loss_in_percent(before, now);
         let video = now.main_video();
-        let fps = video.and_then(|video| {
-            video.fps.or_else(|| {
-                let then = inbound_then(&video.id)?.frames_decoded?;
-                let frames = video.frames_decoded?.checked_sub(then)?;
-                Some(frames as f64 / seconds?)
-            })
-        });
+        let fps = fps_in(before, now, seconds);
         let audio_codec =
             now.inbound.iter().filter(|s| s.kind == Some(MediaKind::Audio)).find_map(|s| s.codec.as_deref());
         let codecs: Vec<&str> = [video.and_then(|video| video.codec.as_deref()), audio_codec]
@@ -422,6 +448,81 @@ impl Sample {
             path: now.path.clone(),
         }
     }
+}
+
+/// Of the packets sent to us from `before` to `now`, the share lost, in percent (`None` without an interval).
+fn loss_in_percent(before: Option<&Snapshot>, now: &Snapshot) -> Option<f64> {
+    let before = before?;
+    let (mut received, mut lost) = (0u64, 0i64);
+    for stream in &now.inbound {
+        let then = before.inbound.iter().find(|then| then.id == stream.id);
+        let Some(packets) = stream.packets_received else { continue };
+        let restarted = then.and_then(|t| t.packets_received).is_some_and(|before| packets < before);
+        received += growth(then.and_then(|t| t.packets_received), packets);
+        let lost_then = if restarted { None } else { then.and_then(|t| t.packets_lost) };
+        lost += stream.packets_lost.unwrap_or(0) - lost_then.unwrap_or(0);
+    }
+    // Duplicates can make the lost count shrink; that is no loss.
+    let lost = lost.max(0) as u64;
+    (received + lost > 0).then(|| lost as f64 * 100.0 / (received + lost) as f64)
+}
+
+/// The received camera's frame rate: the browser's, else from the frames decoded over `seconds` since `before`.
+fn fps_in(before: Option<&Snapshot>, now: &Snapshot, seconds: Option<f64>) -> Option<f64> {
+    let video = now.main_video()?;
+    video.fps.or_else(|| {
+        let then = before?.inbound.iter().find(|then| then.id == video.id)?.frames_decoded?;
+        let frames = video.frames_decoded?.checked_sub(then)?;
+        Some(frames as f64 / seconds?)
+    })
+}
+
+/// One interval of one peer connection as the quality indicator and the adaptation read it: `now` against the
+/// snapshot a second or so `before` (without one, only what needs no interval).
+pub fn link_report(before: Option<&Snapshot>, now: &Snapshot) -> LinkReport {
+    let seconds = before.map(|before| (now.at_ms - before.at_ms) / 1000.0).filter(|s| *s > 0.0);
+    let before = before.filter(|_| seconds.is_some());
+    let video = now.main_video();
+    let frozen_fraction = video.and_then(|video| {
+        let seconds = seconds?;
+        let then = before?.inbound.iter().find(|stream| stream.id == video.id).and_then(|then| then.frozen_seconds);
+        let frozen = video.frozen_seconds?;
+        // A restarted stream counts from zero.
+        let grown = match then {
+            Some(then) if frozen >= then => frozen - then,
+            _ => frozen,
+        };
+        Some((grown / seconds).clamp(0.0, 1.0))
+    });
+    LinkReport {
+        loss_in_percent: loss_in_percent(before, now),
+        loss_out_percent: now.fraction_lost_out.map(|fraction| fraction * 100.0),
+        rtt_ms: now.rtt_ms,
+        frozen_fraction,
+        fps_in: fps_in(before, now, seconds),
+        limited_by: now.camera_out().and_then(|camera| camera.limited_by),
+        available_out_bps: now.available_out_bps,
+    }
+}
+
+/// What we sent on a connection from `before` to `now`, bits per second: everything, and a shared screen's video
+/// (the video streams other than the camera's). `None` and zero without an interval.
+pub fn sent_rates(before: Option<&Snapshot>, now: &Snapshot) -> (Option<f64>, f64) {
+    let seconds = before.map(|before| (now.at_ms - before.at_ms) / 1000.0).filter(|s| *s > 0.0);
+    let (Some(before), Some(seconds)) = (before, seconds) else { return (None, 0.0) };
+    let camera = now.camera_out().map(|camera| camera.id.as_str());
+    let (mut total, mut screen) = (0, 0);
+    for stream in &now.outbound {
+        let then = before.outbound.iter().find(|then| then.id == stream.id).and_then(|then| then.bytes);
+        let Some(bytes) = stream.bytes else { continue };
+        let grown = growth(then, bytes);
+        total += grown;
+        if stream.kind == Some(MediaKind::Video) && Some(stream.id.as_str()) != camera {
+            screen += grown;
+        }
+    }
+    let bps = |bytes: u64| bytes as f64 * 8.0 / seconds;
+    (Some(bps(total)), bps(screen))
 }
 
 /// One peer's last minute: the latest snapshot (to diff the next one against) and up to [`HISTORY`] samples.
@@ -725,6 +826,79 @@ mod tests {
         entries.swap(0, 11);
         let snap = Snapshot::from_entries(&entries, 0.0);
         assert_eq!(snap.main_video().unwrap().resolution, Some((640, 480)));
+    }
+
+    /// A report with what the network monitor reads: freezes of the received camera, the sender's limitation, the
+    /// bandwidth estimate and the peer's view of our packets.
+    fn monitored(t: f64, frozen: f64, packets: f64, lost: f64) -> Snapshot {
+        let mut entries = report(t, 0.0, packets, lost, 0.0, 0.0);
+        entries[0].set("totalFreezesDuration", num(frozen));
+        entries[0].set("framesPerSecond", num(12.0));
+        entries.push(
+            StatsEntry::new("OT02V", "outbound-rtp")
+                .with("kind", text("video"))
+                .with("mid", text("2"))
+                .with("qualityLimitationReason", text("none")),
+        );
+        entries.push(
+            StatsEntry::new("OT01C", "outbound-rtp")
+                .with("kind", text("video"))
+                .with("mid", text("1"))
+                .with("qualityLimitationReason", text("bandwidth")),
+        );
+        entries.push(
+            StatsEntry::new("RIA", "remote-inbound-rtp").with("kind", text("audio")).with("fractionLost", num(0.02)),
+        );
+        entries.push(
+            StatsEntry::new("RIV", "remote-inbound-rtp").with("kind", text("video")).with("fractionLost", num(0.1)),
+        );
+        entries[6].set("availableOutgoingBitrate", num(300_000.0));
+        Snapshot::from_entries(&entries, 0.0)
+    }
+
+    #[test]
+    fn a_link_report_reads_one_interval_of_the_connection() {
+        let first = monitored(1_000.0, 0.5, 100.0, 0.0);
+        let alone = link_report(None, &first);
+        // What needs no interval is there from the first snapshot on.
+        assert_eq!(alone.rtt_ms, Some(12.0));
+        assert_eq!(alone.available_out_bps, Some(300_000.0));
+        assert_eq!(alone.limited_by, Some(Limitation::Bandwidth), "the camera's sender, not the screen's");
+        assert_eq!(alone.loss_out_percent, Some(10.0), "the worse of the streams the peer reports on");
+        assert_eq!((alone.loss_in_percent, alone.frozen_fraction), (None, None));
+        assert_eq!(first.camera_out().unwrap().id, "OT01C");
+
+        // Two seconds later: half a second more frozen, 190 packets arrived and 10 were lost.
+        let next = monitored(3_000.0, 1.0, 290.0, 10.0);
+        let report = link_report(Some(&first), &next);
+        assert_eq!(report.frozen_fraction, Some(0.25));
+        assert_eq!(report.loss_in_percent, Some(5.0));
+        assert_eq!(report.fps_in, Some(12.0));
+    }
+
+    #[test]
+    fn a_link_report_survives_restarted_streams_and_missing_fields() {
+        let before = monitored(1_000.0, 9.0, 100.0, 0.0);
+        // The camera's stream restarted: its freezes count from zero again.
+        let after = monitored(2_000.0, 0.4, 10.0, 0.0);
+        assert_eq!(link_report(Some(&before), &after).frozen_fraction, Some(0.4));
+        let bare =
+            Snapshot::from_entries(&[StatsEntry::new("RI", "remote-inbound-rtp").with("fractionLost", num(7.0))], 5.0);
+        assert_eq!(link_report(Some(&bare), &bare), LinkReport::default(), "an impossible fraction is ignored");
+    }
+
+    #[test]
+    fn what_we_send_is_told_apart_from_what_the_screen_sends() {
+        let mut before = monitored(1_000.0, 0.0, 0.0, 0.0);
+        let mut after = monitored(2_000.0, 0.0, 0.0, 0.0);
+        assert_eq!(sent_rates(None, &after), (None, 0.0));
+        // The audio/video stream of `report` sent 2 kB, the camera 10 kB and the screen 50 kB in the second.
+        for (snap, scale) in [(&mut before, 0.0), (&mut after, 1.0)] {
+            snap.outbound[0].bytes = Some(1_000 + (2_000.0 * scale) as u64);
+            snap.outbound[1].bytes = Some(1_000 + (50_000.0 * scale) as u64);
+            snap.outbound[2].bytes = Some(1_000 + (10_000.0 * scale) as u64);
+        }
+        assert_eq!(sent_rates(Some(&before), &after), (Some(496_000.0), 400_000.0));
     }
 
     #[test]

@@ -23,6 +23,17 @@ extern "C" {
     #[wasm_bindgen(method, setter = onicecandidateerror)]
     fn set_onicecandidateerror(this: &PeerConnectionMethods, handler: Option<&Function>);
 
+    /// `RTCRtpSender`, seen through the methods bound here (web-sys binds an older `getParameters` dictionary without
+    /// `maxFramerate` or `networkPriority`, and no `setParameters`).
+    #[wasm_bindgen(js_name = RTCRtpSender)]
+    type SenderMethods;
+
+    #[wasm_bindgen(method, js_name = getParameters)]
+    fn get_parameters(this: &SenderMethods) -> JsValue;
+
+    #[wasm_bindgen(method, catch, js_name = setParameters)]
+    fn set_parameters(this: &SenderMethods, parameters: &JsValue) -> Result<Promise, JsValue>;
+
     /// `navigator.clipboard.writeText(text)`.
     #[wasm_bindgen(js_namespace = ["navigator", "clipboard"], js_name = writeText, catch)]
     pub fn clipboard_write_text(text: &str) -> Result<Promise, JsValue>;
@@ -43,6 +54,37 @@ pub fn add_track(pc: &RtcPeerConnection, track: &MediaStreamTrack) -> Result<Rtc
 /// `pc.restartIce()`: asks for an ICE restart on the next negotiation.
 pub fn restart_ice(pc: &RtcPeerConnection) {
     pc.unchecked_ref::<PeerConnectionMethods>().restart_ice();
+}
+
+/// Changes `sender`'s parameters and its first encoding's, as `change` does to them (the parameters object and
+/// the encoding object), in one `getParameters`/`setParameters` transaction (both in this task, as the transaction
+/// requires). `false` when the sender has no encoding yet (before its first negotiation): nothing to change, try
+/// later. A refusal, which would repeat, is only logged.
+pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsValue)) -> bool {
+    let sender = sender.unchecked_ref::<SenderMethods>();
+    let parameters = sender.get_parameters();
+    let encoding = Reflect::get(&parameters, &"encodings".into())
+        .ok()
+        .filter(JsValue::is_object)
+        .and_then(|encodings| Reflect::get_u32(&encodings, 0).ok())
+        .filter(JsValue::is_object);
+    let Some(encoding) = encoding else { return false };
+    change(&parameters, &encoding);
+    let done = match sender.set_parameters(&parameters) {
+        Ok(promise) => promise,
+        Err(error) => Promise::reject(&error),
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(error) = wasm_bindgen_futures::JsFuture::from(done).await {
+            web_sys::console::warn_2(&"cannot set a sender's parameters:".into(), &error);
+        }
+    });
+    true
+}
+
+/// Sets `object[name] = value`.
+pub fn set(object: &JsValue, name: &str, value: impl Into<JsValue>) {
+    let _ = Reflect::set(object, &JsValue::from_str(name), &value.into());
 }
 
 /// `candidate.usernameFragment`.

@@ -22,6 +22,7 @@ use crate::call::state::Action;
 use crate::call::transfer::{Request, TransferKey};
 use crate::prefs;
 use crate::rtc::media::{pick_screen, LocalMedia, Screen};
+use crate::rtc::monitor::{Monitor, INTERVAL_MS};
 use crate::rtc::peer::{IceSettings, LinkEvent, Outgoing, PeerLink};
 use crate::rtc::socket::{RelaySender, RelaySocket, SocketEvent};
 use crate::rtc::transfer::Transfers;
@@ -59,6 +60,8 @@ struct Inner {
     screen: RefCell<Option<Screen>>,
     /// Files being sent and received.
     transfers: Transfers,
+    /// The call is over: the network monitor stops.
+    ended: Cell<bool>,
 }
 
 impl Engine {
@@ -83,6 +86,7 @@ impl Engine {
             camera_on: Cell::new(camera_on),
             camera_requests: Cell::new(0),
             screen: RefCell::new(None),
+            ended: Cell::new(false),
         }));
         let weak = Rc::downgrade(&engine.0);
         engine.0.media.on_device_lost(move |kind| {
@@ -93,7 +97,29 @@ impl Engine {
         // The session's first effect opens the relay connection: here, in the Join click's own task, ahead of any
         // rendering the click causes.
         engine.carry_out_effects();
+        engine.watch_network();
         engine
+    }
+
+    /// Starts the network monitor: once a second, each connection's report to the call screen, and what each
+    /// connection can carry of our video applied to its sender (the peer told when it pauses or resumes).
+    fn watch_network(&self) {
+        let weak = Rc::downgrade(&self.0);
+        spawn_local(async move {
+            let mut monitor = Monitor::default();
+            loop {
+                gloo_timers::future::TimeoutFuture::new(INTERVAL_MS).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let engine = Engine(inner);
+                if engine.0.ended.get() {
+                    return;
+                }
+                let links: Vec<Rc<PeerLink>> = engine.0.links.borrow().values().cloned().collect();
+                for link in monitor.look(&links, engine.camera_on(), &engine.0.dispatch).await {
+                    link.send(&engine.media_state(&link));
+                }
+            }
+        });
     }
 
     /// The name we joined as.
@@ -142,7 +168,7 @@ impl Engine {
             link.set_screen(Some(screen.clone()));
         }
         *self.0.screen.borrow_mut() = Some(screen);
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
         self.0.dispatch.emit(Action::SetSharing(true));
         Ok(())
     }
@@ -155,7 +181,7 @@ impl Engine {
         for link in self.0.links.borrow().values() {
             link.set_screen(None);
         }
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
         self.0.dispatch.emit(Action::SetSharing(false));
     }
 
@@ -167,7 +193,7 @@ impl Engine {
     /// Mutes or unmutes the microphone, and tells the others.
     pub fn set_mic(&self, on: bool) {
         self.0.media.set_mic_enabled(on);
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
     }
 
     /// Whether the camera is on, or being turned on.
@@ -210,7 +236,7 @@ impl Engine {
         for link in self.0.links.borrow().values() {
             link.set_video(track.clone());
         }
-        self.broadcast(&self.media_state());
+        self.broadcast_media_state();
         Ok(())
     }
 
@@ -272,7 +298,7 @@ impl Engine {
                 if kind == "video" {
                     self.0.camera_on.set(false);
                     self.0.dispatch.emit(Action::SetCamera(false));
-                    self.broadcast(&self.media_state());
+                    self.broadcast_media_state();
                 }
                 DeviceLost::NoneLeft { device }
             }
@@ -405,6 +431,7 @@ impl Engine {
     /// Closes every connection and stops what we send; releases the devices or (`release` false) hands them back as
     /// the lobby gave them.
     fn hang_up(&self, release: bool) {
+        self.0.ended.set(true);
         self.0.transfers.close_all();
         for (_, link) in self.0.links.borrow_mut().take() {
             link.close();
@@ -419,11 +446,21 @@ impl Engine {
         }
     }
 
-    fn media_state(&self) -> PeerMessage {
+    /// Our media state as `link`'s peer is to see it.
+    fn media_state(&self, link: &PeerLink) -> PeerMessage {
+        let camera = self.0.camera_on.get();
         PeerMessage::MediaState {
             mic: self.0.media.mic_enabled(),
-            camera: self.0.camera_on.get(),
+            camera,
             screen: self.0.screen.borrow().is_some(),
+            video_paused: camera && link.video_paused(),
+        }
+    }
+
+    /// Tells every peer our media state.
+    fn broadcast_media_state(&self) {
+        for link in self.0.links.borrow().values() {
+            link.send(&self.media_state(link));
         }
     }
 
@@ -513,7 +550,7 @@ impl Engine {
             }
             LinkEvent::ChannelOpen => {
                 if let Some(link) = self.0.links.borrow().get(peer) {
-                    link.send(&self.media_state());
+                    link.send(&self.media_state(link));
                 }
             }
             LinkEvent::Message(

@@ -268,6 +268,8 @@ pub async fn pick_screen() -> Result<Screen, MediaError> {
         Err(error) => return Err(MediaError::from_screen_picker(&exception_name(&error))),
     };
     let track = first_track(&stream, "video").ok_or(MediaError::NoScreenPicture)?;
+    // Text and fine lines: the encoder keeps them sharp and gives up frame rate instead.
+    crate::rtc::bindings::set(&track, "contentHint", "detail");
     Ok(Screen { stream, track })
 }
 

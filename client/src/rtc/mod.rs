@@ -3,6 +3,7 @@
 mod bindings;
 pub mod engine;
 pub mod media;
+pub mod monitor;
 pub mod peer;
 pub mod socket;
 pub mod stats;

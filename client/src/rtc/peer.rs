@@ -14,7 +14,7 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
     RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
-    RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender,
     RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
     RtcTrackEvent,
 };
@@ -22,6 +22,7 @@ use web_sys::{
 use crate::call::ice::IceProblem;
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::peer_input::{too_long_to_read, ChannelOpen, DropCounts, Dropped, PeerInput};
+use crate::call::sdp::opus_fec_and_dtx;
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
     add_track, event_handler, restart_ice, set_local_description_implicit, set_onicecandidateerror,
@@ -97,6 +98,8 @@ pub struct PeerLink {
     /// A negotiation step is running: news of remote tracks waits in `held` until it is done.
     negotiating: Cell<bool>,
     held: RefCell<Vec<LinkEvent>>,
+    /// The adaptation paused our camera to this peer.
+    video_paused: Cell<bool>,
     // Event handlers, kept alive as long as the connection.
     _handlers: [Closure<dyn FnMut(JsValue)>; 6],
 }
@@ -232,6 +235,7 @@ impl PeerLink {
                 closed: Cell::new(false),
                 negotiating: Cell::new(false),
                 held: RefCell::new(Vec::new()),
+                video_paused: Cell::new(false),
                 _handlers: handlers,
             }
         });
@@ -256,6 +260,21 @@ impl PeerLink {
     /// The browser's connection, for reading its statistics.
     pub fn connection(&self) -> &RtcPeerConnection {
         &self.pc
+    }
+
+    /// The senders of our microphone, camera and screen, once their transceivers are made.
+    pub fn senders(&self) -> [Option<RtcRtpSender>; 3] {
+        [&self.audio, &self.video, &self.screen].map(|slot| slot.borrow().as_ref().map(RtcRtpTransceiver::sender))
+    }
+
+    /// Whether the adaptation paused our camera to this peer.
+    pub fn video_paused(&self) -> bool {
+        self.video_paused.get()
+    }
+
+    /// Records whether our camera to this peer is paused; says whether that changed.
+    pub fn set_video_paused(&self, paused: bool) -> bool {
+        self.video_paused.replace(paused) != paused
     }
 
     /// What this peer shares of their screen, if anything arrived.
@@ -653,6 +672,8 @@ impl PeerLink {
                 .await?;
         }
         let sdp_type = if kind == DescriptionKind::Offer { RtcSdpType::Offer } else { RtcSdpType::Answer };
+        // Their description asks our Opus encoder for in-band FEC and DTX (see `call::sdp`).
+        let sdp = opus_fec_and_dtx(&sdp);
         let applied = JsFuture::from(self.pc.set_remote_description(&description(sdp_type, &sdp))).await;
         negotiator.remote_description_applied();
         applied?;

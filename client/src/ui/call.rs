@@ -15,6 +15,7 @@ use crate::ui::controls::{device_toggle, share_link, Switch};
 use crate::ui::copy_link::CopyLink;
 use crate::ui::ended::ended;
 use crate::ui::icon::{icon, Icon};
+use crate::ui::quality::{indicator, own_video_notice};
 use crate::ui::settings::Settings;
 use crate::ui::stats::StatsPanel;
 use crate::ui::transfer::{transfer_panel, use_file_sending};
@@ -187,11 +188,12 @@ pub fn call(props: &CallProps) -> Html {
                             onclick={dismiss_ice_problem}>{ "✕" }</button>
                     </div>
                 }
+                { own_video_notice(state.own_video) }
                 <div class="grid" data-count={tiles.to_string()}>
                     <div class="tile local" aria-label="You">
                         <Video stream={Some(media.stream())} muted=true mirrored=true fill_toggle=true />
                         if !state.camera_on { { placeholder(state.me.as_ref(), &my_name) } }
-                        { tile_label(state.me.as_ref(), &my_name, "You", state.mic_on, state.camera_on) }
+                        { tile_label(state.me.as_ref(), &my_name, "You", state.mic_on, state.camera_on, Html::default()) }
                     </div>
                     { for state.peers.iter().map(|peer| {
                         remote_tile(peer, engine.remote_stream(&peer.id), (*speaker).clone(), &file_sending.open)
@@ -293,8 +295,8 @@ fn control(
     }
 }
 
-/// Another person's tile (keyed by them): video (or their chip, large), chip and name, mic/camera indicators,
-/// connection state, and a button to send them a file.
+/// Another person's tile (keyed by them): video (or their chip, large, also while their network pauses their
+/// video), chip and name, mic/camera indicators, connection state and quality, and a button to send them a file.
 fn remote_tile(
     peer: &RemotePeer,
     stream: Option<web_sys::MediaStream>,
@@ -306,15 +308,19 @@ fn remote_tile(
         let id = peer.id.clone();
         on_send_file.reform(move |_| Some(id.clone()))
     };
+    // While the link is down its status says so; a grade from before would be stale.
+    let quality = peer.quality.grade().filter(|_| peer.link == LinkState::Connected).map(indicator).unwrap_or_default();
     html! {
         <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
             aria-label={name.clone()}>
             <Video {stream} {speaker} fill_toggle=true />
-            if !peer.camera_on { { placeholder(Some(&peer.id), &name) } }
+            if !peer.camera_on || peer.video_paused { { placeholder(Some(&peer.id), &name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>
+            } else if peer.video_paused {
+                <div class="tile-status tile-paused">{ "Video paused: the connection is too weak" }</div>
             }
-            { tile_label(Some(&peer.id), &name, &name, peer.mic_on, peer.camera_on) }
+            { tile_label(Some(&peer.id), &name, &name, peer.mic_on, peer.camera_on, quality) }
             <button type="button" class="tile-send-file" aria-label={format!("Send a file to {name}")}
                 title={format!("Send a file to {name}")} onclick={send_file}>
                 { icon(Icon::Attach) }
@@ -323,13 +329,14 @@ fn remote_tile(
     }
 }
 
-/// A tile's name (`label`: "You" on our own) after the person's chip, with icons when the microphone or the camera
-/// is off.
-fn tile_label(peer: Option<&PeerId>, name: &str, label: &str, mic_on: bool, camera_on: bool) -> Html {
+/// A tile's name (`label`: "You" on our own) after the person's chip, then `extra` (a remote tile's connection
+/// indicator), with icons when the microphone or the camera is off.
+fn tile_label(peer: Option<&PeerId>, name: &str, label: &str, mic_on: bool, camera_on: bool, extra: Html) -> Html {
     html! {
         <div class="tile-label">
             { avatar(peer, name, false) }
             <span class="tile-name">{ label }</span>
+            { extra }
             if !mic_on {
                 <span class="tile-muted" title="Microphone off" role="img" aria-label="Microphone off">
                     { icon(Icon::MicOff) }

@@ -10,6 +10,7 @@ pub mod ended;
 pub mod home;
 pub mod icon;
 pub mod lobby;
+pub mod quality;
 pub mod settings;
 pub mod stats;
 pub mod transfer;

@@ -4,6 +4,7 @@
 //! Run: `cargo xtask build` once (the SPA and the relay), then `cargo test -p huddle-e2e [-- FILTER]`.
 //! The call tests drive the SPA's UI contract (`huddle_e2e::spa`).
 
+mod adapt;
 mod call;
 mod chat;
 mod controls;
@@ -15,6 +16,7 @@ mod keys;
 mod lab;
 mod lobby;
 mod network;
+mod quality;
 mod refusals;
 mod relays;
 mod resilience;
@@ -48,6 +50,8 @@ huddle_e2e::e2e_main! {
     call::leaving_removes_the_tile,
     call::a_call_fits_a_phone_screen,
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
+    quality::the_tile_says_how_good_the_connection_is_and_why,
+    quality::a_paused_video_says_so_on_both_sides,
     chat::chat_goes_both_ways,
     files::a_big_file_arrives_intact_and_the_sender_stays_small,
     files::either_side_can_cancel_a_transfer,
@@ -66,6 +70,8 @@ huddle_e2e::e2e_main! {
     hostile::messages_over_the_size_bound_count_toward_the_flood,
     stats::stats_panel_shows_the_live_connection,
     stats::stats_panel_covers_a_phone_screen,
+    adapt::a_thin_link_steps_the_camera_down_and_audio_keeps_flowing,
+    adapt::a_shared_screen_keeps_its_resolution_and_opus_has_fec_and_dtx,
     controls::mute_and_camera_off_show_on_the_other_side,
     controls::simultaneous_camera_toggles_keep_media_flowing,
     controls::rapid_camera_clicks_settle_on_the_last_one,

@@ -1,0 +1,641 @@
+//! How much video we send to each peer, decided from what the network monitor sees of each connection.
+//!
+//! In a mesh every sender encodes one stream per other person, all through the same uplink. Each second the
+//! [`Adapter`] takes one [`Observed`] per connection and gives each camera sender an [`Encoding`] (the
+//! `RTCRtpEncodingParameters` `rtc` applies): a rung of [`LADDER`], or paused.
+//!
+//! - The budget: per connection, the browser's bandwidth estimate (`availableOutgoingBitrate`) less what audio and a
+//!   shared screen take. When the uplink as a whole is congested (most connections losing packets at once, for a
+//!   few seconds), what actually got out becomes a ceiling for all of them together, split evenly, a
+//!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well.
+//! - Down quickly: a rung that no longer fits the budget is left at once, as far down as needed; heavy loss, or the
+//!   processor or the estimate holding the encoder back for a few seconds, each take one rung more.
+//! - Up carefully: one rung at a time, after a few clean seconds (no loss to speak of, no limitation, the round trip
+//!   near its best, the current rung fully carried). The browser only probes for bandwidth up to what the encoder is
+//!   allowed, so the next rung is itself the probe; a step up that is undone soon after makes the next wait twice
+//!   as long.
+//! - Audio first: audio's share is set aside before video gets any, and when even the lowest rung does not fit,
+//!   video pauses (the receiving tile says so) rather than starve it.
+//! - A new connection starts at the top: the estimate starts low and climbs within seconds, so only loss counts
+//!   for a short grace period.
+
+use huddle_common::PeerId;
+
+use crate::call::quality::{Limitation, LinkReport, OwnVideo};
+
+/// One step of the camera's ladder: the most it may send, how much smaller than captured, how many frames a second.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rung {
+    /// `maxBitrate`, bits per second.
+    pub max_bitrate_bps: u32,
+    /// `scaleResolutionDownBy`: 1 sends the camera's own size.
+    pub scale_down_by: f64,
+    /// `maxFramerate`.
+    pub max_framerate: f64,
+}
+
+/// The camera's rungs, best first. The top one is what a good connection carries of a webcam picture; each one
+/// below trades resolution and then frame rate for about half to two thirds of the bits.
+pub const LADDER: [Rung; 6] = [
+    Rung { max_bitrate_bps: 1_200_000, scale_down_by: 1.0, max_framerate: 30.0 },
+    Rung { max_bitrate_bps: 800_000, scale_down_by: 1.0, max_framerate: 30.0 },
+    Rung { max_bitrate_bps: 500_000, scale_down_by: 1.5, max_framerate: 30.0 },
+    Rung { max_bitrate_bps: 300_000, scale_down_by: 2.0, max_framerate: 24.0 },
+    Rung { max_bitrate_bps: 180_000, scale_down_by: 3.0, max_framerate: 20.0 },
+    Rung { max_bitrate_bps: 100_000, scale_down_by: 4.0, max_framerate: 15.0 },
+];
+
+/// What audio may take on a connection, bits per second (Opus speech with its packet overhead), set aside first.
+pub const AUDIO_RESERVE_BPS: f64 = 48_000.0;
+/// The share of the bandwidth estimate spent: the rest absorbs the estimate's wobble.
+const ESTIMATE_USE: f64 = 0.9;
+/// A rung fits a budget up to this much above it: the encoder seldom reaches its cap, and the estimate caps it anyway.
+const RUNG_SLACK: f64 = 1.25;
+/// Below this budget even the lowest rung would starve audio: video pauses.
+const PAUSE_BELOW_BPS: f64 = 50_000.0;
+/// Loss (percent, as the peer reports it) that takes a rung down every second it lasts.
+const LOSS_DOWN_PERCENT: f64 = 10.0;
+/// Loss (percent) under which a second counts as clean for a step up: a few percent lost at random (radio) is
+/// no sign of a full link, and Opus's FEC and video's retransmissions cover it.
+const LOSS_CLEAN_PERCENT: f64 = 5.0;
+/// Loss (percent) that, on most connections at once for [`CONGESTED_AFTER`] seconds, says the uplink itself is
+/// congested. Higher than what a lossy radio link shows, which is no shortage of bandwidth.
+const LOSS_CONGESTED_PERCENT: f64 = 8.0;
+/// Seconds of loss on most connections before the uplink counts as congested.
+const CONGESTED_AFTER: u32 = 2;
+/// How far (ms) the round trip may be above its best for a second to count as clean: more is a queue building up.
+const RTT_CLEAN_MARGIN_MS: f64 = 100.0;
+/// Seconds a limitation (processor, or the estimate below the rung) must last to take a rung down.
+const LIMITED_DOWN_AFTER: u32 = 3;
+/// Clean seconds before a step up, at first.
+const UP_AFTER: u32 = 4;
+/// Clean seconds before video paused for lack of bandwidth is tried again, at first.
+const RESUME_AFTER: u32 = 10;
+/// The longest wait before a step up, however often they failed.
+const UP_AFTER_MAX: u32 = 32;
+/// A step down within this many seconds of a step up means the step up failed.
+const UP_FAILED_WITHIN: u32 = 5;
+/// The seconds after a connection starts (or video resumes) in which only loss counts.
+const GRACE: u32 = 3;
+/// How much the uplink ceiling rises each second while nothing is congested.
+const CEILING_RISE: f64 = 1.05;
+
+/// The parameters of one camera sender's single encoding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Encoding {
+    /// Whether video is sent at all.
+    pub active: bool,
+    /// `maxBitrate`, bits per second.
+    pub max_bitrate_bps: u32,
+    /// `scaleResolutionDownBy`.
+    pub scale_down_by: f64,
+    /// `maxFramerate`.
+    pub max_framerate: f64,
+}
+
+impl Encoding {
+    fn of(rung: usize) -> Encoding {
+        match LADDER.get(rung) {
+            Some(step) => Encoding {
+                active: true,
+                max_bitrate_bps: step.max_bitrate_bps,
+                scale_down_by: step.scale_down_by,
+                max_framerate: step.max_framerate,
+            },
+            None => Encoding { active: false, ..Encoding::of(LADDER.len() - 1) },
+        }
+    }
+}
+
+/// One second of one connection, as the adaptation reads it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// The browser's estimate of what it can send to this peer, bits per second (Chrome only).
+    pub available_out_bps: Option<f64>,
+    /// Of our packets, the share the peer reported lost, percent.
+    pub loss_out_percent: Option<f64>,
+    /// The round trip, ms.
+    pub rtt_ms: Option<f64>,
+    /// What holds back our camera's encoder for this peer.
+    pub limited_by: Option<Limitation>,
+    /// What we actually sent this peer in the second (all media), bits per second.
+    pub sent_bps: Option<f64>,
+    /// What our shared screen sent this peer, bits per second (it keeps its resolution; the camera fits around it).
+    pub screen_bps: f64,
+}
+
+impl Observed {
+    /// From a connection's report and what we sent on it.
+    pub fn from_report(report: &LinkReport, sent_bps: Option<f64>, screen_bps: f64) -> Observed {
+        Observed {
+            available_out_bps: report.available_out_bps,
+            loss_out_percent: report.loss_out_percent,
+            rtt_ms: report.rtt_ms,
+            limited_by: report.limited_by,
+            sent_bps,
+            screen_bps,
+        }
+    }
+
+    fn lossy(&self, percent: f64) -> bool {
+        self.loss_out_percent.is_some_and(|loss| loss >= percent)
+    }
+}
+
+/// What the adaptation remembers of one connection.
+#[derive(Clone, Debug)]
+struct PeerState {
+    /// Index into [`LADDER`]; `LADDER.len()` is paused.
+    rung: usize,
+    /// Seconds since the connection started, or video resumed.
+    age: u32,
+    /// Clean seconds in a row.
+    clean: u32,
+    /// Clean seconds needed for the next step up.
+    up_after: u32,
+    /// Seconds since the last step up, if one was made.
+    since_up: Option<u32>,
+    /// Seconds in a row the encoder was held back.
+    limited: u32,
+    /// The best round trip seen, ms.
+    best_rtt_ms: Option<f64>,
+}
+
+impl PeerState {
+    fn new() -> PeerState {
+        PeerState { rung: 0, age: 0, clean: 0, up_after: UP_AFTER, since_up: None, limited: 0, best_rtt_ms: None }
+    }
+
+    fn paused(&self) -> bool {
+        self.rung >= LADDER.len()
+    }
+
+    /// Goes down to `rung` (no higher than the current one); a step up undone this soon is remembered as failed.
+    fn down_to(&mut self, rung: usize) {
+        if rung <= self.rung {
+            return;
+        }
+        if self.since_up.is_some_and(|since| since <= UP_FAILED_WITHIN) {
+            self.up_after = (self.up_after * 2).min(UP_AFTER_MAX);
+        }
+        self.since_up = None;
+        self.rung = rung;
+        self.clean = 0;
+        self.limited = 0;
+    }
+}
+
+/// The highest rung that fits `budget` bits per second; `LADDER.len()` (paused) when not even the lowest does.
+pub fn rung_for(budget: f64) -> usize {
+    match LADDER.iter().position(|rung| f64::from(rung.max_bitrate_bps) <= budget * RUNG_SLACK) {
+        Some(rung) => rung,
+        None if budget >= PAUSE_BELOW_BPS => LADDER.len() - 1,
+        None => LADDER.len(),
+    }
+}
+
+/// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
+/// than an even share leaving the rest to the others.
+pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
+    // NaN: not settled yet.
+    let mut shares = vec![f64::NAN; caps.len()];
+    let mut left = total.max(0.0);
+    // Each round settles every connection whose cap is below the even share of what is left; when none is, the
+    // others share the rest evenly.
+    loop {
+        let open = shares.iter().filter(|share| share.is_nan()).count();
+        if open == 0 {
+            return shares;
+        }
+        let even = left / open as f64;
+        let mut settled = false;
+        for (share, cap) in shares.iter_mut().zip(caps) {
+            if share.is_nan() && *cap <= even {
+                *share = cap.max(0.0);
+                left -= *share;
+                settled = true;
+            }
+        }
+        if !settled {
+            for share in shares.iter_mut().filter(|share| share.is_nan()) {
+                *share = even;
+            }
+        }
+    }
+}
+
+/// The adaptation of our camera senders, one state per connection.
+#[derive(Clone, Debug, Default)]
+pub struct Adapter {
+    peers: Vec<(PeerId, PeerState)>,
+    /// What the uplink as a whole carried when it was last congested, rising slowly since; `None`: no limit seen.
+    ceiling_bps: Option<f64>,
+    /// Seconds in a row the uplink looked congested.
+    congested: u32,
+}
+
+impl Adapter {
+    /// Takes one second of every connection (peers not listed are forgotten) and returns each one's camera encoding.
+    pub fn decide(&mut self, observed: &[(PeerId, Observed)]) -> Vec<(PeerId, Encoding)> {
+        self.peers.retain(|(peer, _)| observed.iter().any(|(listed, _)| listed == peer));
+        for (peer, _) in observed {
+            if !self.peers.iter().any(|(known, _)| known == peer) {
+                self.peers.push((peer.clone(), PeerState::new()));
+            }
+        }
+        let budgets = self.budgets(observed);
+        observed
+            .iter()
+            .zip(budgets)
+            .map(|((peer, seen), budget)| {
+                let state = &mut self.peers.iter_mut().find(|(known, _)| known == peer).expect("added above").1;
+                step(state, seen, budget);
+                (peer.clone(), Encoding::of(state.rung))
+            })
+            .collect()
+    }
+
+    /// Each connection's video budget (`None` where the browser gives no estimate), after the uplink's ceiling.
+    fn budgets(&mut self, observed: &[(PeerId, Observed)]) -> Vec<Option<f64>> {
+        let mut caps = Vec::with_capacity(observed.len());
+        // Congested: most of two or more connections losing packets at once (connections still in their grace
+        // period, whose estimates are still climbing, do not count).
+        let mut troubled = 0;
+        let (mut sent, mut estimated, mut reserved) = (0.0, Some(0.0), 0.0);
+        for (_, seen) in observed {
+            let fixed = AUDIO_RESERVE_BPS + seen.screen_bps;
+            caps.push(seen.available_out_bps.map(|bps| (bps * ESTIMATE_USE - fixed).max(0.0)));
+            if seen.lossy(LOSS_CONGESTED_PERCENT) {
+                troubled += 1;
+            }
+            sent += seen.sent_bps.unwrap_or(0.0);
+            estimated = estimated.zip(seen.available_out_bps).map(|(sum, bps)| sum + bps);
+            reserved += fixed;
+        }
+        let settled = self.peers.iter().all(|(_, state)| state.age > GRACE);
+        self.congested =
+            if settled && observed.len() >= 2 && troubled * 2 > observed.len() { self.congested + 1 } else { 0 };
+        if self.congested >= CONGESTED_AFTER {
+            if sent > 0.0 {
+                self.ceiling_bps = Some(self.ceiling_bps.map_or(sent, |ceiling| ceiling.min(sent)));
+            }
+        } else if let Some(ceiling) = self.ceiling_bps {
+            let risen = ceiling * CEILING_RISE;
+            // Once the estimates allow more than the ceiling, it has served its purpose.
+            self.ceiling_bps = estimated.is_none_or(|estimated| risen < estimated).then_some(risen);
+        }
+        match self.ceiling_bps {
+            Some(ceiling) if caps.iter().all(Option::is_some) => {
+                let known: Vec<f64> = caps.iter().map(|cap| cap.unwrap_or_default()).collect();
+                split(ceiling - reserved, &known).into_iter().map(Some).collect()
+            }
+            _ => caps,
+        }
+    }
+
+    /// Whether video to `peer` is paused.
+    pub fn paused(&self, peer: &PeerId) -> bool {
+        self.peers.iter().any(|(known, state)| known == peer && state.paused())
+    }
+
+    /// What our video is doing overall: paused if paused to everyone, reduced if below the top rung for anyone.
+    pub fn own_video(&self) -> OwnVideo {
+        if !self.peers.is_empty() && self.peers.iter().all(|(_, state)| state.paused()) {
+            OwnVideo::Paused
+        } else if self.peers.iter().any(|(_, state)| state.rung > 0) {
+            OwnVideo::Reduced
+        } else {
+            OwnVideo::Full
+        }
+    }
+}
+
+/// One second of one connection: moves its rung down quickly or up carefully.
+fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
+    state.age = state.age.saturating_add(1);
+    state.since_up = state.since_up.map(|since| since.saturating_add(1));
+    if let Some(rtt) = seen.rtt_ms {
+        state.best_rtt_ms = Some(state.best_rtt_ms.map_or(rtt, |best| best.min(rtt)));
+    }
+    let in_grace = state.age <= GRACE;
+    let fits = budget.map(rung_for);
+    // Down quickly: to the rung the budget fits, however far.
+    if let Some(fits) = fits.filter(|_| !in_grace) {
+        if fits > state.rung {
+            state.down_to(fits);
+            if state.paused() {
+                state.up_after = state.up_after.max(RESUME_AFTER);
+            }
+            return;
+        }
+    }
+    if state.paused() {
+        return resume_when_clean(state, seen);
+    }
+    let lowest = LADDER.len() - 1;
+    // Heavy loss: a rung every second it lasts (never a pause: loss alone is no shortage of bandwidth).
+    if seen.lossy(LOSS_DOWN_PERCENT) {
+        state.down_to((state.rung + 1).min(lowest));
+        return;
+    }
+    // Held back by the processor, or by an estimate below the rung's cap, for a few seconds: a rung down.
+    let below_cap = budget.is_some_and(|budget| budget < f64::from(LADDER[state.rung].max_bitrate_bps));
+    let held = match seen.limited_by {
+        Some(Limitation::Cpu) => true,
+        Some(Limitation::Bandwidth) => below_cap && !in_grace,
+        None => false,
+    };
+    state.limited = if held { state.limited + 1 } else { 0 };
+    if state.limited >= LIMITED_DOWN_AFTER {
+        state.down_to((state.rung + 1).min(lowest));
+        return;
+    }
+    // Up carefully.
+    let rtt_near_best = match (seen.rtt_ms, state.best_rtt_ms) {
+        (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
+        _ => true,
+    };
+    let carried = fits.is_none_or(|fits| fits <= state.rung);
+    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && seen.limited_by.is_none() && rtt_near_best && carried;
+    state.clean = if clean { state.clean + 1 } else { 0 };
+    if state.since_up.is_some_and(|since| since > UP_FAILED_WITHIN) {
+        // The last step up held.
+        state.up_after = UP_AFTER;
+        state.since_up = None;
+    }
+    if state.rung > 0 && state.clean >= state.up_after {
+        state.rung -= 1;
+        state.clean = 0;
+        state.since_up = Some(0);
+    }
+}
+
+/// Paused: after enough clean seconds, video comes back on the lowest rung, which is itself the probe.
+fn resume_when_clean(state: &mut PeerState, seen: &Observed) {
+    let rtt_near_best = match (seen.rtt_ms, state.best_rtt_ms) {
+        (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
+        _ => true,
+    };
+    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && rtt_near_best;
+    state.clean = if clean { state.clean + 1 } else { 0 };
+    if state.clean >= state.up_after {
+        state.rung = LADDER.len() - 1;
+        state.clean = 0;
+        state.since_up = Some(0);
+        // The estimate climbs with the probe: give it the grace a new connection gets.
+        state.age = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ada() -> PeerId {
+        "ada".into()
+    }
+
+    /// A clean second with this bandwidth estimate.
+    fn estimate(bps: f64) -> Observed {
+        Observed { available_out_bps: Some(bps), rtt_ms: Some(20.0), ..Observed::default() }
+    }
+
+    /// Runs `seconds` identical seconds of one connection to Ada; returns the last encoding.
+    fn run(adapter: &mut Adapter, seen: &Observed, seconds: u32) -> Encoding {
+        let mut last = None;
+        for _ in 0..seconds {
+            last = Some(adapter.decide(&[(ada(), seen.clone())])[0].1);
+        }
+        last.expect("at least a second")
+    }
+
+    fn rung(encoding: Encoding) -> usize {
+        if !encoding.active {
+            return LADDER.len();
+        }
+        LADDER.iter().position(|rung| rung.max_bitrate_bps == encoding.max_bitrate_bps).unwrap()
+    }
+
+    /// An adapter whose connection to Ada is past its start at the top rung.
+    fn settled() -> Adapter {
+        let mut adapter = Adapter::default();
+        assert_eq!(rung(run(&mut adapter, &estimate(3_000_000.0), 10)), 0);
+        adapter
+    }
+
+    #[test]
+    fn rungs_fit_budgets_and_below_the_lowest_video_pauses() {
+        assert_eq!(rung_for(5_000_000.0), 0);
+        assert_eq!(rung_for(1_000_000.0), 0, "a cap a little above the budget is fine");
+        assert_eq!(rung_for(900_000.0), 1);
+        assert_eq!(rung_for(250_000.0), 3);
+        assert_eq!(rung_for(60_000.0), LADDER.len() - 1);
+        assert_eq!(rung_for(40_000.0), LADDER.len());
+        assert_eq!(rung_for(0.0), LADDER.len());
+        // Each rung asks for less, and never for more pixels or frames, than the one above.
+        for pair in LADDER.windows(2) {
+            assert!(pair[1].max_bitrate_bps < pair[0].max_bitrate_bps);
+            assert!(pair[1].scale_down_by >= pair[0].scale_down_by);
+            assert!(pair[1].max_framerate <= pair[0].max_framerate);
+        }
+    }
+
+    #[test]
+    fn the_uplink_splits_evenly_and_what_one_needs_less_goes_to_the_others() {
+        assert_eq!(split(900.0, &[1_000.0, 1_000.0, 1_000.0]), vec![300.0, 300.0, 300.0]);
+        assert_eq!(split(900.0, &[100.0, 1_000.0, 1_000.0]), vec![100.0, 400.0, 400.0]);
+        assert_eq!(split(900.0, &[100.0, 200.0, 1_000.0]), vec![100.0, 200.0, 600.0]);
+        assert_eq!(split(900.0, &[100.0, 200.0]), vec![100.0, 200.0], "never more than a connection can carry");
+        assert_eq!(split(-5.0, &[100.0, 100.0]), vec![0.0, 0.0]);
+        assert!(split(100.0, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_new_connection_starts_at_the_top_while_the_estimate_climbs() {
+        let mut adapter = Adapter::default();
+        // Chrome's estimate starts near 300 kbit/s: no reason to drop the picture in the first seconds.
+        let start = run(&mut adapter, &estimate(300_000.0), GRACE);
+        assert_eq!(start, Encoding::of(0));
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        // Still that low after the grace: it is the link.
+        assert_eq!(rung(run(&mut adapter, &estimate(300_000.0), 1)), 4);
+        assert_eq!(adapter.own_video(), OwnVideo::Reduced);
+    }
+
+    #[test]
+    fn down_quickly_as_far_as_needed_up_one_rung_at_a_time() {
+        let mut adapter = settled();
+        // The estimate collapses: one second later the encoding fits it.
+        let thin = estimate(250_000.0);
+        let down = run(&mut adapter, &thin, 1);
+        assert_eq!(rung(down), rung_for(250_000.0 * ESTIMATE_USE - AUDIO_RESERVE_BPS));
+        assert_eq!(down.scale_down_by, LADDER[rung(down)].scale_down_by);
+        // The link recovers: one rung per UP_AFTER clean seconds, never two at once.
+        let good = estimate(3_000_000.0);
+        let mut rungs = vec![rung(down)];
+        for _ in 0..40 {
+            let now = rung(run(&mut adapter, &good, 1));
+            assert!(now + 1 >= *rungs.last().unwrap(), "climbed two rungs in a second: {rungs:?}");
+            if now != *rungs.last().unwrap() {
+                rungs.push(now);
+            }
+        }
+        assert_eq!(rungs, vec![4, 3, 2, 1, 0]);
+    }
+
+    #[test]
+    fn no_step_up_while_the_link_is_not_clean() {
+        for (what, seen) in [
+            ("loss", Observed { loss_out_percent: Some(6.0), ..estimate(3_000_000.0) }),
+            ("a queue", Observed { rtt_ms: Some(400.0), ..estimate(3_000_000.0) }),
+            ("the processor", Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) }),
+        ] {
+            let mut adapter = settled();
+            let start = rung(run(&mut adapter, &estimate(550_000.0), 1));
+            assert_eq!(start, 2);
+            let after = rung(run(&mut adapter, &seen, 30));
+            assert!(after >= start, "stepped up despite {what}: rung {after}");
+        }
+    }
+
+    #[test]
+    fn a_step_up_that_fails_makes_the_next_wait_longer() {
+        let mut adapter = settled();
+        run(&mut adapter, &estimate(600_000.0), 1);
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            // Clean seconds at a rung the estimate carries, until a step up.
+            let before = rung(run(&mut adapter, &estimate(600_000.0), 1));
+            let mut waited = 1;
+            while rung(run(&mut adapter, &estimate(600_000.0), 1)) == before {
+                waited += 1;
+                assert!(waited < 100, "never stepped up");
+            }
+            waits.push(waited);
+            // The probe shows the rung above does not fit: back down.
+            assert_eq!(rung(run(&mut adapter, &estimate(500_000.0), 1)), before);
+        }
+        assert!(waits[1] > waits[0] && waits[2] > waits[1], "waits {waits:?}");
+    }
+
+    #[test]
+    fn heavy_loss_takes_a_rung_every_second_but_never_pauses() {
+        let mut adapter = settled();
+        let lossy = Observed { loss_out_percent: Some(15.0), ..estimate(3_000_000.0) };
+        assert_eq!(rung(run(&mut adapter, &lossy, 1)), 1);
+        assert_eq!(rung(run(&mut adapter, &lossy, 1)), 2);
+        assert_eq!(rung(run(&mut adapter, &lossy, 20)), LADDER.len() - 1);
+        assert!(!adapter.paused(&ada()));
+    }
+
+    #[test]
+    fn the_encoder_held_back_for_seconds_takes_a_rung_down() {
+        let mut adapter = settled();
+        let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) };
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER - 1)), 0, "a moment is no trend");
+        assert_eq!(rung(run(&mut adapter, &cpu, 1)), 1);
+        // The bandwidth limiting an encoder whose cap the estimate carries is the encoder's own business.
+        let mut adapter = settled();
+        let bandwidth = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(3_000_000.0) };
+        assert_eq!(rung(run(&mut adapter, &bandwidth, 10)), 0);
+        // With the estimate just below the rung's cap, it is ours.
+        let tight = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(1_150_000.0) };
+        assert_eq!(rung(run(&mut adapter, &tight, LIMITED_DOWN_AFTER)), 1);
+    }
+
+    #[test]
+    fn video_pauses_before_audio_starves_and_comes_back_when_the_link_does() {
+        let mut adapter = settled();
+        let starved = estimate(100_000.0);
+        let paused = run(&mut adapter, &starved, 1);
+        assert!(!paused.active);
+        assert!(adapter.paused(&ada()));
+        assert_eq!(adapter.own_video(), OwnVideo::Paused);
+        // Clean again: after a while, the lowest rung as a probe, then up.
+        let good = estimate(3_000_000.0);
+        assert!(!run(&mut adapter, &good, RESUME_AFTER - 1).active, "resumed too soon");
+        assert_eq!(rung(run(&mut adapter, &good, 1)), LADDER.len() - 1);
+        assert_eq!(adapter.own_video(), OwnVideo::Reduced);
+        assert_eq!(rung(run(&mut adapter, &good, 120)), 0);
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+    }
+
+    #[test]
+    fn a_shared_screen_comes_before_the_camera() {
+        let mut adapter = settled();
+        let sharing = Observed { screen_bps: 900_000.0, ..estimate(1_300_000.0) };
+        // 1.3 Mbit/s less the screen and audio leaves the camera about 220 kbit/s.
+        assert_eq!(rung(run(&mut adapter, &sharing, 1)), 4);
+    }
+
+    #[test]
+    fn a_congested_uplink_is_split_across_the_peers() {
+        let peers: Vec<PeerId> = ["ada", "bob", "cy"].into_iter().map(PeerId::from).collect();
+        let mut adapter = Adapter::default();
+        let each = |seen: &Observed| peers.iter().map(|peer| (peer.clone(), seen.clone())).collect::<Vec<_>>();
+        for _ in 0..10 {
+            adapter.decide(&each(&estimate(2_000_000.0)));
+        }
+        // Every connection's estimate looks fine, but all of them lose packets: together they got 900 kbit/s out.
+        let congested = Observed { loss_out_percent: Some(9.0), sent_bps: Some(300_000.0), ..estimate(2_000_000.0) };
+        let first = adapter.decide(&each(&congested));
+        assert!(first.iter().all(|(_, encoding)| rung(*encoding) == 0), "a second of loss is no congestion yet");
+        let decided = adapter.decide(&each(&congested));
+        let even = (900_000.0 - 3.0 * AUDIO_RESERVE_BPS) / 3.0;
+        for (_, encoding) in &decided {
+            assert_eq!(rung(*encoding), rung_for(even));
+        }
+        // One peer's own link carries less: the others get what it leaves.
+        let mut mixed = each(&congested);
+        mixed[0].1.available_out_bps = Some(150_000.0);
+        let decided = adapter.decide(&mixed);
+        let ada_cap = 150_000.0 * ESTIMATE_USE - AUDIO_RESERVE_BPS;
+        assert_eq!(rung(decided[0].1), rung_for(ada_cap));
+        assert!(rung(decided[1].1) <= rung_for(even), "bob gets at least an even share");
+        // The congestion passes: the ceiling rises and the rungs come back up.
+        for _ in 0..120 {
+            adapter.decide(&each(&estimate(2_000_000.0)));
+        }
+        assert!(adapter.decide(&each(&estimate(2_000_000.0))).iter().all(|(_, encoding)| rung(*encoding) == 0));
+    }
+
+    #[test]
+    fn no_ceiling_from_a_lossy_radio_link_or_while_the_estimates_climb() {
+        let peers: Vec<PeerId> = ["ada", "bob"].into_iter().map(PeerId::from).collect();
+        let each = |seen: &Observed| peers.iter().map(|peer| (peer.clone(), seen.clone())).collect::<Vec<_>>();
+        // A new call: little sent yet, and losing packets while the estimates climb.
+        let mut adapter = Adapter::default();
+        let starting = Observed { loss_out_percent: Some(9.0), sent_bps: Some(50_000.0), ..estimate(300_000.0) };
+        for _ in 0..GRACE {
+            adapter.decide(&each(&starting));
+        }
+        assert_eq!(adapter.ceiling_bps, None);
+        // Three percent lost at random, every second, for minutes: no ceiling, the top rung kept (and regained after
+        // a dip of the estimate).
+        let mut adapter = Adapter::default();
+        let radio = Observed { loss_out_percent: Some(3.0), sent_bps: Some(900_000.0), ..estimate(2_000_000.0) };
+        for second in 0..300 {
+            let dip = Observed { available_out_bps: Some(700_000.0), ..radio.clone() };
+            adapter.decide(&each(if second == 100 { &dip } else { &radio }));
+        }
+        assert_eq!(adapter.ceiling_bps, None);
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+    }
+
+    #[test]
+    fn peers_come_and_go_and_firefox_without_an_estimate_is_left_to_loss() {
+        let mut adapter = settled();
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        let bob: PeerId = "bob".into();
+        let decided = adapter.decide(&[(bob.clone(), Observed::default())]);
+        assert_eq!(decided, vec![(bob.clone(), Encoding::of(0))]);
+        assert!(!adapter.paused(&ada()));
+        for _ in 0..10 {
+            adapter.decide(&[(bob.clone(), Observed::default())]);
+        }
+        assert_eq!(adapter.own_video(), OwnVideo::Full, "no estimate is no reason to drop");
+        let lossy = Observed { loss_out_percent: Some(20.0), ..Observed::default() };
+        assert_eq!(rung(adapter.decide(&[(bob, lossy)])[0].1), 1);
+        assert_eq!(Adapter::default().own_video(), OwnVideo::Full);
+    }
+}

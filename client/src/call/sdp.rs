@@ -1,0 +1,91 @@
+//! Opus settings the browser does not expose as an API, written into a session description.
+//!
+//! The `a=fmtp` parameters of a description say what its author wants to receive; a browser's encoder follows the
+//! other side's. So the call applies [`opus_fec_and_dtx`] to each description the peer sends before handing it to
+//! `setRemoteDescription`: our own Opus encoder then adds in-band forward error correction (a lost packet is rebuilt
+//! from the next one) and, in silence, sends almost nothing (DTX), leaving the bits to video. The browser's own
+//! `setLocalDescription()` stays untouched, which keeps perfect negotiation's implicit form.
+
+/// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type's `a=fmtp` line (every browser writes
+/// one), other lines as they were, line endings kept.
+pub fn opus_fec_and_dtx(sdp: &str) -> String {
+    let opus: Vec<&str> = sdp.lines().filter_map(opus_payload_type).collect();
+    let mut out = String::with_capacity(sdp.len() + 32);
+    for line in sdp.split_inclusive('\n') {
+        let text = line.trim_end_matches(['\r', '\n']);
+        let fmtp = text.strip_prefix("a=fmtp:").and_then(|rest| rest.split_once(' '));
+        let Some((pt, parameters)) = fmtp.filter(|(pt, _)| opus.contains(pt)) else {
+            out.push_str(line);
+            continue;
+        };
+        out.push_str("a=fmtp:");
+        out.push_str(pt);
+        out.push(' ');
+        for parameter in parameters.split(';').map(str::trim) {
+            let key = parameter.split('=').next().unwrap_or_default();
+            if !parameter.is_empty() && key != "useinbandfec" && key != "usedtx" {
+                out.push_str(parameter);
+                out.push(';');
+            }
+        }
+        out.push_str("useinbandfec=1;usedtx=1");
+        out.push_str(&line[text.len()..]);
+    }
+    out
+}
+
+/// The payload type of an `a=rtpmap:<pt> opus/...` line.
+fn opus_payload_type(line: &str) -> Option<&str> {
+    let (pt, codec) = line.strip_prefix("a=rtpmap:")?.split_once(' ')?;
+    codec.get(..5).filter(|name| name.eq_ignore_ascii_case("opus/")).map(|_| pt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chrome's offer, shortened: Opus and RED audio, VP8 video.
+    const CHROME: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111 63\r\n\
+        a=mid:0\r\na=rtpmap:111 opus/48000/2\r\na=rtcp-fb:111 transport-cc\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+        a=rtpmap:63 red/48000/2\r\na=fmtp:63 111/111\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
+        a=rtpmap:96 VP8/90000\r\n";
+
+    #[test]
+    fn chromes_opus_gets_dtx_and_keeps_its_other_parameters() {
+        let munged = opus_fec_and_dtx(CHROME);
+        assert_eq!(munged, CHROME.replace("minptime=10;useinbandfec=1\r\n", "minptime=10;useinbandfec=1;usedtx=1\r\n"));
+        // RED's parameters name Opus's payload type; they are not Opus's and stay.
+        assert!(munged.contains("a=fmtp:63 111/111\r\n"));
+        assert_eq!(opus_fec_and_dtx(&munged), munged, "applying it twice changes nothing more");
+    }
+
+    #[test]
+    fn values_that_say_off_are_turned_on() {
+        let sdp = "m=audio 9 RTP 109\na=rtpmap:109 OPUS/48000/2\na=fmtp:109 usedtx=0; useinbandfec=0;stereo=1\n";
+        assert_eq!(
+            opus_fec_and_dtx(sdp),
+            "m=audio 9 RTP 109\na=rtpmap:109 OPUS/48000/2\na=fmtp:109 stereo=1;useinbandfec=1;usedtx=1\n"
+        );
+    }
+
+    #[test]
+    fn every_opus_payload_type_is_changed_to_the_last_line() {
+        let sdp = "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 \r\na=rtpmap:112 opus/48000/2\r\n\
+            a=fmtp:112 x=1";
+        assert_eq!(
+            opus_fec_and_dtx(sdp),
+            "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;usedtx=1\r\n\
+             a=rtpmap:112 opus/48000/2\r\na=fmtp:112 x=1;useinbandfec=1;usedtx=1"
+        );
+        // A payload type without parameters is left to the browser's defaults (no browser writes one).
+        assert_eq!(opus_fec_and_dtx("a=rtpmap:111 opus/48000/2"), "a=rtpmap:111 opus/48000/2");
+    }
+
+    #[test]
+    fn descriptions_without_opus_stay_as_they_are() {
+        let video = "v=0\r\nm=video 9 RTP 96\r\na=rtpmap:96 VP8/90000\r\na=fmtp:96 max-fs=12288\r\n";
+        assert_eq!(opus_fec_and_dtx(video), video);
+        assert_eq!(opus_fec_and_dtx(""), "");
+        assert_eq!(opus_fec_and_dtx("a=rtpmap:\r\na=fmtp:\r\n"), "a=rtpmap:\r\na=fmtp:\r\n");
+    }
+}

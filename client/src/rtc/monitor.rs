@@ -1,0 +1,113 @@
+//! The call's network monitor: once a second, while in a call, a `getStats()` snapshot of every peer connection,
+//! read (in `call::stats`) into a `LinkReport` per peer for the quality indicator, and handed to the adaptation
+//! (`call::adapt`), whose encodings are applied here with `RTCRtpSender.setParameters`, only when they change.
+//! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate.
+
+use std::rc::Rc;
+
+use huddle_common::PeerId;
+use wasm_bindgen::JsValue;
+use web_sys::RtcPeerConnection;
+use yew::Callback;
+
+use crate::call::adapt::{Adapter, Encoding, Observed};
+use crate::call::quality::OwnVideo;
+use crate::call::state::Action;
+use crate::call::stats::{link_report, sent_rates, Snapshot};
+use crate::rtc::bindings::{change_parameters, set};
+use crate::rtc::peer::PeerLink;
+use crate::rtc::stats::{reports, snapshot};
+use crate::small_map::SmallMap;
+
+/// How often the connections are looked at: the interval a `LinkReport` covers.
+pub const INTERVAL_MS: u32 = 1_000;
+
+/// What the monitor remembers of one connection: its last snapshot, and what has been applied to its senders.
+#[derive(Default)]
+struct Seen {
+    last: Option<Snapshot>,
+    camera: Option<Encoding>,
+    audio: bool,
+    screen: bool,
+}
+
+/// What the monitor remembers between two looks.
+#[derive(Default)]
+pub struct Monitor {
+    peers: SmallMap<PeerId, Seen>,
+    adapter: Adapter,
+    own_video: Option<OwnVideo>,
+}
+
+impl Monitor {
+    /// Takes a snapshot of each link's connection, reports each one's interval to the call screen (and our own
+    /// video's state when it changed), adapts what each sends, and returns the links whose camera was paused or
+    /// resumed: their peer is to be told. Links no longer listed are forgotten. `camera_on`: whether our camera is on
+    /// (when off, nothing of it is reduced).
+    pub async fn look(
+        &mut self,
+        links: &[Rc<PeerLink>],
+        camera_on: bool,
+        dispatch: &Callback<Action>,
+    ) -> Vec<Rc<PeerLink>> {
+        let pcs: Vec<RtcPeerConnection> = links.iter().map(|link| link.connection().clone()).collect();
+        let reports = reports(&pcs).await;
+        self.peers.retain(|peer, _| links.iter().any(|link| link.id() == peer));
+        let mut observed = Vec::with_capacity(links.len());
+        for (link, report) in links.iter().zip(reports) {
+            // A connection closed meanwhile has no report: it is gone by the next look.
+            let Ok(report) = report else { continue };
+            let now = snapshot(&report);
+            let peer = link.id();
+            let seen = self.peers.get_or_insert_with(peer.clone(), Seen::default);
+            let report = link_report(seen.last.as_ref(), &now);
+            let (sent, screen) = sent_rates(seen.last.as_ref(), &now);
+            observed.push((peer.clone(), Observed::from_report(&report, sent, screen)));
+            seen.last = Some(now);
+            dispatch.emit(Action::LinkReport(peer.clone(), report));
+        }
+        let mut paused_changed = Vec::new();
+        for (peer, encoding) in self.adapter.decide(&observed) {
+            let Some(link) = links.iter().find(|link| link.id() == &peer) else { continue };
+            self.apply(link, encoding);
+            if link.set_video_paused(self.adapter.paused(&peer)) {
+                paused_changed.push(Rc::clone(link));
+            }
+        }
+        let own = if camera_on { self.adapter.own_video() } else { OwnVideo::Full };
+        if self.own_video.replace(own) != Some(own) {
+            dispatch.emit(Action::OwnVideo(own));
+        }
+        paused_changed
+    }
+
+    /// Gives `link`'s senders what they lack: the camera's encoding when it changed, audio's priority and the
+    /// screen's preference once; each as soon as the sender has an encoding.
+    fn apply(&mut self, link: &PeerLink, encoding: Encoding) {
+        let [audio, camera, screen] = link.senders();
+        let applied = self.peers.get_or_insert_with(link.id().clone(), Seen::default);
+        if let Some(camera) = camera.filter(|_| applied.camera != Some(encoding)) {
+            let set_encoding = |_: &JsValue, first: &JsValue| {
+                set(first, "active", encoding.active);
+                set(first, "maxBitrate", encoding.max_bitrate_bps);
+                set(first, "scaleResolutionDownBy", encoding.scale_down_by);
+                set(first, "maxFramerate", encoding.max_framerate);
+            };
+            if change_parameters(&camera, &set_encoding) {
+                applied.camera = Some(encoding);
+            }
+        }
+        if let Some(audio) = audio.filter(|_| !applied.audio) {
+            // Audio first: the browser's bandwidth allocation and the network's queues favour it over video.
+            applied.audio = change_parameters(&audio, &|_, first| {
+                set(first, "priority", "high");
+                set(first, "networkPriority", "high");
+            });
+        }
+        if let Some(screen) = screen.filter(|_| !applied.screen) {
+            applied.screen = change_parameters(&screen, &|parameters, _| {
+                set(parameters, "degradationPreference", "maintain-resolution")
+            });
+        }
+    }
+}
