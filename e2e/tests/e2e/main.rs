@@ -13,6 +13,7 @@ mod files;
 mod hostile;
 mod keys;
 mod lobby;
+mod recovery;
 mod refusals;
 mod relays;
 mod resilience;
@@ -44,6 +45,7 @@ huddle_e2e::e2e_main! {
     call::two_people_see_and_hear_each_other,
     call::three_people_each_see_two_videos,
     call::leaving_removes_the_tile,
+    recovery::every_rejoin_brings_video_both_ways,
     call::a_call_fits_a_phone_screen,
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
     chat::chat_goes_both_ways,
