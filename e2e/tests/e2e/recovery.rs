@@ -119,7 +119,8 @@ fn iptables(action: &str) -> Result<()> {
 }
 
 /// The network path goes away for a few seconds mid-call and comes back: the connections notice, restart ICE, and
-/// each side's video from the other advances again on the same connection, without a rejoin.
+/// each side's video from the other advances again on the same connection, without a rejoin. Then the browser's
+/// `online` event restarts ICE as well.
 pub async fn media_comes_back_after_an_outage_without_a_rejoin() -> Result<()> {
     let relay = Relay::start().await?;
     let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
@@ -180,5 +181,16 @@ pub async fn media_comes_back_after_an_outage_without_a_rejoin() -> Result<()> {
     ensure!(bob.wait_tile_named("Ada").await? == ada_id, "Ada has a new id at Bob's");
     let (_, health) = ada.fetch("/healthz").await?;
     ensure!(health["connections"] == 2, "the relay has {} connections, not 2", health["connections"]);
+
+    // The browser coming back online (its network changed) restarts ICE too, on the same connection.
+    ada.eval_js("window.dispatchEvent(new Event('online'));", Vec::new()).await?;
+    wait_until("Ada's connection to Bob restarts ICE on `online`", TIMEOUT, async || {
+        Ok(connection(&ada, &bob_id).await?.ufrag != after[0].ufrag)
+    })
+    .await?;
+    let view = connection(&ada, &bob_id).await?;
+    ensure!(view.same, "Ada: a new connection to Bob after `online`");
+    ada.wait_media_flowing(&bob_id).await?;
+    bob.wait_media_flowing(&ada_id).await?;
     Ok(())
 }
