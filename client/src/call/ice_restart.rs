@@ -80,9 +80,10 @@ impl IceRestarts {
         }
     }
 
-    /// A scheduled check is due: restart again if the connection is still not up.
+    /// A scheduled check is due: restart again if the connection is still down. One whose restart's checks are under
+    /// way (`connecting`) is left to them: they end connected or failed, and failed restarts at once.
     pub fn on_check(&mut self, check: u64, now_ms: f64) -> Step {
-        let down = matches!(self.state, LinkState::Disconnected | LinkState::Failed | LinkState::Connecting);
+        let down = matches!(self.state, LinkState::Disconnected | LinkState::Failed);
         if check != self.check || !down {
             return Step::default();
         }
@@ -135,8 +136,7 @@ mod tests {
         assert!(first.restart);
         let check = first.check.unwrap();
         assert_eq!(check.after_ms, FIRST_RETRY_MS);
-        // The restart's checks run, and the path is still gone.
-        assert_eq!(restarts.on_state(LinkState::Connecting, 10_050.0), Step::default());
+        // The restart's negotiation got nowhere: still disconnected when the check is due.
         let second = restarts.on_check(check.id, 12_000.0);
         assert!(second.restart);
         assert_eq!(second.check.unwrap().after_ms, 2 * FIRST_RETRY_MS);
@@ -158,6 +158,16 @@ mod tests {
         let again = restarts.on_state(LinkState::Disconnected, 60_000.0);
         assert!(again.restart);
         assert_eq!(again.check.unwrap().after_ms, FIRST_RETRY_MS);
+    }
+
+    #[test]
+    fn a_restart_under_way_is_left_to_finish() {
+        let mut restarts = connected();
+        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
+        assert_eq!(restarts.on_state(LinkState::Connecting, 10_050.0), Step::default());
+        assert_eq!(restarts.on_check(first.check.unwrap().id, 12_000.0), Step::default());
+        // Its checks failed: restart at once.
+        assert!(restarts.on_state(LinkState::Failed, 15_000.0).restart);
     }
 
     #[test]
