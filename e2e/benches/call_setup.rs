@@ -136,7 +136,8 @@ async fn run(options: &Options) -> Result<Report> {
     Ok(report)
 }
 
-/// The rejoin mode: per client, one call in which Bob leaves and joins again `options.rejoins` times.
+/// The rejoin mode: per client, `options.rejoins` times Bob leaves and joins again, in calls of up to
+/// [`REJOIN_BLOCK`] rejoins, the clients taking turns.
 async fn run_rejoins(options: &Options) -> Result<RejoinReport> {
     let mut context = Context {
         date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
@@ -150,48 +151,59 @@ async fn run_rejoins(options: &Options) -> Result<RejoinReport> {
     };
     let site = site()?;
     let relay = Relay::serving(site.path(), &[]).await?;
-    println!("Rejoins: {} per client, Huddle then the JS baseline, relay on {}", options.rejoins, relay.addr());
+    println!(
+        "Rejoins: {} per client, in calls of up to {REJOIN_BLOCK}, Huddle and the JS baseline in turn, relay on {}",
+        options.rejoins,
+        relay.addr()
+    );
     println!("{}, {} CPUs, load average {:?}\n", context.browser, context.cpus, context.load_before);
     let mut report = RejoinReport::default();
     let clients: &[Client] = if options.shape { &Client::ALL } else { &Client::ALL[..2] };
-    for &client in clients {
-        let room = spa::new_room_id();
-        let ada = Browser::launch("Ada").await?;
-        let bob = Browser::launch("Bob").await?;
-        open_lobby(&ada, &relay, client, &room).await?;
-        ada.click(JOIN).await?;
-        wait_mark(&ada, "joined").await?;
-        open_lobby(&bob, &relay, client, &room).await?;
-        bob.click(JOIN).await?;
-        wait_mark(&bob, FIRST_FRAME).await?;
-        wait_mark(&ada, FIRST_FRAME).await?;
-        diagnostics::take();
-        for number in 1..=options.rejoins {
-            print!("rejoin {number:>3}/{}  {:<12}", options.rejoins, client.label());
-            let _ = std::io::stdout().flush();
-            match rejoin(&ada, &bob, client).await {
-                Ok(call) => {
-                    let show =
-                        |value: Option<f64>| value.map(|v| format!("{v:>5.0}")).unwrap_or_else(|| "    –".into());
-                    println!(
-                        "Join → first frame at Bob {} ms, at Ada {} ms   (ICE connected {})",
-                        show(call.setup_ms()),
-                        show(call.step_ms(Who::Ada, FIRST_FRAME)),
-                        show(call.step_ms(Who::Bob, "ice_connected")),
-                    );
-                    report.rejoins.push(call);
-                    diagnostics::take();
-                }
-                Err(error) => {
-                    println!("FAILED: {error}");
-                    for block in diagnostics::take() {
-                        eprintln!("{block}");
+    // In blocks, the clients in turn, each block in a call of fresh browsers: the machine's load drifts, and a block
+    // still has a person rejoin several times in one call.
+    let mut done = 0;
+    while done < options.rejoins {
+        let block = REJOIN_BLOCK.min(options.rejoins - done);
+        for &client in clients {
+            let room = spa::new_room_id();
+            let ada = Browser::launch("Ada").await?;
+            let bob = Browser::launch("Bob").await?;
+            open_lobby(&ada, &relay, client, &room).await?;
+            ada.click(JOIN).await?;
+            wait_mark(&ada, "joined").await?;
+            open_lobby(&bob, &relay, client, &room).await?;
+            bob.click(JOIN).await?;
+            wait_mark(&bob, FIRST_FRAME).await?;
+            wait_mark(&ada, FIRST_FRAME).await?;
+            diagnostics::take();
+            for number in done + 1..=done + block {
+                print!("rejoin {number:>3}/{}  {:<18}", options.rejoins, client.label());
+                let _ = std::io::stdout().flush();
+                match rejoin(&ada, &bob, client).await {
+                    Ok(call) => {
+                        let show =
+                            |value: Option<f64>| value.map(|v| format!("{v:>5.0}")).unwrap_or_else(|| "    –".into());
+                        println!(
+                            "Join → first frame at Bob {} ms, at Ada {} ms   (ICE connected {})",
+                            show(call.setup_ms()),
+                            show(call.step_ms(Who::Ada, FIRST_FRAME)),
+                            show(call.step_ms(Who::Bob, "ice_connected")),
+                        );
+                        report.rejoins.push(call);
+                        diagnostics::take();
                     }
-                    report.failures.push((client, error.to_string()));
-                    break;
+                    Err(error) => {
+                        println!("FAILED: {error}");
+                        for block in diagnostics::take() {
+                            eprintln!("{block}");
+                        }
+                        report.failures.push((client, error.to_string()));
+                        break;
+                    }
                 }
             }
         }
+        done += block;
     }
     drop(relay);
     diagnostics::take();
@@ -236,6 +248,9 @@ async fn rejoin(ada: &Browser, bob: &Browser, client: Client) -> Result<Call> {
         }
     }
 }
+
+/// Rejoins in a row in one call, before the other client's turn.
+const REJOIN_BLOCK: usize = 5;
 
 /// The Leave button, in the call screen of the SPA and in the baseline alike.
 const LEAVE: &str = "#leave";

@@ -236,9 +236,9 @@ Calls alternate: Huddle, baseline (, shaped baseline), Huddle, baseline...
   --out FILE    also write the report, in Markdown, to FILE (relative to the workspace root)
   --shape       also measure the baseline with Huddle's connection shape (a third video
                 transceiver and a data channel): what the shape costs, apart from the SPA's code
-  --rejoins N   measure rejoining instead: per client one call in which Bob leaves, goes back to the
-                lobby and joins again N times (written to the report's \"Rejoining\" section, the
-                rest of the report is kept)
+  --rejoins N   measure rejoining instead: per client, N times Bob leaves, goes back to the lobby
+                and joins again, in calls of up to 5 rejoins, the clients in turn (written to the
+                report's \"Rejoining\" section, the rest of the report is kept)
   --verbose     print browser consoles and relay logs of every call
 ";
 
@@ -587,8 +587,9 @@ impl RejoinReport {
         format!(
             "{REJOIN_HEADING}\n\n\
              Written by `cargo xtask bench call-setup -- --rejoins {rejoins}` on {date}, commit `{commit}`: per \
-             client one call of two fresh browsers in which Bob leaves and joins again {rejoins} times, in headless \
-             {browser}, on {cpus} CPUs (1-minute load average {before} before the run, {after} after).\n\n\
+             client, Bob leaves and joins again {rejoins} times, in calls of two fresh browsers of up to 5 rejoins \
+             each, the clients in turn, in headless {browser}, on {cpus} CPUs (1-minute load average {before} \
+             before the run, {after} after).\n\n\
              **What is timed**: Ada and Bob are in a call; Bob leaves (Huddle: Leave, then Rejoin, back in the \
              lobby; the baseline: its Leave button, which closes everything and gets the camera again), and once his \
              camera preview plays again he clicks Join. t0 is that click; \"at Bob\" is the first video frame from \
