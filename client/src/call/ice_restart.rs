@@ -47,11 +47,19 @@ pub struct IceRestarts {
     next_retry_ms: u32,
     /// The id of the check that counts; earlier ones are stale.
     check: u64,
+    /// An `online` came too soon after a restart: one more is owed once the gap has passed, whatever the state.
+    owed: bool,
 }
 
 impl Default for IceRestarts {
     fn default() -> Self {
-        IceRestarts { state: LinkState::New, last_restart_ms: None, next_retry_ms: FIRST_RETRY_MS, check: 0 }
+        IceRestarts {
+            state: LinkState::New,
+            last_restart_ms: None,
+            next_retry_ms: FIRST_RETRY_MS,
+            check: 0,
+            owed: false,
+        }
     }
 }
 
@@ -60,11 +68,17 @@ impl IceRestarts {
     pub fn on_state(&mut self, state: LinkState, now_ms: f64) -> Step {
         self.state = state;
         match state {
-            LinkState::Disconnected | LinkState::Failed => self.restart(now_ms),
+            LinkState::Disconnected | LinkState::Failed => self.restart(now_ms, false),
             LinkState::Connected | LinkState::Closed => {
-                // Up again (or over): the next trouble starts from the first retry, and pending checks are stale.
+                // Up again (or over): the next trouble starts from the first retry, and pending checks are stale,
+                // unless one is to make a restart owed to `online` (the network changed under this path too).
                 self.next_retry_ms = FIRST_RETRY_MS;
-                self.check += 1;
+                if state == LinkState::Closed {
+                    self.owed = false;
+                }
+                if !self.owed {
+                    self.check += 1;
+                }
                 Step::default()
             }
             // Before the first connection, or a restart's checks under way (its check is already scheduled).
@@ -76,7 +90,7 @@ impl IceRestarts {
     pub fn on_online(&mut self, now_ms: f64) -> Step {
         match self.state {
             LinkState::New | LinkState::Closed => Step::default(),
-            _ => self.restart(now_ms),
+            _ => self.restart(now_ms, true),
         }
     }
 
@@ -84,20 +98,23 @@ impl IceRestarts {
     /// way (`connecting`) is left to them: they end connected or failed, and failed restarts at once.
     pub fn on_check(&mut self, check: u64, now_ms: f64) -> Step {
         let down = matches!(self.state, LinkState::Disconnected | LinkState::Failed);
-        if check != self.check || !down {
+        if check != self.check || !(down || self.owed) {
             return Step::default();
         }
-        self.restart(now_ms)
+        self.restart(now_ms, false)
     }
 
-    fn restart(&mut self, now_ms: f64) -> Step {
+    /// A restart now, or (`owed`: whatever the state then) once the gap since the last one has passed.
+    fn restart(&mut self, now_ms: f64, owed: bool) -> Step {
         if let Some(last) = self.last_restart_ms {
             let since = now_ms - last;
             if since < MIN_GAP_MS {
-                // One was just made: look again once the gap has passed, unless a check is due sooner anyway.
+                // One was just made: look again once the gap has passed.
+                self.owed |= owed;
                 return Step { restart: false, check: Some(self.schedule((MIN_GAP_MS - since).ceil() as u32)) };
             }
         }
+        self.owed = false;
         self.last_restart_ms = Some(now_ms);
         let after_ms = self.next_retry_ms;
         self.next_retry_ms = (self.next_retry_ms * 2).min(LAST_RETRY_MS);
@@ -195,6 +212,21 @@ mod tests {
         assert_eq!(check.after_ms, 700);
         // The check the gap scheduled replaces the earlier one, and restarts if the connection is still down.
         assert!(restarts.on_check(check.id, 6_000.0).restart);
+    }
+
+    #[test]
+    fn online_just_after_a_restart_still_restarts_once_the_gap_has_passed() {
+        let mut restarts = connected();
+        assert!(restarts.on_state(LinkState::Disconnected, 5_000.0).restart);
+        assert_eq!(restarts.on_state(LinkState::Connected, 5_100.0), Step::default());
+        let soon = restarts.on_online(5_200.0);
+        assert!(!soon.restart);
+        // Connected meanwhile, and yet the network changed: the restart is still made.
+        assert_eq!(restarts.on_state(LinkState::Connected, 5_300.0), Step::default());
+        let due = restarts.on_check(soon.check.unwrap().id, 6_000.0);
+        assert!(due.restart);
+        // Only once.
+        assert_eq!(restarts.on_check(due.check.unwrap().id, 8_000.0), Step::default());
     }
 
     #[test]

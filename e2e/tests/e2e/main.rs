@@ -47,6 +47,7 @@ huddle_e2e::e2e_main! {
     call::leaving_removes_the_tile,
     recovery::every_rejoin_brings_video_both_ways,
     recovery::media_comes_back_after_an_outage_without_a_rejoin,
+    recovery::a_relay_restart_without_resuming_brings_video_back_both_ways,
     call::a_call_fits_a_phone_screen,
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
     chat::chat_goes_both_ways,

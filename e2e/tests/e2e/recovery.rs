@@ -45,6 +45,41 @@ pub async fn every_rejoin_brings_video_both_ways() -> Result<()> {
     Ok(())
 }
 
+/// The relay restarts without a resume secret, so nobody can resume: both SPAs join afresh, under new ids, and make
+/// new connections; media flows both ways on them, and each person's own video stays the same element (the freeze
+/// of [`every_rejoin_brings_video_both_ways`] followed a relay restart too).
+pub async fn a_relay_restart_without_resuming_brings_video_back_both_ways() -> Result<()> {
+    let mut relay = Relay::start().await?;
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
+    for person in [&ada, &bob] {
+        ensure!(
+            person.eval_js(SAME_LOCAL_VIDEO, Vec::new()).await? == true,
+            "{} shows no video of their own",
+            person.name()
+        );
+    }
+    relay.kill();
+    relay.restart().await?;
+    let bob_again = wait_for("Ada sees Bob under a new id", TIMEOUT, async || {
+        Ok(ada.tile_named("Bob").await?.map(|tile| tile.peer_id).filter(|id| *id != bob_id))
+    })
+    .await?;
+    let ada_again = wait_for("Bob sees Ada under a new id", TIMEOUT, async || {
+        Ok(bob.tile_named("Ada").await?.map(|tile| tile.peer_id).filter(|id| *id != ada_id))
+    })
+    .await?;
+    ada.wait_sees_and_hears(&bob_again).await?;
+    bob.wait_sees_and_hears(&ada_again).await?;
+    for person in [&ada, &bob] {
+        ensure!(
+            person.eval_js(SAME_LOCAL_VIDEO, Vec::new()).await? == true,
+            "{}'s own video was re-created",
+            person.name()
+        );
+    }
+    Ok(())
+}
+
 /// How long the network path is gone.
 const OUTAGE: Duration = Duration::from_secs(5);
 
