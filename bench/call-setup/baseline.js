@@ -8,6 +8,10 @@
 // a mesh (the network benchmark, e2e/benches/network.rs, uses it with up to four people). No dependencies, no build
 // step.
 //
+// Leave closes the connections and the relay connection and releases the camera and microphone, then gets them again
+// as the SPA's Rejoin does (back to the lobby), so that Join can be clicked again: the call-setup benchmark's rejoin
+// mode.
+//
 // Usage: baseline.html?room=<room id>&name=<display name>[&shape=huddle]
 //
 // With shape=huddle the connection has the SPA's shape instead of the least one: a third, empty video transceiver
@@ -22,6 +26,7 @@ const huddleShape = params.get('shape') === 'huddle';
 const preview = document.getElementById('preview');
 const remote = document.getElementById('remote');
 const joinButton = document.getElementById('join');
+const leaveButton = document.getElementById('leave');
 const status = document.getElementById('status');
 // Peer id -> RTCPeerConnection, under the name the e2e helpers read.
 const peers = new Map();
@@ -43,25 +48,41 @@ function videoOf(id) {
 }
 
 let local = null;
+// Ends the call in progress, if any.
+let hangUp = null;
 
 function say(state, text) {
   document.body.dataset.state = state;
   status.textContent = text;
 }
 
-navigator.mediaDevices.getUserMedia({ audio: true, video: true }).then(
-  (stream) => {
-    local = stream;
-    preview.srcObject = stream;
-    joinButton.disabled = false;
-    say('lobby', 'Ready to join');
-  },
-  (error) => say('error', `No camera or microphone: ${error.name}`),
-);
+function lobby() {
+  navigator.mediaDevices.getUserMedia({ audio: true, video: true }).then(
+    (stream) => {
+      local = stream;
+      preview.srcObject = stream;
+      joinButton.disabled = false;
+      say('lobby', 'Ready to join');
+    },
+    (error) => say('error', `No camera or microphone: ${error.name}`),
+  );
+}
+lobby();
 
 joinButton.addEventListener('click', () => {
   joinButton.disabled = true;
+  leaveButton.disabled = false;
   connect();
+});
+
+leaveButton.addEventListener('click', () => {
+  leaveButton.disabled = true;
+  if (hangUp) hangUp();
+  hangUp = null;
+  for (const track of local.getTracks()) track.stop();
+  preview.srcObject = null;
+  say('left', 'Left');
+  lobby();
 });
 
 function connect() {
@@ -71,7 +92,15 @@ function connect() {
   const send = (message) => socket.send(JSON.stringify(message));
 
   socket.addEventListener('open', () => send({ type: 'join', version: 1, room, name }));
-  socket.addEventListener('close', () => say('error', 'Lost the relay'));
+  let left = false;
+  socket.addEventListener('close', () => left || say('error', 'Lost the relay'));
+  hangUp = () => {
+    left = true;
+    socket.close();
+    for (const pc of peers.values()) pc.close();
+    peers.clear();
+    remote.srcObject = null;
+  };
   // Messages are handled one at a time, in order: a candidate must not overtake the offer it belongs to.
   let queue = Promise.resolve();
   socket.addEventListener('message', (event) => {

@@ -12,8 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use huddle_common::RoomId;
 use huddle_e2e::call_setup::{
-    install_probe, marks_now, open_lobby, page_path, site, utc_date, wait_mark, Call, Client, Context, Options, Report,
-    Who, FIRST_FRAME, JOIN, USAGE,
+    install_probe, marks_now, open_lobby, page_path, reset_probe, site, splice_section, utc_date, wait_mark, Call,
+    Client, Context, Options, RejoinReport, Report, Who, FIRST_FRAME, JOIN, PREVIEW, REJOIN_HEADING, USAGE,
 };
 use huddle_e2e::spa;
 use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result};
@@ -29,6 +29,16 @@ fn main() -> ExitCode {
     if options.help {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
+    }
+    if options.rejoins > 0 {
+        return match huddle_e2e::run_isolated(options.verbose, run_rejoins(&options)) {
+            Ok(report) if report.rejoins.iter().any(|call| call.client == Client::Huddle) => ExitCode::SUCCESS,
+            Ok(_) => {
+                eprintln!("error: no Huddle rejoin completed");
+                ExitCode::from(1)
+            }
+            Err(code) => code,
+        };
     }
     match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(report) if report.ratio().is_some() => ExitCode::SUCCESS,
@@ -111,11 +121,138 @@ async fn run(options: &Options) -> Result<Report> {
     println!("{}", report.steps_markdown());
     if let Some(out) = &options.out {
         let path = artifacts::workspace_root().join(out);
-        std::fs::write(&path, report.markdown()).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        // The rejoin mode's section, if the report has one, stays.
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut markdown = report.markdown();
+        if let Some(start) = existing.find(&format!("\n{REJOIN_HEADING}\n")) {
+            let rest = &existing[start + 1..];
+            let end = rest[REJOIN_HEADING.len()..].find("\n## ").map(|end| end + REJOIN_HEADING.len() + 1);
+            markdown = splice_section(&markdown, REJOIN_HEADING, &rest[..end.unwrap_or(rest.len())]);
+        }
+        std::fs::write(&path, markdown).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
         println!("Report written to {}", path.display());
     }
     Ok(report)
 }
+
+/// The rejoin mode: per client, `options.rejoins` times Bob leaves and joins again, in calls of up to
+/// [`REJOIN_BLOCK`] rejoins, the clients taking turns.
+async fn run_rejoins(options: &Options) -> Result<RejoinReport> {
+    let mut context = Context {
+        date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+        commit: machine::commit(),
+        browser: machine::chromium_version(),
+        cpus: machine::cpus(),
+        load_before: machine::load_average(),
+        load_after: None,
+        calls: options.rejoins,
+        warmup: 0,
+    };
+    let site = site()?;
+    let relay = Relay::serving(site.path(), &[]).await?;
+    println!(
+        "Rejoins: {} per client, in calls of up to {REJOIN_BLOCK}, Huddle and the JS baseline in turn, relay on {}",
+        options.rejoins,
+        relay.addr()
+    );
+    println!("{}, {} CPUs, load average {:?}\n", context.browser, context.cpus, context.load_before);
+    let mut report = RejoinReport::default();
+    let clients: &[Client] = if options.shape { &Client::ALL } else { &Client::ALL[..2] };
+    // In blocks, the clients in turn, each block in a call of fresh browsers: the machine's load drifts, and a block
+    // still has a person rejoin several times in one call.
+    let mut done = 0;
+    while done < options.rejoins {
+        let block = REJOIN_BLOCK.min(options.rejoins - done);
+        for &client in clients {
+            let room = spa::new_room_id();
+            let ada = Browser::launch("Ada").await?;
+            let bob = Browser::launch("Bob").await?;
+            ready(&ada, &relay, client, &room).await?;
+            ada.click(JOIN).await?;
+            wait_mark(&ada, "joined").await?;
+            ready(&bob, &relay, client, &room).await?;
+            bob.click(JOIN).await?;
+            wait_mark(&bob, FIRST_FRAME).await?;
+            wait_mark(&ada, FIRST_FRAME).await?;
+            diagnostics::take();
+            for number in done + 1..=done + block {
+                print!("rejoin {number:>3}/{}  {:<18}", options.rejoins, client.label());
+                let _ = std::io::stdout().flush();
+                match rejoin(&ada, &bob, client).await {
+                    Ok(call) => {
+                        let show =
+                            |value: Option<f64>| value.map(|v| format!("{v:>5.0}")).unwrap_or_else(|| "    –".into());
+                        println!(
+                            "Join → first frame at Bob {} ms, at Ada {} ms   (ICE connected {})",
+                            show(call.setup_ms()),
+                            show(call.step_ms(Who::Ada, FIRST_FRAME)),
+                            show(call.step_ms(Who::Bob, "ice_connected")),
+                        );
+                        report.rejoins.push(call);
+                        diagnostics::take();
+                    }
+                    Err(error) => {
+                        println!("FAILED: {error}");
+                        for block in diagnostics::take() {
+                            eprintln!("{block}");
+                        }
+                        report.failures.push((client, error.to_string()));
+                        break;
+                    }
+                }
+            }
+        }
+        done += block;
+    }
+    drop(relay);
+    diagnostics::take();
+    context.load_after = machine::load_average();
+    report.context = context;
+    println!("\n{}", report.summary_markdown());
+    if let Some(out) = &options.out {
+        let path = artifacts::workspace_root().join(out);
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        let markdown = splice_section(&existing, REJOIN_HEADING, &report.markdown());
+        std::fs::write(&path, markdown).map_err(|e| Error::io(format!("write {}", path.display()), e))?;
+        println!("Report written to {}", path.display());
+    }
+    Ok(report)
+}
+
+/// Bob leaves the call, goes back to the lobby, and once his preview plays again joins: both pages' marks of the new
+/// connection.
+async fn rejoin(ada: &Browser, bob: &Browser, client: Client) -> Result<Call> {
+    bob.click(LEAVE).await?;
+    if client == Client::Huddle {
+        bob.wait_interactable(spa::selector::REJOIN).await?;
+        bob.click(spa::selector::REJOIN).await?;
+    }
+    if client == Client::Huddle {
+        bob.wait_interactable(spa::selector::NAME).await?;
+        if bob.value(spa::selector::NAME).await?.trim() != bob.label() {
+            bob.type_into(spa::selector::NAME, bob.label()).await?;
+        }
+    }
+    bob.wait_interactable(JOIN).await?;
+    bob.wait_video_playing(PREVIEW).await?;
+    reset_probe(ada).await?;
+    reset_probe(bob).await?;
+    bob.click(JOIN).await?;
+    let marks = async { Ok::<_, Error>((wait_mark(bob, FIRST_FRAME).await?, wait_mark(ada, FIRST_FRAME).await?)) };
+    match marks.await {
+        Ok((bob, ada)) => Ok(Call { client, ada, bob }),
+        Err(error) => {
+            let (ada, bob) = (marks_now(ada).await?, marks_now(bob).await?);
+            Err(Error::Check(format!("{error}\n  Ada's marks: {:?}\n  Bob's marks: {:?}", ada.at, bob.at)))
+        }
+    }
+}
+
+/// Rejoins in a row in one call, before the other client's turn.
+const REJOIN_BLOCK: usize = 5;
+
+/// The Leave button, in the call screen of the SPA and in the baseline alike.
+const LEAVE: &str = "#leave";
 
 /// One call in a fresh room between two fresh browsers: Ada joins and waits, Bob joins; both pages' marks.
 async fn one_call(relay: &Relay, client: Client) -> Result<Call> {

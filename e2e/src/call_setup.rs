@@ -212,13 +212,15 @@ pub struct Options {
     pub verbose: bool,
     /// Also measure the baseline with Huddle's connection shape ([`Client::BaselineShaped`]).
     pub shape: bool,
+    /// Measure rejoins instead of first joins: this many per client ([`RejoinReport`]); 0 for first joins.
+    pub rejoins: usize,
     /// Print the usage.
     pub help: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { calls: 15, warmup: 1, out: None, verbose: false, shape: false, help: false }
+        Options { calls: 15, warmup: 1, out: None, verbose: false, shape: false, rejoins: 0, help: false }
     }
 }
 
@@ -236,6 +238,9 @@ Calls alternate: Huddle, baseline (, shaped baseline), Huddle, baseline...
   --out FILE    also write the report, in Markdown, to FILE (relative to the workspace root)
   --shape       also measure the baseline with Huddle's connection shape (a third video
                 transceiver and a data channel): what the shape costs, apart from the SPA's code
+  --rejoins N   measure rejoining instead: per client, N times Bob leaves, goes back to the lobby
+                and joins again, in calls of up to 5 rejoins, the clients in turn (written to the
+                report's \"Rejoining\" section, the rest of the report is kept)
   --verbose     print browser consoles and relay logs of every call
 ";
 
@@ -254,6 +259,7 @@ impl Options {
                 "--out" => options.out = Some(args.value(&arg)?),
                 "--verbose" => options.verbose = true,
                 "--shape" => options.shape = true,
+                "--rejoins" => options.rejoins = count(args.value(&arg)?)?,
                 "--bench" => {}
                 "-h" | "--help" => options.help = true,
                 _ => return Err(format!("unknown argument `{}` (see --help)", arg.raw)),
@@ -269,6 +275,11 @@ impl Options {
 /// Installs [`PROBE`] in the page the browser shows (before its Join button is clicked).
 pub async fn install_probe(browser: &Browser) -> Result<()> {
     browser.eval_js(PROBE, vec![json!(JOIN)]).await.map(drop)
+}
+
+/// Forgets the probe's marks (before a rejoin's click on Join): each is taken again the next time it happens.
+pub async fn reset_probe(browser: &Browser) -> Result<()> {
+    browser.eval_js("if (window.__callSetup) window.__callSetup.reset();", Vec::new()).await.map(drop)
 }
 
 /// Waits, inside the page, until the probe has taken `mark`, and returns the page's marks. One WebDriver call that
@@ -546,6 +557,143 @@ impl Report {
     }
 }
 
+/// The heading of the report's section on rejoining (`--rejoins`), which each mode keeps when it writes the other.
+pub const REJOIN_HEADING: &str = "## Rejoining";
+
+/// The rejoin mode's report: every measured rejoin (a [`Call`] whose t0 is Bob's click on Join back in the lobby),
+/// and the rejoins that failed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RejoinReport {
+    /// Where and how (`calls`: rejoins asked for per client).
+    pub context: Context,
+    /// The measured rejoins, in the order made.
+    pub rejoins: Vec<Call>,
+    /// Rejoins that did not complete: which client, and why.
+    pub failures: Vec<(Client, String)>,
+}
+
+impl RejoinReport {
+    /// One measure of every rejoin of `client`: Bob's (`Who::Bob`: Ada's first frame at Bob) or Ada's (Bob's first
+    /// frame at Ada), in milliseconds after Bob's click.
+    pub fn times(&self, client: Client, at: Who) -> Vec<f64> {
+        let rejoins = self.rejoins.iter().filter(|call| call.client == client);
+        match at {
+            Who::Bob => rejoins.filter_map(Call::setup_ms).collect(),
+            Who::Ada => rejoins.filter_map(|call| call.step_ms(Who::Ada, FIRST_FRAME)).collect(),
+        }
+    }
+
+    /// The summary table (also what the terminal shows at the end).
+    pub fn summary_markdown(&self) -> String {
+        let mut out = String::new();
+        let clients = [Client::Huddle, Client::Baseline];
+        let columns: Vec<(Client, Who)> =
+            clients.iter().flat_map(|client| [(*client, Who::Bob), (*client, Who::Ada)]).collect();
+        let summaries: Vec<Option<Summary>> =
+            columns.iter().map(|(client, at)| Summary::of(&self.times(*client, *at))).collect();
+        let _ = writeln!(
+            out,
+            "| Join again → first remote frame (ms) | Huddle, at Bob | Huddle, at Ada | JS baseline, at Bob | \
+             JS baseline, at Ada |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|");
+        let row = |name: &str, pick: &dyn Fn(&Summary) -> String| {
+            let cells: Vec<String> =
+                summaries.iter().map(|s| s.as_ref().map(pick).unwrap_or_else(|| "–".into())).collect();
+            format!("| {name} | {} |\n", cells.join(" | "))
+        };
+        out.push_str(&row("rejoins", &|s| s.count.to_string()));
+        out.push_str(&row("median", &|s| format!("{:.0}", s.median)));
+        out.push_str(&row("p90", &|s| format!("{:.0}", s.p90)));
+        out.push_str(&row("min", &|s| format!("{:.0}", s.min)));
+        out.push_str(&row("max", &|s| format!("{:.0}", s.max)));
+        if !self.failures.is_empty() {
+            let _ = writeln!(out, "\n{} rejoin(s) did not complete and are left out:", self.failures.len());
+            for (client, why) in &self.failures {
+                let _ = writeln!(out, "- {}: {}", client.label(), why.lines().next().unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    /// The report's section, from [`REJOIN_HEADING`] on.
+    pub fn markdown(&self) -> String {
+        let context = &self.context;
+        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let show = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".to_owned());
+        let mut each = String::new();
+        let _ = writeln!(each, "| # | client | at Bob (ms) | at Ada (ms) | ICE connected |");
+        let _ = writeln!(each, "|---:|---|---:|---:|---:|");
+        for (number, call) in self.rejoins.iter().enumerate() {
+            let _ = writeln!(
+                each,
+                "| {} | {} | {} | {} | {} |",
+                number + 1,
+                call.client.label(),
+                show(call.setup_ms()),
+                show(call.step_ms(Who::Ada, FIRST_FRAME)),
+                show(call.step_ms(Who::Bob, "ice_connected")),
+            );
+        }
+        format!(
+            "{REJOIN_HEADING}\n\n\
+             Written by `cargo xtask bench call-setup -- --rejoins {rejoins}` on {date}, commit `{commit}`: per \
+             client, Bob leaves and joins again {rejoins} times, in calls of two fresh browsers of up to 5 rejoins \
+             each, the clients in turn, in headless {browser}, on {cpus} CPUs (1-minute load average {before} \
+             before the run, {after} after).\n\n\
+             **What is timed**: Ada and Bob are in a call; Bob leaves (Huddle: Leave, then Rejoin, back in the \
+             lobby; the baseline: its Leave button, which closes everything and gets the camera again), and once his \
+             camera preview plays again he clicks Join. t0 is that click; \"at Bob\" is the first video frame from \
+             Ada presented on Bob's page, \"at Ada\" the first frame from Bob presented on Ada's (converted to Bob's \
+             clock), with the same probe as above. Ada keeps her camera and page throughout: the new connection \
+             sends the track her old one sent.\n\n\
+             {summary}\n\
+             ### Every rejoin\n\n\
+             {each}",
+            rejoins = context.calls,
+            date = context.date,
+            commit = context.commit,
+            browser = context.browser,
+            cpus = context.cpus,
+            before = load(context.load_before),
+            after = load(context.load_after),
+            summary = self.summary_markdown(),
+        )
+    }
+}
+
+/// `document` with its section under `heading` (up to the next heading of the same level, or the end) replaced by
+/// `section`, or with `section` appended if it has none.
+pub fn splice_section(document: &str, heading: &str, section: &str) -> String {
+    let section = section.trim_end();
+    let start = document.lines().scan(0, |offset, line| {
+        let at = *offset;
+        *offset += line.len() + 1;
+        Some((at, line))
+    });
+    let mut start_at = None;
+    let mut end_at = None;
+    for (at, line) in start {
+        if start_at.is_none() {
+            if line == heading {
+                start_at = Some(at);
+            }
+        } else if line.starts_with("## ") {
+            end_at = Some(at);
+            break;
+        }
+    }
+    match start_at {
+        Some(start) => {
+            let rest = end_at.map(|end| &document[end..]).unwrap_or("");
+            let gap = if rest.is_empty() { "\n" } else { "\n\n" };
+            format!("{}{section}{gap}{rest}", &document[..start])
+        }
+        None if document.trim().is_empty() => format!("{section}\n"),
+        None => format!("{}\n\n{section}\n", document.trim_end()),
+    }
+}
+
 /// `YYYY-MM-DD HH:MM UTC` for a time in seconds since the Unix epoch (proleptic Gregorian calendar).
 pub fn utc_date(unix_seconds: u64) -> String {
     let (days, seconds) = ((unix_seconds / 86_400) as i64, unix_seconds % 86_400);
@@ -568,6 +716,20 @@ mod tests {
 
     fn marks(time_origin: f64, at: &[(&str, f64)]) -> Marks {
         Marks { time_origin, at: at.iter().map(|(name, at)| (name.to_string(), *at)).collect() }
+    }
+
+    #[test]
+    fn a_section_is_replaced_or_appended() {
+        let section = "## Rejoining\n\nnew\n";
+        let with = "# T\n\nintro\n\n## Rejoining\n\nold\nlines\n\n## Every call\n\nrows\n";
+        assert_eq!(
+            splice_section(with, REJOIN_HEADING, section),
+            "# T\n\nintro\n\n## Rejoining\n\nnew\n\n## Every call\n\nrows\n"
+        );
+        let last = "# T\n\n## Rejoining\n\nold\n";
+        assert_eq!(splice_section(last, REJOIN_HEADING, section), "# T\n\n## Rejoining\n\nnew\n");
+        assert_eq!(splice_section("# T\n\nrows\n", REJOIN_HEADING, section), "# T\n\nrows\n\n## Rejoining\n\nnew\n");
+        assert_eq!(splice_section("", REJOIN_HEADING, section), "## Rejoining\n\nnew\n");
     }
 
     #[test]

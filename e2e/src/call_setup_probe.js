@@ -20,6 +20,10 @@
   const snapshot = () => ({ timeOrigin: performance.timeOrigin, marks: { ...marks } });
   window.__callSetup = {
     snapshot,
+    // Forgets every mark: the next call (a rejoin) takes them again.
+    reset() {
+      for (const name of Object.keys(marks)) delete marks[name];
+    },
     // Resolves with a snapshot once `name` is marked.
     when(name) {
       if (name in marks) return Promise.resolve(snapshot());

@@ -1,5 +1,6 @@
 //! `cargo xtask bench call-setup`: how long a call takes to set up in Huddle's SPA, against a minimal JavaScript
-//! page on the same relay (`e2e/benches/call_setup.rs`, `bench/call-setup/`). Writes `bench/call-setup.md`.
+//! page on the same relay (`e2e/benches/call_setup.rs`, `bench/call-setup/`), or (`--rejoins N`) how long rejoining
+//! takes. Writes `bench/call-setup.md`.
 
 use crate::runner::{self, Result};
 use crate::{spa, workspace};

@@ -47,7 +47,8 @@ Commands:
                 to huddle-bench (e.g. --quick)
   bench call-setup [-- ARGS]
                 build, then time Join to first remote frame, Huddle against a JavaScript
-                baseline, into bench/call-setup.md (ARGS: e.g. --calls 20; --help lists them)
+                baseline, into bench/call-setup.md (ARGS: e.g. --calls 20, or --rejoins 12 to time
+                leaving and joining again; --help lists them)
   bench lobby-load [-- ARGS]
                 build, then time opening a room link to a usable lobby (name field and camera
                 ready) on thin links (shaped by tbf), first visit, repeat visit and reload,

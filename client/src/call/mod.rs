@@ -8,6 +8,7 @@ pub mod decimal;
 pub mod devices;
 pub mod error;
 pub mod ice;
+pub mod ice_restart;
 pub mod identity;
 pub mod negotiation;
 pub mod peer_input;

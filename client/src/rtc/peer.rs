@@ -20,6 +20,7 @@ use web_sys::{
 };
 
 use crate::call::ice::IceProblem;
+use crate::call::ice_restart::{IceRestarts, Step};
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::peer_input::{too_long_to_read, ChannelOpen, DropCounts, Dropped, PeerInput};
 use crate::call::sdp::opus_fec_and_dtx;
@@ -100,6 +101,10 @@ pub struct PeerLink {
     held: RefCell<Vec<LinkEvent>>,
     /// The adaptation paused our camera to this peer.
     video_paused: Cell<bool>,
+    /// When to restart ICE.
+    restarts: RefCell<IceRestarts>,
+    /// The window's `online` listener, removed when the connection closes.
+    online: Closure<dyn FnMut(JsValue)>,
     // Event handlers, kept alive as long as the connection.
     _handlers: [Closure<dyn FnMut(JsValue)>; 6],
 }
@@ -218,6 +223,18 @@ impl PeerLink {
                     }
                 }),
             ];
+            // A listener of its own per connection: `window.ononline` would keep only the last one's.
+            let online = Closure::<dyn FnMut(JsValue)>::new({
+                let weak = weak.clone();
+                move |_: JsValue| {
+                    if let Some(link) = weak.upgrade() {
+                        link.on_online();
+                    }
+                }
+            });
+            if let Some(window) = web_sys::window() {
+                let _ = window.add_event_listener_with_callback("online", online.as_ref().unchecked_ref());
+            }
             PeerLink {
                 id,
                 pc: pc.clone(),
@@ -236,6 +253,8 @@ impl PeerLink {
                 negotiating: Cell::new(false),
                 held: RefCell::new(Vec::new()),
                 video_paused: Cell::new(false),
+                restarts: RefCell::default(),
+                online,
                 _handlers: handlers,
             }
         });
@@ -358,6 +377,9 @@ impl PeerLink {
     /// Closes the connection for good.
     pub fn close(&self) {
         if !self.closed.replace(true) {
+            if let Some(window) = web_sys::window() {
+                let _ = window.remove_event_listener_with_callback("online", self.online.as_ref().unchecked_ref());
+            }
             self.pc.close();
             self.work.close_channel();
             expose(&self.id, None);
@@ -563,24 +585,34 @@ impl PeerLink {
         if self.closed.get() {
             return;
         }
-        match state {
-            LinkState::Failed => restart_ice(&self.pc),
-            LinkState::Disconnected => {
-                // Often transient (a Wi-Fi hiccup); if it lasts, restart ICE rather than wait for `failed`.
-                let link = Rc::downgrade(self);
-                spawn_local(async move {
-                    gloo_timers::future::TimeoutFuture::new(4_000).await;
-                    if let Some(link) = link.upgrade() {
-                        if !link.closed.get()
-                            && link.pc.connection_state() == web_sys::RtcPeerConnectionState::Disconnected
-                        {
-                            restart_ice(&link.pc);
-                        }
-                    }
-                });
-            }
-            _ => {}
+        let step = self.restarts.borrow_mut().on_state(state, now_ms());
+        self.take_step(step);
+    }
+
+    /// The browser is back online: its network changed under the connection.
+    fn on_online(self: &Rc<Self>) {
+        if !self.closed.get() {
+            let step = self.restarts.borrow_mut().on_online(now_ms());
+            self.take_step(step);
         }
+    }
+
+    /// Restarts ICE if `step` says so, and schedules its check.
+    fn take_step(self: &Rc<Self>, step: Step) {
+        if step.restart {
+            restart_ice(&self.pc);
+        }
+        let Some(check) = step.check else { return };
+        let link = Rc::downgrade(self);
+        spawn_local(async move {
+            gloo_timers::future::TimeoutFuture::new(check.after_ms).await;
+            if let Some(link) = link.upgrade() {
+                if !link.closed.get() {
+                    let step = link.restarts.borrow_mut().on_check(check.id, now_ms());
+                    link.take_step(step);
+                }
+            }
+        });
     }
 
     fn signaling_state(&self) -> SignalingState {

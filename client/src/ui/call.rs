@@ -195,16 +195,20 @@ pub fn call(props: &CallProps) -> Html {
                         if !state.camera_on { { placeholder(state.me.as_ref(), &my_name) } }
                         { tile_label(state.me.as_ref(), &my_name, "You", state.mic_on, state.camera_on, Html::default()) }
                     </div>
-                    { for state.peers.iter().map(|peer| {
+                    // Each list in a fragment of its own: the grid then always has the same children, which keeps the
+                    // local tile's <video> in place as people come and go. (Yew matches an unkeyed list's children
+                    // from the end: a tile more or less after the local one re-created it, and a new <video> given
+                    // the camera stalled the camera's frames to everyone for a second or two.)
+                    <>{ for state.peers.iter().map(|peer| {
                         remote_tile(peer, engine.remote_stream(&peer.id), (*speaker).clone(), &file_sending.open)
-                    }) }
+                    }) }</>
                     if let Some(stream) = local_screen {
                         <div class="tile screen local-screen" aria-label="Your screen">
                             <Video stream={Some(stream)} muted=true />
                             <div class="tile-label"><span class="tile-name">{ "Your screen" }</span></div>
                         </div>
                     }
-                    { for remote_screens.into_iter().map(|(id, stream)| {
+                    <>{ for remote_screens.into_iter().map(|(id, stream)| {
                         let name = state.peers.iter().find(|peer| peer.id.as_str() == id).map(|peer| peer.name.as_str());
                         let label = format!("{}'s screen", name.unwrap_or("Someone"));
                         html! {
@@ -213,7 +217,7 @@ pub fn call(props: &CallProps) -> Html {
                                 <div class="tile-label"><span class="tile-name">{ label }</span></div>
                             </div>
                         }
-                    }) }
+                    }) }</>
                 </div>
                 if state.peers.is_empty() && state.phase == Phase::InCall {
                     <p class="alone">{ "You're the only one here. Share the link to invite someone." }</p>

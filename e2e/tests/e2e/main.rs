@@ -17,6 +17,7 @@ mod lab;
 mod lobby;
 mod network;
 mod quality;
+mod recovery;
 mod refusals;
 mod relays;
 mod resilience;
@@ -48,6 +49,9 @@ huddle_e2e::e2e_main! {
     call::two_people_see_and_hear_each_other,
     call::three_people_each_see_two_videos,
     call::leaving_removes_the_tile,
+    recovery::every_rejoin_brings_video_both_ways,
+    recovery::media_comes_back_after_an_outage_without_a_rejoin,
+    recovery::a_relay_restart_without_resuming_brings_video_back_both_ways,
     call::a_call_fits_a_phone_screen,
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
     quality::the_tile_says_how_good_the_connection_is_and_why,

@@ -1,0 +1,240 @@
+//! When to restart ICE on a peer connection, so that media comes back soon after the network path does, without a
+//! rejoin: at once when the connection turns `disconnected` (the browser says so only after it has heard nothing for
+//! a few seconds, so waiting longer only delays the repair) or `failed`, and when the browser comes back `online`
+//! (its network changed: the path in use may be gone without the connection knowing yet). While the connection stays
+//! down, the restart is repeated, further and further apart: a restart made while the path was still gone, or whose
+//! negotiation was lost with the relay, must not be the last one.
+//!
+//! The browser side ([`crate::rtc`]) reports states and `online` events, restarts when told, and calls back after a
+//! [`Check`]'s delay; everything it needs to decide is here.
+
+use crate::call::state::LinkState;
+
+/// How long after a restart the connection is checked again; doubled at each further restart, up to
+/// [`LAST_RETRY_MS`].
+pub const FIRST_RETRY_MS: u32 = 2_000;
+
+/// The longest wait between two restarts of a connection that stays down.
+pub const LAST_RETRY_MS: u32 = 8_000;
+
+/// Restarts are not asked for closer together than this (a `disconnected` and an `online` arriving together make
+/// one restart), in milliseconds.
+pub const MIN_GAP_MS: f64 = 1_000.0;
+
+/// What to do now about one connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// Restart ICE now (`RTCPeerConnection.restartIce()`).
+    pub restart: bool,
+    /// Call [`IceRestarts::on_check`] with this check once its delay has passed.
+    pub check: Option<Check>,
+}
+
+/// A later look at the connection: only the latest one scheduled counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// Which check this is.
+    pub id: u64,
+    /// In how many milliseconds.
+    pub after_ms: u32,
+}
+
+/// The ICE restart decisions for one connection.
+#[derive(Debug)]
+pub struct IceRestarts {
+    state: LinkState,
+    last_restart_ms: Option<f64>,
+    next_retry_ms: u32,
+    /// The id of the check that counts; earlier ones are stale.
+    check: u64,
+    /// An `online` came too soon after a restart: one more is owed once the gap has passed, whatever the state.
+    owed: bool,
+}
+
+impl Default for IceRestarts {
+    fn default() -> Self {
+        IceRestarts {
+            state: LinkState::New,
+            last_restart_ms: None,
+            next_retry_ms: FIRST_RETRY_MS,
+            check: 0,
+            owed: false,
+        }
+    }
+}
+
+impl IceRestarts {
+    /// The connection's state changed (at `now_ms`, on any monotonic millisecond clock).
+    pub fn on_state(&mut self, state: LinkState, now_ms: f64) -> Step {
+        self.state = state;
+        match state {
+            LinkState::Disconnected | LinkState::Failed => self.restart(now_ms, false),
+            LinkState::Connected | LinkState::Closed => {
+                // Up again (or over): the next trouble starts from the first retry, and pending checks are stale,
+                // unless one is to make a restart owed to `online` (the network changed under this path too).
+                self.next_retry_ms = FIRST_RETRY_MS;
+                if state == LinkState::Closed {
+                    self.owed = false;
+                }
+                if !self.owed {
+                    self.check += 1;
+                }
+                Step::default()
+            }
+            // Before the first connection, or a restart's checks under way (its check is already scheduled).
+            LinkState::New | LinkState::Connecting => Step::default(),
+        }
+    }
+
+    /// The browser came back online: the network changed, so restart any connection already made.
+    pub fn on_online(&mut self, now_ms: f64) -> Step {
+        match self.state {
+            LinkState::New | LinkState::Closed => Step::default(),
+            _ => self.restart(now_ms, true),
+        }
+    }
+
+    /// A scheduled check is due: restart again if the connection is still down. One whose restart's checks are under
+    /// way (`connecting`) is left to them: they end connected or failed, and failed restarts at once.
+    pub fn on_check(&mut self, check: u64, now_ms: f64) -> Step {
+        let down = matches!(self.state, LinkState::Disconnected | LinkState::Failed);
+        if check != self.check || !(down || self.owed) {
+            return Step::default();
+        }
+        self.restart(now_ms, false)
+    }
+
+    /// A restart now, or (`owed`: whatever the state then) once the gap since the last one has passed.
+    fn restart(&mut self, now_ms: f64, owed: bool) -> Step {
+        if let Some(last) = self.last_restart_ms {
+            let since = now_ms - last;
+            if since < MIN_GAP_MS {
+                // One was just made: look again once the gap has passed.
+                self.owed |= owed;
+                return Step { restart: false, check: Some(self.schedule((MIN_GAP_MS - since).ceil() as u32)) };
+            }
+        }
+        self.owed = false;
+        self.last_restart_ms = Some(now_ms);
+        let after_ms = self.next_retry_ms;
+        self.next_retry_ms = (self.next_retry_ms * 2).min(LAST_RETRY_MS);
+        Step { restart: true, check: Some(self.schedule(after_ms)) }
+    }
+
+    fn schedule(&mut self, after_ms: u32) -> Check {
+        self.check += 1;
+        Check { id: self.check, after_ms }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connected() -> IceRestarts {
+        let mut restarts = IceRestarts::default();
+        restarts.on_state(LinkState::Connecting, 0.0);
+        restarts.on_state(LinkState::Connected, 100.0);
+        restarts
+    }
+
+    #[test]
+    fn setting_up_restarts_nothing() {
+        let mut restarts = IceRestarts::default();
+        assert_eq!(restarts.on_online(0.0), Step::default());
+        assert_eq!(restarts.on_state(LinkState::Connecting, 0.0), Step::default());
+        assert_eq!(restarts.on_state(LinkState::Connected, 50.0), Step::default());
+    }
+
+    #[test]
+    fn a_disconnection_restarts_at_once_and_again_while_it_lasts() {
+        let mut restarts = connected();
+        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
+        assert!(first.restart);
+        let check = first.check.unwrap();
+        assert_eq!(check.after_ms, FIRST_RETRY_MS);
+        // The restart's negotiation got nowhere: still disconnected when the check is due.
+        let second = restarts.on_check(check.id, 12_000.0);
+        assert!(second.restart);
+        assert_eq!(second.check.unwrap().after_ms, 2 * FIRST_RETRY_MS);
+        let third = restarts.on_check(second.check.unwrap().id, 16_000.0);
+        assert_eq!(third.check.unwrap().after_ms, LAST_RETRY_MS);
+        let fourth = restarts.on_check(third.check.unwrap().id, 24_000.0);
+        assert!(fourth.restart);
+        assert_eq!(fourth.check.unwrap().after_ms, LAST_RETRY_MS);
+    }
+
+    #[test]
+    fn coming_back_ends_the_retries_and_the_next_trouble_starts_over() {
+        let mut restarts = connected();
+        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
+        let second = restarts.on_check(first.check.unwrap().id, 12_000.0);
+        assert_eq!(restarts.on_state(LinkState::Connected, 12_500.0), Step::default());
+        // The check scheduled before it came back is stale.
+        assert_eq!(restarts.on_check(second.check.unwrap().id, 16_000.0), Step::default());
+        let again = restarts.on_state(LinkState::Disconnected, 60_000.0);
+        assert!(again.restart);
+        assert_eq!(again.check.unwrap().after_ms, FIRST_RETRY_MS);
+    }
+
+    #[test]
+    fn a_restart_under_way_is_left_to_finish() {
+        let mut restarts = connected();
+        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
+        assert_eq!(restarts.on_state(LinkState::Connecting, 10_050.0), Step::default());
+        assert_eq!(restarts.on_check(first.check.unwrap().id, 12_000.0), Step::default());
+        // Its checks failed: restart at once.
+        assert!(restarts.on_state(LinkState::Failed, 15_000.0).restart);
+    }
+
+    #[test]
+    fn failing_restarts_too() {
+        let mut restarts = connected();
+        assert!(restarts.on_state(LinkState::Failed, 5_000.0).restart);
+    }
+
+    #[test]
+    fn online_restarts_a_connection_even_if_it_still_reads_connected() {
+        let mut restarts = connected();
+        let step = restarts.on_online(5_000.0);
+        assert!(step.restart);
+        // Its check finds it connected: nothing more.
+        assert_eq!(restarts.on_check(step.check.unwrap().id, 7_000.0), Step::default());
+    }
+
+    #[test]
+    fn restarts_come_at_most_one_per_gap() {
+        let mut restarts = connected();
+        assert!(restarts.on_state(LinkState::Disconnected, 5_000.0).restart);
+        let soon = restarts.on_online(5_300.0);
+        assert!(!soon.restart);
+        let check = soon.check.unwrap();
+        assert_eq!(check.after_ms, 700);
+        // The check the gap scheduled replaces the earlier one, and restarts if the connection is still down.
+        assert!(restarts.on_check(check.id, 6_000.0).restart);
+    }
+
+    #[test]
+    fn online_just_after_a_restart_still_restarts_once_the_gap_has_passed() {
+        let mut restarts = connected();
+        assert!(restarts.on_state(LinkState::Disconnected, 5_000.0).restart);
+        assert_eq!(restarts.on_state(LinkState::Connected, 5_100.0), Step::default());
+        let soon = restarts.on_online(5_200.0);
+        assert!(!soon.restart);
+        // Connected meanwhile, and yet the network changed: the restart is still made.
+        assert_eq!(restarts.on_state(LinkState::Connected, 5_300.0), Step::default());
+        let due = restarts.on_check(soon.check.unwrap().id, 6_000.0);
+        assert!(due.restart);
+        // Only once.
+        assert_eq!(restarts.on_check(due.check.unwrap().id, 8_000.0), Step::default());
+    }
+
+    #[test]
+    fn a_closed_connection_is_left_alone() {
+        let mut restarts = connected();
+        let step = restarts.on_state(LinkState::Disconnected, 5_000.0);
+        assert_eq!(restarts.on_state(LinkState::Closed, 5_100.0), Step::default());
+        assert_eq!(restarts.on_online(5_200.0), Step::default());
+        assert_eq!(restarts.on_check(step.check.unwrap().id, 7_000.0), Step::default());
+    }
+}
