@@ -99,7 +99,8 @@ function connect() {
     socket.close();
     for (const pc of peers.values()) pc.close();
     peers.clear();
-    remote.srcObject = null;
+    for (const video of videos.values()) video.remove();
+    videos.clear();
   };
   // Messages are handled one at a time, in order: a candidate must not overtake the offer it belongs to.
   let queue = Promise.resolve();
