@@ -36,6 +36,7 @@ mod relay;
 mod scratch;
 pub mod shaping;
 pub mod spa;
+pub mod tools;
 mod turn;
 mod wait;
 
@@ -103,4 +104,10 @@ pub fn run_isolated<T>(
 /// The network interfaces this process sees: only `lo` inside the tests' isolated network.
 pub fn network_interfaces() -> std::io::Result<Vec<String>> {
     isolation::interfaces()
+}
+
+/// Checks that this process's network has loopback and nothing else (what any test that drops or holds packets
+/// must make sure of first); the error says what it has instead.
+pub fn verify_isolated() -> std::result::Result<(), String> {
+    isolation::verify()
 }
