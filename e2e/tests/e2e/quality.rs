@@ -140,7 +140,7 @@ const FOCUSED_INDICATOR: &str = r#"
 /// With the media squeezed into 90 kbit/s, more than audio needs but far from what video does, each side's
 /// adaptation pauses its camera: Ada is told "Your connection is weak: video paused…" above the tiles, and Bob's tile
 /// of her shows her chip and says her video is paused (saves `quality-paused.png`, from Bob). With the link back,
-/// the video resumes and both go away.
+/// the video resumes: neither says paused any more.
 pub async fn a_paused_video_says_so_on_both_sides() -> Result<()> {
     let relay = Relay::start().await?;
     let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
@@ -160,9 +160,13 @@ pub async fn a_paused_video_says_so_on_both_sides() -> Result<()> {
         ensure!(notice.starts_with("Your connection is weak: video paused"), "Ada's notice reads {notice:?}");
         bob.screenshot(artifacts::screenshot_path("quality-paused.png")).await?;
     }
-    let what = "Bob's tile of Ada no longer says paused, and Ada's notice is gone";
+    // Resumed is what is asserted, not back at full quality: the climb to the top rung may take longer, and the
+    // notice may say "video reduced" meanwhile.
+    let what = "Bob's tile of Ada no longer says paused, and Ada's notice no longer says paused";
     wait_until(what, RESUME_TIMEOUT, async || {
-        Ok(!bob.exists(&paused).await? && !ada.exists(sel::OWN_CONNECTION).await?)
+        // No notice at all reads as "".
+        let notice = ada.text(sel::OWN_CONNECTION).await.unwrap_or_default();
+        Ok(!bob.exists(&paused).await? && !notice.contains("paused"))
     })
     .await?;
     bob.wait_video_playing(&format!("{} video", tile_of(&ada_id))).await
