@@ -42,9 +42,9 @@ impl Metric {
     pub const PHASE: [Metric; 7] =
         [Metric::Frozen, Metric::Freezes, Metric::Fps, Metric::Height, Metric::Concealed, Metric::Rtt, Metric::Lost];
 
-    /// Whether the figure is shown per phase when a profile has several: a freeze counts when it ends, and a packet
-    /// as lost when a later one arrives, so in the phase after the one where it happened; these are shown over the
-    /// whole call instead.
+    /// Whether the figure is shown per phase when a profile has several: a packet counts as lost when a later one
+    /// arrives, so in the phase after the one where it happened, and a freeze's time is split at a phase's end only
+    /// from the probe's last frame (one sample apart); these are shown over the whole call instead.
     pub fn per_phase(self) -> bool {
         !matches!(self, Metric::Frozen | Metric::Freezes | Metric::Lost)
     }
@@ -312,9 +312,11 @@ impl Report {
              (`e2e/src/network_probe.js`): every second, `getStats()` of every `RTCPeerConnection` in \
              `window.__huddle_pcs`; and every remote `<video>` watched with `requestVideoFrameCallback`. A \
              *receiver* is one person receiving one other person's media. Per receiver and phase: video freezes \
-             and frozen time (`freezeCount`, `totalFreezesDuration`: counted when the freeze ends), frames decoded \
-             per second, the median decoded frame height, concealed audio (`concealedSamples` / \
-             `totalSamplesReceived`), and the selected candidate pair's mean round trip. Setup: from the later of \
+             and frozen time (`freezeCount`, `totalFreezesDuration`, which count a freeze when it ends, plus one \
+             still going at the phase's end: the time since the last frame presented), frames decoded per second, \
+             the median decoded frame height, concealed audio (`concealedSamples` − `silentConcealedSamples`, over \
+             `totalSamplesReceived`: what is made up while the sender is silent, as it often is with Opus DTX, is \
+             not heard), and the selected candidate pair's mean round trip. Setup: from the later of \
              the two people's Join clicks to the sender's first frame presented at the receiver. After an outage: \
              from the link's return to the first frame presented again at each affected receiver. CPU: each \
              browser's processes (`/proc`), over the measured phases. Medians and the worst receiver are over \
