@@ -19,17 +19,10 @@ use huddle_e2e::spa;
 use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result};
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if options.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(report) if report.ratio().is_some() => ExitCode::SUCCESS,
         Ok(_) => {

@@ -28,17 +28,10 @@ const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 const UNSHAPED_CHECK_BYTES: usize = 300_000;
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if options.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(measured) if measured.iter().all(|relay| relay.series.iter().any(|s| !s.loads.is_empty())) => {
             ExitCode::SUCCESS

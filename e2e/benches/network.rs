@@ -18,17 +18,10 @@ use huddle_e2e::network::{Options, USAGE};
 use huddle_e2e::{artifacts, diagnostics, machine, Error, Result};
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if options.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(report) if CLIENTS.iter().all(|c| report.calls.iter().any(|call| call.client == *c)) => ExitCode::SUCCESS,
         Ok(_) => {

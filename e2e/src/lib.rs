@@ -70,6 +70,26 @@ pub fn shut_down_browsers() {
     driver::shut_down();
 }
 
+/// How a benchmark binary starts: its options, parsed by `parse` from the command line (without the program name).
+/// `Err` is the exit code to return at once: after the usage (`usage`, printed when `help` says the options ask for
+/// it), or after a bad argument (said on stderr; code 2).
+pub fn bench_options<O>(
+    parse: impl FnOnce(std::iter::Skip<std::env::Args>) -> std::result::Result<O, String>,
+    help: impl FnOnce(&O) -> bool,
+    usage: &str,
+) -> std::result::Result<O, std::process::ExitCode> {
+    use std::process::ExitCode;
+    let options = parse(std::env::args().skip(1)).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })?;
+    if help(&options) {
+        print!("{usage}");
+        return Err(ExitCode::SUCCESS);
+    }
+    Ok(options)
+}
+
 /// What a benchmark binary does around its measuring: enters the isolated network (see
 /// [`enter_isolated_network`]), shows live diagnostics when `verbose`, runs `measure` to completion, stops the
 /// browsers. A failure is printed with the diagnostics gathered, and becomes the exit code the binary returns.
