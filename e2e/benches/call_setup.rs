@@ -8,15 +8,15 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use huddle_common::RoomId;
 use huddle_e2e::call_setup::{
-    install_probe, marks_now, open_lobby, page_path, site, utc_date, wait_mark, Call, Client, Context, Options, Report,
-    Who, FIRST_FRAME, JOIN, USAGE,
+    install_probe, marks_now, open_lobby, page_path, site, wait_mark, Call, Client, Context, Options, Report, Who,
+    FIRST_FRAME, JOIN, USAGE,
 };
+use huddle_e2e::machine::Machine;
 use huddle_e2e::spa;
-use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result};
+use huddle_e2e::{artifacts, diagnostics, Browser, Error, Relay, Result};
 
 fn main() -> ExitCode {
     let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
@@ -34,16 +34,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: &Options) -> Result<Report> {
-    let mut context = Context {
-        date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
-        commit: machine::commit(),
-        browser: machine::chromium_version(),
-        cpus: machine::cpus(),
-        load_before: machine::load_average(),
-        load_after: None,
-        calls: options.calls,
-        warmup: options.warmup,
-    };
+    let mut context = Context { machine: Machine::before_run(), calls: options.calls, warmup: options.warmup };
     let site = site()?;
     let relay = Relay::serving(site.path(), &[]).await?;
     println!(
@@ -52,7 +43,10 @@ async fn run(options: &Options) -> Result<Report> {
         options.warmup,
         relay.addr()
     );
-    println!("{}, {} CPUs, load average {:?}\n", context.browser, context.cpus, context.load_before);
+    println!(
+        "{}, {} CPUs, load average {:?}\n",
+        context.machine.browser, context.machine.cpus, context.machine.load_before
+    );
 
     let mut report = Report::default();
     let rounds = options.warmup + options.calls;
@@ -97,7 +91,7 @@ async fn run(options: &Options) -> Result<Report> {
     }
     drop(relay);
     diagnostics::take();
-    context.load_after = machine::load_average();
+    context.machine.after_run();
     report.context = context;
 
     println!("\n{}", report.summary_markdown());

@@ -16,6 +16,7 @@ use std::path::Path;
 use huddle_common::RoomId;
 use serde_json::{json, Value};
 
+use crate::machine::Machine;
 use crate::{artifacts, cli, spa, Browser, Error, Result, ScratchDir};
 
 /// The probe: `arguments[0]` is the selector of the Join button; the marks end up in `window.__callSetup`.
@@ -348,18 +349,8 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 /// What the report says about where and how it was measured.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Context {
-    /// When, as `YYYY-MM-DD HH:MM UTC`.
-    pub date: String,
-    /// The commit measured.
-    pub commit: String,
-    /// The browser's user agent.
-    pub browser: String,
-    /// CPUs available.
-    pub cpus: usize,
-    /// `/proc/loadavg`'s 1-minute load before and after the run.
-    pub load_before: Option<f64>,
-    /// See `load_before`.
-    pub load_after: Option<f64>,
+    /// The machine, when, and at which commit.
+    pub machine: Machine,
     /// Measured calls per client asked for.
     pub calls: usize,
     /// Warm-up calls per client.
@@ -504,7 +495,7 @@ impl Report {
     /// The whole report, in Markdown.
     pub fn markdown(&self) -> String {
         let context = &self.context;
-        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let load = Machine::load_text;
         format!(
             "# Call setup time\n\n\
              Written by `cargo xtask bench call-setup` on {date}, commit `{commit}`: {calls} measured calls per \
@@ -531,14 +522,14 @@ impl Report {
              {steps}\n\
              ## Every call\n\n\
              {each}",
-            date = context.date,
-            commit = context.commit,
+            date = context.machine.date,
+            commit = context.machine.commit,
             calls = context.calls,
             warmup = context.warmup,
-            browser = context.browser,
-            cpus = context.cpus,
-            before = load(context.load_before),
-            after = load(context.load_after),
+            browser = context.machine.browser,
+            cpus = context.machine.cpus,
+            before = load(context.machine.load_before),
+            after = load(context.machine.load_after),
             summary = self.summary_markdown(),
             steps = self.steps_markdown(),
             each = self.calls_markdown(),

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::metrics::{CallRecord, Window, WHOLE_CALL};
 use super::profile::Profile;
 use crate::call_setup::{percentile, Client};
+use crate::machine::Machine;
 
 /// The clients compared, in the report's order.
 pub const CLIENTS: [Client; 2] = [Client::Huddle, Client::Baseline];
@@ -179,18 +180,8 @@ pub struct Failure {
 /// Where and how the benchmark ran.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Context {
-    /// When, as `YYYY-MM-DD HH:MM UTC`.
-    pub date: String,
-    /// The commit measured.
-    pub commit: String,
-    /// The browser's version.
-    pub browser: String,
-    /// CPUs available.
-    pub cpus: usize,
-    /// `/proc/loadavg`'s 1-minute load before and after the run.
-    pub load_before: Option<f64>,
-    /// See `load_before`.
-    pub load_after: Option<f64>,
+    /// The machine, when, and at which commit.
+    pub machine: Machine,
     /// Calls per client, profile and size.
     pub runs: usize,
     /// Seconds a steady profile is measured, and the recovery after a drop or an outage.
@@ -300,7 +291,7 @@ impl Report {
     /// The whole report, in Markdown.
     pub fn markdown(&self) -> String {
         let context = &self.context;
-        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let load = Machine::load_text;
         let mut out = format!(
             "# Calls on impaired networks\n\n\
              Written by `cargo xtask bench network` on {date}, commit `{commit}`: {runs} call(s) per client, profile \
@@ -323,13 +314,13 @@ impl Report {
              every receiver the profile affects (for the drop and the outage, those involving the first person), \
              in every run. The baseline (`bench/call-setup/baseline.js`) sets no encoding parameters at all: \
              Chromium's own congestion control only.\n\n",
-            date = context.date,
-            commit = context.commit,
+            date = context.machine.date,
+            commit = context.machine.commit,
             runs = context.runs,
-            browser = context.browser,
-            cpus = context.cpus,
-            before = load(context.load_before),
-            after = load(context.load_after),
+            browser = context.machine.browser,
+            cpus = context.machine.cpus,
+            before = load(context.machine.load_before),
+            after = load(context.machine.load_after),
             network = context.network,
         );
         let mut profiles: Vec<Profile> = Vec::new();
