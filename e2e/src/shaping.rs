@@ -103,19 +103,7 @@ impl Shaper {
         let _ = run_tool(None, "tc qdisc del dev lo root");
         let shaper = Shaper { rate, mtu_before };
         run_tool(None, &format!("ip link set dev lo mtu {MTU}"))?;
-        run_tool(None, "tc qdisc add dev lo root handle 1: htb default 2")?;
-        for class in ["1:1", "1:2"] {
-            // The quantum: htb's default for a 10 Gbit class is absurdly large (and the kernel says so).
-            run_tool(None, &format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
-        }
-        run_tool(
-            None,
-            &format!(
-                "tc qdisc add dev lo parent 1:1 handle 10: tbf rate {} burst {} latency {QUEUE_LATENCY}",
-                rate.tc(),
-                rate.burst_bytes()
-            ),
-        )?;
+        shaped_class(rate)?;
         for port in ports {
             run_tool(
                 None,
@@ -133,18 +121,7 @@ impl Shaper {
         isolation::verify().map_err(|why| Error::Check(format!("refusing to shape loopback: {why}")))?;
         let _ = run_tool(None, "tc qdisc del dev lo root");
         let shaper = Shaper { rate, mtu_before: None };
-        run_tool(None, "tc qdisc add dev lo root handle 1: htb default 2")?;
-        for class in ["1:1", "1:2"] {
-            run_tool(None, &format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
-        }
-        run_tool(
-            None,
-            &format!(
-                "tc qdisc add dev lo parent 1:1 handle 10: tbf rate {} burst {} latency {QUEUE_LATENCY}",
-                rate.tc(),
-                rate.burst_bytes()
-            ),
-        )?;
+        shaped_class(rate)?;
         run_tool(None, "tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff flowid 1:1")?;
         Ok(shaper)
     }
@@ -174,6 +151,22 @@ impl Drop for Shaper {
             let _ = run_tool(None, &format!("ip link set dev lo mtu {mtu}"));
         }
     }
+}
+
+/// On `lo`: an htb root whose class 1:1 (what the filters pick) goes through a token bucket of `rate`, and whose
+/// class 1:2 (everything else) is left at full speed.
+fn shaped_class(rate: Rate) -> Result<()> {
+    run_tool(None, "tc qdisc add dev lo root handle 1: htb default 2")?;
+    for class in ["1:1", "1:2"] {
+        // The quantum: htb's default for a 10 Gbit class is absurdly large (and the kernel says so).
+        run_tool(None, &format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
+    }
+    let (tc_rate, burst) = (rate.tc(), rate.burst_bytes());
+    run_tool(
+        None,
+        &format!("tc qdisc add dev lo parent 1:1 handle 10: tbf rate {tc_rate} burst {burst} latency {QUEUE_LATENCY}"),
+    )
+    .map(drop)
 }
 
 /// The `mtu N` of an `ip -o link` line.
