@@ -11,12 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use huddle_common::RoomId;
 use serde_json::{json, Value};
 
 use crate::machine::Machine;
+use crate::scratch::copy_dir;
 use crate::{artifacts, cli, spa, Browser, Error, Result, ScratchDir};
 
 /// The probe: `arguments[0]` is the selector of the Join button; the marks end up in `window.__callSetup`.
@@ -329,21 +329,6 @@ pub fn site() -> Result<ScratchDir> {
     let baseline = artifacts::workspace_root().join("bench/call-setup");
     copy_dir(&baseline, &site.path().join(BASELINE_PATH.trim_start_matches('/').split('/').next().unwrap_or("")))?;
     Ok(site)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("create {}", to.display()), e))?;
-    let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        if source.is_dir() {
-            copy_dir(&source, &target)?;
-        } else {
-            std::fs::copy(&source, &target).map_err(|e| Error::io(format!("copy {}", source.display()), e))?;
-        }
-    }
-    Ok(())
 }
 
 /// What the report says about where and how it was measured.
