@@ -8,28 +8,21 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use huddle_common::RoomId;
 use huddle_e2e::call_setup::{
-    install_probe, marks_now, open_lobby, page_path, reset_probe, site, splice_section, utc_date, wait_mark, Call,
-    Client, Context, Options, RejoinReport, Report, Who, FIRST_FRAME, JOIN, PREVIEW, REJOIN_HEADING, USAGE,
+    install_probe, marks_now, open_lobby, page_path, reset_probe, site, splice_section, wait_mark, Call, Client,
+    Context, Options, RejoinReport, Report, Who, FIRST_FRAME, JOIN, PREVIEW, REJOIN_HEADING, USAGE,
 };
+use huddle_e2e::machine::Machine;
 use huddle_e2e::spa;
-use huddle_e2e::{artifacts, diagnostics, machine, Browser, Error, Relay, Result};
+use huddle_e2e::{artifacts, diagnostics, Browser, Error, Relay, Result};
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if options.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     if options.rejoins > 0 {
         return match huddle_e2e::run_isolated(options.verbose, run_rejoins(&options)) {
             Ok(report) if report.rejoins.iter().any(|call| call.client == Client::Huddle) => ExitCode::SUCCESS,
@@ -51,16 +44,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(options: &Options) -> Result<Report> {
-    let mut context = Context {
-        date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
-        commit: machine::commit(),
-        browser: machine::chromium_version(),
-        cpus: machine::cpus(),
-        load_before: machine::load_average(),
-        load_after: None,
-        calls: options.calls,
-        warmup: options.warmup,
-    };
+    let mut context = Context { machine: Machine::before_run(), calls: options.calls, warmup: options.warmup };
     let site = site()?;
     let relay = Relay::serving(site.path(), &[]).await?;
     println!(
@@ -69,7 +53,10 @@ async fn run(options: &Options) -> Result<Report> {
         options.warmup,
         relay.addr()
     );
-    println!("{}, {} CPUs, load average {:?}\n", context.browser, context.cpus, context.load_before);
+    println!(
+        "{}, {} CPUs, load average {:?}\n",
+        context.machine.browser, context.machine.cpus, context.machine.load_before
+    );
 
     let mut report = Report::default();
     let rounds = options.warmup + options.calls;
@@ -114,7 +101,7 @@ async fn run(options: &Options) -> Result<Report> {
     }
     drop(relay);
     diagnostics::take();
-    context.load_after = machine::load_average();
+    context.machine.after_run();
     report.context = context;
 
     println!("\n{}", report.summary_markdown());
@@ -138,16 +125,7 @@ async fn run(options: &Options) -> Result<Report> {
 /// The rejoin mode: per client, `options.rejoins` times Bob leaves and joins again, in calls of up to
 /// [`REJOIN_BLOCK`] rejoins, the clients taking turns.
 async fn run_rejoins(options: &Options) -> Result<RejoinReport> {
-    let mut context = Context {
-        date: utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
-        commit: machine::commit(),
-        browser: machine::chromium_version(),
-        cpus: machine::cpus(),
-        load_before: machine::load_average(),
-        load_after: None,
-        calls: options.rejoins,
-        warmup: 0,
-    };
+    let mut context = Context { machine: Machine::before_run(), calls: options.rejoins, warmup: 0 };
     let site = site()?;
     let relay = Relay::serving(site.path(), &[]).await?;
     println!(
@@ -155,7 +133,10 @@ async fn run_rejoins(options: &Options) -> Result<RejoinReport> {
         options.rejoins,
         relay.addr()
     );
-    println!("{}, {} CPUs, load average {:?}\n", context.browser, context.cpus, context.load_before);
+    println!(
+        "{}, {} CPUs, load average {:?}\n",
+        context.machine.browser, context.machine.cpus, context.machine.load_before
+    );
     let mut report = RejoinReport::default();
     let clients: &[Client] = if options.shape { &Client::ALL } else { &Client::ALL[..2] };
     // In blocks, the clients in turn, each block in a call of fresh browsers: the machine's load drifts, and a block
@@ -206,7 +187,7 @@ async fn run_rejoins(options: &Options) -> Result<RejoinReport> {
     }
     drop(relay);
     diagnostics::take();
-    context.load_after = machine::load_average();
+    context.machine.after_run();
     report.context = context;
     println!("\n{}", report.summary_markdown());
     if let Some(out) = &options.out {

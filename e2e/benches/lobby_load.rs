@@ -17,8 +17,9 @@ use fantoccini::wd::TimeoutConfiguration;
 use huddle_e2e::lobby_load::{
     install_probe, report, thousands, wait_usable, Context, Load, Measured, Options, Visit, USAGE,
 };
+use huddle_e2e::machine::{self, Machine};
 use huddle_e2e::shaping::{timed_get, unshaped_download, Rate, Shaper};
-use huddle_e2e::{artifacts, diagnostics, machine, spa, Browser, BrowserOptions, Error, Relay, Result};
+use huddle_e2e::{artifacts, diagnostics, spa, Browser, BrowserOptions, Error, Relay, Result};
 
 /// How long a page script may wait for the lobby: a first visit on the thinnest link takes seconds.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -28,17 +29,10 @@ const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(120);
 const UNSHAPED_CHECK_BYTES: usize = 300_000;
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if options.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(measured) if measured.iter().all(|relay| relay.series.iter().any(|s| !s.loads.is_empty())) => {
             ExitCode::SUCCESS
@@ -83,14 +77,9 @@ async fn run(options: &Options) -> Result<Vec<Measured>> {
         let relay = Relay::binary_serving(&binary, &dist, &[]).await?;
         println!("relay {label:<10} {} on {}", binary.display(), relay.addr());
         let context = Context {
-            date: machine::now(),
-            commit: machine::commit(),
+            machine: Machine::before_run(),
             relay: binary,
             dist: dist_description.clone(),
-            browser: browser.clone(),
-            cpus: machine::cpus(),
-            load_before: machine::load_average(),
-            load_after: None,
             runs: options.runs,
         };
         targets.push(Target { relay, measured: Measured { label, context, ..Measured::default() } });
@@ -137,7 +126,7 @@ async fn run(options: &Options) -> Result<Vec<Measured>> {
     let mut measured = Vec::new();
     for target in targets {
         let mut relay = target.measured;
-        relay.context.load_after = machine::load_average();
+        relay.context.machine.after_run();
         measured.push(relay);
     }
     for relay in &measured {

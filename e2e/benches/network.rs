@@ -10,25 +10,19 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use huddle_e2e::machine::Machine;
 use huddle_e2e::network::call::{one_call, Network};
 use huddle_e2e::network::lab::BenchLab;
 use huddle_e2e::network::metrics::CallRecord;
 use huddle_e2e::network::report::{Context, Failure, Metric, Report, CLIENTS};
 use huddle_e2e::network::{Options, USAGE};
-use huddle_e2e::{artifacts, diagnostics, machine, Error, Result};
+use huddle_e2e::{artifacts, diagnostics, Error, Result};
 
 fn main() -> ExitCode {
-    let options = match Options::parse(std::env::args().skip(1)) {
+    let options = match huddle_e2e::bench_options(Options::parse, |options| options.help, USAGE) {
         Ok(options) => options,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if options.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
     match huddle_e2e::run_isolated(options.verbose, run(&options)) {
         Ok(report) if CLIENTS.iter().all(|c| report.calls.iter().any(|call| call.client == *c)) => ExitCode::SUCCESS,
         Ok(_) => {
@@ -45,12 +39,7 @@ async fn run(options: &Options) -> Result<Report> {
     let network = BenchLab::start(largest).await?;
     let mut report = Report {
         context: Context {
-            date: machine::now(),
-            commit: machine::commit(),
-            browser: machine::chromium_version(),
-            cpus: machine::cpus(),
-            load_before: machine::load_average(),
-            load_after: None,
+            machine: Machine::before_run(),
             runs: options.runs,
             seconds: options.seconds,
             network: network.describe(),
@@ -65,9 +54,9 @@ async fn run(options: &Options) -> Result<Report> {
         profiles.join(", "),
         options.people,
         options.seconds,
-        report.context.browser,
-        report.context.cpus,
-        report.context.load_before,
+        report.context.machine.browser,
+        report.context.machine.cpus,
+        report.context.machine.load_before,
         report.context.network,
     );
     for &profile in &options.profiles {
@@ -108,7 +97,7 @@ async fn run(options: &Options) -> Result<Report> {
     drop(network);
     diagnostics::take();
     println!("\nThe run took {:.0} min.", started.elapsed().as_secs_f64() / 60.0);
-    report.context.load_after = machine::load_average();
+    report.context.machine.after_run();
 
     let markdown = report.markdown();
     println!("\n{markdown}");

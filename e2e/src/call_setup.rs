@@ -11,11 +11,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
 use huddle_common::RoomId;
 use serde_json::{json, Value};
 
+use crate::machine::Machine;
+use crate::scratch::copy_dir;
 use crate::{artifacts, cli, spa, Browser, Error, Result, ScratchDir};
 
 /// The probe: `arguments[0]` is the selector of the Join button; the marks end up in `window.__callSetup`.
@@ -341,36 +342,11 @@ pub fn site() -> Result<ScratchDir> {
     Ok(site)
 }
 
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("create {}", to.display()), e))?;
-    let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        if source.is_dir() {
-            copy_dir(&source, &target)?;
-        } else {
-            std::fs::copy(&source, &target).map_err(|e| Error::io(format!("copy {}", source.display()), e))?;
-        }
-    }
-    Ok(())
-}
-
 /// What the report says about where and how it was measured.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Context {
-    /// When, as `YYYY-MM-DD HH:MM UTC`.
-    pub date: String,
-    /// The commit measured.
-    pub commit: String,
-    /// The browser's user agent.
-    pub browser: String,
-    /// CPUs available.
-    pub cpus: usize,
-    /// `/proc/loadavg`'s 1-minute load before and after the run.
-    pub load_before: Option<f64>,
-    /// See `load_before`.
-    pub load_after: Option<f64>,
+    /// The machine, when, and at which commit.
+    pub machine: Machine,
     /// Measured calls per client asked for.
     pub calls: usize,
     /// Warm-up calls per client.
@@ -515,7 +491,7 @@ impl Report {
     /// The whole report, in Markdown.
     pub fn markdown(&self) -> String {
         let context = &self.context;
-        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let load = Machine::load_text;
         format!(
             "# Call setup time\n\n\
              Written by `cargo xtask bench call-setup` on {date}, commit `{commit}`: {calls} measured calls per \
@@ -542,14 +518,14 @@ impl Report {
              {steps}\n\
              ## Every call\n\n\
              {each}",
-            date = context.date,
-            commit = context.commit,
+            date = context.machine.date,
+            commit = context.machine.commit,
             calls = context.calls,
             warmup = context.warmup,
-            browser = context.browser,
-            cpus = context.cpus,
-            before = load(context.load_before),
-            after = load(context.load_after),
+            browser = context.machine.browser,
+            cpus = context.machine.cpus,
+            before = load(context.machine.load_before),
+            after = load(context.machine.load_after),
             summary = self.summary_markdown(),
             steps = self.steps_markdown(),
             each = self.calls_markdown(),
@@ -619,7 +595,7 @@ impl RejoinReport {
     /// The report's section, from [`REJOIN_HEADING`] on.
     pub fn markdown(&self) -> String {
         let context = &self.context;
-        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let load = Machine::load_text;
         let show = |value: Option<f64>| value.map(|v| format!("{v:.0}")).unwrap_or_else(|| "–".to_owned());
         let mut each = String::new();
         let _ = writeln!(each, "| # | client | at Bob (ms) | at Ada (ms) | ICE connected |");
@@ -651,12 +627,12 @@ impl RejoinReport {
              ### Every rejoin\n\n\
              {each}",
             rejoins = context.calls,
-            date = context.date,
-            commit = context.commit,
-            browser = context.browser,
-            cpus = context.cpus,
-            before = load(context.load_before),
-            after = load(context.load_after),
+            date = context.machine.date,
+            commit = context.machine.commit,
+            browser = context.machine.browser,
+            cpus = context.machine.cpus,
+            before = load(context.machine.load_before),
+            after = load(context.machine.load_after),
             summary = self.summary_markdown(),
         )
     }

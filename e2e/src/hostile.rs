@@ -13,6 +13,7 @@ use huddle_common::RoomId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::scratch::copy_dir;
 use crate::wait::{wait_for, wait_until, TIMEOUT};
 use crate::{artifacts, Browser, Error, Relay, Result, ScratchDir};
 
@@ -48,21 +49,6 @@ impl Site {
     pub async fn serve(&self, args: &[&str]) -> Result<Relay> {
         Relay::serving(self.path(), args).await
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(format!("create {}", to.display()), e))?;
-    let entries = std::fs::read_dir(from).map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(format!("read {}", from.display()), e))?;
-        let (source, target) = (entry.path(), to.join(entry.file_name()));
-        if source.is_dir() {
-            copy_dir(&source, &target)?;
-        } else {
-            std::fs::copy(&source, &target).map_err(|e| Error::io(format!("copy {}", source.display()), e))?;
-        }
-    }
-    Ok(())
 }
 
 /// A file offer the hostile peer makes (`file_offer`), and what it sends if the offer is accepted.

@@ -36,6 +36,7 @@ mod relay;
 mod scratch;
 pub mod shaping;
 pub mod spa;
+pub mod tools;
 mod turn;
 mod wait;
 
@@ -67,6 +68,26 @@ pub fn own_network_for_test(name: &str, setup: &str) -> std::result::Result<bool
 /// Stops chromedriver, if it was started (a binary driving browsers calls this before it exits).
 pub fn shut_down_browsers() {
     driver::shut_down();
+}
+
+/// How a benchmark binary starts: its options, parsed by `parse` from the command line (without the program name).
+/// `Err` is the exit code to return at once: after the usage (`usage`, printed when `help` says the options ask for
+/// it), or after a bad argument (said on stderr; code 2).
+pub fn bench_options<O>(
+    parse: impl FnOnce(std::iter::Skip<std::env::Args>) -> std::result::Result<O, String>,
+    help: impl FnOnce(&O) -> bool,
+    usage: &str,
+) -> std::result::Result<O, std::process::ExitCode> {
+    use std::process::ExitCode;
+    let options = parse(std::env::args().skip(1)).map_err(|error| {
+        eprintln!("error: {error}");
+        ExitCode::from(2)
+    })?;
+    if help(&options) {
+        print!("{usage}");
+        return Err(ExitCode::SUCCESS);
+    }
+    Ok(options)
 }
 
 /// What a benchmark binary does around its measuring: enters the isolated network (see
@@ -103,4 +124,10 @@ pub fn run_isolated<T>(
 /// The network interfaces this process sees: only `lo` inside the tests' isolated network.
 pub fn network_interfaces() -> std::io::Result<Vec<String>> {
     isolation::interfaces()
+}
+
+/// Checks that this process's network has loopback and nothing else (what any test that drops or holds packets
+/// must make sure of first); the error says what it has instead.
+pub fn verify_isolated() -> std::result::Result<(), String> {
+    isolation::verify()
 }

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use crate::call_setup::Summary;
+use crate::machine::Machine;
 use crate::shaping::Rate;
 use crate::{cdp, cli, Browser, Error, Result};
 
@@ -313,22 +314,12 @@ impl Series {
 /// Where and how a relay was measured.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Context {
-    /// When, as `YYYY-MM-DD HH:MM UTC`.
-    pub date: String,
-    /// The workspace's commit.
-    pub commit: String,
+    /// The machine, when, and at which commit.
+    pub machine: Machine,
     /// The relay binary.
     pub relay: PathBuf,
     /// The SPA served: its directory, its wasm's name, size and age.
     pub dist: String,
-    /// The browser's version.
-    pub browser: String,
-    /// CPUs available.
-    pub cpus: usize,
-    /// `/proc/loadavg`'s 1-minute load before and after the run.
-    pub load_before: Option<f64>,
-    /// See `load_before`.
-    pub load_after: Option<f64>,
     /// Runs per link asked for.
     pub runs: usize,
 }
@@ -379,7 +370,7 @@ impl Measured {
     /// Its section of the report, in Markdown.
     pub fn markdown(&self) -> String {
         let context = &self.context;
-        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let load = Machine::load_text;
         let mut out = format!(
             "## `{label}`\n\n\
              Measured {date}: the relay `{relay}` serving {dist}, the workspace at commit `{commit}`; {runs} runs \
@@ -387,15 +378,15 @@ impl Measured {
              after).\n\n\
              Shaping check, before the runs (a plain HTTP client, no content encoding asked for):\n\n",
             label = self.label,
-            date = context.date,
+            date = context.machine.date,
             relay = context.relay.display(),
-            commit = context.commit,
+            commit = context.machine.commit,
             dist = context.dist,
             runs = context.runs,
-            browser = context.browser,
-            cpus = context.cpus,
-            before = load(context.load_before),
-            after = load(context.load_after),
+            browser = context.machine.browser,
+            cpus = context.machine.cpus,
+            before = load(context.machine.load_before),
+            after = load(context.machine.load_after),
         );
         for check in &self.checks {
             let _ = writeln!(out, "- {check}");

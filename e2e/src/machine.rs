@@ -6,6 +6,47 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::artifacts;
 use crate::call_setup::utc_date;
 
+/// Where and when a benchmark ran, as every report states it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Machine {
+    /// When, as `YYYY-MM-DD HH:MM UTC`.
+    pub date: String,
+    /// The commit measured (see [`commit`]).
+    pub commit: String,
+    /// The browser's version (see [`chromium_version`]).
+    pub browser: String,
+    /// CPUs available.
+    pub cpus: usize,
+    /// `/proc/loadavg`'s 1-minute load before and after the run.
+    pub load_before: Option<f64>,
+    /// See `load_before`.
+    pub load_after: Option<f64>,
+}
+
+impl Machine {
+    /// The machine now, before a run: all but the load after it.
+    pub fn before_run() -> Machine {
+        Machine {
+            date: now(),
+            commit: commit(),
+            browser: chromium_version(),
+            cpus: cpus(),
+            load_before: load_average(),
+            load_after: None,
+        }
+    }
+
+    /// Notes the load at the end of the run.
+    pub fn after_run(&mut self) {
+        self.load_after = load_average();
+    }
+
+    /// A load average as the reports print it.
+    pub fn load_text(load: Option<f64>) -> String {
+        load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned())
+    }
+}
+
 /// Now, as `YYYY-MM-DD HH:MM UTC`.
 pub fn now() -> String {
     utc_date(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))

@@ -45,9 +45,10 @@ use std::time::Duration;
 
 use crate::driver::Driver;
 use crate::shaping::Rate;
+use crate::tools::run_tool;
 use crate::{artifacts, isolation, Browser, BrowserOptions, Error, Relay, Result};
 use impairer::{Impairer, Params};
-use namespace::{descendants, run_tool, Forwarder, Namespace};
+use namespace::{descendants, Forwarder, Namespace};
 
 /// The most people a lab holds (each gets a /24 of 10.77.0.0/16, numbered from 1).
 pub const MAX_PEOPLE: usize = 250;

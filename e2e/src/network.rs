@@ -63,8 +63,8 @@ Usage: cargo xtask bench network [-- OPTIONS]
 What a person sees and hears in calls on impaired links (freezes, frame rate, resolution, audio concealment, round
 trip, setup time, recovery after an outage, CPU per browser), for Huddle's SPA and for the minimal JavaScript page
 (bench/call-setup/), alternating, in headless Chromium: each person in a network namespace of their own, with
-an uplink and a downlink the run shapes (e2e/src/netlab.rs). The defaults make 72 calls: about an hour and a
-quarter on an idle two-core machine.
+an uplink and a downlink the run shapes (e2e/src/netlab.rs). The defaults make 72 calls (how long that takes:
+docs/BENCHMARKS.md).
 
   --runs N          calls per client, profile and size (default 3)
   --people LIST     call sizes, comma-separated (default 2,4)

@@ -4,7 +4,7 @@
 //
 // - `join`: the click on Join (the event's time stamp), and the page's own peer id (from the relay's `joined`).
 // - Every remote video track shown in a <video> is watched with requestVideoFrameCallback: when its first frame was
-//   presented, how many, and (after `markSince`) the first one presented at or after a given moment.
+//   presented, the latest, how many, and (after `markSince`) the first one presented at or after a given moment.
 // - `sample()` reads getStats() of every connection: per remote peer, the inbound video and audio and the selected
 //   candidate pair's round trips.
 //
@@ -101,6 +101,7 @@
     frameWidth: stat.frameWidth,
     frameHeight: stat.frameHeight,
     concealedSamples: stat.concealedSamples,
+    silentConcealedSamples: stat.silentConcealedSamples,
     totalSamplesReceived: stat.totalSamplesReceived,
   });
 
@@ -134,7 +135,9 @@
         join: state.join,
         selfId: state.selfId,
         peers,
-        videos: [...tracks.values()].map(({ peer, first, frames }) => ({ peer, first, frames })),
+        videos: [...tracks.values()].map(({ peer, first, frames, times }) => ({
+          peer, first, frames, last: times[times.length - 1] ?? first,
+        })),
       };
     },
     // From now on, note per remote video the first frame presented at or after `epochMs` (ms since the Unix

@@ -14,9 +14,9 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::tools::run_tool;
 use crate::{isolation, Error, Result};
 
 /// The MTU `lo` gets while shaped: Ethernet's.
@@ -98,25 +98,19 @@ impl Shaper {
     pub fn install(ports: &[u16], rate: Rate) -> Result<Shaper> {
         isolation::verify().map_err(|why| Error::Check(format!("refusing to shape loopback: {why}")))?;
         // From `ip`, which asks this namespace: /sys/class/net would show the host's loopback.
-        let mtu_before = run_tool("ip -o link show dev lo").ok().and_then(|line| link_mtu(&line));
+        let mtu_before = run_tool(None, "ip -o link show dev lo").ok().and_then(|line| link_mtu(&line));
         // Removing a root qdisc that is not there fails; nothing else is left over then.
-        let _ = run_tool("tc qdisc del dev lo root");
+        let _ = run_tool(None, "tc qdisc del dev lo root");
         let shaper = Shaper { rate, mtu_before };
-        run_tool(&format!("ip link set dev lo mtu {MTU}"))?;
-        run_tool("tc qdisc add dev lo root handle 1: htb default 2")?;
-        for class in ["1:1", "1:2"] {
-            // The quantum: htb's default for a 10 Gbit class is absurdly large (and the kernel says so).
-            run_tool(&format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
-        }
-        run_tool(&format!(
-            "tc qdisc add dev lo parent 1:1 handle 10: tbf rate {} burst {} latency {QUEUE_LATENCY}",
-            rate.tc(),
-            rate.burst_bytes()
-        ))?;
+        run_tool(None, &format!("ip link set dev lo mtu {MTU}"))?;
+        shaped_class(rate)?;
         for port in ports {
-            run_tool(&format!(
-                "tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport {port} 0xffff flowid 1:1"
-            ))?;
+            run_tool(
+                None,
+                &format!(
+                    "tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip sport {port} 0xffff flowid 1:1"
+                ),
+            )?;
         }
         Ok(shaper)
     }
@@ -125,18 +119,10 @@ impl Shaper {
     /// (the relay, WebDriver) stays at full speed. `lo`'s MTU is left alone: media packets are smaller than the bucket.
     pub fn install_udp(rate: Rate) -> Result<Shaper> {
         isolation::verify().map_err(|why| Error::Check(format!("refusing to shape loopback: {why}")))?;
-        let _ = run_tool("tc qdisc del dev lo root");
+        let _ = run_tool(None, "tc qdisc del dev lo root");
         let shaper = Shaper { rate, mtu_before: None };
-        run_tool("tc qdisc add dev lo root handle 1: htb default 2")?;
-        for class in ["1:1", "1:2"] {
-            run_tool(&format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
-        }
-        run_tool(&format!(
-            "tc qdisc add dev lo parent 1:1 handle 10: tbf rate {} burst {} latency {QUEUE_LATENCY}",
-            rate.tc(),
-            rate.burst_bytes()
-        ))?;
-        run_tool("tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff flowid 1:1")?;
+        shaped_class(rate)?;
+        run_tool(None, "tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip protocol 17 0xff flowid 1:1")?;
         Ok(shaper)
     }
 
@@ -147,24 +133,40 @@ impl Shaper {
 
     /// How the shaper is set up, as `tc` reports it (for the run's log).
     pub fn describe(&self) -> String {
-        let run = |command: &str| run_tool(command).unwrap_or_else(|error| format!("({error})"));
+        let run = |command: &str| run_tool(None, command).unwrap_or_else(|error| format!("({error})"));
         format!("{}{}", run("tc qdisc show dev lo"), run("tc filter show dev lo"))
     }
 
     /// Bytes that have passed through the token bucket so far (`tc -s qdisc`'s "Sent N bytes" of the `tbf`).
     pub fn shaped_bytes(&self) -> Result<u64> {
-        let stats = run_tool("tc -s qdisc show dev lo handle 10:")?;
+        let stats = run_tool(None, "tc -s qdisc show dev lo handle 10:")?;
         sent_bytes(&stats).ok_or_else(|| Error::Check(format!("no byte count in `tc -s qdisc`: {stats}")))
     }
 }
 
 impl Drop for Shaper {
     fn drop(&mut self) {
-        let _ = run_tool("tc qdisc del dev lo root");
+        let _ = run_tool(None, "tc qdisc del dev lo root");
         if let Some(mtu) = &self.mtu_before {
-            let _ = run_tool(&format!("ip link set dev lo mtu {mtu}"));
+            let _ = run_tool(None, &format!("ip link set dev lo mtu {mtu}"));
         }
     }
+}
+
+/// On `lo`: an htb root whose class 1:1 (what the filters pick) goes through a token bucket of `rate`, and whose
+/// class 1:2 (everything else) is left at full speed.
+fn shaped_class(rate: Rate) -> Result<()> {
+    run_tool(None, "tc qdisc add dev lo root handle 1: htb default 2")?;
+    for class in ["1:1", "1:2"] {
+        // The quantum: htb's default for a 10 Gbit class is absurdly large (and the kernel says so).
+        run_tool(None, &format!("tc class add dev lo parent 1: classid {class} htb rate 10gbit quantum 60000"))?;
+    }
+    let (tc_rate, burst) = (rate.tc(), rate.burst_bytes());
+    run_tool(
+        None,
+        &format!("tc qdisc add dev lo parent 1:1 handle 10: tbf rate {tc_rate} burst {burst} latency {QUEUE_LATENCY}"),
+    )
+    .map(drop)
 }
 
 /// The `mtu N` of an `ip -o link` line.
@@ -178,22 +180,6 @@ fn link_mtu(line: &str) -> Option<String> {
 fn sent_bytes(stats: &str) -> Option<u64> {
     let after = stats.split("Sent ").nth(1)?;
     after.split_whitespace().next()?.parse().ok()
-}
-
-/// Runs an iproute2 command line (`tc ...`, `ip ...`; in /usr/sbin or /sbin) and returns what it printed.
-fn run_tool(command: &str) -> Result<String> {
-    let mut words = command.split_whitespace();
-    let tool = words.next().unwrap_or_default();
-    let output = Command::new(tool)
-        .args(words)
-        .env("PATH", "/usr/sbin:/sbin:/usr/bin:/bin")
-        .output()
-        .map_err(|e| Error::io(format!("{command} (iproute2 is needed: apt-get install iproute2)"), e))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(Error::Check(format!("`{command}` failed: {}", String::from_utf8_lossy(&output.stderr).trim())))
-    }
 }
 
 /// One timed download: how many body bytes arrived and how long it took from connecting to the last byte.

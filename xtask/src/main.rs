@@ -9,6 +9,7 @@ mod bench_lobby;
 mod bench_network;
 mod bench_setup;
 mod checks;
+mod e2e_bench;
 mod glue;
 mod precompress;
 mod relay;

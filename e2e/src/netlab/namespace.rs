@@ -186,31 +186,6 @@ fn copy(mut from: TcpStream, mut to: TcpStream) {
     let _ = from.shutdown(Shutdown::Read);
 }
 
-/// Runs a command line (`ip ...`, `tc ...`, `iptables ...`; they live in /usr/sbin or /sbin) and returns what it
-/// printed; `netns`: inside that namespace (through `nsenter`).
-pub(crate) fn run_tool(netns: Option<&std::path::Path>, command: &str) -> Result<String> {
-    let mut words = command.split_whitespace();
-    let mut process = match netns {
-        Some(path) => {
-            let mut nsenter = Command::new("nsenter");
-            nsenter.arg(format!("--net={}", path.display()));
-            nsenter
-        }
-        None => Command::new(words.next().unwrap_or_default()),
-    };
-    let output = process
-        .args(words)
-        .env("PATH", "/usr/sbin:/sbin:/usr/bin:/bin")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error::io(format!("{command} (iproute2 and iptables are needed)"), e))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(Error::Check(format!("`{command}` failed: {}", String::from_utf8_lossy(&output.stderr).trim())))
-    }
-}
-
 /// The ids of every descendant of process `root` (not `root` itself), from /proc.
 pub(crate) fn descendants(root: u32) -> Vec<u32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::{sleep_until, Instant};
 
-use super::cpu;
+use super::cpu::CpuMeter;
 use super::metrics::{setup_times, CallRecord, PhaseRecord, Receiver, Window, WHOLE_CALL};
 use super::probe::{self, Sample};
 use super::profile::{LinkShape, Profile};
@@ -135,8 +135,7 @@ async fn measure<N: Network>(
 
     let affected: Vec<Receiver> =
         receivers(people).into_iter().filter(|r| !profile.first_only() || r.person == 0 || r.from == 0).collect();
-    let pids: Vec<Vec<u32>> = (0..people).map(|person| network.browser_pids(person)).collect();
-    let cpu_before: Vec<f64> = pids.iter().map(|p| cpu::cpu_seconds(p)).collect();
+    let mut cpu: Vec<CpuMeter> = (0..people).map(|person| CpuMeter::start(&network.browser_pids(person))).collect();
     let measuring = Instant::now();
     let mut records = Vec::with_capacity(phases.len());
     let mut restored = None;
@@ -173,6 +172,11 @@ async fn measure<N: Network>(
             next += SAMPLE_EVERY;
         }
         records.push(PhaseRecord { name: phase.name.to_owned(), windows: windows(&series, &ids) });
+        // At each phase's end (the last one's is the call's), listing the processes again: new ones count, and one
+        // that exits later keeps what it used until about then.
+        for (person, meter) in cpu.iter_mut().enumerate() {
+            meter.read(&network.browser_pids(person));
+        }
         for (person, samples) in series.into_iter().enumerate() {
             let ends = [samples.first(), samples.last()];
             whole[person].extend(ends.into_iter().flatten().cloned());
@@ -182,11 +186,7 @@ async fn measure<N: Network>(
         records.push(PhaseRecord { name: WHOLE_CALL.to_owned(), windows: windows(&whole, &ids) });
     }
     let elapsed = measuring.elapsed().as_secs_f64();
-    let cpu_percent = pids
-        .iter()
-        .zip(&cpu_before)
-        .map(|(pids, before)| (!pids.is_empty()).then(|| (cpu::cpu_seconds(pids) - before) / elapsed * 100.0))
-        .collect();
+    let cpu_percent = cpu.iter().map(|meter| Some(meter.used_seconds()? / elapsed * 100.0)).collect();
 
     let mut back_ms = Vec::new();
     if let Some(restored) = restored {

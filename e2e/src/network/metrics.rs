@@ -22,15 +22,17 @@ pub struct Receiver {
 pub struct Window {
     /// How long the phase was measured, in seconds (on the receiving page's clock).
     pub seconds: f64,
-    /// Video freezes that ended in the phase (`freezeCount`).
+    /// Video freezes that started in the phase: `freezeCount` counts one when it ends, so one still going at the
+    /// phase's end counts here, and one going at its start does not (see [`Window::between`]).
     pub freezes: f64,
-    /// Seconds of frozen video (`totalFreezesDuration`).
+    /// Seconds of frozen video in the phase: `totalFreezesDuration`, with a freeze going at either end split at it.
     pub frozen_seconds: f64,
     /// Video frames decoded.
     pub frames: f64,
     /// Audio samples played out.
     pub audio_samples: f64,
-    /// Of which concealed.
+    /// Of which concealed while the sender was not silent (`concealedSamples − silentConcealedSamples`): made up
+    /// where there was something to hear.
     pub concealed_samples: f64,
     /// The median of the decoded frame heights sampled in the phase.
     pub height: Option<f64>,
@@ -76,6 +78,10 @@ impl Window {
 
     /// The figures from `peer` between the first and the last of `samples` (the receiving page's, in order).
     /// `None` if the page had no connection to `peer` at both ends.
+    ///
+    /// A freeze is in the browser's counters only once it has ended, in full. So one still going at the window's
+    /// end (no frame presented for longer than a freeze, see [`ongoing_freeze`]) counts here, for the time since
+    /// the last frame; and one going at its start counted in the window before, so that part is taken off here.
     pub fn between(samples: &[Sample], peer: &str) -> Option<Window> {
         let (first, last) = (samples.first()?, samples.last()?);
         let (start, end) = (first.peer(peer)?, last.peer(peer)?);
@@ -94,13 +100,24 @@ impl Window {
             }
             _ => None,
         };
+        let seconds = (last.at - first.at) / 1000.0;
+        let frames = delta(|s| s.video?.frames_decoded);
+        let frame_ms = if frames > 0.0 { seconds * 1000.0 / frames } else { 0.0 };
+        let going = |sample: &Sample| ongoing_freeze(sample.at - sample.last_frame(peer)?, frame_ms);
+        let (at_start, at_end) = (going(first), going(last));
+        let count = |freeze: Option<f64>| if freeze.is_some() { 1.0 } else { 0.0 };
+        let freezes = delta(|s| s.video?.freeze_count) - count(at_start) + count(at_end);
+        let frozen_ms =
+            delta(|s| s.video?.total_freezes_duration) * 1000.0 - at_start.unwrap_or(0.0) + at_end.unwrap_or(0.0);
         Some(Window {
-            seconds: (last.at - first.at) / 1000.0,
-            freezes: delta(|s| s.video?.freeze_count),
-            frozen_seconds: delta(|s| s.video?.total_freezes_duration),
-            frames: delta(|s| s.video?.frames_decoded),
+            seconds,
+            freezes: freezes.max(0.0),
+            frozen_seconds: (frozen_ms / 1000.0).clamp(0.0, seconds.max(0.0)),
+            frames,
             audio_samples: delta(|s| s.audio?.total_samples_received),
-            concealed_samples: delta(|s| s.audio?.concealed_samples),
+            concealed_samples: delta(|s| {
+                Some(s.audio?.concealed_samples? - s.audio?.silent_concealed_samples.unwrap_or(0.0))
+            }),
             height: percentile(&heights, 0.5),
             min_height: heights.first().copied(),
             rtt_ms,
@@ -108,6 +125,13 @@ impl Window {
             lost: delta(|s| Some(s.video?.packets_lost + s.audio?.packets_lost)),
         })
     }
+}
+
+/// A freeze going on when no frame was presented for `gap_ms`, with frames `frame_ms` apart on average (0: none):
+/// its length so far, in ms. A freeze as the browser counts one: a frame later than three times the average frame
+/// duration and than the average plus 150 ms.
+pub fn ongoing_freeze(gap_ms: f64, frame_ms: f64) -> Option<f64> {
+    (gap_ms > (3.0 * frame_ms).max(frame_ms + 150.0)).then_some(gap_ms)
 }
 
 /// One phase of a call: every receiver's window.
@@ -209,6 +233,61 @@ mod tests {
         assert_eq!(Window::between(&samples[..1], "b").unwrap().rtt_ms, None);
     }
 
+    /// `sample` with Bob's video last presented at `last_frame` and `silent` of the concealed samples in silence.
+    fn with_video(mut sample: Sample, last_frame: f64, silent: f64) -> Sample {
+        sample.videos = vec![RemoteVideo { peer: "b".into(), first: 0.0, frames: 0.0, last: last_frame }];
+        if let Some(audio) = sample.peers[0].audio.as_mut() {
+            audio.silent_concealed_samples = Some(silent);
+        }
+        sample
+    }
+
+    #[test]
+    fn a_freeze_still_going_at_the_end_counts_for_the_time_since_the_last_frame() {
+        // 30 fps until 8 s, then nothing: the browser has counted no freeze yet.
+        let samples = [
+            with_video(sample(1000.0, 30.0, 0.0, 0.0, 480.0, 0.0, 48_000.0), 990.0, 0.0),
+            with_video(sample(11_000.0, 240.0, 0.0, 0.0, 480.0, 0.0, 480_000.0), 8000.0, 0.0),
+        ];
+        let window = Window::between(&samples, "b").unwrap();
+        assert_eq!(window.freezes, 1.0);
+        assert_eq!(window.frozen_seconds, 3.0);
+        assert_eq!(window.frozen_percent(), 30.0);
+    }
+
+    #[test]
+    fn a_freeze_going_at_the_start_counts_only_from_the_start() {
+        // Frozen since 0.5 s at the start (1 s); it ends at 3.5 s, and the browser counts all 3 s of it then.
+        let samples = [
+            with_video(sample(1000.0, 0.0, 0.0, 0.0, 480.0, 0.0, 48_000.0), 500.0, 0.0),
+            with_video(sample(11_000.0, 225.0, 1.0, 3.0, 480.0, 0.0, 480_000.0), 10_990.0, 0.0),
+        ];
+        let window = Window::between(&samples, "b").unwrap();
+        assert_eq!(window.freezes, 0.0, "the window before counted it");
+        assert!((window.frozen_seconds - 2.5).abs() < 1e-9, "{window:?}");
+    }
+
+    #[test]
+    fn frames_on_time_are_no_freeze() {
+        assert_eq!(ongoing_freeze(40.0, 33.3), None);
+        assert_eq!(ongoing_freeze(150.0, 33.3), None);
+        assert_eq!(ongoing_freeze(200.0, 33.3), Some(200.0));
+        // At 4 fps, a frame 600 ms late is slow video, not a freeze; without frames, anything past 150 ms is.
+        assert_eq!(ongoing_freeze(600.0, 250.0), None);
+        assert_eq!(ongoing_freeze(151.0, 0.0), Some(151.0));
+    }
+
+    #[test]
+    fn concealment_in_silence_is_not_counted() {
+        let samples = [
+            with_video(sample(1000.0, 30.0, 0.0, 0.0, 480.0, 100.0, 48_000.0), 990.0, 50.0),
+            with_video(sample(11_000.0, 330.0, 0.0, 0.0, 480.0, 10_100.0, 528_000.0), 10_990.0, 9050.0),
+        ];
+        let window = Window::between(&samples, "b").unwrap();
+        assert_eq!(window.concealed_samples, 1000.0);
+        assert_eq!(window.concealed_percent(), Some(1000.0 / 480_000.0 * 100.0));
+    }
+
     #[test]
     fn setup_counts_from_the_later_join() {
         let page = |origin: f64, join: f64, videos: &[(&str, f64)]| Sample {
@@ -216,7 +295,7 @@ mod tests {
             join: Some(join),
             videos: videos
                 .iter()
-                .map(|(peer, first)| RemoteVideo { peer: peer.to_string(), first: *first, frames: 10.0 })
+                .map(|(peer, first)| RemoteVideo { peer: peer.to_string(), first: *first, frames: 10.0, last: *first })
                 .collect(),
             ..Sample::default()
         };

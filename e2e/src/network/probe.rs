@@ -33,6 +33,9 @@ pub struct Inbound {
     pub frame_height: Option<f64>,
     /// Audio samples concealed (made up for lost or late packets).
     pub concealed_samples: Option<f64>,
+    /// Of which concealed while the sender was silent (with DTX, Huddle's Opus sends almost nothing in silence):
+    /// nobody hears those.
+    pub silent_concealed_samples: Option<f64>,
     /// Audio samples played out.
     pub total_samples_received: Option<f64>,
 }
@@ -73,6 +76,8 @@ pub struct RemoteVideo {
     pub first: f64,
     /// Frames presented so far (in every `<video>` showing it).
     pub frames: f64,
+    /// When its latest frame was presented (page clock, ms).
+    pub last: f64,
 }
 
 /// What the probe knows at one moment.
@@ -107,6 +112,11 @@ impl Sample {
     /// The remote video of `peer`, once presented.
     pub fn video(&self, peer: &str) -> Option<&RemoteVideo> {
         self.videos.iter().find(|video| video.peer == peer)
+    }
+
+    /// When the latest frame of `peer`'s video was presented (page clock, ms), whichever of its tracks it was.
+    pub fn last_frame(&self, peer: &str) -> Option<f64> {
+        self.videos.iter().filter(|video| video.peer == peer).map(|video| video.last).max_by(f64::total_cmp)
     }
 }
 
@@ -175,10 +185,11 @@ mod tests {
                 "video": { "bytes": 1e6, "packetsReceived": 900, "packetsLost": 3, "framesDecoded": 300,
                            "freezeCount": 1, "totalFreezesDuration": 0.4, "frameWidth": 640, "frameHeight": 480 },
                 "audio": { "bytes": 5e4, "packetsReceived": 500, "packetsLost": 0,
-                           "concealedSamples": 480, "totalSamplesReceived": 480000 },
+                           "concealedSamples": 480, "silentConcealedSamples": 120, "totalSamplesReceived": 480000 },
                 "rtt": { "total": 0.5, "responses": 10 }
             }, { "peer": "p3", "state": "new", "video": null, "audio": null, "rtt": null }],
-            "videos": [{ "peer": "p2", "first": 400.0, "frames": 290 }]
+            "videos": [{ "peer": "p2", "first": 400.0, "frames": 290, "last": 1450.0 },
+                       { "peer": "p2", "first": 1000.0, "frames": 10, "last": 1480.0 }]
         });
         let sample: Sample = serde_json::from_value(value).unwrap();
         assert_eq!(sample.self_id.as_deref(), Some("p1"));
@@ -187,7 +198,10 @@ mod tests {
         assert_eq!(p2.video.unwrap().freeze_count, Some(1.0));
         assert_eq!(p2.audio.unwrap().frames_decoded, None);
         assert_eq!(sample.peer("p3").unwrap().video, None);
+        assert_eq!(p2.audio.unwrap().silent_concealed_samples, Some(120.0));
         assert_eq!(sample.video("p2").unwrap().first, 400.0);
+        assert_eq!(sample.last_frame("p2"), Some(1480.0));
         assert!(sample.video("p3").is_none());
+        assert_eq!(sample.last_frame("p3"), None);
     }
 }

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::metrics::{CallRecord, Window, WHOLE_CALL};
 use super::profile::Profile;
 use crate::call_setup::{percentile, Client};
+use crate::machine::Machine;
 
 /// The clients compared, in the report's order.
 pub const CLIENTS: [Client; 2] = [Client::Huddle, Client::Baseline];
@@ -42,9 +43,9 @@ impl Metric {
     pub const PHASE: [Metric; 7] =
         [Metric::Frozen, Metric::Freezes, Metric::Fps, Metric::Height, Metric::Concealed, Metric::Rtt, Metric::Lost];
 
-    /// Whether the figure is shown per phase when a profile has several: a freeze counts when it ends, and a packet
-    /// as lost when a later one arrives, so in the phase after the one where it happened; these are shown over the
-    /// whole call instead.
+    /// Whether the figure is shown per phase when a profile has several: a packet counts as lost when a later one
+    /// arrives, so in the phase after the one where it happened, and a freeze's time is split at a phase's end only
+    /// from the probe's last frame (one sample apart); these are shown over the whole call instead.
     pub fn per_phase(self) -> bool {
         !matches!(self, Metric::Frozen | Metric::Freezes | Metric::Lost)
     }
@@ -179,18 +180,8 @@ pub struct Failure {
 /// Where and how the benchmark ran.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Context {
-    /// When, as `YYYY-MM-DD HH:MM UTC`.
-    pub date: String,
-    /// The commit measured.
-    pub commit: String,
-    /// The browser's version.
-    pub browser: String,
-    /// CPUs available.
-    pub cpus: usize,
-    /// `/proc/loadavg`'s 1-minute load before and after the run.
-    pub load_before: Option<f64>,
-    /// See `load_before`.
-    pub load_after: Option<f64>,
+    /// The machine, when, and at which commit.
+    pub machine: Machine,
     /// Calls per client, profile and size.
     pub runs: usize,
     /// Seconds a steady profile is measured, and the recovery after a drop or an outage.
@@ -300,7 +291,7 @@ impl Report {
     /// The whole report, in Markdown.
     pub fn markdown(&self) -> String {
         let context = &self.context;
-        let load = |load: Option<f64>| load.map(|l| format!("{l:.2}")).unwrap_or_else(|| "unknown".to_owned());
+        let load = Machine::load_text;
         let mut out = format!(
             "# Calls on impaired networks\n\n\
              Written by `cargo xtask bench network` on {date}, commit `{commit}`: {runs} call(s) per client, profile \
@@ -312,22 +303,24 @@ impl Report {
              (`e2e/src/network_probe.js`): every second, `getStats()` of every `RTCPeerConnection` in \
              `window.__huddle_pcs`; and every remote `<video>` watched with `requestVideoFrameCallback`. A \
              *receiver* is one person receiving one other person's media. Per receiver and phase: video freezes \
-             and frozen time (`freezeCount`, `totalFreezesDuration`: counted when the freeze ends), frames decoded \
-             per second, the median decoded frame height, concealed audio (`concealedSamples` / \
-             `totalSamplesReceived`), and the selected candidate pair's mean round trip. Setup: from the later of \
+             and frozen time (`freezeCount`, `totalFreezesDuration`, which count a freeze when it ends, plus one \
+             still going at the phase's end: the time since the last frame presented), frames decoded per second, \
+             the median decoded frame height, concealed audio (`concealedSamples` − `silentConcealedSamples`, over \
+             `totalSamplesReceived`: what is made up while the sender is silent, as it often is with Opus DTX, is \
+             not heard), and the selected candidate pair's mean round trip. Setup: from the later of \
              the two people's Join clicks to the sender's first frame presented at the receiver. After an outage: \
              from the link's return to the first frame presented again at each affected receiver. CPU: each \
              browser's processes (`/proc`), over the measured phases. Medians and the worst receiver are over \
              every receiver the profile affects (for the drop and the outage, those involving the first person), \
              in every run. The baseline (`bench/call-setup/baseline.js`) sets no encoding parameters at all: \
              Chromium's own congestion control only.\n\n",
-            date = context.date,
-            commit = context.commit,
+            date = context.machine.date,
+            commit = context.machine.commit,
             runs = context.runs,
-            browser = context.browser,
-            cpus = context.cpus,
-            before = load(context.load_before),
-            after = load(context.load_after),
+            browser = context.machine.browser,
+            cpus = context.machine.cpus,
+            before = load(context.machine.load_before),
+            after = load(context.machine.load_after),
             network = context.network,
         );
         let mut profiles: Vec<Profile> = Vec::new();

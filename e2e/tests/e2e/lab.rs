@@ -88,11 +88,12 @@ pub async fn the_lab_delays_drops_limits_and_cuts_as_told() -> Result<()> {
     println!("\n    delay 60 ms ± 10 ms up: one-way {}", up.describe_times());
     println!("    delay 25 ms down: one-way {}", down.describe_times());
     ensure!(up.lost() == 0 && down.lost() == 0, "delay alone lost packets: {} up, {} down", up.lost(), down.lost());
-    ensure!(up.one_way(0.0) >= ms(48) && up.one_way(0.99) <= ms(85), "uplink one-way times: {}", up.describe_times());
-    ensure!((ms(55)..=ms(70)).contains(&up.one_way(0.5)), "uplink median: {}", up.describe_times());
+    // Lower bounds are what the lab guarantees; upper ones only catch a delay far off what was set (a loaded
+    // machine adds its own), so they are loose and on p90 rather than the tail.
+    ensure!(up.one_way(0.0) >= ms(48) && up.one_way(0.9) <= ms(110), "uplink one-way times: {}", up.describe_times());
+    ensure!(up.one_way(0.5) >= ms(55), "uplink median: {}", up.describe_times());
     ensure!(up.one_way(0.95) - up.one_way(0.05) >= ms(10), "uplink has no jitter: {}", up.describe_times());
-    ensure!(down.one_way(0.0) >= ms(24) && down.one_way(0.99) <= ms(45), "downlink: {}", down.describe_times());
-    ensure!(down.one_way(0.5) <= ms(32), "downlink median: {}", down.describe_times());
+    ensure!(down.one_way(0.0) >= ms(24) && down.one_way(0.9) <= ms(65), "downlink: {}", down.describe_times());
 
     // Loss: 1000 packets each way; the bands are about four standard deviations wide.
     let uplink = Impairment { loss: 0.2, ..Impairment::default() };

@@ -2,11 +2,11 @@
 //! packets are lost, on hover (its title) and to a screen reader or a keyboard user (its accessible name, shown on
 //! focus).
 
-use std::process::Command;
 use std::time::Duration;
 
 use huddle_e2e::shaping::{Rate, Shaper};
 use huddle_e2e::spa::{selector as sel, tile_of, two_in_a_call, Person, TwoInACall};
+use huddle_e2e::tools::run_tool;
 use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, wait_until, Error, Relay, Result};
 use serde_json::json;
 
@@ -69,36 +69,20 @@ struct UdpLoss {
 
 impl UdpLoss {
     fn start(probability: f64) -> Result<UdpLoss> {
-        refuse_outside_isolation()?;
+        // Packets are dropped only in the tests' isolated network, which has nothing but loopback.
+        huddle_e2e::verify_isolated().map_err(|why| Error::Check(format!("refusing to drop packets: {why}")))?;
         let rule = format!("OUTPUT -p udp -m statistic --mode random --probability {probability} -j DROP");
-        iptables(&format!("-I {rule}"))?;
+        run_tool(None, &format!("iptables -I {rule}"))?;
         Ok(UdpLoss { rule })
     }
 }
 
 impl Drop for UdpLoss {
     fn drop(&mut self) {
-        if let Err(error) = iptables(&format!("-D {}", self.rule)) {
+        if let Err(error) = run_tool(None, &format!("iptables -D {}", self.rule)) {
             diagnostics::note(format!("could not remove the loss rule: {error}"));
         }
     }
-}
-
-/// Packets are dropped or held only in the tests' isolated network, which has nothing but loopback.
-fn refuse_outside_isolation() -> Result<()> {
-    let interfaces = huddle_e2e::network_interfaces().map_err(|e| Error::io("list the network interfaces", e))?;
-    ensure!(interfaces == ["lo"], "refusing to impair a network with interfaces {interfaces:?}");
-    Ok(())
-}
-
-fn iptables(arguments: &str) -> Result<()> {
-    let output = Command::new("iptables")
-        .args(arguments.split_whitespace())
-        .env("PATH", "/usr/sbin:/sbin:/usr/bin:/bin")
-        .output()
-        .map_err(|e| Error::io("iptables (apt-get install iptables)", e))?;
-    ensure!(output.status.success(), "iptables {arguments}: {}", String::from_utf8_lossy(&output.stderr).trim());
-    Ok(())
 }
 
 /// Ada and Bob in a clean call: each one's tile of the other says "Connection good", focusable. With a fifth of the
@@ -156,7 +140,7 @@ const FOCUSED_INDICATOR: &str = r#"
 /// With the media squeezed into 90 kbit/s, more than audio needs but far from what video does, each side's
 /// adaptation pauses its camera: Ada is told "Your connection is weak: video paused…" above the tiles, and Bob's tile
 /// of her shows her chip and says her video is paused (saves `quality-paused.png`, from Bob). With the link back,
-/// the video resumes and both go away.
+/// the video resumes: neither says paused any more.
 pub async fn a_paused_video_says_so_on_both_sides() -> Result<()> {
     let relay = Relay::start().await?;
     let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
@@ -176,9 +160,13 @@ pub async fn a_paused_video_says_so_on_both_sides() -> Result<()> {
         ensure!(notice.starts_with("Your connection is weak: video paused"), "Ada's notice reads {notice:?}");
         bob.screenshot(artifacts::screenshot_path("quality-paused.png")).await?;
     }
-    let what = "Bob's tile of Ada no longer says paused, and Ada's notice is gone";
+    // Resumed is what is asserted, not back at full quality: the climb to the top rung may take longer, and the
+    // notice may say "video reduced" meanwhile.
+    let what = "Bob's tile of Ada no longer says paused, and Ada's notice no longer says paused";
     wait_until(what, RESUME_TIMEOUT, async || {
-        Ok(!bob.exists(&paused).await? && !ada.exists(sel::OWN_CONNECTION).await?)
+        // No notice at all reads as "".
+        let notice = ada.text(sel::OWN_CONNECTION).await.unwrap_or_default();
+        Ok(!bob.exists(&paused).await? && !notice.contains("paused"))
     })
     .await?;
     bob.wait_video_playing(&format!("{} video", tile_of(&ada_id))).await
