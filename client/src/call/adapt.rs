@@ -197,31 +197,29 @@ pub fn rung_for(budget: f64) -> usize {
 /// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
 /// than an even share leaving the rest to the others.
 pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
-    // NaN: not settled yet.
-    let mut shares = vec![f64::NAN; caps.len()];
+    let mut shares: Vec<Option<f64>> = vec![None; caps.len()];
     let mut left = total.max(0.0);
-    // Each round settles every connection whose cap is below the even share of what is left; when none is, the
-    // others share the rest evenly.
-    loop {
-        let open = shares.iter().filter(|share| share.is_nan()).count();
-        if open == 0 {
-            return shares;
-        }
+    // Each round settles every connection whose cap is below the even share of what is left, or, when none is, all
+    // the others: a round per connection at most, whatever the figures (an infinite one makes what is left NaN).
+    for _ in 0..=caps.len() {
+        let open = shares.iter().filter(|share| share.is_none()).count();
         let even = left / open as f64;
         let mut settled = false;
         for (share, cap) in shares.iter_mut().zip(caps) {
-            if share.is_nan() && *cap <= even {
-                *share = cap.max(0.0);
-                left -= *share;
+            if share.is_none() && *cap <= even {
+                let taken = cap.max(0.0);
+                *share = Some(taken);
+                left -= taken;
                 settled = true;
             }
         }
         if !settled {
-            for share in shares.iter_mut().filter(|share| share.is_nan()) {
-                *share = even;
+            for share in shares.iter_mut().filter(|share| share.is_none()) {
+                *share = Some(even);
             }
         }
     }
+    shares.into_iter().map(|share| share.unwrap_or_default()).collect()
 }
 
 /// The adaptation of our camera senders, one state per connection.
@@ -448,6 +446,9 @@ mod tests {
         assert_eq!(split(900.0, &[100.0, 200.0]), vec![100.0, 200.0], "never more than a connection can carry");
         assert_eq!(split(-5.0, &[100.0, 100.0]), vec![0.0, 0.0]);
         assert!(split(100.0, &[]).is_empty());
+        // Figures that are not numbers end the split all the same.
+        assert_eq!(split(f64::INFINITY, &[f64::INFINITY, f64::NAN]).len(), 2);
+        assert_eq!(split(f64::INFINITY, &[f64::INFINITY, 100.0])[1], 100.0);
     }
 
     #[test]
