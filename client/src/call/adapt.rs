@@ -233,9 +233,9 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// Takes one second of every connection (peers not listed are forgotten) and returns each one's camera encoding.
+    /// Takes one second of the connections observed and returns each one's camera encoding. A connection not
+    /// listed (its statistics could not be read this time) keeps its state until [`Adapter::forget`].
     pub fn decide(&mut self, observed: &[(PeerId, Observed)]) -> Vec<(PeerId, Encoding)> {
-        self.peers.retain(|(peer, _)| observed.iter().any(|(listed, _)| listed == peer));
         for (peer, _) in observed {
             if !self.peers.iter().any(|(known, _)| known == peer) {
                 self.peers.push((peer.clone(), PeerState::new()));
@@ -289,6 +289,11 @@ impl Adapter {
             }
             _ => caps,
         }
+    }
+
+    /// Forgets the connection to `peer`: it closed, or a new one replaced it (which starts afresh, at the top).
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.peers.retain(|(known, _)| known != peer);
     }
 
     /// Whether video to `peer` is paused.
@@ -624,10 +629,35 @@ mod tests {
     }
 
     #[test]
+    fn a_second_without_statistics_keeps_the_connections_state() {
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &estimate(550_000.0), 1)), 2);
+        // Ada's statistics could not be read this second; Bob's could.
+        adapter.decide(&[("bob".into(), estimate(3_000_000.0))]);
+        adapter.decide(&[]);
+        assert_eq!(adapter.own_video(), OwnVideo::Reduced);
+        let next = run(&mut adapter, &estimate(550_000.0), 1);
+        assert_eq!(rung(next), 2, "restarted at the top, with a fresh grace");
+    }
+
+    #[test]
+    fn a_forgotten_connection_starts_afresh() {
+        let mut adapter = settled();
+        assert!(!run(&mut adapter, &estimate(60_000.0), 1).active);
+        assert!(adapter.paused(&ada()));
+        // Ada's connection is replaced by a new one: the new sender starts at the top, in its grace period.
+        adapter.forget(&ada());
+        assert!(!adapter.paused(&ada()));
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        assert_eq!(run(&mut adapter, &estimate(60_000.0), GRACE), Encoding::of(0));
+    }
+
+    #[test]
     fn peers_come_and_go_and_firefox_without_an_estimate_is_left_to_loss() {
         let mut adapter = settled();
         assert_eq!(adapter.own_video(), OwnVideo::Full);
         let bob: PeerId = "bob".into();
+        adapter.forget(&ada());
         let decided = adapter.decide(&[(bob.clone(), Observed::default())]);
         assert_eq!(decided, vec![(bob.clone(), Encoding::of(0))]);
         assert!(!adapter.paused(&ada()));

@@ -52,10 +52,18 @@ impl Monitor {
     ) -> Vec<Rc<PeerLink>> {
         let pcs: Vec<RtcPeerConnection> = links.iter().map(|link| link.connection().clone()).collect();
         let reports = reports(&pcs).await;
-        self.peers.retain(|peer, _| links.iter().any(|link| link.id() == peer));
+        let adapter = &mut self.adapter;
+        self.peers.retain(|peer, _| {
+            let open = links.iter().any(|link| link.id() == peer);
+            if !open {
+                adapter.forget(peer);
+            }
+            open
+        });
         let mut observed = Vec::with_capacity(links.len());
         for (link, report) in links.iter().zip(reports) {
-            // A connection closed meanwhile has no report: it is gone by the next look.
+            // A connection closed meanwhile has no report: it is gone by the next look. One whose report failed
+            // otherwise keeps its adaptation as it was.
             let Ok(report) = report else { continue };
             let now = snapshot(&report);
             let peer = link.id();
