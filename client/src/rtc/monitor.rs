@@ -3,7 +3,7 @@
 //! (`call::adapt`), whose encodings are applied here with `RTCRtpSender.setParameters`, only when they change.
 //! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use huddle_common::PeerId;
 use wasm_bindgen::JsValue;
@@ -22,9 +22,13 @@ use crate::small_map::SmallMap;
 /// How often the connections are looked at: the interval a `LinkReport` covers.
 pub const INTERVAL_MS: u32 = 1_000;
 
-/// What the monitor remembers of one connection: its last snapshot, and what has been applied to its senders.
+/// What the monitor remembers of one connection: which one it is, its last snapshot, and what has been applied to
+/// its senders.
 #[derive(Default)]
 struct Seen {
+    /// The link (kept weakly: its address is not reused while this lives). A new link to the same peer (the
+    /// connections made again after a relay restart) starts afresh: its senders have nothing applied yet.
+    link: Weak<PeerLink>,
     last: Option<Snapshot>,
     camera: Option<Encoding>,
     audio: bool,
@@ -68,6 +72,10 @@ impl Monitor {
             let now = snapshot(&report);
             let peer = link.id();
             let seen = self.peers.get_or_insert_with(peer.clone(), Seen::default);
+            if seen.link.as_ptr() != Rc::as_ptr(link) {
+                *seen = Seen { link: Rc::downgrade(link), ..Seen::default() };
+                self.adapter.forget(peer);
+            }
             let report = link_report(seen.last.as_ref(), &now);
             let (sent, screen) = sent_rates(seen.last.as_ref(), &now);
             observed.push((peer.clone(), Observed::from_report(&report, sent, screen)));
