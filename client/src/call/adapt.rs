@@ -63,8 +63,12 @@ const LOSS_CLEAN_PERCENT: f64 = 5.0;
 const LOSS_CONGESTED_PERCENT: f64 = 8.0;
 /// Seconds of loss on most connections before the uplink counts as congested.
 const CONGESTED_AFTER: u32 = 2;
-/// How far (ms) the round trip may be above its best for a second to count as clean: more is a queue building up.
+/// How far (ms) the round trip may be above its recent best for a second to count as clean: more is a queue building
+/// up.
 const RTT_CLEAN_MARGIN_MS: f64 = 100.0;
+/// Seconds a best round trip counts for (between one and two of these): a path that became longer for good (an ICE
+/// restart onto a relay, Wi-Fi to 4G) has a new best soon, rather than never a clean second again.
+const RTT_BEST_FOR: u32 = 30;
 /// Seconds a limitation (processor, or the estimate below the rung) must last to take a rung down.
 const LIMITED_DOWN_AFTER: u32 = 3;
 /// Clean seconds before a step up, at first.
@@ -157,13 +161,60 @@ struct PeerState {
     since_up: Option<u32>,
     /// Seconds in a row the encoder was held back.
     limited: u32,
-    /// The best round trip seen, ms.
-    best_rtt_ms: Option<f64>,
+    /// The best round trip seen lately.
+    best_rtt: RecentBest,
+}
+
+/// The least of the values seen over the last [`RTT_BEST_FOR`] to twice that many seconds: kept in two halves, the
+/// older dropped as a new one starts.
+#[derive(Clone, Debug, Default)]
+struct RecentBest {
+    older: Option<f64>,
+    newer: Option<f64>,
+    /// Seconds into the newer half.
+    seconds: u32,
+}
+
+impl RecentBest {
+    /// Takes one second's value, if any.
+    fn push(&mut self, value: Option<f64>) {
+        self.seconds += 1;
+        if self.seconds > RTT_BEST_FOR {
+            self.older = self.newer.take();
+            self.seconds = 1;
+        }
+        if let Some(value) = value {
+            self.newer = Some(self.newer.map_or(value, |best| best.min(value)));
+        }
+    }
+
+    fn get(&self) -> Option<f64> {
+        match (self.older, self.newer) {
+            (Some(older), Some(newer)) => Some(older.min(newer)),
+            (older, newer) => older.or(newer),
+        }
+    }
+
+    /// Whether `rtt` is near the best (when either is unknown, nothing says otherwise).
+    fn near(&self, rtt: Option<f64>) -> bool {
+        match (rtt, self.get()) {
+            (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
+            _ => true,
+        }
+    }
 }
 
 impl PeerState {
     fn new() -> PeerState {
-        PeerState { rung: 0, age: 0, clean: 0, up_after: UP_AFTER, since_up: None, limited: 0, best_rtt_ms: None }
+        PeerState {
+            rung: 0,
+            age: 0,
+            clean: 0,
+            up_after: UP_AFTER,
+            since_up: None,
+            limited: 0,
+            best_rtt: RecentBest::default(),
+        }
     }
 
     fn paused(&self) -> bool {
@@ -317,9 +368,7 @@ impl Adapter {
 fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     state.age = state.age.saturating_add(1);
     state.since_up = state.since_up.map(|since| since.saturating_add(1));
-    if let Some(rtt) = seen.rtt_ms {
-        state.best_rtt_ms = Some(state.best_rtt_ms.map_or(rtt, |best| best.min(rtt)));
-    }
+    state.best_rtt.push(seen.rtt_ms);
     let in_grace = state.age <= GRACE;
     let fits = budget.map(rung_for);
     // Down quickly: to the rung the budget fits, however far.
@@ -354,10 +403,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
         return;
     }
     // Up carefully.
-    let rtt_near_best = match (seen.rtt_ms, state.best_rtt_ms) {
-        (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
-        _ => true,
-    };
+    let rtt_near_best = state.best_rtt.near(seen.rtt_ms);
     let carried = fits.is_none_or(|fits| fits <= state.rung);
     let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && seen.limited_by.is_none() && rtt_near_best && carried;
     state.clean = if clean { state.clean + 1 } else { 0 };
@@ -375,11 +421,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
 
 /// Paused: after enough clean seconds, video comes back on the lowest rung, which is itself the probe.
 fn resume_when_clean(state: &mut PeerState, seen: &Observed) {
-    let rtt_near_best = match (seen.rtt_ms, state.best_rtt_ms) {
-        (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
-        _ => true,
-    };
-    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && rtt_near_best;
+    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && state.best_rtt.near(seen.rtt_ms);
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.clean >= state.up_after {
         state.rung = LADDER.len() - 1;
@@ -502,6 +544,19 @@ mod tests {
             let after = rung(run(&mut adapter, &seen, 30));
             assert!(after >= start, "stepped up despite {what}: rung {after}");
         }
+    }
+
+    #[test]
+    fn a_path_that_became_longer_for_good_is_climbed_again() {
+        let mut adapter = settled();
+        // An ICE restart onto a relay far away: 200 ms instead of 20 from now on, and a dip while it happens.
+        let far = |bps| Observed { rtt_ms: Some(200.0), ..estimate(bps) };
+        assert_eq!(rung(run(&mut adapter, &far(550_000.0), 1)), 2);
+        let top = (1..=300).find(|_| rung(run(&mut adapter, &far(3_000_000.0), 1)) == 0);
+        assert!(top.is_some(), "never climbed back on the longer path");
+        // Paused on it, video comes back too.
+        assert!(!run(&mut adapter, &far(60_000.0), 1).active);
+        assert!((1..=300).any(|_| run(&mut adapter, &far(3_000_000.0), 1).active), "never resumed");
     }
 
     #[test]
