@@ -10,8 +10,9 @@
 //!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well.
 //! - Down quickly: a rung that no longer fits the budget is left at once, as far down as needed; heavy loss, or the
 //!   processor or the estimate holding the encoder back for a few seconds, each take one rung more.
-//! - Up carefully: one rung at a time, after a few clean seconds (no loss to speak of, no limitation, the round trip
-//!   near its best, the current rung fully carried). The browser only probes for bandwidth up to what the encoder is
+//! - Up carefully: one rung at a time, after a few clean seconds (no loss to speak of, or no heavy loss where the
+//!   estimate carries the rung above; no limitation, the round trip near its recent best, the current rung fully
+//!   carried). The browser only probes for bandwidth up to what the encoder is
 //!   allowed, so the next rung is itself the probe; a step up that is undone soon after makes the next wait twice
 //!   as long.
 //! - Audio first: audio's share is set aside before video gets any, and when even the lowest rung does not fit,
@@ -381,8 +382,12 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
             return;
         }
     }
+    // Loss between clean and heavy that lasts is a lossy radio link rather than a full one: where the budget
+    // carries the rung above, the budget, not that loss, says whether to try it.
+    let above_fits = fits.is_some_and(|fits| fits < state.rung);
+    let clean_loss = !seen.lossy(if above_fits { LOSS_DOWN_PERCENT } else { LOSS_CLEAN_PERCENT });
     if state.paused() {
-        return resume_when_clean(state, seen);
+        return resume_when_clean(state, seen, clean_loss);
     }
     let lowest = LADDER.len() - 1;
     // Heavy loss: a rung every second it lasts (never a pause: loss alone is no shortage of bandwidth).
@@ -405,7 +410,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     // Up carefully.
     let rtt_near_best = state.best_rtt.near(seen.rtt_ms);
     let carried = fits.is_none_or(|fits| fits <= state.rung);
-    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && seen.limited_by.is_none() && rtt_near_best && carried;
+    let clean = clean_loss && seen.limited_by.is_none() && rtt_near_best && carried;
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.since_up.is_some_and(|since| since > UP_FAILED_WITHIN) {
         // The last step up held.
@@ -419,9 +424,10 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     }
 }
 
-/// Paused: after enough clean seconds, video comes back on the lowest rung, which is itself the probe.
-fn resume_when_clean(state: &mut PeerState, seen: &Observed) {
-    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && state.best_rtt.near(seen.rtt_ms);
+/// Paused: after enough clean seconds (`clean_loss`: the loss allows it), video comes back on the lowest rung, which
+/// is itself the probe.
+fn resume_when_clean(state: &mut PeerState, seen: &Observed, clean_loss: bool) {
+    let clean = clean_loss && state.best_rtt.near(seen.rtt_ms);
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.clean >= state.up_after {
         state.rung = LADDER.len() - 1;
@@ -534,7 +540,8 @@ mod tests {
     #[test]
     fn no_step_up_while_the_link_is_not_clean() {
         for (what, seen) in [
-            ("loss", Observed { loss_out_percent: Some(6.0), ..estimate(3_000_000.0) }),
+            ("loss, the estimate carrying no more", Observed { loss_out_percent: Some(6.0), ..estimate(550_000.0) }),
+            ("loss, no estimate", Observed { loss_out_percent: Some(6.0), available_out_bps: None, ..estimate(0.0) }),
             ("a queue", Observed { rtt_ms: Some(400.0), ..estimate(3_000_000.0) }),
             ("the processor", Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) }),
         ] {
@@ -557,6 +564,17 @@ mod tests {
         // Paused on it, video comes back too.
         assert!(!run(&mut adapter, &far(60_000.0), 1).active);
         assert!((1..=300).any(|_| run(&mut adapter, &far(3_000_000.0), 1).active), "never resumed");
+    }
+
+    #[test]
+    fn steady_moderate_loss_does_not_hold_video_down_when_the_estimate_carries_more() {
+        // A radio link losing 7 % at random, always: between clean and heavy.
+        let radio = |bps| Observed { loss_out_percent: Some(7.0), ..estimate(bps) };
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &radio(550_000.0), 1)), 2);
+        assert!((1..=120).any(|_| rung(run(&mut adapter, &radio(3_000_000.0), 1)) == 0), "never climbed back");
+        assert!(!run(&mut adapter, &radio(60_000.0), 1).active);
+        assert!((1..=120).any(|_| run(&mut adapter, &radio(3_000_000.0), 1).active), "never resumed");
     }
 
     #[test]
