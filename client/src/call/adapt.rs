@@ -123,7 +123,7 @@ pub struct Observed {
     pub rtt_ms: Option<f64>,
     /// What holds back our camera's encoder for this peer.
     pub limited_by: Option<Limitation>,
-    /// What we actually sent this peer in the second (all media), bits per second.
+    /// What we actually sent this peer in the second (all media, RTP headers included), bits per second.
     pub sent_bps: Option<f64>,
     /// What our shared screen sent this peer, bits per second (it keeps its resolution; the camera fits around it).
     pub screen_bps: f64,
