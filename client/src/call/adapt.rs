@@ -127,6 +127,10 @@ pub struct Observed {
     pub sent_bps: Option<f64>,
     /// What our shared screen sent this peer, bits per second (it keeps its resolution; the camera fits around it).
     pub screen_bps: f64,
+    /// Nothing arrived from the peer in the second, or the connection is not up: an outage. The figures are left
+    /// from before it (the loss the peer last reported) or fall for want of feedback (the estimate), and nothing is
+    /// decided on them: when the link is back, video goes on as it was.
+    pub stale: bool,
 }
 
 impl Observed {
@@ -139,6 +143,7 @@ impl Observed {
             limited_by: report.limited_by,
             sent_bps,
             screen_bps,
+            stale: false,
         }
     }
 
@@ -286,8 +291,12 @@ pub struct Adapter {
 
 impl Adapter {
     /// Takes one second of the connections observed and returns each one's camera encoding. A connection not
-    /// listed (its statistics could not be read this time) keeps its state until [`Adapter::forget`].
+    /// listed (its statistics could not be read this time), or [`Observed::stale`], keeps its state (and gets no
+    /// encoding) until [`Adapter::forget`].
     pub fn decide(&mut self, observed: &[(PeerId, Observed)]) -> Vec<(PeerId, Encoding)> {
+        // A connection in an outage is left as it is.
+        let observed: Vec<(PeerId, Observed)> = observed.iter().filter(|(_, seen)| !seen.stale).cloned().collect();
+        let observed = observed.as_slice();
         for (peer, _) in observed {
             if !self.peers.iter().any(|(known, _)| known == peer) {
                 self.peers.push((peer.clone(), PeerState::new()));
@@ -711,6 +720,18 @@ mod tests {
         assert_eq!(adapter.own_video(), OwnVideo::Reduced);
         let next = run(&mut adapter, &estimate(550_000.0), 1);
         assert_eq!(rung(next), 2, "restarted at the top, with a fresh grace");
+    }
+
+    #[test]
+    fn an_outage_changes_nothing_and_video_goes_on_when_the_link_is_back() {
+        let mut adapter = settled();
+        // Five seconds with nothing from Ada: her last report said 20 % lost, the estimate falls for want of feedback.
+        let out = Observed { loss_out_percent: Some(20.0), stale: true, ..estimate(80_000.0) };
+        for _ in 0..5 {
+            assert!(adapter.decide(&[(ada(), out.clone())]).is_empty());
+        }
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        assert_eq!(rung(run(&mut adapter, &estimate(3_000_000.0), 1)), 0, "the link is back: video as before");
     }
 
     #[test]

@@ -115,6 +115,7 @@ pub fn fields_for(kind: &str) -> &'static [&'static str] {
             "selected",
             "currentRoundTripTime",
             "availableOutgoingBitrate",
+            "bytesReceived",
             "localCandidateId",
             "remoteCandidateId",
         ],
@@ -278,6 +279,8 @@ pub struct Snapshot {
     /// Of our packets, the share the peer reported lost in its last report (`remote-inbound-rtp`'s
     /// `fractionLost`, 0–1), the worst of the streams.
     pub fraction_lost_out: Option<f64>,
+    /// Everything received on the selected candidate pair so far (media, RTCP, data), bytes.
+    pub received_bytes: Option<u64>,
 }
 
 impl Snapshot {
@@ -338,6 +341,7 @@ impl Snapshot {
                 .filter_map(|entry| entry.number("fractionLost"))
                 .filter(|fraction| (0.0..=1.0).contains(fraction))
                 .reduce(f64::max),
+            received_bytes: pair.and_then(|pair| pair.counter("bytesReceived")),
         }
     }
 
@@ -506,6 +510,13 @@ pub fn link_report(before: Option<&Snapshot>, now: &Snapshot) -> LinkReport {
         limited_by: now.camera_out().and_then(|camera| camera.limited_by),
         available_out_bps: now.available_out_bps,
     }
+}
+
+/// Whether anything arrived from the peer from `before` to `now`: nothing does in an outage, whose figures (the
+/// loss the peer last reported, the estimate falling for want of feedback) say nothing about the link. Yes when it
+/// cannot be told (no earlier snapshot, no figure, another candidate pair).
+pub fn heard_from(before: Option<&Snapshot>, now: &Snapshot) -> bool {
+    before.and_then(|before| before.received_bytes).is_none_or(|then| now.received_bytes != Some(then))
 }
 
 /// What we sent on a connection from `before` to `now`, bits per second, RTP headers included (as the bandwidth
@@ -920,6 +931,23 @@ mod tests {
         // Opus speech: 4 kB of payload and 2.5 kB of headers in a second.
         let (before, after) = (at(1_000.0, 1_000.0, 500.0), at(2_000.0, 5_000.0, 3_000.0));
         assert_eq!(sent_rates(Some(&before), &after), (Some(52_000.0), 0.0));
+    }
+
+    #[test]
+    fn an_outage_is_a_second_in_which_nothing_arrived() {
+        assert!(fields_for("candidate-pair").contains(&"bytesReceived"));
+        let at = |t: f64, received: Option<f64>| {
+            let mut entries = report(t, 0.0, 0.0, 0.0, 0.0, 0.0);
+            if let Some(bytes) = received {
+                entries[6].set("bytesReceived", num(bytes));
+            }
+            Snapshot::from_entries(&entries, 0.0)
+        };
+        let first = at(1_000.0, Some(5_000.0));
+        assert!(heard_from(None, &first));
+        assert!(heard_from(Some(&first), &at(2_000.0, Some(9_000.0))));
+        assert!(!heard_from(Some(&first), &at(2_000.0, Some(5_000.0))), "nothing arrived");
+        assert!(heard_from(Some(&at(1_000.0, None)), &at(2_000.0, None)), "no figure says nothing");
     }
 
     #[test]

@@ -7,13 +7,13 @@ use std::rc::{Rc, Weak};
 
 use huddle_common::PeerId;
 use wasm_bindgen::JsValue;
-use web_sys::RtcPeerConnection;
+use web_sys::{RtcPeerConnection, RtcPeerConnectionState};
 use yew::Callback;
 
 use crate::call::adapt::{Adapter, Encoding, Observed};
 use crate::call::quality::OwnVideo;
 use crate::call::state::Action;
-use crate::call::stats::{link_report, sent_rates, Snapshot};
+use crate::call::stats::{heard_from, link_report, sent_rates, Snapshot};
 use crate::rtc::bindings::{change_parameters, set};
 use crate::rtc::peer::PeerLink;
 use crate::rtc::stats::{reports, snapshot};
@@ -78,7 +78,9 @@ impl Monitor {
             }
             let report = link_report(seen.last.as_ref(), &now);
             let (sent, screen) = sent_rates(seen.last.as_ref(), &now);
-            observed.push((peer.clone(), Observed::from_report(&report, sent, screen)));
+            let stale = !heard_from(seen.last.as_ref(), &now)
+                || link.connection().connection_state() != RtcPeerConnectionState::Connected;
+            observed.push((peer.clone(), Observed { stale, ..Observed::from_report(&report, sent, screen) }));
             seen.last = Some(now);
             dispatch.emit(Action::LinkReport(peer.clone(), report));
         }
