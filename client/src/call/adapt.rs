@@ -82,6 +82,10 @@ const UP_AFTER_MAX: u32 = 32;
 const UP_FAILED_WITHIN: u32 = 5;
 /// The seconds after a connection starts (or video resumes) in which only loss counts.
 const GRACE: u32 = 3;
+/// How many rungs below the top the network must have taken video to some peer for our notice "Your connection is
+/// weak" to show: one rung is a trim nobody notices, and the estimate may take longer than the grace period to
+/// climb on a clean call.
+const NOTICE_FROM_RUNG: usize = 2;
 /// How much the uplink ceiling rises each second while nothing is congested.
 const CEILING_RISE: f64 = 1.05;
 
@@ -157,6 +161,8 @@ impl Observed {
 struct PeerState {
     /// Index into [`LADDER`]; `LADDER.len()` is paused.
     rung: usize,
+    /// The rung the network alone took video down to: the steps down for the processor are not the connection's.
+    network_rung: usize,
     /// Seconds since the connection started, or video resumed.
     age: u32,
     /// Clean seconds in a row.
@@ -214,6 +220,7 @@ impl PeerState {
     fn new() -> PeerState {
         PeerState {
             rung: 0,
+            network_rung: 0,
             age: 0,
             clean: 0,
             up_after: UP_AFTER,
@@ -227,10 +234,14 @@ impl PeerState {
         self.rung >= LADDER.len()
     }
 
-    /// Goes down to `rung` (no higher than the current one); a step up undone this soon is remembered as failed.
-    fn down_to(&mut self, rung: usize) {
+    /// Goes down to `rung` (no higher than the current one), for the network's sake or (`network` false) the
+    /// processor's; a step up undone this soon is remembered as failed.
+    fn down_to(&mut self, rung: usize, network: bool) {
         if rung <= self.rung {
             return;
+        }
+        if network {
+            self.network_rung = rung;
         }
         if self.since_up.is_some_and(|since| since <= UP_FAILED_WITHIN) {
             self.up_after = (self.up_after * 2).min(UP_AFTER_MAX);
@@ -362,11 +373,12 @@ impl Adapter {
         self.peers.iter().any(|(known, state)| known == peer && state.paused())
     }
 
-    /// What our video is doing overall: paused if paused to everyone, reduced if below the top rung for anyone.
+    /// What the network does to our video overall: paused if paused to everyone, reduced if the network took it
+    /// [`NOTICE_FROM_RUNG`] rungs down or more for anyone (the processor's reductions are no weak connection).
     pub fn own_video(&self) -> OwnVideo {
         if !self.peers.is_empty() && self.peers.iter().all(|(_, state)| state.paused()) {
             OwnVideo::Paused
-        } else if self.peers.iter().any(|(_, state)| state.rung > 0) {
+        } else if self.peers.iter().any(|(_, state)| state.network_rung >= NOTICE_FROM_RUNG) {
             OwnVideo::Reduced
         } else {
             OwnVideo::Full
@@ -384,7 +396,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     // Down quickly: to the rung the budget fits, however far.
     if let Some(fits) = fits.filter(|_| !in_grace) {
         if fits > state.rung {
-            state.down_to(fits);
+            state.down_to(fits, true);
             if state.paused() {
                 state.up_after = state.up_after.max(RESUME_AFTER);
             }
@@ -401,7 +413,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     let lowest = LADDER.len() - 1;
     // Heavy loss: a rung every second it lasts (never a pause: loss alone is no shortage of bandwidth).
     if seen.lossy(LOSS_DOWN_PERCENT) {
-        state.down_to((state.rung + 1).min(lowest));
+        state.down_to((state.rung + 1).min(lowest), true);
         return;
     }
     // Held back by the processor, or by an estimate below the rung's cap, for a few seconds: a rung down.
@@ -413,7 +425,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     };
     state.limited = if held { state.limited + 1 } else { 0 };
     if state.limited >= LIMITED_DOWN_AFTER {
-        state.down_to((state.rung + 1).min(lowest));
+        state.down_to((state.rung + 1).min(lowest), seen.limited_by != Some(Limitation::Cpu));
         return;
     }
     // Up carefully.
@@ -428,6 +440,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     }
     if state.rung > 0 && state.clean >= state.up_after {
         state.rung -= 1;
+        state.network_rung = state.network_rung.min(state.rung);
         state.clean = 0;
         state.since_up = Some(0);
     }
@@ -440,6 +453,7 @@ fn resume_when_clean(state: &mut PeerState, seen: &Observed, clean_loss: bool) {
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.clean >= state.up_after {
         state.rung = LADDER.len() - 1;
+        state.network_rung = state.rung;
         state.clean = 0;
         state.since_up = Some(0);
         // The estimate climbs with the probe: give it the grace a new connection gets.
@@ -607,6 +621,22 @@ mod tests {
     }
 
     #[test]
+    fn our_video_counts_as_reduced_from_two_rungs_down() {
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &estimate(900_000.0), 1)), 1);
+        assert_eq!(adapter.own_video(), OwnVideo::Full, "one rung is a trim");
+        assert_eq!(rung(run(&mut adapter, &estimate(550_000.0), 1)), 2);
+        assert_eq!(adapter.own_video(), OwnVideo::Reduced);
+        // Back up one rung: a trim again.
+        assert!((1..=60).any(|_| rung(run(&mut adapter, &estimate(900_000.0), 1)) == 1));
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        // The processor takes a rung on top of the network's one: still the network's one rung.
+        let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(900_000.0) };
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER)), 2);
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+    }
+
+    #[test]
     fn heavy_loss_takes_a_rung_every_second_but_never_pauses() {
         let mut adapter = settled();
         let lossy = Observed { loss_out_percent: Some(15.0), ..estimate(3_000_000.0) };
@@ -622,6 +652,8 @@ mod tests {
         let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) };
         assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER - 1)), 0, "a moment is no trend");
         assert_eq!(rung(run(&mut adapter, &cpu, 1)), 1);
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER * 2)), 3);
+        assert_eq!(adapter.own_video(), OwnVideo::Full, "a busy processor is no weak connection");
         // The bandwidth limiting an encoder whose cap the estimate carries is the encoder's own business.
         let mut adapter = settled();
         let bandwidth = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(3_000_000.0) };
