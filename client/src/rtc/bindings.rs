@@ -59,8 +59,12 @@ pub fn restart_ice(pc: &RtcPeerConnection) {
 /// Changes `sender`'s parameters and its first encoding's, as `change` does to them (the parameters object and
 /// the encoding object), in one `getParameters`/`setParameters` transaction (both in this task, as the transaction
 /// requires). `false` when the sender has no encoding yet (before its first negotiation): nothing to change, try
-/// later. A refusal, which would repeat, is only logged.
-pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsValue)) -> bool {
+/// later. When the browser refuses the change (logged), `refused` runs.
+pub fn change_parameters(
+    sender: &RtcRtpSender,
+    change: &dyn Fn(&JsValue, &JsValue),
+    refused: Box<dyn FnOnce()>,
+) -> bool {
     let sender = sender.unchecked_ref::<SenderMethods>();
     let parameters = sender.get_parameters();
     let encoding = Reflect::get(&parameters, &"encodings".into())
@@ -77,6 +81,7 @@ pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsVal
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(error) = wasm_bindgen_futures::JsFuture::from(done).await {
             web_sys::console::warn_2(&"cannot set a sender's parameters:".into(), &error);
+            refused();
         }
     });
     true

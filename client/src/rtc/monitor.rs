@@ -1,8 +1,10 @@
 //! The call's network monitor: once a second, while in a call, a `getStats()` snapshot of every peer connection,
 //! read (in `call::stats`) into a `LinkReport` per peer for the quality indicator, and handed to the adaptation
 //! (`call::adapt`), whose encodings are applied here with `RTCRtpSender.setParameters`, only when they change.
-//! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate.
+//! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate; a change the
+//! browser refuses is tried again at the next look.
 
+use std::cell::Cell;
 use std::rc::{Rc, Weak};
 
 use huddle_common::PeerId;
@@ -30,9 +32,16 @@ struct Seen {
     /// connections made again after a relay restart) starts afresh: its senders have nothing applied yet.
     link: Weak<PeerLink>,
     last: Option<Snapshot>,
-    camera: Option<Encoding>,
-    audio: bool,
-    screen: bool,
+    applied: Rc<Applied>,
+}
+
+/// What has been given to a connection's senders, shared with the `setParameters` calls under way: one the browser
+/// refuses is struck off, so that the next look tries again.
+#[derive(Default)]
+struct Applied {
+    camera: Cell<Option<Encoding>>,
+    audio: Cell<bool>,
+    screen: Cell<bool>,
 }
 
 /// What the monitor remembers between two looks.
@@ -103,29 +112,39 @@ impl Monitor {
     /// screen's preference once; each as soon as the sender has an encoding.
     fn apply(&mut self, link: &PeerLink, encoding: Encoding) {
         let [audio, camera, screen] = link.senders();
-        let applied = self.peers.get_or_insert_with(link.id().clone(), Seen::default);
-        if let Some(camera) = camera.filter(|_| applied.camera != Some(encoding)) {
+        let applied = Rc::clone(&self.peers.get_or_insert_with(link.id().clone(), Seen::default).applied);
+        if let Some(camera) = camera.filter(|_| applied.camera.get() != Some(encoding)) {
             let set_encoding = |_: &JsValue, first: &JsValue| {
                 set(first, "active", encoding.active);
                 set(first, "maxBitrate", encoding.max_bitrate_bps);
                 set(first, "scaleResolutionDownBy", encoding.scale_down_by);
                 set(first, "maxFramerate", encoding.max_framerate);
             };
-            if change_parameters(&camera, &set_encoding) {
-                applied.camera = Some(encoding);
+            let record = Rc::clone(&applied);
+            // Struck off only if no later encoding was given meanwhile.
+            let refused = move || record.camera.set(record.camera.get().filter(|given| *given != encoding));
+            if change_parameters(&camera, &set_encoding, Box::new(refused)) {
+                applied.camera.set(Some(encoding));
             }
         }
-        if let Some(audio) = audio.filter(|_| !applied.audio) {
+        if let Some(audio) = audio.filter(|_| !applied.audio.get()) {
             // Audio first: the browser's bandwidth allocation and the network's queues favour it over video.
-            applied.audio = change_parameters(&audio, &|_, first| {
+            let record = Rc::clone(&applied);
+            let high = |_: &JsValue, first: &JsValue| {
                 set(first, "priority", "high");
                 set(first, "networkPriority", "high");
-            });
+            };
+            applied.audio.set(change_parameters(&audio, &high, Box::new(move || record.audio.set(false))));
         }
-        if let Some(screen) = screen.filter(|_| !applied.screen) {
-            applied.screen = change_parameters(&screen, &|parameters, _| {
-                set(parameters, "degradationPreference", "maintain-resolution")
-            });
+        if let Some(screen) = screen.filter(|_| !applied.screen.get()) {
+            let record = Rc::clone(&applied);
+            let keep_resolution =
+                |parameters: &JsValue, _: &JsValue| set(parameters, "degradationPreference", "maintain-resolution");
+            applied.screen.set(change_parameters(
+                &screen,
+                &keep_resolution,
+                Box::new(move || record.screen.set(false)),
+            ));
         }
     }
 }
