@@ -1,5 +1,6 @@
 //! The call's network monitor: once a second, while in a call, a `getStats()` snapshot of every peer connection,
-//! read (in `call::stats`) into a `LinkReport` per peer for the quality indicator, and handed to the adaptation
+//! read (in `call::stats`) into a `LinkReport` per peer, graded for the tile's quality indicator (the call screen
+//! told only when the grade reads differently: each dispatch re-renders it), and handed to the adaptation
 //! (`call::adapt`), whose encodings are applied here with `RTCRtpSender.setParameters`, only when they change.
 //! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate; a change the
 //! browser refuses is tried again at the next look.
@@ -13,7 +14,7 @@ use web_sys::{RtcPeerConnection, RtcPeerConnectionState};
 use yew::Callback;
 
 use crate::call::adapt::{Adapter, Encoding, Observed};
-use crate::call::quality::OwnVideo;
+use crate::call::quality::{Grader, OwnVideo};
 use crate::call::state::Action;
 use crate::call::stats::{heard_from, link_report, sent_rates, Snapshot};
 use crate::rtc::bindings::{change_parameters, set};
@@ -33,6 +34,8 @@ struct Seen {
     link: Weak<PeerLink>,
     last: Option<Snapshot>,
     applied: Rc<Applied>,
+    /// The connection's grade, with its hysteresis: the call screen hears of it only when it reads differently.
+    grader: Grader,
 }
 
 /// What has been given to a connection's senders, shared with the `setParameters` calls under way: one the browser
@@ -91,7 +94,9 @@ impl Monitor {
                 || link.connection().connection_state() != RtcPeerConnectionState::Connected;
             observed.push((peer.clone(), Observed { stale, ..Observed::from_report(&report, sent, screen) }));
             seen.last = Some(now);
-            dispatch.emit(Action::LinkReport(peer.clone(), report));
+            if let Some(grade) = seen.grader.news(&report) {
+                dispatch.emit(Action::Grade(peer.clone(), grade));
+            }
         }
         let mut paused_changed = Vec::new();
         for (peer, encoding) in self.adapter.decide(&observed) {
