@@ -265,29 +265,30 @@ pub fn rung_for(budget: f64) -> usize {
 /// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
 /// than an even share leaving the rest to the others.
 pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
-    let mut shares: Vec<Option<f64>> = vec![None; caps.len()];
+    // NaN: not settled yet.
+    let mut shares = vec![f64::NAN; caps.len()];
     let mut left = total.max(0.0);
     // Each round settles every connection whose cap is below the even share of what is left, or, when none is, all
-    // the others: a round per connection at most, whatever the figures (an infinite one makes what is left NaN).
+    // the others: a round per connection at most. Bounded all the same: an infinite figure makes what is left NaN,
+    // and a share of it would read as not settled for ever.
     for _ in 0..=caps.len() {
-        let open = shares.iter().filter(|share| share.is_none()).count();
+        let open = shares.iter().filter(|share| share.is_nan()).count();
         let even = left / open as f64;
         let mut settled = false;
         for (share, cap) in shares.iter_mut().zip(caps) {
-            if share.is_none() && *cap <= even {
-                let taken = cap.max(0.0);
-                *share = Some(taken);
-                left -= taken;
+            if share.is_nan() && *cap <= even {
+                *share = cap.max(0.0);
+                left -= *share;
                 settled = true;
             }
         }
         if !settled {
-            for share in shares.iter_mut().filter(|share| share.is_none()) {
-                *share = Some(even);
+            for share in shares.iter_mut().filter(|share| share.is_nan()) {
+                *share = even;
             }
         }
     }
-    shares.into_iter().map(|share| share.unwrap_or_default()).collect()
+    shares
 }
 
 /// The adaptation of our camera senders, one state per connection.
