@@ -33,18 +33,13 @@ struct Seen {
     /// connections made again after a relay restart) starts afresh: its senders have nothing applied yet.
     link: Weak<PeerLink>,
     last: Option<Snapshot>,
-    applied: Rc<Applied>,
+    camera: Option<Encoding>,
+    audio: bool,
+    screen: bool,
+    /// Set when the browser refused one of the changes: all are given again at the next look.
+    refused: Rc<Cell<bool>>,
     /// The connection's grade, with its hysteresis: the call screen hears of it only when it reads differently.
     grader: Grader,
-}
-
-/// What has been given to a connection's senders, shared with the `setParameters` calls under way: one the browser
-/// refuses is struck off, so that the next look tries again.
-#[derive(Default)]
-struct Applied {
-    camera: Cell<Option<Encoding>>,
-    audio: Cell<bool>,
-    screen: Cell<bool>,
 }
 
 /// What the monitor remembers between two looks.
@@ -117,39 +112,34 @@ impl Monitor {
     /// screen's preference once; each as soon as the sender has an encoding.
     fn apply(&mut self, link: &PeerLink, encoding: Encoding) {
         let [audio, camera, screen] = link.senders();
-        let applied = Rc::clone(&self.peers.get_or_insert_with(link.id().clone(), Seen::default).applied);
-        if let Some(camera) = camera.filter(|_| applied.camera.get() != Some(encoding)) {
+        let applied = self.peers.get_or_insert_with(link.id().clone(), Seen::default);
+        if applied.refused.take() {
+            (applied.camera, applied.audio, applied.screen) = (None, false, false);
+        }
+        let refused = &applied.refused;
+        if let Some(camera) = camera.filter(|_| applied.camera != Some(encoding)) {
             let set_encoding = |_: &JsValue, first: &JsValue| {
                 set(first, "active", encoding.active);
                 set(first, "maxBitrate", encoding.max_bitrate_bps);
                 set(first, "scaleResolutionDownBy", encoding.scale_down_by);
                 set(first, "maxFramerate", encoding.max_framerate);
             };
-            let record = Rc::clone(&applied);
-            // Struck off only if no later encoding was given meanwhile.
-            let refused = move || record.camera.set(record.camera.get().filter(|given| *given != encoding));
-            if change_parameters(&camera, &set_encoding, Box::new(refused)) {
-                applied.camera.set(Some(encoding));
+            if change_parameters(&camera, &set_encoding, refused) {
+                applied.camera = Some(encoding);
             }
         }
-        if let Some(audio) = audio.filter(|_| !applied.audio.get()) {
+        if let Some(audio) = audio.filter(|_| !applied.audio) {
             // Audio first: the browser's bandwidth allocation and the network's queues favour it over video.
-            let record = Rc::clone(&applied);
             let high = |_: &JsValue, first: &JsValue| {
                 set(first, "priority", "high");
                 set(first, "networkPriority", "high");
             };
-            applied.audio.set(change_parameters(&audio, &high, Box::new(move || record.audio.set(false))));
+            applied.audio = change_parameters(&audio, &high, refused);
         }
-        if let Some(screen) = screen.filter(|_| !applied.screen.get()) {
-            let record = Rc::clone(&applied);
+        if let Some(screen) = screen.filter(|_| !applied.screen) {
             let keep_resolution =
                 |parameters: &JsValue, _: &JsValue| set(parameters, "degradationPreference", "maintain-resolution");
-            applied.screen.set(change_parameters(
-                &screen,
-                &keep_resolution,
-                Box::new(move || record.screen.set(false)),
-            ));
+            applied.screen = change_parameters(&screen, &keep_resolution, refused);
         }
     }
 }
