@@ -10,8 +10,9 @@
 //!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well.
 //! - Down quickly: a rung that no longer fits the budget is left at once, as far down as needed; heavy loss, or the
 //!   processor or the estimate holding the encoder back for a few seconds, each take one rung more.
-//! - Up carefully: one rung at a time, after a few clean seconds (no loss to speak of, no limitation, the round trip
-//!   near its best, the current rung fully carried). The browser only probes for bandwidth up to what the encoder is
+//! - Up carefully: one rung at a time, after a few clean seconds (no loss to speak of, or no heavy loss where the
+//!   estimate carries the rung above; no limitation, the round trip near its recent best, the current rung fully
+//!   carried). The browser only probes for bandwidth up to what the encoder is
 //!   allowed, so the next rung is itself the probe; a step up that is undone soon after makes the next wait twice
 //!   as long.
 //! - Audio first: audio's share is set aside before video gets any, and when even the lowest rung does not fit,
@@ -63,8 +64,12 @@ const LOSS_CLEAN_PERCENT: f64 = 5.0;
 const LOSS_CONGESTED_PERCENT: f64 = 8.0;
 /// Seconds of loss on most connections before the uplink counts as congested.
 const CONGESTED_AFTER: u32 = 2;
-/// How far (ms) the round trip may be above its best for a second to count as clean: more is a queue building up.
+/// How far (ms) the round trip may be above its recent best for a second to count as clean: more is a queue building
+/// up.
 const RTT_CLEAN_MARGIN_MS: f64 = 100.0;
+/// Seconds a best round trip counts for (between one and two of these): a path that became longer for good (an ICE
+/// restart onto a relay, Wi-Fi to 4G) has a new best soon, rather than never a clean second again.
+const RTT_BEST_FOR: u32 = 30;
 /// Seconds a limitation (processor, or the estimate below the rung) must last to take a rung down.
 const LIMITED_DOWN_AFTER: u32 = 3;
 /// Clean seconds before a step up, at first.
@@ -77,6 +82,10 @@ const UP_AFTER_MAX: u32 = 32;
 const UP_FAILED_WITHIN: u32 = 5;
 /// The seconds after a connection starts (or video resumes) in which only loss counts.
 const GRACE: u32 = 3;
+/// How many rungs below the top the network must have taken video to some peer for our notice "Your connection is
+/// weak" to show: one rung is a trim nobody notices, and the estimate may take longer than the grace period to
+/// climb on a clean call.
+const NOTICE_FROM_RUNG: usize = 2;
 /// How much the uplink ceiling rises each second while nothing is congested.
 const CEILING_RISE: f64 = 1.05;
 
@@ -118,10 +127,14 @@ pub struct Observed {
     pub rtt_ms: Option<f64>,
     /// What holds back our camera's encoder for this peer.
     pub limited_by: Option<Limitation>,
-    /// What we actually sent this peer in the second (all media), bits per second.
+    /// What we actually sent this peer in the second (all media, RTP headers included), bits per second.
     pub sent_bps: Option<f64>,
     /// What our shared screen sent this peer, bits per second (it keeps its resolution; the camera fits around it).
     pub screen_bps: f64,
+    /// Nothing arrived from the peer in the second, or the connection is not up: an outage. The figures are left
+    /// from before it (the loss the peer last reported) or fall for want of feedback (the estimate), and nothing is
+    /// decided on them: when the link is back, video goes on as it was.
+    pub stale: bool,
 }
 
 impl Observed {
@@ -134,6 +147,7 @@ impl Observed {
             limited_by: report.limited_by,
             sent_bps,
             screen_bps,
+            stale: false,
         }
     }
 
@@ -147,6 +161,8 @@ impl Observed {
 struct PeerState {
     /// Index into [`LADDER`]; `LADDER.len()` is paused.
     rung: usize,
+    /// The rung the network alone took video down to: the steps down for the processor are not the connection's.
+    network_rung: usize,
     /// Seconds since the connection started, or video resumed.
     age: u32,
     /// Clean seconds in a row.
@@ -157,23 +173,75 @@ struct PeerState {
     since_up: Option<u32>,
     /// Seconds in a row the encoder was held back.
     limited: u32,
-    /// The best round trip seen, ms.
-    best_rtt_ms: Option<f64>,
+    /// The best round trip seen lately.
+    best_rtt: RecentBest,
+}
+
+/// The least of the values seen over the last [`RTT_BEST_FOR`] to twice that many seconds: kept in two halves, the
+/// older dropped as a new one starts.
+#[derive(Clone, Debug, Default)]
+struct RecentBest {
+    older: Option<f64>,
+    newer: Option<f64>,
+    /// Seconds into the newer half.
+    seconds: u32,
+}
+
+impl RecentBest {
+    /// Takes one second's value, if any.
+    fn push(&mut self, value: Option<f64>) {
+        self.seconds += 1;
+        if self.seconds > RTT_BEST_FOR {
+            self.older = self.newer.take();
+            self.seconds = 1;
+        }
+        if let Some(value) = value {
+            self.newer = Some(self.newer.map_or(value, |best| best.min(value)));
+        }
+    }
+
+    fn get(&self) -> Option<f64> {
+        match (self.older, self.newer) {
+            (Some(older), Some(newer)) => Some(older.min(newer)),
+            (older, newer) => older.or(newer),
+        }
+    }
+
+    /// Whether `rtt` is near the best (when either is unknown, nothing says otherwise).
+    fn near(&self, rtt: Option<f64>) -> bool {
+        match (rtt, self.get()) {
+            (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
+            _ => true,
+        }
+    }
 }
 
 impl PeerState {
     fn new() -> PeerState {
-        PeerState { rung: 0, age: 0, clean: 0, up_after: UP_AFTER, since_up: None, limited: 0, best_rtt_ms: None }
+        PeerState {
+            rung: 0,
+            network_rung: 0,
+            age: 0,
+            clean: 0,
+            up_after: UP_AFTER,
+            since_up: None,
+            limited: 0,
+            best_rtt: RecentBest::default(),
+        }
     }
 
     fn paused(&self) -> bool {
         self.rung >= LADDER.len()
     }
 
-    /// Goes down to `rung` (no higher than the current one); a step up undone this soon is remembered as failed.
-    fn down_to(&mut self, rung: usize) {
+    /// Goes down to `rung` (no higher than the current one), for the network's sake or (`network` false) the
+    /// processor's; a step up undone this soon is remembered as failed.
+    fn down_to(&mut self, rung: usize, network: bool) {
         if rung <= self.rung {
             return;
+        }
+        if network {
+            self.network_rung = rung;
         }
         if self.since_up.is_some_and(|since| since <= UP_FAILED_WITHIN) {
             self.up_after = (self.up_after * 2).min(UP_AFTER_MAX);
@@ -200,13 +268,11 @@ pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
     // NaN: not settled yet.
     let mut shares = vec![f64::NAN; caps.len()];
     let mut left = total.max(0.0);
-    // Each round settles every connection whose cap is below the even share of what is left; when none is, the
-    // others share the rest evenly.
-    loop {
+    // Each round settles every connection whose cap is below the even share of what is left, or, when none is, all
+    // the others: a round per connection at most. Bounded all the same: an infinite figure makes what is left NaN,
+    // and a share of it would read as not settled for ever.
+    for _ in 0..=caps.len() {
         let open = shares.iter().filter(|share| share.is_nan()).count();
-        if open == 0 {
-            return shares;
-        }
         let even = left / open as f64;
         let mut settled = false;
         for (share, cap) in shares.iter_mut().zip(caps) {
@@ -222,6 +288,7 @@ pub fn split(total: f64, caps: &[f64]) -> Vec<f64> {
             }
         }
     }
+    shares
 }
 
 /// The adaptation of our camera senders, one state per connection.
@@ -235,9 +302,13 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// Takes one second of every connection (peers not listed are forgotten) and returns each one's camera encoding.
+    /// Takes one second of the connections observed and returns each one's camera encoding. A connection not
+    /// listed (its statistics could not be read this time), or [`Observed::stale`], keeps its state (and gets no
+    /// encoding) until [`Adapter::forget`].
     pub fn decide(&mut self, observed: &[(PeerId, Observed)]) -> Vec<(PeerId, Encoding)> {
-        self.peers.retain(|(peer, _)| observed.iter().any(|(listed, _)| listed == peer));
+        // A connection in an outage is left as it is.
+        let observed: Vec<(PeerId, Observed)> = observed.iter().filter(|(_, seen)| !seen.stale).cloned().collect();
+        let observed = observed.as_slice();
         for (peer, _) in observed {
             if !self.peers.iter().any(|(known, _)| known == peer) {
                 self.peers.push((peer.clone(), PeerState::new()));
@@ -293,16 +364,22 @@ impl Adapter {
         }
     }
 
+    /// Forgets the connection to `peer`: it closed, or a new one replaced it (which starts afresh, at the top).
+    pub fn forget(&mut self, peer: &PeerId) {
+        self.peers.retain(|(known, _)| known != peer);
+    }
+
     /// Whether video to `peer` is paused.
     pub fn paused(&self, peer: &PeerId) -> bool {
         self.peers.iter().any(|(known, state)| known == peer && state.paused())
     }
 
-    /// What our video is doing overall: paused if paused to everyone, reduced if below the top rung for anyone.
+    /// What the network does to our video overall: paused if paused to everyone, reduced if the network took it
+    /// [`NOTICE_FROM_RUNG`] rungs down or more for anyone (the processor's reductions are no weak connection).
     pub fn own_video(&self) -> OwnVideo {
         if !self.peers.is_empty() && self.peers.iter().all(|(_, state)| state.paused()) {
             OwnVideo::Paused
-        } else if self.peers.iter().any(|(_, state)| state.rung > 0) {
+        } else if self.peers.iter().any(|(_, state)| state.network_rung >= NOTICE_FROM_RUNG) {
             OwnVideo::Reduced
         } else {
             OwnVideo::Full
@@ -314,28 +391,30 @@ impl Adapter {
 fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     state.age = state.age.saturating_add(1);
     state.since_up = state.since_up.map(|since| since.saturating_add(1));
-    if let Some(rtt) = seen.rtt_ms {
-        state.best_rtt_ms = Some(state.best_rtt_ms.map_or(rtt, |best| best.min(rtt)));
-    }
+    state.best_rtt.push(seen.rtt_ms);
     let in_grace = state.age <= GRACE;
     let fits = budget.map(rung_for);
     // Down quickly: to the rung the budget fits, however far.
     if let Some(fits) = fits.filter(|_| !in_grace) {
         if fits > state.rung {
-            state.down_to(fits);
+            state.down_to(fits, true);
             if state.paused() {
                 state.up_after = state.up_after.max(RESUME_AFTER);
             }
             return;
         }
     }
+    // Loss between clean and heavy that lasts is a lossy radio link rather than a full one: where the budget
+    // carries the rung above, the budget, not that loss, says whether to try it.
+    let above_fits = fits.is_some_and(|fits| fits < state.rung);
+    let clean_loss = !seen.lossy(if above_fits { LOSS_DOWN_PERCENT } else { LOSS_CLEAN_PERCENT });
     if state.paused() {
-        return resume_when_clean(state, seen);
+        return resume_when_clean(state, seen, clean_loss);
     }
     let lowest = LADDER.len() - 1;
     // Heavy loss: a rung every second it lasts (never a pause: loss alone is no shortage of bandwidth).
     if seen.lossy(LOSS_DOWN_PERCENT) {
-        state.down_to((state.rung + 1).min(lowest));
+        state.down_to((state.rung + 1).min(lowest), true);
         return;
     }
     // Held back by the processor, or by an estimate below the rung's cap, for a few seconds: a rung down.
@@ -347,16 +426,13 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     };
     state.limited = if held { state.limited + 1 } else { 0 };
     if state.limited >= LIMITED_DOWN_AFTER {
-        state.down_to((state.rung + 1).min(lowest));
+        state.down_to((state.rung + 1).min(lowest), seen.limited_by != Some(Limitation::Cpu));
         return;
     }
     // Up carefully.
-    let rtt_near_best = match (seen.rtt_ms, state.best_rtt_ms) {
-        (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
-        _ => true,
-    };
+    let rtt_near_best = state.best_rtt.near(seen.rtt_ms);
     let carried = fits.is_none_or(|fits| fits <= state.rung);
-    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && seen.limited_by.is_none() && rtt_near_best && carried;
+    let clean = clean_loss && seen.limited_by.is_none() && rtt_near_best && carried;
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.since_up.is_some_and(|since| since > UP_FAILED_WITHIN) {
         // The last step up held.
@@ -365,21 +441,20 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     }
     if state.rung > 0 && state.clean >= state.up_after {
         state.rung -= 1;
+        state.network_rung = state.network_rung.min(state.rung);
         state.clean = 0;
         state.since_up = Some(0);
     }
 }
 
-/// Paused: after enough clean seconds, video comes back on the lowest rung, which is itself the probe.
-fn resume_when_clean(state: &mut PeerState, seen: &Observed) {
-    let rtt_near_best = match (seen.rtt_ms, state.best_rtt_ms) {
-        (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
-        _ => true,
-    };
-    let clean = !seen.lossy(LOSS_CLEAN_PERCENT) && rtt_near_best;
+/// Paused: after enough clean seconds (`clean_loss`: the loss allows it), video comes back on the lowest rung, which
+/// is itself the probe.
+fn resume_when_clean(state: &mut PeerState, seen: &Observed, clean_loss: bool) {
+    let clean = clean_loss && state.best_rtt.near(seen.rtt_ms);
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.clean >= state.up_after {
         state.rung = LADDER.len() - 1;
+        state.network_rung = state.rung;
         state.clean = 0;
         state.since_up = Some(0);
         // The estimate climbs with the probe: give it the grace a new connection gets.
@@ -448,6 +523,9 @@ mod tests {
         assert_eq!(split(900.0, &[100.0, 200.0]), vec![100.0, 200.0], "never more than a connection can carry");
         assert_eq!(split(-5.0, &[100.0, 100.0]), vec![0.0, 0.0]);
         assert!(split(100.0, &[]).is_empty());
+        // Figures that are not numbers end the split all the same.
+        assert_eq!(split(f64::INFINITY, &[f64::INFINITY, f64::NAN]).len(), 2);
+        assert_eq!(split(f64::INFINITY, &[f64::INFINITY, 100.0])[1], 100.0);
     }
 
     #[test]
@@ -486,7 +564,8 @@ mod tests {
     #[test]
     fn no_step_up_while_the_link_is_not_clean() {
         for (what, seen) in [
-            ("loss", Observed { loss_out_percent: Some(6.0), ..estimate(3_000_000.0) }),
+            ("loss, the estimate carrying no more", Observed { loss_out_percent: Some(6.0), ..estimate(550_000.0) }),
+            ("loss, no estimate", Observed { loss_out_percent: Some(6.0), available_out_bps: None, ..estimate(0.0) }),
             ("a queue", Observed { rtt_ms: Some(400.0), ..estimate(3_000_000.0) }),
             ("the processor", Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) }),
         ] {
@@ -496,6 +575,30 @@ mod tests {
             let after = rung(run(&mut adapter, &seen, 30));
             assert!(after >= start, "stepped up despite {what}: rung {after}");
         }
+    }
+
+    #[test]
+    fn a_path_that_became_longer_for_good_is_climbed_again() {
+        let mut adapter = settled();
+        // An ICE restart onto a relay far away: 200 ms instead of 20 from now on, and a dip while it happens.
+        let far = |bps| Observed { rtt_ms: Some(200.0), ..estimate(bps) };
+        assert_eq!(rung(run(&mut adapter, &far(550_000.0), 1)), 2);
+        let top = (1..=300).find(|_| rung(run(&mut adapter, &far(3_000_000.0), 1)) == 0);
+        assert!(top.is_some(), "never climbed back on the longer path");
+        // Paused on it, video comes back too.
+        assert!(!run(&mut adapter, &far(60_000.0), 1).active);
+        assert!((1..=300).any(|_| run(&mut adapter, &far(3_000_000.0), 1).active), "never resumed");
+    }
+
+    #[test]
+    fn steady_moderate_loss_does_not_hold_video_down_when_the_estimate_carries_more() {
+        // A radio link losing 7 % at random, always: between clean and heavy.
+        let radio = |bps| Observed { loss_out_percent: Some(7.0), ..estimate(bps) };
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &radio(550_000.0), 1)), 2);
+        assert!((1..=120).any(|_| rung(run(&mut adapter, &radio(3_000_000.0), 1)) == 0), "never climbed back");
+        assert!(!run(&mut adapter, &radio(60_000.0), 1).active);
+        assert!((1..=120).any(|_| run(&mut adapter, &radio(3_000_000.0), 1).active), "never resumed");
     }
 
     #[test]
@@ -519,6 +622,22 @@ mod tests {
     }
 
     #[test]
+    fn our_video_counts_as_reduced_from_two_rungs_down() {
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &estimate(900_000.0), 1)), 1);
+        assert_eq!(adapter.own_video(), OwnVideo::Full, "one rung is a trim");
+        assert_eq!(rung(run(&mut adapter, &estimate(550_000.0), 1)), 2);
+        assert_eq!(adapter.own_video(), OwnVideo::Reduced);
+        // Back up one rung: a trim again.
+        assert!((1..=60).any(|_| rung(run(&mut adapter, &estimate(900_000.0), 1)) == 1));
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        // The processor takes a rung on top of the network's one: still the network's one rung.
+        let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(900_000.0) };
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER)), 2);
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+    }
+
+    #[test]
     fn heavy_loss_takes_a_rung_every_second_but_never_pauses() {
         let mut adapter = settled();
         let lossy = Observed { loss_out_percent: Some(15.0), ..estimate(3_000_000.0) };
@@ -534,6 +653,8 @@ mod tests {
         let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) };
         assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER - 1)), 0, "a moment is no trend");
         assert_eq!(rung(run(&mut adapter, &cpu, 1)), 1);
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER * 2)), 3);
+        assert_eq!(adapter.own_video(), OwnVideo::Full, "a busy processor is no weak connection");
         // The bandwidth limiting an encoder whose cap the estimate carries is the encoder's own business.
         let mut adapter = settled();
         let bandwidth = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(3_000_000.0) };
@@ -623,10 +744,47 @@ mod tests {
     }
 
     #[test]
+    fn a_second_without_statistics_keeps_the_connections_state() {
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &estimate(550_000.0), 1)), 2);
+        // Ada's statistics could not be read this second; Bob's could.
+        adapter.decide(&[("bob".into(), estimate(3_000_000.0))]);
+        adapter.decide(&[]);
+        assert_eq!(adapter.own_video(), OwnVideo::Reduced);
+        let next = run(&mut adapter, &estimate(550_000.0), 1);
+        assert_eq!(rung(next), 2, "restarted at the top, with a fresh grace");
+    }
+
+    #[test]
+    fn an_outage_changes_nothing_and_video_goes_on_when_the_link_is_back() {
+        let mut adapter = settled();
+        // Five seconds with nothing from Ada: her last report said 20 % lost, the estimate falls for want of feedback.
+        let out = Observed { loss_out_percent: Some(20.0), stale: true, ..estimate(80_000.0) };
+        for _ in 0..5 {
+            assert!(adapter.decide(&[(ada(), out.clone())]).is_empty());
+        }
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        assert_eq!(rung(run(&mut adapter, &estimate(3_000_000.0), 1)), 0, "the link is back: video as before");
+    }
+
+    #[test]
+    fn a_forgotten_connection_starts_afresh() {
+        let mut adapter = settled();
+        assert!(!run(&mut adapter, &estimate(60_000.0), 1).active);
+        assert!(adapter.paused(&ada()));
+        // Ada's connection is replaced by a new one: the new sender starts at the top, in its grace period.
+        adapter.forget(&ada());
+        assert!(!adapter.paused(&ada()));
+        assert_eq!(adapter.own_video(), OwnVideo::Full);
+        assert_eq!(run(&mut adapter, &estimate(60_000.0), GRACE), Encoding::of(0));
+    }
+
+    #[test]
     fn peers_come_and_go_and_firefox_without_an_estimate_is_left_to_loss() {
         let mut adapter = settled();
         assert_eq!(adapter.own_video(), OwnVideo::Full);
         let bob: PeerId = "bob".into();
+        adapter.forget(&ada());
         let decided = adapter.decide(&[(bob.clone(), Observed::default())]);
         assert_eq!(decided, vec![(bob.clone(), Encoding::of(0))]);
         assert!(!adapter.paused(&ada()));

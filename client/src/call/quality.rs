@@ -200,6 +200,14 @@ impl Grader {
         self.shown
     }
 
+    /// Takes the next report; returns the grade to show if it reads differently from the one shown before (a
+    /// figure that moved within its rounding is no news): the call screen re-renders only for news.
+    pub fn news(&mut self, report: &LinkReport) -> Option<Grade> {
+        let before = self.shown.map(|grade| grade.label());
+        let now = self.report(report)?;
+        (before.as_deref() != Some(now.label().as_str())).then_some(now)
+    }
+
     /// Takes the next report, and returns the grade to show.
     pub fn report(&mut self, report: &LinkReport) -> Option<Grade> {
         let same = report.limited_by.is_some() && report.limited_by == self.limited;
@@ -422,6 +430,23 @@ mod tests {
         let reports = vec![limited(Limitation::Cpu); LIMITED_REPORTS as usize];
         let grade = reports.iter().map(|report| grader.report(report)).last().flatten().unwrap();
         assert_eq!(grade.reason, Some(Reason::SendCpu));
+    }
+
+    #[test]
+    fn news_is_only_a_grade_that_reads_differently() {
+        let mut grader = Grader::default();
+        assert_eq!(grader.news(&LinkReport::default()), None, "nothing measured");
+        assert_eq!(grader.news(&clean()), Some(Grade::GOOD));
+        assert_eq!(grader.news(&clean()), None);
+        let weak = grader.news(&lossy(6.2)).unwrap();
+        assert_eq!(weak.label(), "Connection weak: 6 % of packets lost on the way to you");
+        assert_eq!(grader.news(&lossy(6.4)), None, "6.4 % reads as 6 % too");
+        assert_eq!(grader.news(&lossy(6.6)).unwrap().reason, Some(Reason::LossIn(6.6)));
+        // Better only after a few better seconds: no news until then.
+        for _ in 1..RECOVERY_REPORTS {
+            assert_eq!(grader.news(&clean()), None);
+        }
+        assert_eq!(grader.news(&clean()), Some(Grade::GOOD));
     }
 
     #[test]

@@ -7,11 +7,26 @@
 //! `setLocalDescription()` stays untouched, which keeps perfect negotiation's implicit form.
 
 /// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type's `a=fmtp` line (every browser writes
-/// one), other lines as they were, line endings kept.
+/// one), other lines as they were, line endings kept. Payload types are read per media section: a number is Opus's
+/// only in the section whose `a=rtpmap` says so (BUNDLE makes them unique across sections, but a description
+/// without it may reuse one for video).
 pub fn opus_fec_and_dtx(sdp: &str) -> String {
-    let opus: Vec<&str> = sdp.lines().filter_map(opus_payload_type).collect();
     let mut out = String::with_capacity(sdp.len() + 32);
-    for line in sdp.split_inclusive('\n') {
+    let mut rest = sdp;
+    while !rest.is_empty() {
+        // A media section (or the session part before the first) ends where the next line starts with `m=`.
+        let end = rest.match_indices("\nm=").next().map_or(rest.len(), |(at, _)| at + 1);
+        let (section, after) = rest.split_at(end);
+        munge_section(section, &mut out);
+        rest = after;
+    }
+    out
+}
+
+/// [`opus_fec_and_dtx`] for one media section, appended to `out`.
+fn munge_section(section: &str, out: &mut String) {
+    let opus: Vec<&str> = section.lines().filter_map(opus_payload_type).collect();
+    for line in section.split_inclusive('\n') {
         let text = line.trim_end_matches(['\r', '\n']);
         let fmtp = text.strip_prefix("a=fmtp:").and_then(|rest| rest.split_once(' '));
         let Some((pt, parameters)) = fmtp.filter(|(pt, _)| opus.contains(pt)) else {
@@ -31,7 +46,6 @@ pub fn opus_fec_and_dtx(sdp: &str) -> String {
         out.push_str("useinbandfec=1;usedtx=1");
         out.push_str(&line[text.len()..]);
     }
-    out
 }
 
 /// The payload type of an `a=rtpmap:<pt> opus/...` line.
@@ -79,6 +93,18 @@ mod tests {
         );
         // A payload type without parameters is left to the browser's defaults (no browser writes one).
         assert_eq!(opus_fec_and_dtx("a=rtpmap:111 opus/48000/2"), "a=rtpmap:111 opus/48000/2");
+    }
+
+    #[test]
+    fn a_payload_type_is_opus_only_in_its_own_media_section() {
+        // Without BUNDLE, video may use the number audio gives Opus: its parameters are not Opus's.
+        let sdp = "m=audio 9 RTP 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\n\
+            m=video 9 RTP 111\r\na=rtpmap:111 VP9/90000\r\na=fmtp:111 profile-id=0\r\n";
+        assert_eq!(
+            opus_fec_and_dtx(sdp),
+            sdp.replace("minptime=10\r\n", "minptime=10;useinbandfec=1;usedtx=1\r\n"),
+            "VP9's line changed too"
+        );
     }
 
     #[test]

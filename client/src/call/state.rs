@@ -8,7 +8,7 @@ use huddle_common::{DisplayName, ErrorCode, PeerId, PeerInfo, PeerMessage};
 use crate::call::chat::ChatHistory;
 pub use crate::call::chat::{Author, ChatLine};
 use crate::call::ice::IceProblem;
-use crate::call::quality::{Grader, LinkReport, OwnVideo};
+use crate::call::quality::{Grade, OwnVideo};
 use crate::call::transfer::{TransferEvent, TransferList};
 
 /// Where the call stands.
@@ -104,8 +104,9 @@ pub struct RemotePeer {
     pub screen_on: bool,
     /// Bumped when their media stream gains or loses a track, so the tile re-attaches it.
     pub media_revision: u32,
-    /// How good the connection to them is, from the network monitor's reports (the tile's indicator).
-    pub quality: Grader,
+    /// How good the connection to them is, as the network monitor last graded it (the tile's indicator); `None`
+    /// before anything was measured.
+    pub quality: Option<Grade>,
     /// Their camera is on but they paused its video to us, their network not carrying it (as they last told us).
     pub video_paused: bool,
 }
@@ -205,8 +206,8 @@ pub enum Action {
     RelayLost,
     /// Something happened to a file transfer.
     Transfer(TransferEvent),
-    /// One interval of a peer connection's statistics, from the network monitor (see `call::quality`).
-    LinkReport(PeerId, LinkReport),
+    /// The connection to a peer reads differently: the network monitor grades it (see `call::quality::Grader`).
+    Grade(PeerId, Grade),
     /// What our own video does because of the network.
     OwnVideo(OwnVideo),
     /// The call is over.
@@ -266,9 +267,19 @@ impl CallState {
                 camera_on: true,
                 screen_on: false,
                 media_revision: 0,
-                quality: Grader::default(),
+                quality: None,
                 video_paused: false,
             });
+        }
+    }
+
+    /// Whether `action` would leave this state as it is, for the network monitor's news, which comes every second
+    /// (then the call screen need not be copied nor rendered again).
+    pub fn unchanged_by(&self, action: &Action) -> bool {
+        match action {
+            Action::Grade(peer, grade) => self.peer(peer).is_none_or(|peer| peer.quality == Some(*grade)),
+            Action::OwnVideo(video) => self.own_video == *video,
+            _ => false,
         }
     }
 
@@ -343,9 +354,9 @@ impl CallState {
             Action::ClearNotice => self.notice = None,
             Action::IceProblem(problem) => self.ice_problem = Some(problem),
             Action::DismissIceProblem => self.ice_problem = None,
-            Action::LinkReport(peer, report) => {
+            Action::Grade(peer, grade) => {
                 if let Some(peer) = self.peer_mut(&peer) {
-                    peer.quality.report(&report);
+                    peer.quality = Some(grade);
                 }
             }
             Action::OwnVideo(video) => self.own_video = video,
@@ -660,31 +671,37 @@ mod tests {
         assert_eq!(previous.chat.len(), ChatHistory::MAX_LINES, "the previous state is unchanged");
     }
 
-    fn lossy(percent: f64) -> LinkReport {
-        LinkReport { loss_in_percent: Some(percent), rtt_ms: Some(40.0), ..LinkReport::default() }
-    }
-
     #[test]
-    fn each_remote_peer_has_its_own_grade_from_its_reports_and_loses_it_on_leaving() {
+    fn each_remote_peer_has_its_own_grade_and_loses_it_on_leaving() {
         use crate::call::quality::{Quality, Reason};
         let mut state = joined_with(&[("a", "Ada"), ("b", "Bob")]);
-        let quality = |state: &CallState, id: &str| state.peer(&id.into()).unwrap().quality.grade();
-        assert_eq!(quality(&state, "a"), None, "nothing shown before the first report");
-        state.apply(Action::LinkReport("a".into(), lossy(0.0)));
-        state.apply(Action::LinkReport("b".into(), lossy(6.0)));
-        state.apply(Action::LinkReport("stranger".into(), lossy(50.0)));
-        assert_eq!(quality(&state, "a").unwrap().quality, Quality::Good);
-        let bob = quality(&state, "b").unwrap();
-        assert_eq!((bob.quality, bob.reason), (Quality::Weak, Some(Reason::LossIn(6.0))));
-        // Hysteresis lives in the state: one good second does not clear Bob's grade.
-        state.apply(Action::LinkReport("b".into(), lossy(0.0)));
-        assert_eq!(quality(&state, "b").unwrap().quality, Quality::Weak);
+        let quality = |state: &CallState, id: &str| state.peer(&id.into()).unwrap().quality;
+        assert_eq!(quality(&state, "a"), None, "nothing shown before the first grade");
+        let weak = Grade { quality: Quality::Weak, reason: Some(Reason::LossIn(6.0)) };
+        state.apply(Action::Grade("a".into(), Grade::GOOD));
+        state.apply(Action::Grade("b".into(), weak));
+        state.apply(Action::Grade("stranger".into(), weak));
+        assert_eq!(quality(&state, "a"), Some(Grade::GOOD));
+        assert_eq!(quality(&state, "b"), Some(weak));
+        assert!(state.peer(&"stranger".into()).is_none());
 
         // Bob leaves and comes back: his new connection starts ungraded.
         state.apply(Action::PeerLeft { peer: "b".into(), dropped: true });
         state.apply(Action::PeerJoined(info("b", "Bob")));
         assert_eq!(quality(&state, "b"), None);
-        assert_eq!(quality(&state, "a").unwrap().quality, Quality::Good, "Ada's grade is hers alone");
+        assert_eq!(quality(&state, "a"), Some(Grade::GOOD), "Ada's grade is hers alone");
+    }
+
+    #[test]
+    fn news_that_changes_nothing_is_told_apart() {
+        let mut state = joined_with(&[("a", "Ada")]);
+        assert!(!state.unchanged_by(&Action::Grade("a".into(), Grade::GOOD)));
+        state.apply(Action::Grade("a".into(), Grade::GOOD));
+        assert!(state.unchanged_by(&Action::Grade("a".into(), Grade::GOOD)));
+        assert!(state.unchanged_by(&Action::Grade("stranger".into(), Grade::GOOD)), "not on the call screen");
+        assert!(state.unchanged_by(&Action::OwnVideo(OwnVideo::Full)));
+        assert!(!state.unchanged_by(&Action::OwnVideo(OwnVideo::Paused)));
+        assert!(!state.unchanged_by(&Action::ToggleChat));
     }
 
     #[test]

@@ -107,7 +107,7 @@ pub fn fields_for(kind: &str) -> &'static [&'static str] {
             "codecId",
             "totalFreezesDuration",
         ],
-        "outbound-rtp" => &["timestamp", "kind", "mid", "bytesSent", "qualityLimitationReason"],
+        "outbound-rtp" => &["timestamp", "kind", "mid", "bytesSent", "headerBytesSent", "qualityLimitationReason"],
         "remote-inbound-rtp" => &["roundTripTime", "fractionLost"],
         "candidate-pair" => &[
             "state",
@@ -115,6 +115,7 @@ pub fn fields_for(kind: &str) -> &'static [&'static str] {
             "selected",
             "currentRoundTripTime",
             "availableOutgoingBitrate",
+            "bytesReceived",
             "localCandidateId",
             "remoteCandidateId",
         ],
@@ -182,6 +183,8 @@ pub struct Outbound {
     pub mid: Option<String>,
     /// Payload bytes sent.
     pub bytes: Option<u64>,
+    /// RTP header bytes sent (with them, what the packets took of the uplink).
+    pub header_bytes: Option<u64>,
     /// Video: what holds the encoder back, if anything.
     pub limited_by: Option<Limitation>,
 }
@@ -276,6 +279,8 @@ pub struct Snapshot {
     /// Of our packets, the share the peer reported lost in its last report (`remote-inbound-rtp`'s
     /// `fractionLost`, 0–1), the worst of the streams.
     pub fraction_lost_out: Option<f64>,
+    /// Everything received on the selected candidate pair so far (media, RTCP, data), bytes.
+    pub received_bytes: Option<u64>,
 }
 
 impl Snapshot {
@@ -312,6 +317,7 @@ impl Snapshot {
                 kind: MediaKind::parse(entry.text("kind")),
                 mid: entry.text("mid").map(str::to_owned),
                 bytes: entry.counter("bytesSent"),
+                header_bytes: entry.counter("headerBytesSent"),
                 limited_by: entry.text("qualityLimitationReason").and_then(Limitation::parse),
             })
             .collect();
@@ -335,6 +341,7 @@ impl Snapshot {
                 .filter_map(|entry| entry.number("fractionLost"))
                 .filter(|fraction| (0.0..=1.0).contains(fraction))
                 .reduce(f64::max),
+            received_bytes: pair.and_then(|pair| pair.counter("bytesReceived")),
         }
     }
 
@@ -505,17 +512,26 @@ pub fn link_report(before: Option<&Snapshot>, now: &Snapshot) -> LinkReport {
     }
 }
 
-/// What we sent on a connection from `before` to `now`, bits per second: everything, and a shared screen's video
-/// (the video streams other than the camera's). `None` and zero without an interval.
+/// Whether anything arrived from the peer from `before` to `now`: nothing does in an outage, whose figures (the
+/// loss the peer last reported, the estimate falling for want of feedback) say nothing about the link. Yes when it
+/// cannot be told (no earlier snapshot, no figure, another candidate pair).
+pub fn heard_from(before: Option<&Snapshot>, now: &Snapshot) -> bool {
+    before.and_then(|before| before.received_bytes).is_none_or(|then| now.received_bytes != Some(then))
+}
+
+/// What we sent on a connection from `before` to `now`, bits per second, RTP headers included (as the bandwidth
+/// estimate and the audio reserve count them): everything, and a shared screen's video (the video streams other
+/// than the camera's). `None` and zero without an interval.
 pub fn sent_rates(before: Option<&Snapshot>, now: &Snapshot) -> (Option<f64>, f64) {
     let seconds = before.map(|before| (now.at_ms - before.at_ms) / 1000.0).filter(|s| *s > 0.0);
     let (Some(before), Some(seconds)) = (before, seconds) else { return (None, 0.0) };
     let camera = now.camera_out().map(|camera| camera.id.as_str());
     let (mut total, mut screen) = (0, 0);
     for stream in &now.outbound {
-        let then = before.outbound.iter().find(|then| then.id == stream.id).and_then(|then| then.bytes);
+        let then = before.outbound.iter().find(|then| then.id == stream.id);
         let Some(bytes) = stream.bytes else { continue };
-        let grown = growth(then, bytes);
+        let headers = stream.header_bytes.map_or(0, |now| growth(then.and_then(|then| then.header_bytes), now));
+        let grown = growth(then.and_then(|then| then.bytes), bytes) + headers;
         total += grown;
         if stream.kind == Some(MediaKind::Video) && Some(stream.id.as_str()) != camera {
             screen += grown;
@@ -899,6 +915,39 @@ mod tests {
             snap.outbound[2].bytes = Some(1_000 + (10_000.0 * scale) as u64);
         }
         assert_eq!(sent_rates(Some(&before), &after), (Some(496_000.0), 400_000.0));
+    }
+
+    #[test]
+    fn what_we_send_counts_the_packets_headers() {
+        assert!(fields_for("outbound-rtp").contains(&"headerBytesSent"));
+        let at = |t: f64, payload: f64, headers: f64| {
+            let stream = StatsEntry::new("OA", "outbound-rtp")
+                .with("timestamp", num(t))
+                .with("kind", text("audio"))
+                .with("bytesSent", num(payload))
+                .with("headerBytesSent", num(headers));
+            Snapshot::from_entries(&[stream], 0.0)
+        };
+        // Opus speech: 4 kB of payload and 2.5 kB of headers in a second.
+        let (before, after) = (at(1_000.0, 1_000.0, 500.0), at(2_000.0, 5_000.0, 3_000.0));
+        assert_eq!(sent_rates(Some(&before), &after), (Some(52_000.0), 0.0));
+    }
+
+    #[test]
+    fn an_outage_is_a_second_in_which_nothing_arrived() {
+        assert!(fields_for("candidate-pair").contains(&"bytesReceived"));
+        let at = |t: f64, received: Option<f64>| {
+            let mut entries = report(t, 0.0, 0.0, 0.0, 0.0, 0.0);
+            if let Some(bytes) = received {
+                entries[6].set("bytesReceived", num(bytes));
+            }
+            Snapshot::from_entries(&entries, 0.0)
+        };
+        let first = at(1_000.0, Some(5_000.0));
+        assert!(heard_from(None, &first));
+        assert!(heard_from(Some(&first), &at(2_000.0, Some(9_000.0))));
+        assert!(!heard_from(Some(&first), &at(2_000.0, Some(5_000.0))), "nothing arrived");
+        assert!(heard_from(Some(&at(1_000.0, None)), &at(2_000.0, None)), "no figure says nothing");
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Browser methods web-sys does not bind (or binds only behind unstable flags), and how an event handler is set.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use web_sys::{MediaStreamTrack, RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection, RtcRtpSender};
@@ -59,8 +62,8 @@ pub fn restart_ice(pc: &RtcPeerConnection) {
 /// Changes `sender`'s parameters and its first encoding's, as `change` does to them (the parameters object and
 /// the encoding object), in one `getParameters`/`setParameters` transaction (both in this task, as the transaction
 /// requires). `false` when the sender has no encoding yet (before its first negotiation): nothing to change, try
-/// later. A refusal, which would repeat, is only logged.
-pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsValue)) -> bool {
+/// later. When the browser refuses the change (logged), `refused` is set.
+pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsValue), refused: &Rc<Cell<bool>>) -> bool {
     let sender = sender.unchecked_ref::<SenderMethods>();
     let parameters = sender.get_parameters();
     let encoding = Reflect::get(&parameters, &"encodings".into())
@@ -74,9 +77,11 @@ pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsVal
         Ok(promise) => promise,
         Err(error) => Promise::reject(&error),
     };
+    let refused = Rc::clone(refused);
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(error) = wasm_bindgen_futures::JsFuture::from(done).await {
             web_sys::console::warn_2(&"cannot set a sender's parameters:".into(), &error);
+            refused.set(true);
         }
     });
     true

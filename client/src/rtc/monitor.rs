@@ -1,19 +1,22 @@
 //! The call's network monitor: once a second, while in a call, a `getStats()` snapshot of every peer connection,
-//! read (in `call::stats`) into a `LinkReport` per peer for the quality indicator, and handed to the adaptation
+//! read (in `call::stats`) into a `LinkReport` per peer, graded for the tile's quality indicator (the call screen
+//! told only when the grade reads differently: each dispatch re-renders it), and handed to the adaptation
 //! (`call::adapt`), whose encodings are applied here with `RTCRtpSender.setParameters`, only when they change.
-//! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate.
+//! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate; a change the
+//! browser refuses is tried again at the next look.
 
-use std::rc::Rc;
+use std::cell::Cell;
+use std::rc::{Rc, Weak};
 
 use huddle_common::PeerId;
 use wasm_bindgen::JsValue;
-use web_sys::RtcPeerConnection;
+use web_sys::{RtcPeerConnection, RtcPeerConnectionState};
 use yew::Callback;
 
 use crate::call::adapt::{Adapter, Encoding, Observed};
-use crate::call::quality::OwnVideo;
+use crate::call::quality::{Grader, OwnVideo};
 use crate::call::state::Action;
-use crate::call::stats::{link_report, sent_rates, Snapshot};
+use crate::call::stats::{heard_from, link_report, sent_rates, Snapshot};
 use crate::rtc::bindings::{change_parameters, set};
 use crate::rtc::peer::PeerLink;
 use crate::rtc::stats::{reports, snapshot};
@@ -22,13 +25,21 @@ use crate::small_map::SmallMap;
 /// How often the connections are looked at: the interval a `LinkReport` covers.
 pub const INTERVAL_MS: u32 = 1_000;
 
-/// What the monitor remembers of one connection: its last snapshot, and what has been applied to its senders.
+/// What the monitor remembers of one connection: which one it is, its last snapshot, and what has been applied to
+/// its senders.
 #[derive(Default)]
 struct Seen {
+    /// The link (kept weakly: its address is not reused while this lives). A new link to the same peer (the
+    /// connections made again after a relay restart) starts afresh: its senders have nothing applied yet.
+    link: Weak<PeerLink>,
     last: Option<Snapshot>,
     camera: Option<Encoding>,
     audio: bool,
     screen: bool,
+    /// Set when the browser refused one of the changes: all are given again at the next look.
+    refused: Rc<Cell<bool>>,
+    /// The connection's grade, with its hysteresis: the call screen hears of it only when it reads differently.
+    grader: Grader,
 }
 
 /// What the monitor remembers between two looks.
@@ -52,19 +63,35 @@ impl Monitor {
     ) -> Vec<Rc<PeerLink>> {
         let pcs: Vec<RtcPeerConnection> = links.iter().map(|link| link.connection().clone()).collect();
         let reports = reports(&pcs).await;
-        self.peers.retain(|peer, _| links.iter().any(|link| link.id() == peer));
+        let adapter = &mut self.adapter;
+        self.peers.retain(|peer, _| {
+            let open = links.iter().any(|link| link.id() == peer);
+            if !open {
+                adapter.forget(peer);
+            }
+            open
+        });
         let mut observed = Vec::with_capacity(links.len());
         for (link, report) in links.iter().zip(reports) {
-            // A connection closed meanwhile has no report: it is gone by the next look.
+            // A connection closed meanwhile has no report: it is gone by the next look. One whose report failed
+            // otherwise keeps its adaptation as it was.
             let Ok(report) = report else { continue };
             let now = snapshot(&report);
             let peer = link.id();
             let seen = self.peers.get_or_insert_with(peer.clone(), Seen::default);
+            if seen.link.as_ptr() != Rc::as_ptr(link) {
+                *seen = Seen { link: Rc::downgrade(link), ..Seen::default() };
+                self.adapter.forget(peer);
+            }
             let report = link_report(seen.last.as_ref(), &now);
             let (sent, screen) = sent_rates(seen.last.as_ref(), &now);
-            observed.push((peer.clone(), Observed::from_report(&report, sent, screen)));
+            let stale = !heard_from(seen.last.as_ref(), &now)
+                || link.connection().connection_state() != RtcPeerConnectionState::Connected;
+            observed.push((peer.clone(), Observed { stale, ..Observed::from_report(&report, sent, screen) }));
             seen.last = Some(now);
-            dispatch.emit(Action::LinkReport(peer.clone(), report));
+            if let Some(grade) = seen.grader.news(&report) {
+                dispatch.emit(Action::Grade(peer.clone(), grade));
+            }
         }
         let mut paused_changed = Vec::new();
         for (peer, encoding) in self.adapter.decide(&observed) {
@@ -86,6 +113,10 @@ impl Monitor {
     fn apply(&mut self, link: &PeerLink, encoding: Encoding) {
         let [audio, camera, screen] = link.senders();
         let applied = self.peers.get_or_insert_with(link.id().clone(), Seen::default);
+        if applied.refused.take() {
+            (applied.camera, applied.audio, applied.screen) = (None, false, false);
+        }
+        let refused = &applied.refused;
         if let Some(camera) = camera.filter(|_| applied.camera != Some(encoding)) {
             let set_encoding = |_: &JsValue, first: &JsValue| {
                 set(first, "active", encoding.active);
@@ -93,21 +124,22 @@ impl Monitor {
                 set(first, "scaleResolutionDownBy", encoding.scale_down_by);
                 set(first, "maxFramerate", encoding.max_framerate);
             };
-            if change_parameters(&camera, &set_encoding) {
+            if change_parameters(&camera, &set_encoding, refused) {
                 applied.camera = Some(encoding);
             }
         }
         if let Some(audio) = audio.filter(|_| !applied.audio) {
             // Audio first: the browser's bandwidth allocation and the network's queues favour it over video.
-            applied.audio = change_parameters(&audio, &|_, first| {
+            let high = |_: &JsValue, first: &JsValue| {
                 set(first, "priority", "high");
                 set(first, "networkPriority", "high");
-            });
+            };
+            applied.audio = change_parameters(&audio, &high, refused);
         }
         if let Some(screen) = screen.filter(|_| !applied.screen) {
-            applied.screen = change_parameters(&screen, &|parameters, _| {
-                set(parameters, "degradationPreference", "maintain-resolution")
-            });
+            let keep_resolution =
+                |parameters: &JsValue, _: &JsValue| set(parameters, "degradationPreference", "maintain-resolution");
+            applied.screen = change_parameters(&screen, &keep_resolution, refused);
         }
     }
 }

@@ -313,7 +313,7 @@ fn remote_tile(
         on_send_file.reform(move |_| Some(id.clone()))
     };
     // While the link is down its status says so; a grade from before would be stale.
-    let quality = peer.quality.grade().filter(|_| peer.link == LinkState::Connected).map(indicator).unwrap_or_default();
+    let quality = peer.quality.filter(|_| peer.link == LinkState::Connected).map(indicator).unwrap_or_default();
     html! {
         <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
             aria-label={name.clone()}>

@@ -11,6 +11,10 @@ impl Reducible for CallState {
     type Action = Action;
 
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
+        // The same state (no copy) is no change to Yew: nothing renders.
+        if self.unchanged_by(&action) {
+            return self;
+        }
         // A copy, unless nothing else holds the state; either way cheap, the chat being shared (`call::chat`).
         let mut next = Rc::unwrap_or_clone(self);
         next.apply(action);

@@ -97,6 +97,8 @@ pub async fn the_tile_says_how_good_the_connection_is_and_why() -> Result<()> {
         let good = wait_indicator(person, peer_id, "a good connection", |shown| shown.quality == "good").await?;
         ensure!(good.label == "Connection good" && good.title == good.label, "a good connection reads {good:?}");
         ensure!(good.focusable, "the indicator cannot take the focus: {good:?}");
+        let told = person.exists(sel::OWN_CONNECTION).await?;
+        ensure!(!told, "{} is told their connection is weak on a clean call", person.name());
     }
 
     {
