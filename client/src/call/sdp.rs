@@ -39,7 +39,7 @@ fn munge_section(section: &str, out: &mut String) {
         out.push_str(pt);
         out.push(' ');
         for parameter in parameters.split(';').map(str::trim) {
-            let key = parameter.split('=').next().unwrap_or_default();
+            let key = parameter.split_once('=').map_or(parameter, |(key, _)| key);
             if !parameter.is_empty() && key != "useinbandfec" && key != "usedtx" {
                 out.push_str(parameter);
                 out.push(';');
