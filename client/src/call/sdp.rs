@@ -25,11 +25,15 @@ pub fn opus_fec_and_dtx(sdp: &str) -> String {
 
 /// [`opus_fec_and_dtx`] for one media section, appended to `out`.
 fn munge_section(section: &str, out: &mut String) {
-    let opus: Vec<&str> = section.lines().filter_map(opus_payload_type).collect();
     for line in section.split_inclusive('\n') {
-        let text = line.trim_end_matches(['\r', '\n']);
+        // Its ending cut off by two `strip_suffix`es: lighter in the wasm than `trim_end_matches` (docs/SIZE.md).
+        let text = line.strip_suffix('\n').unwrap_or(line);
+        let text = text.strip_suffix('\r').unwrap_or(text);
         let fmtp = text.strip_prefix("a=fmtp:").and_then(|rest| rest.split_once(' '));
-        let Some((pt, parameters)) = fmtp.filter(|(pt, _)| opus.contains(pt)) else {
+        // Opus's payload type if its section's `a=rtpmap` says so (looked up, not collected: no list in the wasm).
+        let Some((pt, parameters)) =
+            fmtp.filter(|(pt, _)| section.split('\n').any(|line| opus_payload_type(line) == Some(pt)))
+        else {
             out.push_str(line);
             continue;
         };
@@ -37,7 +41,7 @@ fn munge_section(section: &str, out: &mut String) {
         out.push_str(pt);
         out.push(' ');
         for parameter in parameters.split(';').map(str::trim) {
-            let key = parameter.split('=').next().unwrap_or_default();
+            let key = parameter.split_once('=').map_or(parameter, |(key, _)| key);
             if !parameter.is_empty() && key != "useinbandfec" && key != "usedtx" {
                 out.push_str(parameter);
                 out.push(';');

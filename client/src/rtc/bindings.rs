@@ -88,8 +88,8 @@ pub fn change_parameters(sender: &RtcRtpSender, change: &dyn Fn(&JsValue, &JsVal
 }
 
 /// Sets `object[name] = value`.
-pub fn set(object: &JsValue, name: &str, value: impl Into<JsValue>) {
-    let _ = Reflect::set(object, &JsValue::from_str(name), &value.into());
+pub fn set(object: &JsValue, name: &str, value: &JsValue) {
+    let _ = Reflect::set(object, &JsValue::from_str(name), value);
 }
 
 /// `candidate.usernameFragment`.

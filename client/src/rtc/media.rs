@@ -269,7 +269,7 @@ pub async fn pick_screen() -> Result<Screen, MediaError> {
     };
     let track = first_track(&stream, "video").ok_or(MediaError::NoScreenPicture)?;
     // Text and fine lines: the encoder keeps them sharp and gives up frame rate instead.
-    crate::rtc::bindings::set(&track, "contentHint", "detail");
+    crate::rtc::bindings::set(&track, "contentHint", &"detail".into());
     Ok(Screen { stream, track })
 }
 

@@ -119,10 +119,10 @@ impl Monitor {
         let refused = &applied.refused;
         if let Some(camera) = camera.filter(|_| applied.camera != Some(encoding)) {
             let set_encoding = |_: &JsValue, first: &JsValue| {
-                set(first, "active", encoding.active);
-                set(first, "maxBitrate", encoding.max_bitrate_bps);
-                set(first, "scaleResolutionDownBy", encoding.scale_down_by);
-                set(first, "maxFramerate", encoding.max_framerate);
+                set(first, "active", &encoding.active.into());
+                set(first, "maxBitrate", &encoding.max_bitrate_bps.into());
+                set(first, "scaleResolutionDownBy", &encoding.scale_down_by.into());
+                set(first, "maxFramerate", &encoding.max_framerate.into());
             };
             if change_parameters(&camera, &set_encoding, refused) {
                 applied.camera = Some(encoding);
@@ -131,14 +131,15 @@ impl Monitor {
         if let Some(audio) = audio.filter(|_| !applied.audio) {
             // Audio first: the browser's bandwidth allocation and the network's queues favour it over video.
             let high = |_: &JsValue, first: &JsValue| {
-                set(first, "priority", "high");
-                set(first, "networkPriority", "high");
+                set(first, "priority", &"high".into());
+                set(first, "networkPriority", &"high".into());
             };
             applied.audio = change_parameters(&audio, &high, refused);
         }
         if let Some(screen) = screen.filter(|_| !applied.screen) {
-            let keep_resolution =
-                |parameters: &JsValue, _: &JsValue| set(parameters, "degradationPreference", "maintain-resolution");
+            let keep_resolution = |parameters: &JsValue, _: &JsValue| {
+                set(parameters, "degradationPreference", &"maintain-resolution".into())
+            };
             applied.screen = change_parameters(&screen, &keep_resolution, refused);
         }
     }
