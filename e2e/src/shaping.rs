@@ -153,6 +153,38 @@ impl Drop for Shaper {
     }
 }
 
+/// UDP packets leaving anything in the test's isolated network dropped, all of them or a share at random, until this
+/// is dropped: WebRTC's media and ICE checks both ways, while WebDriver and the relay's signalling (TCP) go on.
+pub struct UdpDrop {
+    rule: String,
+}
+
+impl UdpDrop {
+    /// Drops every UDP packet: the path gone.
+    pub fn all() -> Result<UdpDrop> {
+        UdpDrop::install("OUTPUT -p udp -j DROP".to_owned())
+    }
+
+    /// Drops this share (0–1) of the UDP packets, each at random: a lossy link.
+    pub fn share(probability: f64) -> Result<UdpDrop> {
+        UdpDrop::install(format!("OUTPUT -p udp -m statistic --mode random --probability {probability} -j DROP"))
+    }
+
+    fn install(rule: String) -> Result<UdpDrop> {
+        isolation::verify().map_err(|why| Error::Check(format!("refusing to drop packets: {why}")))?;
+        run_tool(None, &format!("iptables -I {rule}"))?;
+        Ok(UdpDrop { rule })
+    }
+}
+
+impl Drop for UdpDrop {
+    fn drop(&mut self) {
+        if let Err(error) = run_tool(None, &format!("iptables -D {}", self.rule)) {
+            crate::diagnostics::note(format!("could not remove `{}`: {error}", self.rule));
+        }
+    }
+}
+
 /// On `lo`: an htb root whose class 1:1 (what the filters pick) goes through a token bucket of `rate`, and whose
 /// class 1:2 (everything else) is left at full speed.
 fn shaped_class(rate: Rate) -> Result<()> {

@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use huddle_e2e::shaping::{Rate, Shaper};
+use huddle_e2e::shaping::{Rate, Shaper, UdpDrop};
 use huddle_e2e::spa::{selector as sel, tile_of, two_in_a_call, Person, TwoInACall};
-use huddle_e2e::tools::run_tool;
 use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, wait_until, Error, Relay, Result};
 use serde_json::json;
 
@@ -61,30 +60,6 @@ async fn wait_indicator(person: &Person, peer_id: &str, what: &str, wanted: impl
     .await
 }
 
-/// Drops this share of the UDP packets leaving anything in the test's namespace, the media both ways included,
-/// until dropped (WebDriver and the relay's signalling are TCP).
-struct UdpLoss {
-    rule: String,
-}
-
-impl UdpLoss {
-    fn start(probability: f64) -> Result<UdpLoss> {
-        // Packets are dropped only in the tests' isolated network, which has nothing but loopback.
-        huddle_e2e::verify_isolated().map_err(|why| Error::Check(format!("refusing to drop packets: {why}")))?;
-        let rule = format!("OUTPUT -p udp -m statistic --mode random --probability {probability} -j DROP");
-        run_tool(None, &format!("iptables -I {rule}"))?;
-        Ok(UdpLoss { rule })
-    }
-}
-
-impl Drop for UdpLoss {
-    fn drop(&mut self) {
-        if let Err(error) = run_tool(None, &format!("iptables -D {}", self.rule)) {
-            diagnostics::note(format!("could not remove the loss rule: {error}"));
-        }
-    }
-}
-
 /// Ada and Bob in a clean call: each one's tile of the other says "Connection good", focusable. With a fifth of the
 /// UDP packets dropped, Ada's tile of Bob turns weak or poor, its name and title saying how many packets are lost;
 /// Tab from the tile's fit button reaches it and shows the reason (saves `quality-loss.png`). With the loss gone, it
@@ -102,7 +77,7 @@ pub async fn the_tile_says_how_good_the_connection_is_and_why() -> Result<()> {
     }
 
     {
-        let _loss = UdpLoss::start(0.2)?;
+        let _loss = UdpDrop::share(0.2)?;
         let what = "a weak or poor connection losing packets";
         let lossy = wait_indicator(&ada, &bob_id, what, |shown| {
             ["weak", "poor"].contains(&shown.quality.as_str()) && shown.label.contains("% of packets lost")

@@ -1,8 +1,8 @@
 //! Recovery: rejoining a call, and a connection whose network path goes away for a while.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use huddle_e2e::shaping::UdpDrop;
 use huddle_e2e::spa::{selector as sel, two_in_a_call, Person, TwoInACall};
 use huddle_e2e::{ensure, wait_for, wait_until, Error, Relay, Result, TIMEOUT};
 use serde_json::{json, Value};
@@ -120,39 +120,6 @@ async fn connection(person: &Person, peer_id: &str) -> Result<ConnectionView> {
     }
 }
 
-/// Drops every UDP packet in the test's own network (WebRTC's media and ICE checks; the relay's WebSocket and
-/// WebDriver are TCP), until dropped.
-struct UdpCut;
-
-impl UdpCut {
-    fn start() -> Result<UdpCut> {
-        // Never outside the harness's namespace, which has only loopback.
-        let dev = std::fs::read_to_string("/proc/self/net/dev").map_err(|e| Error::io("read /proc/self/net/dev", e))?;
-        let interfaces: Vec<&str> =
-            dev.lines().skip(2).filter_map(|line| Some(line.split_once(':')?.0.trim())).collect();
-        ensure!(interfaces == ["lo"], "refusing to cut UDP outside an isolated network: interfaces {interfaces:?}");
-        iptables("-I")?;
-        Ok(UdpCut)
-    }
-}
-
-impl Drop for UdpCut {
-    fn drop(&mut self) {
-        if let Err(error) = iptables("-D") {
-            eprintln!("cannot restore UDP: {error}");
-        }
-    }
-}
-
-fn iptables(action: &str) -> Result<()> {
-    let output = Command::new("iptables")
-        .args([action, "OUTPUT", "-p", "udp", "-j", "DROP"])
-        .output()
-        .map_err(|e| Error::io("run iptables", e))?;
-    ensure!(output.status.success(), "iptables {action}: {}", String::from_utf8_lossy(&output.stderr).trim());
-    Ok(())
-}
-
 /// The network path goes away for a few seconds mid-call and comes back: the connections notice, restart ICE, and
 /// each side's video from the other advances again on the same connection, without a rejoin. Then the browser's
 /// `online` event restarts ICE as well.
@@ -161,7 +128,7 @@ pub async fn media_comes_back_after_an_outage_without_a_rejoin() -> Result<()> {
     let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
     let before = [connection(&ada, &bob_id).await?, connection(&bob, &ada_id).await?];
 
-    let cut = UdpCut::start()?;
+    let cut = UdpDrop::all()?;
     let cut_at = Instant::now();
     // The cut works: video stops at both sides.
     for (person, peer, then) in [(&ada, &bob_id, &before[0]), (&bob, &ada_id, &before[1])] {
