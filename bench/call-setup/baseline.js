@@ -15,8 +15,8 @@
 // Usage: baseline.html?room=<room id>&name=<display name>[&shape=huddle]
 //
 // With shape=huddle the connection has the SPA's shape instead of the least one: a third, empty video transceiver
-// (Huddle's screen share) and a pre-negotiated data channel, to tell what that shape costs from what the SPA's code
-// costs.
+// (Huddle's screen share), a pre-negotiated data channel and the max-bundle policy, to tell what that shape costs
+// from what the SPA's code costs.
 'use strict';
 
 const params = new URLSearchParams(location.search);
@@ -166,7 +166,8 @@ function connect() {
 
   // A connection to `id` sending our camera and microphone, showing what it receives.
   function connection(id, offering = false) {
-    const pc = new RTCPeerConnection({ iceServers });
+    // The SPA's shape bundles everything on one transport from the start, as the SPA does.
+    const pc = new RTCPeerConnection(huddleShape ? { iceServers, bundlePolicy: 'max-bundle' } : { iceServers });
     peers.set(id, pc);
     for (const track of local.getTracks()) pc.addTrack(track, local);
     if (huddleShape) {

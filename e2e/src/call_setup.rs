@@ -41,7 +41,7 @@ pub enum Client {
     Huddle,
     /// The hand-written JavaScript baseline.
     Baseline,
-    /// The baseline with the SPA's connection shape (`shape=huddle`: a third video transceiver and a data channel),
+    /// The baseline with the SPA's connection shape (`shape=huddle`: a third video transceiver, a data channel, one bundled transport),
     /// telling what the shape costs from what the SPA's code costs.
     BaselineShaped,
 }
@@ -238,7 +238,7 @@ Calls alternate: Huddle, baseline (, shaped baseline), Huddle, baseline...
   --warmup N    calls per client first, left out of the figures (default 1)
   --out FILE    also write the report, in Markdown, to FILE (relative to the workspace root)
   --shape       also measure the baseline with Huddle's connection shape (a third video
-                transceiver and a data channel): what the shape costs, apart from the SPA's code
+                transceiver, a data channel, max-bundle): what the shape costs, apart from the SPA's code
   --rejoins N   measure rejoining instead: per client, N times Bob leaves, goes back to the lobby
                 and joins again, in calls of up to 5 rejoins, the clients in turn (written to the
                 report's \"Rejoining\" section, the rest of the report is kept)
@@ -508,7 +508,7 @@ impl Report {
              getUserMedia before Join, WebSocket and protocol, one `RTCPeerConnection` with the two tracks; \
              served by the same relay process as the SPA, over loopback. \"JS, Huddle's shape\" (with `--shape`) \
              is the same page making the SPA's connection: a third, empty video transceiver (for screen sharing) \
-             and a pre-negotiated data channel.\n\n\
+             and a pre-negotiated data channel, all on one transport from the start (`max-bundle`).\n\n\
              {summary}\n\
              ## Where the time goes\n\n\
              Ada's marks are converted to Bob's clock through both pages' `performance.timeOrigin` (about 1 ms \

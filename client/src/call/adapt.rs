@@ -8,13 +8,18 @@
 //!   shared screen take. When the uplink as a whole is congested (most connections losing packets at once, for a
 //!   few seconds), what actually got out becomes a ceiling for all of them together, split evenly, a
 //!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well.
-//! - Down quickly: a rung that no longer fits the budget is left at once, as far down as needed; heavy loss, or the
-//!   processor or the estimate holding the encoder back for a few seconds, each take one rung more.
+//! - A rung's cap is a ceiling the encoder fills as far as the estimate lets it, so a rung fits a budget up to
+//!   twice its size ([`RUNG_SLACK`]): within that the browser's own congestion control does the fine work, and the
+//!   ladder bounds it (resolution and frame rate only on the lowest rungs).
+//! - Down quickly: a rung the budget has not fitted for [`DOWN_AFTER`] seconds is left, as far down as needed (the
+//!   estimate wobbles from one second to the next, more so with several connections sharing an uplink, and until
+//!   the rung changes the encoder follows the estimate under its cap anyway); heavy loss, or the processor holding
+//!   the encoder back for a few seconds (or bandwidth, where the browser gives no estimate), each take one rung more,
+//!   the processor waiting longer before each further rung it takes.
 //! - Up carefully: one rung at a time, after a few clean seconds (no loss to speak of, or no heavy loss where the
-//!   estimate carries the rung above; no limitation, the round trip near its recent best, the current rung fully
-//!   carried). The browser only probes for bandwidth up to what the encoder is
-//!   allowed, so the next rung is itself the probe; a step up that is undone soon after makes the next wait twice
-//!   as long.
+//!   estimate carries the rung above; no limitation but our own cap, the round trip near its recent best, the
+//!   current rung fully carried). The browser only probes for bandwidth up to what the encoder is allowed, so the
+//!   next rung is itself the probe; a step up that is undone soon after makes the next wait twice as long.
 //! - Audio first: audio's share is set aside before video gets any, and when even the lowest rung does not fit,
 //!   video pauses (the receiving tile says so) rather than starve it.
 //! - A new connection starts at the top: the estimate starts low and climbs within seconds, so only loss counts
@@ -36,24 +41,29 @@ pub struct Rung {
 }
 
 /// The camera's rungs, best first. The top one is what a good connection carries of a webcam picture; each one
-/// below trades resolution and then frame rate for about half to two thirds of the bits.
+/// below asks for about half to two thirds of the bits. Down to 300 kbit/s the picture keeps the camera's size: the
+/// encoder lowers it itself when the bits run short (Chromium's quality scaler, all the JavaScript baseline of
+/// `bench/NETWORK.md` has, and which keeps a 640×480 camera at 360 lines on 300 kbit/s), and forcing it smaller
+/// there only cost resolution the link could carry. The two lowest rungs make it smaller and slower outright, to keep
+/// motion and spare the processor.
 pub const LADDER: [Rung; 6] = [
     Rung { max_bitrate_bps: 1_200_000, scale_down_by: 1.0, max_framerate: 30.0 },
     Rung { max_bitrate_bps: 800_000, scale_down_by: 1.0, max_framerate: 30.0 },
-    Rung { max_bitrate_bps: 500_000, scale_down_by: 1.5, max_framerate: 30.0 },
-    Rung { max_bitrate_bps: 300_000, scale_down_by: 2.0, max_framerate: 24.0 },
-    Rung { max_bitrate_bps: 180_000, scale_down_by: 3.0, max_framerate: 20.0 },
-    Rung { max_bitrate_bps: 100_000, scale_down_by: 4.0, max_framerate: 15.0 },
+    Rung { max_bitrate_bps: 500_000, scale_down_by: 1.0, max_framerate: 30.0 },
+    Rung { max_bitrate_bps: 300_000, scale_down_by: 1.0, max_framerate: 24.0 },
+    Rung { max_bitrate_bps: 180_000, scale_down_by: 2.0, max_framerate: 20.0 },
+    Rung { max_bitrate_bps: 100_000, scale_down_by: 3.0, max_framerate: 15.0 },
 ];
 
 /// What audio may take on a connection, bits per second (Opus speech with its packet overhead), set aside first.
 pub const AUDIO_RESERVE_BPS: f64 = 48_000.0;
 /// The share of the bandwidth estimate spent: the rest absorbs the estimate's wobble.
 const ESTIMATE_USE: f64 = 0.9;
-/// A rung fits a budget up to this much above it: the encoder seldom reaches its cap, and the estimate caps it anyway.
-const RUNG_SLACK: f64 = 1.25;
-/// Below this budget even the lowest rung would starve audio: video pauses.
-const PAUSE_BELOW_BPS: f64 = 50_000.0;
+/// A rung fits a budget up to this many times its size. A rung's `maxBitrate` is a ceiling, not a target: the
+/// encoder sends what the estimate allows below it, so a rung somewhat above the budget costs nothing, while one
+/// below it wastes the link, and holds the estimate down too (the browser probes for bandwidth little above what the
+/// encoder may send). Below half the lowest rung, video pauses rather than starve audio.
+const RUNG_SLACK: f64 = 2.0;
 /// Loss (percent, as the peer reports it) that takes a rung down every second it lasts.
 const LOSS_DOWN_PERCENT: f64 = 10.0;
 /// Loss (percent) under which a second counts as clean for a step up: a few percent lost at random (radio) is
@@ -70,8 +80,14 @@ const RTT_CLEAN_MARGIN_MS: f64 = 100.0;
 /// Seconds a best round trip counts for (between one and two of these): a path that became longer for good (an ICE
 /// restart onto a relay, Wi-Fi to 4G) has a new best soon, rather than never a clean second again.
 const RTT_BEST_FOR: u32 = 30;
-/// Seconds a limitation (processor, or the estimate below the rung) must last to take a rung down.
+/// Seconds the budget must stay below a rung for it to be left.
+const DOWN_AFTER: usize = 3;
+/// Seconds a limitation (processor, or bandwidth without an estimate) must last to take a rung down, at first:
+/// each rung the processor takes doubles the wait for the next, since the browser's own adaptation to the
+/// processor acts meanwhile (it lowers resolution itself) and a rung takes a few seconds to lighten the load.
 const LIMITED_DOWN_AFTER: u32 = 3;
+/// The longest wait before the processor takes another rung.
+const LIMITED_DOWN_AFTER_MAX: u32 = 24;
 /// Clean seconds before a step up, at first.
 const UP_AFTER: u32 = 4;
 /// Clean seconds before video paused for lack of bandwidth is tried again, at first.
@@ -173,6 +189,10 @@ struct PeerState {
     since_up: Option<u32>,
     /// Seconds in a row the encoder was held back.
     limited: u32,
+    /// Seconds of being held back needed for the next rung down.
+    limited_after: u32,
+    /// The budgets of the last [`DOWN_AFTER`] seconds, newest last (emptied when a second has none).
+    budgets: Vec<f64>,
     /// The best round trip seen lately.
     best_rtt: RecentBest,
 }
@@ -226,6 +246,8 @@ impl PeerState {
             up_after: UP_AFTER,
             since_up: None,
             limited: 0,
+            limited_after: LIMITED_DOWN_AFTER,
+            budgets: Vec::with_capacity(DOWN_AFTER),
             best_rtt: RecentBest::default(),
         }
     }
@@ -255,11 +277,7 @@ impl PeerState {
 
 /// The highest rung that fits `budget` bits per second; `LADDER.len()` (paused) when not even the lowest does.
 pub fn rung_for(budget: f64) -> usize {
-    match LADDER.iter().position(|rung| f64::from(rung.max_bitrate_bps) <= budget * RUNG_SLACK) {
-        Some(rung) => rung,
-        None if budget >= PAUSE_BELOW_BPS => LADDER.len() - 1,
-        None => LADDER.len(),
-    }
+    LADDER.iter().position(|rung| f64::from(rung.max_bitrate_bps) <= budget * RUNG_SLACK).unwrap_or(LADDER.len())
 }
 
 /// Splits `total` among connections that may each take at most their `caps`: evenly, a connection that needs less
@@ -348,7 +366,9 @@ impl Adapter {
             if settled && observed.len() >= 2 && troubled * 2 > observed.len() { self.congested + 1 } else { 0 };
         if self.congested >= CONGESTED_AFTER {
             if sent > 0.0 {
-                self.ceiling_bps = Some(self.ceiling_bps.map_or(sent, |ceiling| ceiling.min(sent)));
+                // What gets out while congested is what the uplink carries now: no lower figure from an earlier
+                // congestion is kept, since then encoders held under their caps sent less than the uplink could.
+                self.ceiling_bps = Some(sent);
             }
         } else if let Some(ceiling) = self.ceiling_bps {
             let risen = ceiling * CEILING_RISE;
@@ -394,8 +414,19 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     state.best_rtt.push(seen.rtt_ms);
     let in_grace = state.age <= GRACE;
     let fits = budget.map(rung_for);
-    // Down quickly: to the rung the budget fits, however far.
-    if let Some(fits) = fits.filter(|_| !in_grace) {
+    match budget {
+        Some(budget) => {
+            if state.budgets.len() == DOWN_AFTER {
+                state.budgets.remove(0);
+            }
+            state.budgets.push(budget);
+        }
+        None => state.budgets.clear(),
+    }
+    // Down quickly: to the rung the best budget of the last seconds fits, however far.
+    let held_fits = (state.budgets.len() == DOWN_AFTER)
+        .then(|| rung_for(state.budgets.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
+    if let Some(fits) = held_fits.filter(|_| !in_grace) {
         if fits > state.rung {
             state.down_to(fits, true);
             if state.paused() {
@@ -417,22 +448,33 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
         state.down_to((state.rung + 1).min(lowest), true);
         return;
     }
-    // Held back by the processor, or by an estimate below the rung's cap, for a few seconds: a rung down.
-    let below_cap = budget.is_some_and(|budget| budget < f64::from(LADDER[state.rung].max_bitrate_bps));
+    // Held back for a few seconds by the processor, or by bandwidth where the browser gives no estimate (Firefox):
+    // a rung down. Where it gives one, the budget above follows it already, and an encoder fitting itself under a
+    // rung's cap is the cap working as meant.
     let held = match seen.limited_by {
         Some(Limitation::Cpu) => true,
-        Some(Limitation::Bandwidth) => below_cap && !in_grace,
+        Some(Limitation::Bandwidth) => budget.is_none() && !in_grace,
         None => false,
     };
     state.limited = if held { state.limited + 1 } else { 0 };
-    if state.limited >= LIMITED_DOWN_AFTER {
-        state.down_to((state.rung + 1).min(lowest), seen.limited_by != Some(Limitation::Cpu));
+    if state.limited >= state.limited_after {
+        let cpu = seen.limited_by == Some(Limitation::Cpu);
+        state.down_to((state.rung + 1).min(lowest), !cpu);
+        if cpu {
+            state.limited_after = (state.limited_after * 2).min(LIMITED_DOWN_AFTER_MAX);
+        }
         return;
     }
     // Up carefully.
     let rtt_near_best = state.best_rtt.near(seen.rtt_ms);
     let carried = fits.is_none_or(|fits| fits <= state.rung);
-    let clean = clean_loss && seen.limited_by.is_none() && rtt_near_best && carried;
+    // Held back by bandwidth while the estimate carries the rung above: by our own cap, which the step up lifts.
+    let limited = match seen.limited_by {
+        Some(Limitation::Cpu) => true,
+        Some(Limitation::Bandwidth) => !above_fits,
+        None => false,
+    };
+    let clean = clean_loss && !limited && rtt_near_best && carried;
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.since_up.is_some_and(|since| since > UP_FAILED_WITHIN) {
         // The last step up held.
@@ -441,6 +483,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     }
     if state.rung > 0 && state.clean >= state.up_after {
         state.rung -= 1;
+        state.limited_after = LIMITED_DOWN_AFTER;
         state.network_rung = state.network_rung.min(state.rung);
         state.clean = 0;
         state.since_up = Some(0);
@@ -465,6 +508,9 @@ fn resume_when_clean(state: &mut PeerState, seen: &Observed, clean_loss: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seconds for a lower budget to take the rung down.
+    const DOWN: u32 = DOWN_AFTER as u32;
 
     fn ada() -> PeerId {
         "ada".into()
@@ -501,11 +547,12 @@ mod tests {
     #[test]
     fn rungs_fit_budgets_and_below_the_lowest_video_pauses() {
         assert_eq!(rung_for(5_000_000.0), 0);
-        assert_eq!(rung_for(1_000_000.0), 0, "a cap a little above the budget is fine");
-        assert_eq!(rung_for(900_000.0), 1);
-        assert_eq!(rung_for(250_000.0), 3);
+        assert_eq!(rung_for(600_000.0), 0, "a cap up to twice the budget is a ceiling the encoder fills as it can");
+        assert_eq!(rung_for(590_000.0), 1);
+        assert_eq!(rung_for(250_000.0), 2);
+        assert_eq!(rung_for(140_000.0), 4);
         assert_eq!(rung_for(60_000.0), LADDER.len() - 1);
-        assert_eq!(rung_for(40_000.0), LADDER.len());
+        assert_eq!(rung_for(49_000.0), LADDER.len(), "below half the lowest rung, video pauses");
         assert_eq!(rung_for(0.0), LADDER.len());
         // Each rung asks for less, and never for more pixels or frames, than the one above.
         for pair in LADDER.windows(2) {
@@ -536,15 +583,16 @@ mod tests {
         assert_eq!(start, Encoding::of(0));
         assert_eq!(adapter.own_video(), OwnVideo::Full);
         // Still that low after the grace: it is the link.
-        assert_eq!(rung(run(&mut adapter, &estimate(300_000.0), 1)), 4);
+        assert_eq!(rung(run(&mut adapter, &estimate(300_000.0), 1)), 3);
         assert_eq!(adapter.own_video(), OwnVideo::Reduced);
     }
 
     #[test]
     fn down_quickly_as_far_as_needed_up_one_rung_at_a_time() {
         let mut adapter = settled();
-        // The estimate collapses: one second later the encoding fits it.
+        // The estimate collapses: a moment is no trend, but a few seconds later the encoding fits it.
         let thin = estimate(250_000.0);
+        assert_eq!(rung(run(&mut adapter, &thin, DOWN - 1)), 0);
         let down = run(&mut adapter, &thin, 1);
         assert_eq!(rung(down), rung_for(250_000.0 * ESTIMATE_USE - AUDIO_RESERVE_BPS));
         assert_eq!(down.scale_down_by, LADDER[rung(down)].scale_down_by);
@@ -558,19 +606,19 @@ mod tests {
                 rungs.push(now);
             }
         }
-        assert_eq!(rungs, vec![4, 3, 2, 1, 0]);
+        assert_eq!(rungs, vec![3, 2, 1, 0]);
     }
 
     #[test]
     fn no_step_up_while_the_link_is_not_clean() {
         for (what, seen) in [
-            ("loss, the estimate carrying no more", Observed { loss_out_percent: Some(6.0), ..estimate(550_000.0) }),
+            ("loss, the estimate carrying no more", Observed { loss_out_percent: Some(6.0), ..estimate(400_000.0) }),
             ("loss, no estimate", Observed { loss_out_percent: Some(6.0), available_out_bps: None, ..estimate(0.0) }),
             ("a queue", Observed { rtt_ms: Some(400.0), ..estimate(3_000_000.0) }),
             ("the processor", Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) }),
         ] {
             let mut adapter = settled();
-            let start = rung(run(&mut adapter, &estimate(550_000.0), 1));
+            let start = rung(run(&mut adapter, &estimate(400_000.0), DOWN));
             assert_eq!(start, 2);
             let after = rung(run(&mut adapter, &seen, 30));
             assert!(after >= start, "stepped up despite {what}: rung {after}");
@@ -582,11 +630,11 @@ mod tests {
         let mut adapter = settled();
         // An ICE restart onto a relay far away: 200 ms instead of 20 from now on, and a dip while it happens.
         let far = |bps| Observed { rtt_ms: Some(200.0), ..estimate(bps) };
-        assert_eq!(rung(run(&mut adapter, &far(550_000.0), 1)), 2);
+        assert_eq!(rung(run(&mut adapter, &far(400_000.0), DOWN)), 2);
         let top = (1..=300).find(|_| rung(run(&mut adapter, &far(3_000_000.0), 1)) == 0);
         assert!(top.is_some(), "never climbed back on the longer path");
         // Paused on it, video comes back too.
-        assert!(!run(&mut adapter, &far(60_000.0), 1).active);
+        assert!(!run(&mut adapter, &far(60_000.0), DOWN).active);
         assert!((1..=300).any(|_| run(&mut adapter, &far(3_000_000.0), 1).active), "never resumed");
     }
 
@@ -595,16 +643,16 @@ mod tests {
         // A radio link losing 7 % at random, always: between clean and heavy.
         let radio = |bps| Observed { loss_out_percent: Some(7.0), ..estimate(bps) };
         let mut adapter = settled();
-        assert_eq!(rung(run(&mut adapter, &radio(550_000.0), 1)), 2);
+        assert_eq!(rung(run(&mut adapter, &radio(400_000.0), DOWN)), 2);
         assert!((1..=120).any(|_| rung(run(&mut adapter, &radio(3_000_000.0), 1)) == 0), "never climbed back");
-        assert!(!run(&mut adapter, &radio(60_000.0), 1).active);
+        assert!(!run(&mut adapter, &radio(60_000.0), DOWN).active);
         assert!((1..=120).any(|_| run(&mut adapter, &radio(3_000_000.0), 1).active), "never resumed");
     }
 
     #[test]
     fn a_step_up_that_fails_makes_the_next_wait_longer() {
         let mut adapter = settled();
-        run(&mut adapter, &estimate(600_000.0), 1);
+        run(&mut adapter, &estimate(600_000.0), DOWN);
         let mut waits = Vec::new();
         for _ in 0..3 {
             // Clean seconds at a rung the estimate carries, until a step up.
@@ -616,7 +664,7 @@ mod tests {
             }
             waits.push(waited);
             // The probe shows the rung above does not fit: back down.
-            assert_eq!(rung(run(&mut adapter, &estimate(500_000.0), 1)), before);
+            assert_eq!(rung(run(&mut adapter, &estimate(500_000.0), DOWN)), before);
         }
         assert!(waits[1] > waits[0] && waits[2] > waits[1], "waits {waits:?}");
     }
@@ -624,15 +672,15 @@ mod tests {
     #[test]
     fn our_video_counts_as_reduced_from_two_rungs_down() {
         let mut adapter = settled();
-        assert_eq!(rung(run(&mut adapter, &estimate(900_000.0), 1)), 1);
+        assert_eq!(rung(run(&mut adapter, &estimate(600_000.0), DOWN)), 1);
         assert_eq!(adapter.own_video(), OwnVideo::Full, "one rung is a trim");
-        assert_eq!(rung(run(&mut adapter, &estimate(550_000.0), 1)), 2);
+        assert_eq!(rung(run(&mut adapter, &estimate(400_000.0), DOWN)), 2);
         assert_eq!(adapter.own_video(), OwnVideo::Reduced);
         // Back up one rung: a trim again.
-        assert!((1..=60).any(|_| rung(run(&mut adapter, &estimate(900_000.0), 1)) == 1));
+        assert!((1..=60).any(|_| rung(run(&mut adapter, &estimate(600_000.0), 1)) == 1));
         assert_eq!(adapter.own_video(), OwnVideo::Full);
         // The processor takes a rung on top of the network's one: still the network's one rung.
-        let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(900_000.0) };
+        let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(600_000.0) };
         assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER)), 2);
         assert_eq!(adapter.own_video(), OwnVideo::Full);
     }
@@ -653,22 +701,41 @@ mod tests {
         let cpu = Observed { limited_by: Some(Limitation::Cpu), ..estimate(3_000_000.0) };
         assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER - 1)), 0, "a moment is no trend");
         assert_eq!(rung(run(&mut adapter, &cpu, 1)), 1);
-        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER * 2)), 3);
+        // Each further rung waits twice as long: the browser's own adaptation to the processor acts meanwhile.
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER * 2 - 1)), 1);
+        assert_eq!(rung(run(&mut adapter, &cpu, 1)), 2);
+        assert_eq!(rung(run(&mut adapter, &cpu, LIMITED_DOWN_AFTER * 4)), 3);
         assert_eq!(adapter.own_video(), OwnVideo::Full, "a busy processor is no weak connection");
-        // The bandwidth limiting an encoder whose cap the estimate carries is the encoder's own business.
+        // The bandwidth limiting an encoder under a rung the estimate fits is the encoder's own business, even with
+        // the estimate below the cap: the cap is a ceiling.
         let mut adapter = settled();
         let bandwidth = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(3_000_000.0) };
         assert_eq!(rung(run(&mut adapter, &bandwidth, 10)), 0);
-        // With the estimate just below the rung's cap, it is ours.
-        let tight = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(1_150_000.0) };
-        assert_eq!(rung(run(&mut adapter, &tight, LIMITED_DOWN_AFTER)), 1);
+        let tight = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(800_000.0) };
+        assert_eq!(rung(run(&mut adapter, &tight, 10)), 0);
+        // Without an estimate (Firefox), the limitation is all there is to go by.
+        let blind = Observed { limited_by: Some(Limitation::Bandwidth), ..Observed::default() };
+        assert_eq!(rung(run(&mut adapter, &blind, LIMITED_DOWN_AFTER)), 1);
+    }
+
+    #[test]
+    fn a_bandwidth_limit_from_our_own_cap_does_not_hold_video_down() {
+        let mut adapter = settled();
+        assert_eq!(rung(run(&mut adapter, &estimate(250_000.0), DOWN)), 3);
+        // The estimate has room again; the encoder, held by the rung's cap, names bandwidth as its limit.
+        let capped = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(3_000_000.0) };
+        assert!((1..=60).any(|_| rung(run(&mut adapter, &capped, 1)) == 0), "held down by its own cap");
+        // Where the estimate does not carry the rung above, the same limit keeps the rung.
+        let mut adapter = settled();
+        let tight = Observed { limited_by: Some(Limitation::Bandwidth), ..estimate(400_000.0) };
+        assert_eq!(rung(run(&mut adapter, &tight, 60)), 2);
     }
 
     #[test]
     fn video_pauses_before_audio_starves_and_comes_back_when_the_link_does() {
         let mut adapter = settled();
         let starved = estimate(100_000.0);
-        let paused = run(&mut adapter, &starved, 1);
+        let paused = run(&mut adapter, &starved, DOWN);
         assert!(!paused.active);
         assert!(adapter.paused(&ada()));
         assert_eq!(adapter.own_video(), OwnVideo::Paused);
@@ -686,7 +753,7 @@ mod tests {
         let mut adapter = settled();
         let sharing = Observed { screen_bps: 900_000.0, ..estimate(1_300_000.0) };
         // 1.3 Mbit/s less the screen and audio leaves the camera about 220 kbit/s.
-        assert_eq!(rung(run(&mut adapter, &sharing, 1)), 4);
+        assert_eq!(rung(run(&mut adapter, &sharing, DOWN)), 3);
     }
 
     #[test]
@@ -701,7 +768,11 @@ mod tests {
         let congested = Observed { loss_out_percent: Some(9.0), sent_bps: Some(300_000.0), ..estimate(2_000_000.0) };
         let first = adapter.decide(&each(&congested));
         assert!(first.iter().all(|(_, encoding)| rung(*encoding) == 0), "a second of loss is no congestion yet");
-        let decided = adapter.decide(&each(&congested));
+        // From the second second on the uplink counts as congested; the rungs follow once that has lasted.
+        let mut decided = Vec::new();
+        for _ in 0..DOWN {
+            decided = adapter.decide(&each(&congested));
+        }
         let even = (900_000.0 - 3.0 * AUDIO_RESERVE_BPS) / 3.0;
         for (_, encoding) in &decided {
             assert_eq!(rung(*encoding), rung_for(even));
@@ -709,7 +780,9 @@ mod tests {
         // One peer's own link carries less: the others get what it leaves.
         let mut mixed = each(&congested);
         mixed[0].1.available_out_bps = Some(150_000.0);
-        let decided = adapter.decide(&mixed);
+        for _ in 0..DOWN {
+            decided = adapter.decide(&mixed);
+        }
         let ada_cap = 150_000.0 * ESTIMATE_USE - AUDIO_RESERVE_BPS;
         assert_eq!(rung(decided[0].1), rung_for(ada_cap));
         assert!(rung(decided[1].1) <= rung_for(even), "bob gets at least an even share");
@@ -746,12 +819,12 @@ mod tests {
     #[test]
     fn a_second_without_statistics_keeps_the_connections_state() {
         let mut adapter = settled();
-        assert_eq!(rung(run(&mut adapter, &estimate(550_000.0), 1)), 2);
+        assert_eq!(rung(run(&mut adapter, &estimate(400_000.0), DOWN)), 2);
         // Ada's statistics could not be read this second; Bob's could.
         adapter.decide(&[("bob".into(), estimate(3_000_000.0))]);
         adapter.decide(&[]);
         assert_eq!(adapter.own_video(), OwnVideo::Reduced);
-        let next = run(&mut adapter, &estimate(550_000.0), 1);
+        let next = run(&mut adapter, &estimate(400_000.0), 1);
         assert_eq!(rung(next), 2, "restarted at the top, with a fresh grace");
     }
 
@@ -770,7 +843,7 @@ mod tests {
     #[test]
     fn a_forgotten_connection_starts_afresh() {
         let mut adapter = settled();
-        assert!(!run(&mut adapter, &estimate(60_000.0), 1).active);
+        assert!(!run(&mut adapter, &estimate(60_000.0), DOWN).active);
         assert!(adapter.paused(&ada()));
         // Ada's connection is replaced by a new one: the new sender starts at the top, in its grace period.
         adapter.forget(&ada());

@@ -12,11 +12,11 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelEvent,
-    RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer, RtcIceTransportPolicy,
-    RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender,
-    RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
-    RtcTrackEvent,
+    MediaStream, MediaStreamTrack, MessageEvent, RtcBundlePolicy, RtcConfiguration, RtcDataChannel,
+    RtcDataChannelEvent, RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer,
+    RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType,
+    RtcSessionDescriptionInit, RtcSignalingState, RtcTrackEvent,
 };
 
 use crate::call::ice::IceProblem;
@@ -125,6 +125,10 @@ fn rtc_configuration(ice: &IceSettings) -> RtcConfiguration {
         servers.push(&entry);
     }
     config.set_ice_servers(&servers);
+    // One transport for everything (microphone, camera, screen, data channels): the default, "balanced", gathers
+    // candidates and runs ICE for each kind of media until the answer says the peer bundles, which every browser
+    // Huddle runs in does. With four transceivers that is three times the candidates to signal and check.
+    config.set_bundle_policy(RtcBundlePolicy::MaxBundle);
     config.set_ice_transport_policy(match ice.policy {
         IceTransportPolicy::All => RtcIceTransportPolicy::All,
         IceTransportPolicy::Relay => RtcIceTransportPolicy::Relay,

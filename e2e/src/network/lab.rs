@@ -17,7 +17,11 @@ impl BenchLab {
     /// Starts a lab for calls of up to `people`.
     pub async fn start(people: usize) -> Result<BenchLab> {
         let site = call_setup::site()?;
-        let options = LabOptions { static_dir: Some(site.path().to_path_buf()), ..LabOptions::default() };
+        // The relay's room takes the largest call measured, whatever its default.
+        let options = LabOptions {
+            static_dir: Some(site.path().to_path_buf()),
+            relay_args: vec!["--room-capacity".to_owned(), people.max(2).to_string()],
+        };
         let lab = Lab::start_with(people, options).await?;
         Ok(BenchLab { lab, _site: site })
     }

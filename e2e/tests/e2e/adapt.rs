@@ -75,20 +75,18 @@ pub async fn a_thin_link_steps_the_camera_down_and_audio_keeps_flowing() -> Resu
 
     let shaper = Shaper::install_udp(Rate::kbit(400))?;
     diagnostics::note(shaper.describe());
-    let what = "Ada's camera to Bob steps down on the thin link";
+    // Each direction gets about half the link: the lowest rungs, whose pictures are smaller, or a pause.
+    let what = "Ada's camera to Bob steps down to a smaller picture on the thin link";
     let reduced = wait_for(what, STEP_DOWN_TIMEOUT, async || {
         let now = senders(&ada, &bob_id).await?;
         let camera = &now["camera"];
-        let down = camera["active"] == Value::Bool(false) || number(camera, "maxBitrate").is_some_and(|bps| bps < top);
+        let down = camera["active"] == Value::Bool(false)
+            || (number(camera, "maxBitrate").is_some_and(|bps| bps < top)
+                && number(camera, "scaleResolutionDownBy").is_some_and(|scale| scale > 1.0));
         Ok(down.then_some(now))
     })
     .await?;
     diagnostics::note(format!("Ada's senders to Bob on the thin link: {reduced}"));
-    ensure!(
-        number(&reduced["camera"], "scaleResolutionDownBy").is_some_and(|scale| scale > 1.0)
-            || reduced["camera"]["active"] == Value::Bool(false),
-        "the camera's bitrate went down but not its size: {reduced}"
-    );
 
     audio_keeps_flowing(&bob, &ada_id, "the thin link").await?;
 
