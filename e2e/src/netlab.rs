@@ -115,7 +115,7 @@ impl LinkShape {
 pub struct LabOptions {
     /// The directory the relay serves; `None`: the built SPA (`dist/`).
     pub static_dir: Option<PathBuf>,
-    /// More relay flags, e.g. `["--room-capacity", "8"]`.
+    /// More relay flags, e.g. `["--room-capacity", "6"]`.
     pub relay_args: Vec<String>,
 }
 

@@ -8,6 +8,10 @@ use clap::{Parser, ValueEnum};
 
 use crate::static_host::StaticHost;
 
+/// The largest room `--room-capacity` allows: what the SPA's adaptation carries in a full mesh on a 1 Mbit/s uplink
+/// and a modest laptop (docs/BENCHMARKS.md, "Room capacity").
+pub const MAX_ROOM_CAPACITY: u32 = 6;
+
 /// Huddle's signaling relay: passes WebRTC negotiation between the peers of a room over WebSockets, and can serve
 /// the built SPA. Media and chat never pass through it.
 #[derive(Clone, Debug, Parser)]
@@ -36,8 +40,9 @@ pub struct Config {
     #[arg(long = "allowed-origin", env = "HUDDLE_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub allowed_origins: Vec<String>,
 
-    /// Most people in one room.
-    #[arg(long, env = "HUDDLE_ROOM_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=64))]
+    /// Most people in one room (at most 6: in a full mesh everyone sends their media to every other person, and
+    /// beyond that a modest uplink and laptop cannot carry it; docs/BENCHMARKS.md, "Room capacity").
+    #[arg(long, env = "HUDDLE_ROOM_CAPACITY", default_value_t = 4, value_parser = clap::value_parser!(u32).range(2..=MAX_ROOM_CAPACITY as i64))]
     pub room_capacity: u32,
 
     /// Most WebSocket connections open at once; more are refused with 503 at upgrade.
@@ -339,6 +344,11 @@ mod tests {
         assert!(config.host.is_loopback(), "binds loopback unless told otherwise");
         assert!(config.stun_urls.is_empty() && config.turn_urls.is_empty(), "no public ICE server by default");
         assert_eq!(config.room_capacity, 4);
+        // A full mesh larger than the adaptation carries is refused, with the reason's range.
+        let big = Config::try_parse_from(["huddle-server", "--room-capacity", "7"]).unwrap_err().to_string();
+        assert!(big.contains("2..=6"), "{big}");
+        let largest = Config::try_parse_from(["huddle-server", "--room-capacity", "6"]).unwrap();
+        assert_eq!(largest.room_capacity, MAX_ROOM_CAPACITY);
         assert_eq!(config.ice_transport_policy, IcePolicy::All);
         assert!(config.trusted_proxies.is_empty(), "X-Forwarded-For is believed only when asked");
     }
