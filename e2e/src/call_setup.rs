@@ -41,8 +41,8 @@ pub enum Client {
     Huddle,
     /// The hand-written JavaScript baseline.
     Baseline,
-    /// The baseline with the SPA's connection shape (`shape=huddle`: a third video transceiver, a data channel, one bundled transport),
-    /// telling what the shape costs from what the SPA's code costs.
+    /// The baseline with the SPA's connection shape (`shape=huddle`: a third video transceiver, a data channel, one
+    /// bundled transport), telling what the shape costs from what the SPA's code costs.
     BaselineShaped,
 }
 
