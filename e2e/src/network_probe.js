@@ -121,7 +121,7 @@
       state: pc.connectionState,
       video: best.video ? inbound(best.video) : null,
       audio: best.audio ? inbound(best.audio) : null,
-      rtt: pair ? { total: pair.totalRoundTripTime || 0, responses: pair.responsesReceived || 0 } : null,
+      rtt: pair ? { pair: pair.id, total: pair.totalRoundTripTime || 0, responses: pair.responsesReceived || 0 } : null,
     };
   };
 

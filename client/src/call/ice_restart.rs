@@ -1,14 +1,24 @@
 //! When to restart ICE on a peer connection, so that media comes back soon after the network path does, without a
-//! rejoin: at once when the connection turns `disconnected` (the browser says so only after it has heard nothing for
-//! a few seconds, so waiting longer only delays the repair) or `failed`, and when the browser comes back `online`
-//! (its network changed: the path in use may be gone without the connection knowing yet). While the connection stays
-//! down, the restart is repeated, further and further apart: a restart made while the path was still gone, or whose
-//! negotiation was lost with the relay, must not be the last one.
+//! rejoin: when the connection has stayed `disconnected` for a moment ([`DISCONNECTED_GRACE_MS`]), at once when it
+//! turns `failed`, and when the browser comes back `online` (its network changed: the path in use may be gone without
+//! the connection knowing yet). While the connection stays down, the restart is repeated, further and further apart:
+//! a restart made while the path was still gone, or whose negotiation was lost with the relay, must not be the last
+//! one.
+//!
+//! Why not at once on `disconnected`: Chromium says so only once its checks have gone unanswered for about five
+//! seconds, so a path that drops for a few seconds reads `disconnected` around when it returns, and then the old
+//! candidate pair resumes by itself, within a second. A restart at that moment only adds a negotiation per
+//! connection (queued behind the relay connection's own retransmissions if the outage cut that too) and a switch to a
+//! new candidate pair, on a page busy catching up. On the network benchmark's 5 s outage (docs/BENCHMARKS.md),
+//! restarting at once brought the connections back no sooner and sometimes later.
 //!
 //! The browser side ([`crate::rtc`]) reports states and `online` events, restarts when told, and calls back after a
 //! [`Check`]'s delay; everything it needs to decide is here.
 
 use crate::call::state::LinkState;
+
+/// How long a connection stays `disconnected` before it is restarted, in milliseconds.
+pub const DISCONNECTED_GRACE_MS: u32 = 2_000;
 
 /// How long after a restart the connection is checked again; doubled at each further restart, up to
 /// [`LAST_RETRY_MS`].
@@ -68,7 +78,10 @@ impl IceRestarts {
     pub fn on_state(&mut self, state: LinkState, now_ms: f64) -> Step {
         self.state = state;
         match state {
-            LinkState::Disconnected | LinkState::Failed => self.restart(now_ms, false),
+            LinkState::Failed => self.restart(now_ms, false),
+            // Perhaps only for a moment: look again after the grace (a check already scheduled, of a restart under
+            // way, is replaced by this one: the restart's checks have not connected either).
+            LinkState::Disconnected => Step { restart: false, check: Some(self.schedule(DISCONNECTED_GRACE_MS)) },
             LinkState::Connected | LinkState::Closed => {
                 // Up again (or over): the next trouble starts from the first retry, and pending checks are stale,
                 // unless one is to make a restart owed to `online` (the network changed under this path too).
@@ -146,45 +159,64 @@ mod tests {
         assert_eq!(restarts.on_state(LinkState::Connected, 50.0), Step::default());
     }
 
+    /// Disconnected at `at_ms` and still so after the grace: the step then, a restart.
+    fn disconnected_for_a_moment(restarts: &mut IceRestarts, at_ms: f64) -> Step {
+        let grace = restarts.on_state(LinkState::Disconnected, at_ms);
+        assert!(!grace.restart, "not at once");
+        let check = grace.check.expect("a look after the grace");
+        assert_eq!(check.after_ms, DISCONNECTED_GRACE_MS);
+        let step = restarts.on_check(check.id, at_ms + f64::from(DISCONNECTED_GRACE_MS));
+        assert!(step.restart, "still disconnected after the grace");
+        step
+    }
+
     #[test]
-    fn a_disconnection_restarts_at_once_and_again_while_it_lasts() {
+    fn a_disconnection_that_lasts_restarts_and_again_while_it_lasts() {
         let mut restarts = connected();
-        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
-        assert!(first.restart);
+        let first = disconnected_for_a_moment(&mut restarts, 10_000.0);
         let check = first.check.unwrap();
         assert_eq!(check.after_ms, FIRST_RETRY_MS);
         // The restart's negotiation got nowhere: still disconnected when the check is due.
-        let second = restarts.on_check(check.id, 12_000.0);
+        let second = restarts.on_check(check.id, 14_000.0);
         assert!(second.restart);
         assert_eq!(second.check.unwrap().after_ms, 2 * FIRST_RETRY_MS);
-        let third = restarts.on_check(second.check.unwrap().id, 16_000.0);
+        let third = restarts.on_check(second.check.unwrap().id, 18_000.0);
         assert_eq!(third.check.unwrap().after_ms, LAST_RETRY_MS);
-        let fourth = restarts.on_check(third.check.unwrap().id, 24_000.0);
+        let fourth = restarts.on_check(third.check.unwrap().id, 26_000.0);
         assert!(fourth.restart);
         assert_eq!(fourth.check.unwrap().after_ms, LAST_RETRY_MS);
     }
 
     #[test]
+    fn a_path_back_within_the_grace_is_not_restarted() {
+        let mut restarts = connected();
+        let grace = restarts.on_state(LinkState::Disconnected, 10_000.0);
+        assert_eq!(restarts.on_state(LinkState::Connected, 10_800.0), Step::default());
+        assert_eq!(restarts.on_check(grace.check.unwrap().id, 12_000.0), Step::default());
+        // Nor is the next blip restarted at once.
+        assert!(!restarts.on_state(LinkState::Disconnected, 30_000.0).restart);
+    }
+
+    #[test]
     fn coming_back_ends_the_retries_and_the_next_trouble_starts_over() {
         let mut restarts = connected();
-        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
-        let second = restarts.on_check(first.check.unwrap().id, 12_000.0);
-        assert_eq!(restarts.on_state(LinkState::Connected, 12_500.0), Step::default());
+        let first = disconnected_for_a_moment(&mut restarts, 10_000.0);
+        let second = restarts.on_check(first.check.unwrap().id, 14_000.0);
+        assert_eq!(restarts.on_state(LinkState::Connected, 14_500.0), Step::default());
         // The check scheduled before it came back is stale.
-        assert_eq!(restarts.on_check(second.check.unwrap().id, 16_000.0), Step::default());
-        let again = restarts.on_state(LinkState::Disconnected, 60_000.0);
-        assert!(again.restart);
+        assert_eq!(restarts.on_check(second.check.unwrap().id, 18_000.0), Step::default());
+        let again = disconnected_for_a_moment(&mut restarts, 60_000.0);
         assert_eq!(again.check.unwrap().after_ms, FIRST_RETRY_MS);
     }
 
     #[test]
     fn a_restart_under_way_is_left_to_finish() {
         let mut restarts = connected();
-        let first = restarts.on_state(LinkState::Disconnected, 10_000.0);
-        assert_eq!(restarts.on_state(LinkState::Connecting, 10_050.0), Step::default());
-        assert_eq!(restarts.on_check(first.check.unwrap().id, 12_000.0), Step::default());
+        let first = disconnected_for_a_moment(&mut restarts, 10_000.0);
+        assert_eq!(restarts.on_state(LinkState::Connecting, 12_050.0), Step::default());
+        assert_eq!(restarts.on_check(first.check.unwrap().id, 14_000.0), Step::default());
         // Its checks failed: restart at once.
-        assert!(restarts.on_state(LinkState::Failed, 15_000.0).restart);
+        assert!(restarts.on_state(LinkState::Failed, 17_000.0).restart);
     }
 
     #[test]
@@ -205,7 +237,7 @@ mod tests {
     #[test]
     fn restarts_come_at_most_one_per_gap() {
         let mut restarts = connected();
-        assert!(restarts.on_state(LinkState::Disconnected, 5_000.0).restart);
+        assert!(restarts.on_state(LinkState::Failed, 5_000.0).restart);
         let soon = restarts.on_online(5_300.0);
         assert!(!soon.restart);
         let check = soon.check.unwrap();
@@ -217,7 +249,7 @@ mod tests {
     #[test]
     fn online_just_after_a_restart_still_restarts_once_the_gap_has_passed() {
         let mut restarts = connected();
-        assert!(restarts.on_state(LinkState::Disconnected, 5_000.0).restart);
+        assert!(restarts.on_state(LinkState::Failed, 5_000.0).restart);
         assert_eq!(restarts.on_state(LinkState::Connected, 5_100.0), Step::default());
         let soon = restarts.on_online(5_200.0);
         assert!(!soon.restart);

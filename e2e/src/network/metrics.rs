@@ -38,7 +38,7 @@ pub struct Window {
     pub height: Option<f64>,
     /// The smallest of them.
     pub min_height: Option<f64>,
-    /// The mean round trip of the selected candidate pair's checks in the phase, in ms.
+    /// The mean round trip of the checks on the candidate pair selected at the phase's end, in ms.
     pub rtt_ms: Option<f64>,
     /// Media packets received (video and audio).
     pub packets: f64,
@@ -94,12 +94,7 @@ impl Window {
             .filter(|height| *height > 0.0)
             .collect();
         heights.sort_by(f64::total_cmp);
-        let rtt_ms = match (start.rtt, end.rtt) {
-            (Some(a), Some(b)) if b.responses > a.responses => {
-                Some((b.total - a.total) / (b.responses - a.responses) * 1000.0)
-            }
-            _ => None,
-        };
+        let rtt_ms = round_trip(samples, peer);
         let seconds = (last.at - first.at) / 1000.0;
         let frames = delta(|s| s.video?.frames_decoded);
         let frame_ms = if frames > 0.0 { seconds * 1000.0 / frames } else { 0.0 };
@@ -165,6 +160,15 @@ pub struct CallRecord {
     pub cpu_percent: Vec<Option<f64>>,
 }
 
+/// The mean round trip of the checks answered on the pair selected at a window's end, since its first sample in the
+/// window (a restart or a better path may have selected it within the window; before, the counters were another
+/// pair's), in ms.
+fn round_trip(samples: &[Sample], peer: &str) -> Option<f64> {
+    let end = samples.last()?.peer(peer)?.rtt.as_ref()?;
+    let start = samples.iter().find_map(|sample| sample.peer(peer)?.rtt.as_ref().filter(|rtt| rtt.pair == end.pair))?;
+    (end.responses > start.responses).then(|| (end.total - start.total) / (end.responses - start.responses) * 1000.0)
+}
+
 /// Setup per receiver: from the later of the receiver's and the sender's Join clicks (through both pages' clock
 /// origins) to the sender's first frame presented at the receiver. `samples[i]` is person i's page, `ids[i]` their
 /// peer id.
@@ -208,7 +212,7 @@ mod tests {
                     total_samples_received: Some(played),
                     ..Inbound::default()
                 }),
-                rtt: Some(RoundTrips { total: at / 1000.0 * 0.05, responses: at / 1000.0 }),
+                rtt: Some(RoundTrips { pair: "CP1".into(), total: at / 1000.0 * 0.05, responses: at / 1000.0 }),
             }],
             ..Sample::default()
         }
@@ -231,6 +235,18 @@ mod tests {
         assert!((window.rtt_ms.unwrap() - 50.0).abs() < 1e-9);
         assert_eq!(Window::between(&samples, "c"), None);
         assert_eq!(Window::between(&samples[..1], "b").unwrap().rtt_ms, None);
+    }
+
+    #[test]
+    fn the_round_trip_is_the_pair_selected_at_the_end() {
+        // An ICE restart in the window selects a new pair, whose counters start afresh (and at 20 ms).
+        let mut samples = [1000.0, 2000.0, 3000.0, 4000.0].map(|at| sample(at, 30.0, 0.0, 0.0, 480.0, 0.0, 48_000.0));
+        for (sample, responses) in samples[2..].iter_mut().zip([2.0, 6.0]) {
+            sample.peers[0].rtt = Some(RoundTrips { pair: "CP2".into(), total: responses * 0.02, responses });
+        }
+        assert!((Window::between(&samples, "b").unwrap().rtt_ms.unwrap() - 20.0).abs() < 1e-9);
+        // Only one sample of it: no round trip yet.
+        assert_eq!(Window::between(&samples[..3], "b").unwrap().rtt_ms, None);
     }
 
     /// `sample` with Bob's video last presented at `last_frame` and `silent` of the concealed samples in silence.

@@ -41,9 +41,12 @@ pub struct Inbound {
 }
 
 /// The selected candidate pair's round trips (STUN consent checks), cumulative.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoundTrips {
+    /// Which pair (its statistics id): an ICE restart, or a better path found, selects another.
+    #[serde(default)]
+    pub pair: String,
     /// Seconds, summed over every answered check.
     pub total: f64,
     /// Checks answered.
@@ -186,7 +189,7 @@ mod tests {
                            "freezeCount": 1, "totalFreezesDuration": 0.4, "frameWidth": 640, "frameHeight": 480 },
                 "audio": { "bytes": 5e4, "packetsReceived": 500, "packetsLost": 0,
                            "concealedSamples": 480, "silentConcealedSamples": 120, "totalSamplesReceived": 480000 },
-                "rtt": { "total": 0.5, "responses": 10 }
+                "rtt": { "pair": "CP1", "total": 0.5, "responses": 10 }
             }, { "peer": "p3", "state": "new", "video": null, "audio": null, "rtt": null }],
             "videos": [{ "peer": "p2", "first": 400.0, "frames": 290, "last": 1450.0 },
                        { "peer": "p2", "first": 1000.0, "frames": 10, "last": 1480.0 }]

@@ -307,7 +307,8 @@ impl Report {
              still going at the phase's end: the time since the last frame presented), frames decoded per second, \
              the median decoded frame height, concealed audio (`concealedSamples` − `silentConcealedSamples`, over \
              `totalSamplesReceived`: what is made up while the sender is silent, as it often is with Opus DTX, is \
-             not heard), and the selected candidate pair's mean round trip. Setup: from the later of \
+             not heard), and the mean round trip of the candidate pair selected at the phase's end (an ICE restart \
+             selects another). Setup: from the later of \
              the two people's Join clicks to the sender's first frame presented at the receiver. After an outage: \
              from the link's return to the first frame presented again at each affected receiver. CPU: each \
              browser's processes (`/proc`), over the measured phases. Medians and the worst receiver are over \
