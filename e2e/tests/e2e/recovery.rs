@@ -176,14 +176,8 @@ pub async fn media_comes_back_after_an_outage_without_a_rejoin() -> Result<()> {
             person.peer_ids().await?
         );
     }
-    // At least one side restarted ICE (new credentials on the same connection), rather than waiting for the old path.
-    let after = [connection(&ada, &bob_id).await?, connection(&bob, &ada_id).await?];
-    ensure!(
-        after[0].ufrag != before[0].ufrag || after[1].ufrag != before[1].ufrag,
-        "no ICE restart: username fragments still {} and {}",
-        after[0].ufrag,
-        after[1].ufrag
-    );
+    // The credentials now, for telling the restart on `online` below from the one made during the outage.
+    let after = connection(&ada, &bob_id).await?;
     // Nobody rejoined: the tiles are the same people, under the same ids.
     ensure!(ada.wait_tile_named("Bob").await? == bob_id, "Bob has a new id at Ada's");
     ensure!(bob.wait_tile_named("Ada").await? == ada_id, "Ada has a new id at Bob's");
@@ -193,7 +187,7 @@ pub async fn media_comes_back_after_an_outage_without_a_rejoin() -> Result<()> {
     // The browser coming back online (its network changed) restarts ICE too, on the same connection.
     ada.eval_js("window.dispatchEvent(new Event('online'));", Vec::new()).await?;
     wait_until("Ada's connection to Bob restarts ICE on `online`", TIMEOUT, async || {
-        Ok(connection(&ada, &bob_id).await?.ufrag != after[0].ufrag)
+        Ok(connection(&ada, &bob_id).await?.ufrag != after.ufrag)
     })
     .await?;
     let view = connection(&ada, &bob_id).await?;
