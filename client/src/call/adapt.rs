@@ -21,7 +21,8 @@
 //!   current rung fully carried). The browser only probes for bandwidth up to what the encoder is allowed, so the
 //!   next rung is itself the probe; a step up that is undone soon after makes the next wait twice as long.
 //! - Audio first: audio's share is set aside before video gets any, and when even the lowest rung does not fit,
-//!   video pauses (the receiving tile says so) rather than starve it.
+//!   neither the connection's budget nor the uplink's even share, video pauses (the receiving tile says so) rather
+//!   than starve it.
 //! - A new connection starts at the top: the estimate starts low and climbs within seconds, so only loss counts
 //!   for a short grace period.
 
@@ -344,12 +345,14 @@ impl Adapter {
             }
         }
         let budgets = self.budgets(observed);
+        let known: Vec<f64> = budgets.iter().flatten().copied().collect();
+        let share = (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64);
         observed
             .iter()
             .zip(budgets)
             .map(|((peer, seen), budget)| {
                 let state = &mut self.peers.iter_mut().find(|(known, _)| known == peer).expect("added above").1;
-                step(state, seen, budget);
+                step(state, seen, budget, share);
                 (peer.clone(), Encoding::of(state.rung))
             })
             .collect()
@@ -418,8 +421,9 @@ impl Adapter {
     }
 }
 
-/// One second of one connection: moves its rung down quickly or up carefully.
-fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
+/// One second of one connection: moves its rung down quickly or up carefully. `share` is the connections' mean
+/// budget: the uplink's even share.
+fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Option<f64>) {
     state.age = state.age.saturating_add(1);
     state.since_up = state.since_up.map(|since| since.saturating_add(1));
     state.best_rtt.push(seen.rtt_ms);
@@ -435,8 +439,19 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
         None => state.budgets.clear(),
     }
     // Down quickly: to the rung the best budget of the last seconds fits, however far.
-    let held_fits = (state.budgets.len() == DOWN_AFTER)
-        .then(|| rung_for(state.budgets.iter().copied().fold(f64::NEG_INFINITY, f64::max)));
+    let held_fits =
+        (state.budgets.len() == DOWN_AFTER)
+            .then(|| rung_for(state.budgets.iter().copied().fold(f64::NEG_INFINITY, f64::max)))
+            // One estimate far below the others is connections sharing the uplink unevenly, which the browser's
+            // congestion control evens out while the lowest rung keeps sending; pausing would hold that estimate down
+            // (with only audio it has nothing to climb on). Video pauses when the uplink's even share is short too.
+            .map(|fits| {
+                if fits == LADDER.len() && share.is_some_and(|share| share >= PAUSE_BELOW_BPS) {
+                    fits - 1
+                } else {
+                    fits
+                }
+            });
     if let Some(fits) = held_fits.filter(|_| !in_grace) {
         if fits > state.rung {
             state.down_to(fits, true);
@@ -451,7 +466,8 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
     let above_fits = fits.is_some_and(|fits| fits < state.rung);
     let clean_loss = !seen.lossy(if above_fits { LOSS_DOWN_PERCENT } else { LOSS_CLEAN_PERCENT });
     if state.paused() {
-        return resume_when_clean(state, clean_loss);
+        let queue_gone = seen.rtt_ms.is_some() && state.best_rtt.near(seen.rtt_ms);
+        return resume_when_clean(state, clean_loss, queue_gone);
     }
     let lowest = LADDER.len() - 1;
     // Heavy loss: a rung every second it lasts (never a pause: loss alone is no shortage of bandwidth).
@@ -503,10 +519,13 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>) {
 
 /// Paused: after enough seconds without heavy loss (`clean_loss`), video comes back on the lowest rung, which is
 /// itself the probe: while paused, the estimate has only audio to go by and stays low. The round trip is no
-/// condition here: where other connections share the uplink, their queues keep it long.
-fn resume_when_clean(state: &mut PeerState, clean_loss: bool) {
+/// condition here: where other connections share the uplink, their queues keep it long. But the round trip back
+/// near its best (`queue_gone`: the uplink's queue drained, as when a drop ends) skips the longer waits that failed
+/// tries have set: the first wait, [`RESUME_AFTER`], is enough then.
+fn resume_when_clean(state: &mut PeerState, clean_loss: bool, queue_gone: bool) {
     state.clean = if clean_loss { state.clean + 1 } else { 0 };
-    if state.clean >= state.up_after {
+    let after = if queue_gone { state.up_after.min(RESUME_AFTER) } else { state.up_after };
+    if state.clean >= after {
         state.rung = LADDER.len() - 1;
         state.network_rung = state.rung;
         state.clean = 0;
@@ -773,6 +792,42 @@ mod tests {
         assert!(seconds_on.is_some(), "never paused again");
         assert!(!run(&mut adapter, &queued(60_000.0), 2 * RESUME_AFTER - 1).active, "tried again too soon");
         assert!(run(&mut adapter, &queued(60_000.0), 1).active);
+    }
+
+    #[test]
+    fn one_starved_connection_beside_well_fed_ones_keeps_the_lowest_rung() {
+        let peers: Vec<PeerId> = ["ada", "bob", "cy"].into_iter().map(PeerId::from).collect();
+        let mut adapter = Adapter::default();
+        let seconds = |adapter: &mut Adapter, estimates: [f64; 3], seconds: u32| {
+            let observed: Vec<_> = peers.iter().cloned().zip(estimates.map(estimate)).collect();
+            (0..seconds).map(|_| adapter.decide(&observed)).last().expect("a second")
+        };
+        seconds(&mut adapter, [2_000_000.0; 3], 10);
+        // Ada's estimate sinks below what pauses video on its own, while Bob's and Cy's carry plenty.
+        let uneven = seconds(&mut adapter, [70_000.0, 600_000.0, 600_000.0], 30);
+        assert_eq!(rung(uneven[0].1), LADDER.len() - 1, "Ada's video still goes out, at the lowest rung");
+        assert!(!adapter.paused(&peers[0]));
+        // The whole uplink short: every connection pauses.
+        let short = seconds(&mut adapter, [70_000.0; 3], DOWN);
+        assert!(short.iter().all(|(_, encoding)| !encoding.active), "{short:?}");
+    }
+
+    #[test]
+    fn paused_video_comes_back_soon_once_the_queue_drains_after_failed_tries() {
+        let mut adapter = settled();
+        let queued = |bps| Observed { rtt_ms: Some(900.0), ..estimate(bps) };
+        assert!(!run(&mut adapter, &queued(60_000.0), DOWN).active);
+        // Two tries that fail while the uplink stays short: the next wait is the longest.
+        for _ in 0..2 {
+            let back = (1..=UP_AFTER_MAX).find(|_| run(&mut adapter, &queued(60_000.0), 1).active);
+            assert!(back.is_some(), "never tried again");
+            let off = (1..=GRACE + DOWN + 1).find(|_| !run(&mut adapter, &queued(60_000.0), 1).active);
+            assert!(off.is_some(), "never paused again");
+        }
+        // The drop ends: the round trip falls back to its best, and video comes back after the first wait.
+        let drained = Observed { rtt_ms: Some(20.0), ..estimate(60_000.0) };
+        assert!(!run(&mut adapter, &drained, RESUME_AFTER - 1).active, "resumed too soon");
+        assert!(run(&mut adapter, &drained, 1).active, "still waiting out the failed tries");
     }
 
     #[test]

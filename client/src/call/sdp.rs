@@ -1,16 +1,28 @@
-//! Opus settings the browser does not expose as an API, written into a session description.
+//! Media settings the browser does not expose as an API, written into a session description.
 //!
 //! The `a=fmtp` parameters of a description say what its author wants to receive; a browser's encoder follows the
-//! other side's. So the call applies [`opus_fec_and_dtx`] to each description the peer sends before handing it to
-//! `setRemoteDescription`: our own Opus encoder then adds in-band forward error correction (a lost packet is rebuilt
-//! from the next one) and, in silence, sends almost nothing (DTX), leaving the bits to video. The browser's own
-//! `setLocalDescription()` stays untouched, which keeps perfect negotiation's implicit form.
+//! other side's. So the call applies [`munge`] to each description the peer sends before handing it to
+//! `setRemoteDescription`, and to its own offers before `setLocalDescription`:
+//! - Opus: our encoder adds in-band forward error correction (a lost packet is rebuilt from the next one) and, in
+//!   silence, sends almost nothing (DTX), leaving the bits to video.
+//! - Video: a short `rtx-time` on every RTX payload type. Chromium's receiver sizes its waits for video from it:
+//!   without a decodable frame for three times [`RTX_TIME_MS`] (3 s without `rtx-time`), it asks for a keyframe,
+//!   and again after each [`RTX_TIME_MS`] until one comes. So once an outage ends it asks sooner (the network
+//!   benchmark's outage profile, `bench/NETWORK.md`). A receiver's settings come from its own description: the
+//!   offerer's from its offer, the answerer's from its answer, which copies `rtx-time` from the offer, so answers
+//!   keep the browser's implicit form.
+
+/// The `rtx-time` written into descriptions, in milliseconds. Three times it stays well above the 1 s at which
+/// Chromium repeats the last frame of a still shared screen, or the receiver would ask for a keyframe (a whole
+/// screen's) between repeats whenever one is late.
+pub const RTX_TIME_MS: &str = "500";
 
 /// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type's `a=fmtp` line (every browser writes
-/// one), other lines as they were, line endings kept. Payload types are read per media section: a number is Opus's
-/// only in the section whose `a=rtpmap` says so (BUNDLE makes them unique across sections, but a description
+/// one), and `rtx-time` on every RTX payload type's that has none (an RTX line is the one naming its codec with
+/// `apt=`); other lines as they were, line endings kept. Payload types are read per media section: a number is
+/// Opus's only in the section whose `a=rtpmap` says so (BUNDLE makes them unique across sections, but a description
 /// without it may reuse one for video).
-pub fn opus_fec_and_dtx(sdp: &str) -> String {
+pub fn munge(sdp: &str) -> String {
     let mut out = String::with_capacity(sdp.len() + 32);
     let mut rest = sdp;
     while !rest.is_empty() {
@@ -23,13 +35,20 @@ pub fn opus_fec_and_dtx(sdp: &str) -> String {
     out
 }
 
-/// [`opus_fec_and_dtx`] for one media section, appended to `out`.
+/// [`munge`] for one media section, appended to `out`.
 fn munge_section(section: &str, out: &mut String) {
     for line in section.split_inclusive('\n') {
         // Its ending cut off by two `strip_suffix`es: lighter in the wasm than `trim_end_matches` (docs/SIZE.md).
         let text = line.strip_suffix('\n').unwrap_or(line);
         let text = text.strip_suffix('\r').unwrap_or(text);
         let fmtp = text.strip_prefix("a=fmtp:").and_then(|rest| rest.split_once(' '));
+        if fmtp.is_some_and(|(_, parameters)| parameters.contains("apt=") && !parameters.contains("rtx-time")) {
+            out.push_str(text);
+            out.push_str(";rtx-time=");
+            out.push_str(RTX_TIME_MS);
+            out.push_str(&line[text.len()..]);
+            continue;
+        }
         // Opus's payload type if its section's `a=rtpmap` says so (looked up, not collected: no list in the wasm).
         let Some((pt, parameters)) =
             fmtp.filter(|(pt, _)| section.split('\n').any(|line| opus_payload_type(line) == Some(pt)))
@@ -70,18 +89,18 @@ mod tests {
 
     #[test]
     fn chromes_opus_gets_dtx_and_keeps_its_other_parameters() {
-        let munged = opus_fec_and_dtx(CHROME);
+        let munged = munge(CHROME);
         assert_eq!(munged, CHROME.replace("minptime=10;useinbandfec=1\r\n", "minptime=10;useinbandfec=1;usedtx=1\r\n"));
         // RED's parameters name Opus's payload type; they are not Opus's and stay.
         assert!(munged.contains("a=fmtp:63 111/111\r\n"));
-        assert_eq!(opus_fec_and_dtx(&munged), munged, "applying it twice changes nothing more");
+        assert_eq!(munge(&munged), munged, "applying it twice changes nothing more");
     }
 
     #[test]
     fn values_that_say_off_are_turned_on() {
         let sdp = "m=audio 9 RTP 109\na=rtpmap:109 OPUS/48000/2\na=fmtp:109 usedtx=0; useinbandfec=0;stereo=1\n";
         assert_eq!(
-            opus_fec_and_dtx(sdp),
+            munge(sdp),
             "m=audio 9 RTP 109\na=rtpmap:109 OPUS/48000/2\na=fmtp:109 stereo=1;useinbandfec=1;usedtx=1\n"
         );
     }
@@ -91,12 +110,12 @@ mod tests {
         let sdp = "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 \r\na=rtpmap:112 opus/48000/2\r\n\
             a=fmtp:112 x=1";
         assert_eq!(
-            opus_fec_and_dtx(sdp),
+            munge(sdp),
             "m=audio 9 RTP 111 112\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 useinbandfec=1;usedtx=1\r\n\
              a=rtpmap:112 opus/48000/2\r\na=fmtp:112 x=1;useinbandfec=1;usedtx=1"
         );
         // A payload type without parameters is left to the browser's defaults (no browser writes one).
-        assert_eq!(opus_fec_and_dtx("a=rtpmap:111 opus/48000/2"), "a=rtpmap:111 opus/48000/2");
+        assert_eq!(munge("a=rtpmap:111 opus/48000/2"), "a=rtpmap:111 opus/48000/2");
     }
 
     #[test]
@@ -105,17 +124,28 @@ mod tests {
         let sdp = "m=audio 9 RTP 111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10\r\n\
             m=video 9 RTP 111\r\na=rtpmap:111 VP9/90000\r\na=fmtp:111 profile-id=0\r\n";
         assert_eq!(
-            opus_fec_and_dtx(sdp),
+            munge(sdp),
             sdp.replace("minptime=10\r\n", "minptime=10;useinbandfec=1;usedtx=1\r\n"),
             "VP9's line changed too"
         );
     }
 
     #[test]
+    fn rtx_payload_types_get_a_short_rtx_time() {
+        let sdp = "m=video 9 RTP 96 97 98\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
+            a=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=99;rtx-time=3000\r\n";
+        let munged = munge(sdp);
+        assert_eq!(munged, sdp.replace("apt=96\r\n", &format!("apt=96;rtx-time={RTX_TIME_MS}\r\n")));
+        // One the author already chose is kept; so is every other line.
+        assert!(munged.contains("a=fmtp:98 apt=99;rtx-time=3000\r\n"));
+        assert_eq!(munge(&munged), munged, "applying it twice changes nothing more");
+    }
+
+    #[test]
     fn descriptions_without_opus_stay_as_they_are() {
         let video = "v=0\r\nm=video 9 RTP 96\r\na=rtpmap:96 VP8/90000\r\na=fmtp:96 max-fs=12288\r\n";
-        assert_eq!(opus_fec_and_dtx(video), video);
-        assert_eq!(opus_fec_and_dtx(""), "");
-        assert_eq!(opus_fec_and_dtx("a=rtpmap:\r\na=fmtp:\r\n"), "a=rtpmap:\r\na=fmtp:\r\n");
+        assert_eq!(munge(video), video);
+        assert_eq!(munge(""), "");
+        assert_eq!(munge("a=rtpmap:\r\na=fmtp:\r\n"), "a=rtpmap:\r\na=fmtp:\r\n");
     }
 }

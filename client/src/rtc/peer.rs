@@ -23,7 +23,7 @@ use crate::call::ice::IceProblem;
 use crate::call::ice_restart::{IceRestarts, Step};
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::peer_input::{too_long_to_read, ChannelOpen, DropCounts, Dropped, PeerInput};
-use crate::call::sdp::opus_fec_and_dtx;
+use crate::call::sdp::munge;
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
     add_track, event_handler, restart_ice, set_local_description_implicit, set_onicecandidateerror,
@@ -683,7 +683,14 @@ impl PeerLink {
 
     async fn offer(self: &Rc<Self>, negotiator: &mut Negotiator) -> Result<(), JsValue> {
         negotiator.set_making_offer(true);
-        let result = JsFuture::from(set_local_description_implicit(&self.pc)).await;
+        // Not the implicit form: the offer carries our receiver's video wait (`call::sdp`). Nothing else runs on
+        // this connection between the two steps: signals wait in this queue.
+        let result = async {
+            let offer: RtcSessionDescriptionInit = JsFuture::from(self.pc.create_offer()).await?.unchecked_into();
+            let sdp = munge(&offer.get_sdp().unwrap_or_default());
+            JsFuture::from(self.pc.set_local_description(&description(RtcSdpType::Offer, &sdp))).await
+        }
+        .await;
         negotiator.set_making_offer(false);
         result?;
         self.send_local_description();
@@ -708,8 +715,8 @@ impl PeerLink {
                 .await?;
         }
         let sdp_type = if kind == DescriptionKind::Offer { RtcSdpType::Offer } else { RtcSdpType::Answer };
-        // Their description asks our Opus encoder for in-band FEC and DTX (see `call::sdp`).
-        let sdp = opus_fec_and_dtx(&sdp);
+        // Their description asks our Opus encoder for in-band FEC and DTX, and carries our video wait (`call::sdp`).
+        let sdp = munge(&sdp);
         let applied = JsFuture::from(self.pc.set_remote_description(&description(sdp_type, &sdp))).await;
         negotiator.remote_description_applied();
         applied?;
