@@ -7,7 +7,8 @@
 //! - The budget: per connection, the browser's bandwidth estimate (`availableOutgoingBitrate`) less what audio and a
 //!   shared screen take. When the uplink as a whole is congested (most connections losing packets at once, for a
 //!   few seconds), what actually got out becomes a ceiling for all of them together, split evenly, a
-//!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well.
+//!   connection that needs less leaving the rest to the others; the ceiling rises slowly again while all is well, and
+//!   fast once every connection's round trip is back near its best (the queues drained: the uplink carries more).
 //! - A rung's cap is a ceiling the encoder fills as far as the estimate lets it, so a rung fits a budget up to
 //!   twice its size ([`RUNG_SLACK`]): within that the browser's own congestion control does the fine work, and the
 //!   ladder bounds it (resolution and frame rate only on the lowest rungs).
@@ -99,6 +100,9 @@ const LIMITED_DOWN_AFTER_MAX: u32 = 24;
 const UP_AFTER: u32 = 4;
 /// Clean seconds before video paused for lack of bandwidth is tried again, at first.
 const RESUME_AFTER: u32 = 10;
+/// Seconds of a drained queue (the round trip back near its best, after a queue built up while video was paused)
+/// before paused video is tried again: the uplink came back, as when a drop ends.
+const RESUME_DRAINED_AFTER: u32 = 3;
 /// The longest wait before a step up, however often they failed.
 const UP_AFTER_MAX: u32 = 32;
 /// A step down within this many seconds of a step up means the step up failed (video resumed after a pause gets
@@ -112,6 +116,9 @@ const GRACE: u32 = 3;
 const NOTICE_FROM_RUNG: usize = 2;
 /// How much the uplink ceiling rises each second while nothing is congested.
 const CEILING_RISE: f64 = 1.05;
+/// How much it rises each second while every connection's queue is drained too: the uplink carries more than is
+/// sent, as when a drop ends (a ceiling measured while video was paused is mostly audio).
+const CEILING_RISE_DRAINED: f64 = 1.25;
 
 /// The parameters of one camera sender's single encoding.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -203,6 +210,10 @@ struct PeerState {
     budgets: Vec<f64>,
     /// The best round trip seen lately.
     best_rtt: RecentBest,
+    /// Whether a queue built up (the round trip far from its best) since video last resumed.
+    queued: bool,
+    /// Seconds in a row the round trip was near its best.
+    drained: u32,
 }
 
 /// The least of the values seen over the last [`RTT_BEST_FOR`] to twice that many seconds: kept in two halves, the
@@ -257,11 +268,18 @@ impl PeerState {
             limited_after: LIMITED_DOWN_AFTER,
             budgets: Vec::with_capacity(DOWN_AFTER),
             best_rtt: RecentBest::default(),
+            queued: false,
+            drained: 0,
         }
     }
 
     fn paused(&self) -> bool {
         self.rung >= LADDER.len()
+    }
+
+    /// Whether `seen`'s round trip is near the best seen lately: no queue on the way.
+    fn drained_now(&self, seen: &Observed) -> bool {
+        seen.rtt_ms.is_some() && self.best_rtt.near(seen.rtt_ms)
     }
 
     /// Goes down to `rung` (no higher than the current one), for the network's sake or (`network` false) the
@@ -385,7 +403,11 @@ impl Adapter {
                 self.ceiling_bps = Some(sent);
             }
         } else if let Some(ceiling) = self.ceiling_bps {
-            let risen = ceiling * CEILING_RISE;
+            let drained = observed.iter().all(|(peer, seen)| {
+                !seen.lossy(LOSS_CLEAN_PERCENT)
+                    && self.peers.iter().any(|(known, state)| known == peer && state.drained_now(seen))
+            });
+            let risen = ceiling * if drained { CEILING_RISE_DRAINED } else { CEILING_RISE };
             // Once the estimates allow more than the ceiling, it has served its purpose.
             self.ceiling_bps = estimated.is_none_or(|estimated| risen < estimated).then_some(risen);
         }
@@ -426,6 +448,9 @@ impl Adapter {
 fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Option<f64>) {
     state.age = state.age.saturating_add(1);
     state.since_up = state.since_up.map(|since| since.saturating_add(1));
+    let drained = state.drained_now(seen);
+    state.drained = if drained { state.drained + 1 } else { 0 };
+    state.queued |= !drained;
     state.best_rtt.push(seen.rtt_ms);
     let in_grace = state.age <= GRACE;
     let fits = budget.map(rung_for);
@@ -466,8 +491,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Opti
     let above_fits = fits.is_some_and(|fits| fits < state.rung);
     let clean_loss = !seen.lossy(if above_fits { LOSS_DOWN_PERCENT } else { LOSS_CLEAN_PERCENT });
     if state.paused() {
-        let queue_gone = seen.rtt_ms.is_some() && state.best_rtt.near(seen.rtt_ms);
-        return resume_when_clean(state, clean_loss, queue_gone);
+        return resume_when_clean(state, clean_loss);
     }
     let lowest = LADDER.len() - 1;
     // Heavy loss: a rung every second it lasts (never a pause: loss alone is no shortage of bandwidth).
@@ -519,15 +543,16 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Opti
 
 /// Paused: after enough seconds without heavy loss (`clean_loss`), video comes back on the lowest rung, which is
 /// itself the probe: while paused, the estimate has only audio to go by and stays low. The round trip is no
-/// condition here: where other connections share the uplink, their queues keep it long. But the round trip back
-/// near its best (`queue_gone`: the uplink's queue drained, as when a drop ends) skips the longer waits that failed
-/// tries have set: the first wait, [`RESUME_AFTER`], is enough then.
-fn resume_when_clean(state: &mut PeerState, clean_loss: bool, queue_gone: bool) {
+/// condition here: where other connections share the uplink, their queues keep it long. But a queue that built up
+/// (since video last resumed) and has drained for a few seconds, the round trip back near its best, is the uplink
+/// coming back, as when a drop ends: video is tried again then, whatever the waits failed tries have set.
+fn resume_when_clean(state: &mut PeerState, clean_loss: bool) {
     state.clean = if clean_loss { state.clean + 1 } else { 0 };
-    let after = if queue_gone { state.up_after.min(RESUME_AFTER) } else { state.up_after };
-    if state.clean >= after {
+    let uplink_back = state.queued && state.drained >= RESUME_DRAINED_AFTER;
+    if state.clean >= state.up_after || (uplink_back && state.clean >= RESUME_DRAINED_AFTER) {
         state.rung = LADDER.len() - 1;
         state.network_rung = state.rung;
+        state.queued = false;
         state.clean = 0;
         state.since_up = Some(0);
         // The estimate climbs with the probe: give it the grace a new connection gets.
@@ -813,21 +838,55 @@ mod tests {
     }
 
     #[test]
-    fn paused_video_comes_back_soon_once_the_queue_drains_after_failed_tries() {
+    fn paused_video_comes_back_soon_once_the_queue_drains_after_a_failed_try() {
         let mut adapter = settled();
         let queued = |bps| Observed { rtt_ms: Some(900.0), ..estimate(bps) };
         assert!(!run(&mut adapter, &queued(60_000.0), DOWN).active);
-        // Two tries that fail while the uplink stays short: the next wait is the longest.
-        for _ in 0..2 {
-            let back = (1..=UP_AFTER_MAX).find(|_| run(&mut adapter, &queued(60_000.0), 1).active);
-            assert!(back.is_some(), "never tried again");
-            let off = (1..=GRACE + DOWN + 1).find(|_| !run(&mut adapter, &queued(60_000.0), 1).active);
-            assert!(off.is_some(), "never paused again");
-        }
-        // The drop ends: the round trip falls back to its best, and video comes back after the first wait.
+        // A try that fails while the uplink stays short: the next wait is twice as long.
+        assert!(run(&mut adapter, &queued(60_000.0), RESUME_AFTER).active, "never tried again");
+        let off = (1..=GRACE + DOWN + 1).find(|_| !run(&mut adapter, &queued(60_000.0), 1).active);
+        assert!(off.is_some(), "never paused again");
+        // The drop ends: the round trip falls back to its best (the estimate, with only audio to go by, does not
+        // climb), and video comes back a few seconds later.
         let drained = Observed { rtt_ms: Some(20.0), ..estimate(60_000.0) };
-        assert!(!run(&mut adapter, &drained, RESUME_AFTER - 1).active, "resumed too soon");
-        assert!(run(&mut adapter, &drained, 1).active, "still waiting out the failed tries");
+        assert!(!run(&mut adapter, &drained, RESUME_DRAINED_AFTER - 1).active, "resumed too soon");
+        assert!(run(&mut adapter, &drained, 1).active, "still waiting out the failed try");
+    }
+
+    #[test]
+    fn a_round_trip_that_never_queued_does_not_hurry_a_resume() {
+        let mut adapter = settled();
+        // Starved with no queue to see: the waits are the usual ones.
+        assert!(!run(&mut adapter, &estimate(60_000.0), DOWN).active);
+        assert!(!run(&mut adapter, &estimate(60_000.0), RESUME_AFTER - 1).active, "resumed too soon");
+        assert!(run(&mut adapter, &estimate(60_000.0), 1).active);
+    }
+
+    #[test]
+    fn a_ceiling_set_while_video_was_paused_rises_fast_once_the_queues_drain() {
+        let peers: Vec<PeerId> = ["ada", "bob", "cy"].into_iter().map(PeerId::from).collect();
+        let each = |seen: &Observed| peers.iter().map(|peer| (peer.clone(), seen.clone())).collect::<Vec<_>>();
+        let mut adapter = Adapter::default();
+        for _ in 0..10 {
+            adapter.decide(&each(&estimate(2_000_000.0)));
+        }
+        // A drop: every connection loses packets with a long queue, video pauses, and only audio gets out.
+        let dropped = Observed {
+            loss_out_percent: Some(9.0),
+            sent_bps: Some(40_000.0),
+            rtt_ms: Some(900.0),
+            ..estimate(60_000.0)
+        };
+        for _ in 0..10 {
+            adapter.decide(&each(&dropped));
+        }
+        assert!(peers.iter().all(|peer| adapter.paused(peer)));
+        // The drop ends: queues drain and the estimates climb with the probes; within a few seconds of the resume
+        // the ceiling no longer holds video at the lowest rung.
+        let back = Observed { rtt_ms: Some(20.0), sent_bps: Some(100_000.0), ..estimate(1_000_000.0) };
+        let seconds = (1..=30)
+            .find(|_| adapter.decide(&each(&back)).iter().all(|(_, encoding)| rung(*encoding) < LADDER.len() - 1));
+        assert!(seconds.is_some_and(|seconds| seconds <= 15), "video held low for {seconds:?} s");
     }
 
     #[test]
