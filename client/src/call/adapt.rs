@@ -100,7 +100,7 @@ const LIMITED_DOWN_AFTER_MAX: u32 = 24;
 const UP_AFTER: u32 = 4;
 /// Clean seconds before video paused for lack of bandwidth is tried again, at first.
 const RESUME_AFTER: u32 = 10;
-/// Seconds of a drained queue (the round trip back near its best, after a queue built up while video was paused)
+/// Seconds of a drained queue (the round trip back near its best, after a queue built up since video last resumed)
 /// before paused video is tried again: the uplink came back, as when a drop ends.
 const RESUME_DRAINED_AFTER: u32 = 3;
 /// The longest wait before a step up, however often they failed.
@@ -464,19 +464,18 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Opti
         None => state.budgets.clear(),
     }
     // Down quickly: to the rung the best budget of the last seconds fits, however far.
-    let held_fits =
-        (state.budgets.len() == DOWN_AFTER)
-            .then(|| rung_for(state.budgets.iter().copied().fold(f64::NEG_INFINITY, f64::max)))
-            // One estimate far below the others is connections sharing the uplink unevenly, which the browser's
-            // congestion control evens out while the lowest rung keeps sending; pausing would hold that estimate down
-            // (with only audio it has nothing to climb on). Video pauses when the uplink's even share is short too.
-            .map(|fits| {
-                if fits == LADDER.len() && share.is_some_and(|share| share >= PAUSE_BELOW_BPS) {
-                    fits - 1
-                } else {
-                    fits
-                }
-            });
+    let held_fits = (state.budgets.len() == DOWN_AFTER).then(|| {
+        let fits = rung_for(state.budgets.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+        // One estimate far below the others is connections sharing the uplink unevenly, which the browser's
+        // congestion control evens out while the lowest rung keeps sending; pausing would hold that estimate down
+        // (with only audio it has nothing to climb on). Video pauses when the uplink's even share is short too.
+        let uneven = fits == LADDER.len() && share.is_some_and(|share| share >= PAUSE_BELOW_BPS);
+        if uneven {
+            fits - 1
+        } else {
+            fits
+        }
+    });
     if let Some(fits) = held_fits.filter(|_| !in_grace) {
         if fits > state.rung {
             state.down_to(fits, true);
