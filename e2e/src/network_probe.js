@@ -98,6 +98,8 @@
     framesDecoded: stat.framesDecoded,
     freezeCount: stat.freezeCount,
     totalFreezesDuration: stat.totalFreezesDuration,
+    pauseCount: stat.pauseCount,
+    totalPausesDuration: stat.totalPausesDuration,
     frameWidth: stat.frameWidth,
     frameHeight: stat.frameHeight,
     concealedSamples: stat.concealedSamples,

@@ -22,10 +22,12 @@ pub struct Receiver {
 pub struct Window {
     /// How long the phase was measured, in seconds (on the receiving page's clock).
     pub seconds: f64,
-    /// Video freezes that started in the phase: `freezeCount` counts one when it ends, so one still going at the
-    /// phase's end counts here, and one going at its start does not (see [`Window::between`]).
+    /// Video freezes that started in the phase, the browser's pauses included (see [`super::probe::Inbound::stops`]):
+    /// `freezeCount` counts one when it ends, so one still going at the phase's end counts here, and one going at
+    /// its start does not (see [`Window::between`]).
     pub freezes: f64,
-    /// Seconds of frozen video in the phase: `totalFreezesDuration`, with a freeze going at either end split at it.
+    /// Seconds of frozen video in the phase: `totalFreezesDuration` + `totalPausesDuration`, with a freeze going at
+    /// either end split at it.
     pub frozen_seconds: f64,
     /// Video frames decoded.
     pub frames: f64,
@@ -101,9 +103,9 @@ impl Window {
         let going = |sample: &Sample| ongoing_freeze(sample.at - sample.last_frame(peer)?, frame_ms);
         let (at_start, at_end) = (going(first), going(last));
         let count = |freeze: Option<f64>| if freeze.is_some() { 1.0 } else { 0.0 };
-        let freezes = delta(|s| s.video?.freeze_count) - count(at_start) + count(at_end);
+        let freezes = delta(|s| s.video?.stops()) - count(at_start) + count(at_end);
         let frozen_ms =
-            delta(|s| s.video?.total_freezes_duration) * 1000.0 - at_start.unwrap_or(0.0) + at_end.unwrap_or(0.0);
+            delta(|s| s.video?.stopped_seconds()) * 1000.0 - at_start.unwrap_or(0.0) + at_end.unwrap_or(0.0);
         Some(Window {
             seconds,
             freezes: freezes.max(0.0),
@@ -216,6 +218,17 @@ mod tests {
             }],
             ..Sample::default()
         }
+    }
+
+    #[test]
+    fn a_pause_is_frozen_time_too() {
+        // The browser noticed the stream go quiet and counts the 4 s without frames as a pause, not a freeze.
+        let mut samples =
+            [sample(1000.0, 30.0, 0.0, 0.0, 480.0, 0.0, 0.0), sample(11_000.0, 150.0, 0.0, 0.0, 480.0, 0.0, 0.0)];
+        let video = samples[1].peers[0].video.as_mut().unwrap();
+        (video.pause_count, video.total_pauses_duration) = (Some(1.0), Some(4.0));
+        let window = Window::between(&samples, "b").unwrap();
+        assert_eq!((window.freezes, window.frozen_seconds), (1.0, 4.0));
     }
 
     #[test]

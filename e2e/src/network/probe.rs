@@ -27,6 +27,11 @@ pub struct Inbound {
     pub freeze_count: Option<f64>,
     /// Seconds of video frozen so far.
     pub total_freezes_duration: Option<f64>,
+    /// Video pauses so far: the browser's name for a stop it has noticed the sender's stream go quiet for (no
+    /// frame for a few seconds, or sooner with a short `rtx-time`), counted apart from freezes.
+    pub pause_count: Option<f64>,
+    /// Seconds of video paused so far.
+    pub total_pauses_duration: Option<f64>,
     /// The last decoded frame's width.
     pub frame_width: Option<f64>,
     /// The last decoded frame's height.
@@ -38,6 +43,18 @@ pub struct Inbound {
     pub silent_concealed_samples: Option<f64>,
     /// Audio samples played out.
     pub total_samples_received: Option<f64>,
+}
+
+impl Inbound {
+    /// Video stops so far, freezes and pauses alike: either way the picture stood still.
+    pub fn stops(&self) -> Option<f64> {
+        Some(self.freeze_count? + self.pause_count.unwrap_or(0.0))
+    }
+
+    /// Seconds the video stood still so far, frozen or paused.
+    pub fn stopped_seconds(&self) -> Option<f64> {
+        Some(self.total_freezes_duration? + self.total_pauses_duration.unwrap_or(0.0))
+    }
 }
 
 /// The selected candidate pair's round trips (STUN consent checks), cumulative.
@@ -186,7 +203,8 @@ mod tests {
             "peers": [{
                 "peer": "p2", "state": "connected",
                 "video": { "bytes": 1e6, "packetsReceived": 900, "packetsLost": 3, "framesDecoded": 300,
-                           "freezeCount": 1, "totalFreezesDuration": 0.4, "frameWidth": 640, "frameHeight": 480 },
+                           "freezeCount": 1, "totalFreezesDuration": 0.4, "pauseCount": 1,
+                           "totalPausesDuration": 5.5, "frameWidth": 640, "frameHeight": 480 },
                 "audio": { "bytes": 5e4, "packetsReceived": 500, "packetsLost": 0,
                            "concealedSamples": 480, "silentConcealedSamples": 120, "totalSamplesReceived": 480000 },
                 "rtt": { "pair": "CP1", "total": 0.5, "responses": 10 }
@@ -199,6 +217,7 @@ mod tests {
         assert_eq!(sample.epoch(100.0), 1_700_000_000_100.0);
         let p2 = sample.peer("p2").unwrap();
         assert_eq!(p2.video.unwrap().freeze_count, Some(1.0));
+        assert_eq!((p2.video.unwrap().stops(), p2.video.unwrap().stopped_seconds()), (Some(2.0), Some(5.9)));
         assert_eq!(p2.audio.unwrap().frames_decoded, None);
         assert_eq!(sample.peer("p3").unwrap().video, None);
         assert_eq!(p2.audio.unwrap().silent_concealed_samples, Some(120.0));

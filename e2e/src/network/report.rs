@@ -303,8 +303,10 @@ impl Report {
              (`e2e/src/network_probe.js`): every second, `getStats()` of every `RTCPeerConnection` in \
              `window.__huddle_pcs`; and every remote `<video>` watched with `requestVideoFrameCallback`. A \
              *receiver* is one person receiving one other person's media. Per receiver and phase: video freezes \
-             and frozen time (`freezeCount`, `totalFreezesDuration`, which count a freeze when it ends, plus one \
-             still going at the phase's end: the time since the last frame presented), frames decoded per second, \
+             and frozen time (`freezeCount`, `totalFreezesDuration`, and the pauses counted apart from them, \
+             `pauseCount`, `totalPausesDuration`: the browser calls a stop a pause once it has noticed the stream \
+             go quiet, as in an outage or while the sender holds its video back; these count a stop when it ends, \
+             plus one still going at the phase's end: the time since the last frame presented), frames decoded per second, \
              the median decoded frame height, concealed audio (`concealedSamples` − `silentConcealedSamples`, over \
              `totalSamplesReceived`: what is made up while the sender is silent, as it often is with Opus DTX, is \
              not heard), and the mean round trip of the candidate pair selected at the phase's end (an ICE restart \
