@@ -6,37 +6,53 @@
 //! - Opus: our encoder adds in-band forward error correction (a lost packet is rebuilt from the next one) and, in
 //!   silence, sends almost nothing (DTX), leaving the bits to video.
 //! - Video: a short `rtx-time` on every RTX payload type. Chromium's receiver sizes its waits for video from it:
-//!   without a decodable frame for three times [`RTX_TIME_MS`] (3 s without `rtx-time`), it asks for a keyframe,
-//!   and again after each [`RTX_TIME_MS`] until one comes. So once an outage ends it asks sooner (the network
-//!   benchmark's outage profile, `bench/NETWORK.md`). A receiver's settings come from its own description: the
-//!   offerer's from its offer, the answerer's from its answer, which copies `rtx-time` from the offer, so answers
-//!   keep the browser's implicit form.
+//!   without a decodable frame for three times it (3 s without `rtx-time`), it asks for a keyframe, and again at
+//!   that pace until one comes; and it holds a decodable frame back for its playout schedule no longer than that
+//!   either. So once an outage ends, video is back within about a second and a half where it took up to two and a
+//!   half (the network benchmark's outage profile, `bench/NETWORK.md`). A receiver's settings come from its own
+//!   description: the offerer's from its offer, the answerer's from its answer, which copies `rtx-time` from the
+//!   offer, so answers keep the browser's implicit form.
 
-/// The `rtx-time` written into descriptions, in milliseconds. Three times it stays well above the 1 s at which
-/// Chromium repeats the last frame of a still shared screen, or the receiver would ask for a keyframe (a whole
-/// screen's) between repeats whenever one is late.
-pub const RTX_TIME_MS: &str = "500";
+/// The camera's `rtx-time`, in milliseconds (a string: the wasm spends no formatting on it). A camera sends 20 to
+/// 30 frames a second, a paused or stopped one nothing (the few keyframe requests that draws are ignored), so three
+/// times this is room enough; on thin links it draws more keyframe requests than the browser's 3 s (a frame late
+/// behind a queue), a price measured in the benchmark's 500 kbit/s calls.
+pub const CAMERA_RTX_TIME_MS: &str = "250";
+
+/// The shared screen's `rtx-time`: three times it stays well above the 1 s at which Chromium repeats the last frame
+/// of a still screen, or the receiver would ask for a keyframe (a whole screen's) between repeats whenever one is
+/// late.
+pub const SCREEN_RTX_TIME_MS: &str = "500";
 
 /// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type's `a=fmtp` line (every browser writes
 /// one), and `rtx-time` on every RTX payload type's that has none (an RTX line is the one naming its codec with
-/// `apt=`); other lines as they were, line endings kept. Payload types are read per media section: a number is
+/// `apt=`): [`CAMERA_RTX_TIME_MS`] in the first video section, which is the camera's (every connection's
+/// transceivers are the microphone's, the camera's and the screen's, in that order), [`SCREEN_RTX_TIME_MS`] in
+/// the others. Other lines as they were, line endings kept. Payload types are read per media section: a number is
 /// Opus's only in the section whose `a=rtpmap` says so (BUNDLE makes them unique across sections, but a description
 /// without it may reuse one for video).
 pub fn munge(sdp: &str) -> String {
     let mut out = String::with_capacity(sdp.len() + 32);
     let mut rest = sdp;
+    let mut camera = true;
     while !rest.is_empty() {
         // A media section (or the session part before the first) ends where the next line starts with `m=`.
         let end = rest.match_indices("\nm=").next().map_or(rest.len(), |(at, _)| at + 1);
         let (section, after) = rest.split_at(end);
-        munge_section(section, &mut out);
+        let rtx_time = if camera && section.starts_with("m=video") {
+            camera = false;
+            CAMERA_RTX_TIME_MS
+        } else {
+            SCREEN_RTX_TIME_MS
+        };
+        munge_section(section, rtx_time, &mut out);
         rest = after;
     }
     out
 }
 
-/// [`munge`] for one media section, appended to `out`.
-fn munge_section(section: &str, out: &mut String) {
+/// [`munge`] for one media section, appended to `out`, its RTX payload types given `rtx_time`.
+fn munge_section(section: &str, rtx_time: &str, out: &mut String) {
     for line in section.split_inclusive('\n') {
         // Its ending cut off by two `strip_suffix`es: lighter in the wasm than `trim_end_matches` (docs/SIZE.md).
         let text = line.strip_suffix('\n').unwrap_or(line);
@@ -45,7 +61,7 @@ fn munge_section(section: &str, out: &mut String) {
         if fmtp.is_some_and(|(_, parameters)| parameters.contains("apt=") && !parameters.contains("rtx-time")) {
             out.push_str(text);
             out.push_str(";rtx-time=");
-            out.push_str(RTX_TIME_MS);
+            out.push_str(rtx_time);
             out.push_str(&line[text.len()..]);
             continue;
         }
@@ -131,13 +147,22 @@ mod tests {
     }
 
     #[test]
-    fn rtx_payload_types_get_a_short_rtx_time() {
-        let sdp = "m=video 9 RTP 96 97 98\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
+    fn rtx_payload_types_get_a_short_rtx_time_the_cameras_shorter() {
+        let camera = "m=video 9 RTP 96 97 98\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n\
             a=rtpmap:98 rtx/90000\r\na=fmtp:98 apt=99;rtx-time=3000\r\n";
-        let munged = munge(sdp);
-        assert_eq!(munged, sdp.replace("apt=96\r\n", &format!("apt=96;rtx-time={RTX_TIME_MS}\r\n")));
-        // One the author already chose is kept; so is every other line.
-        assert!(munged.contains("a=fmtp:98 apt=99;rtx-time=3000\r\n"));
+        let screen = "m=video 9 RTP 96 97\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\na=fmtp:97 apt=96\r\n";
+        // Chrome's audio section, then the camera's and the screen's.
+        let audio = &CHROME[..CHROME.find("m=video").unwrap()];
+        let munged = munge(&format!("{audio}{camera}{screen}"));
+        let with = |rtx_time| format!("a=fmtp:97 apt=96;rtx-time={rtx_time}\r\n");
+        let expected = format!(
+            "{}{}{}",
+            munge(audio),
+            camera.replace("a=fmtp:97 apt=96\r\n", &with(CAMERA_RTX_TIME_MS)),
+            screen.replace("a=fmtp:97 apt=96\r\n", &with(SCREEN_RTX_TIME_MS))
+        );
+        // One the author already chose is kept (`apt=99;rtx-time=3000`); so is every other line.
+        assert_eq!(munged, expected);
         assert_eq!(munge(&munged), munged, "applying it twice changes nothing more");
     }
 
