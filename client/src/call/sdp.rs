@@ -12,6 +12,9 @@
 //!   half (the network benchmark's outage profile, `bench/NETWORK.md`). A receiver's settings come from its own
 //!   description: the offerer's from its offer, the answerer's from its answer, which copies `rtx-time` from the
 //!   offer, so answers keep the browser's implicit form.
+//!
+//! Which video codecs a connection offers is an API (`setCodecPreferences`), but what it keeps, [`keep_video_codec`],
+//! is decided here too: it is most of a description's length.
 
 /// The camera's `rtx-time`, in milliseconds (a string: the wasm spends no formatting on it). A camera sends 20 to
 /// 30 frames a second, a paused or stopped one nothing (the few keyframe requests that draws are ignored), so three
@@ -23,6 +26,26 @@ pub const CAMERA_RTX_TIME_MS: &str = "250";
 /// of a still screen, or the receiver would ask for a keyframe (a whole screen's) between repeats whenever one is
 /// late.
 pub const SCREEN_RTX_TIME_MS: &str = "500";
+
+/// Whether a video codec of the browser's (its MIME type and `a=fmtp` parameters, as `getCapabilities` lists it)
+/// is offered: VP8, which every browser sends and decodes and Chromium picks first; H.264's constrained baseline
+/// in packetization mode 1, which every browser has too and Safari's hardware prefers; and what makes video
+/// resilient (retransmission, RED, ULPFEC). Chromium lists some twenty more (VP9, AV1, H.265, H.264 profiles), each
+/// with its retransmission payload type, in every video section: offers and answers twice as long, which a thin
+/// link carries at the start of every call (half a second each way at 500 kbit/s, `bench/NETWORK.md`).
+pub fn keep_video_codec(mime_type: &str, fmtp: &str) -> bool {
+    let Some(name) = mime_type.get(..6).filter(|kind| kind.eq_ignore_ascii_case("video/")).map(|_| &mime_type[6..])
+    else {
+        return false;
+    };
+    let is = |codec: &str| name.eq_ignore_ascii_case(codec);
+    if is("H264") {
+        let parameters = || fmtp.split(';').map(str::trim);
+        return parameters().any(|p| p == "packetization-mode=1")
+            && parameters().any(|p| p.eq_ignore_ascii_case("profile-level-id=42e01f"));
+    }
+    is("VP8") || is("rtx") || is("red") || is("ulpfec")
+}
 
 /// `sdp` with `useinbandfec=1` and `usedtx=1` on every Opus payload type's `a=fmtp` line (every browser writes
 /// one), and `rtx-time` on every RTX payload type's that has none (an RTX line is the one naming its codec with
@@ -164,6 +187,33 @@ mod tests {
         // One the author already chose is kept (`apt=99;rtx-time=3000`); so is every other line.
         assert_eq!(munged, expected);
         assert_eq!(munge(&munged), munged, "applying it twice changes nothing more");
+    }
+
+    #[test]
+    fn video_keeps_vp8_baseline_h264_and_what_makes_it_resilient() {
+        for (mime_type, fmtp) in [
+            ("video/VP8", ""),
+            ("video/rtx", ""),
+            ("video/red", ""),
+            ("video/ulpfec", ""),
+            ("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
+            ("VIDEO/h264", "profile-level-id=42E01F; packetization-mode=1"),
+        ] {
+            assert!(keep_video_codec(mime_type, fmtp), "{mime_type} {fmtp}");
+        }
+        for (mime_type, fmtp) in [
+            ("video/VP9", "profile-id=0"),
+            ("video/AV1", "level-idx=5;profile=0;tier=0"),
+            ("video/H265", "level-id=93;profile-id=1;tier-flag=0;tx-mode=SRST"),
+            ("video/H264", "level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f"),
+            ("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640034"),
+            ("video/flexfec-03", "repair-window=10000000"),
+            ("audio/opus", "minptime=10;useinbandfec=1"),
+            ("vp8", ""),
+            ("", ""),
+        ] {
+            assert!(!keep_video_codec(mime_type, fmtp), "{mime_type} {fmtp}");
+        }
     }
 
     #[test]

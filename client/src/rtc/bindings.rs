@@ -3,9 +3,11 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::{Array, Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use web_sys::{MediaStreamTrack, RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection, RtcRtpSender};
+use web_sys::{
+    MediaStreamTrack, RtcIceCandidate, RtcIceCandidateInit, RtcPeerConnection, RtcRtpSender, RtcRtpTransceiver,
+};
 
 #[wasm_bindgen]
 extern "C" {
@@ -37,6 +39,17 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = setParameters)]
     fn set_parameters(this: &SenderMethods, parameters: &JsValue) -> Result<Promise, JsValue>;
 
+    /// `RTCRtpTransceiver`, seen through the methods bound here (web-sys's `setCodecPreferences` cannot fail).
+    #[wasm_bindgen(js_name = RTCRtpTransceiver)]
+    type TransceiverMethods;
+
+    #[wasm_bindgen(method, catch, js_name = setCodecPreferences)]
+    fn set_codec_preferences(this: &TransceiverMethods, codecs: &Array) -> Result<(), JsValue>;
+
+    /// `RTCRtpReceiver.getCapabilities(kind)`: what this browser can receive, or null.
+    #[wasm_bindgen(js_namespace = RTCRtpReceiver, js_name = getCapabilities)]
+    fn receiver_capabilities(kind: &str) -> JsValue;
+
     /// `navigator.clipboard.writeText(text)`.
     #[wasm_bindgen(js_namespace = ["navigator", "clipboard"], js_name = writeText, catch)]
     pub fn clipboard_write_text(text: &str) -> Result<Promise, JsValue>;
@@ -52,6 +65,24 @@ pub fn set_local_description_implicit(pc: &RtcPeerConnection) -> Promise {
 /// `sender.replaceTrack`, it takes effect at once instead of queueing on the connection's operations chain.
 pub fn add_track(pc: &RtcPeerConnection, track: &MediaStreamTrack) -> Result<RtcRtpSender, JsValue> {
     pc.unchecked_ref::<PeerConnectionMethods>().add_track(track)
+}
+
+/// Limits what `transceiver` offers and accepts to the video codecs of this browser's that `keep` keeps (given each
+/// one's MIME type and `a=fmtp` parameters). Left as it is when the browser refuses (no codec left to send media
+/// with: the browser then keeps its own list), which is logged.
+pub fn prefer_video_codecs(transceiver: &RtcRtpTransceiver, keep: fn(&str, &str) -> bool) {
+    let field =
+        |codec: &JsValue, name: &str| Reflect::get(codec, &name.into()).ok().and_then(|value| value.as_string());
+    let codecs = Reflect::get(&receiver_capabilities("video"), &"codecs".into()).unwrap_or_default();
+    let kept: Array = Array::from(&codecs)
+        .iter()
+        .filter(|codec| {
+            keep(&field(codec, "mimeType").unwrap_or_default(), &field(codec, "sdpFmtpLine").unwrap_or_default())
+        })
+        .collect();
+    if let Err(error) = transceiver.unchecked_ref::<TransceiverMethods>().set_codec_preferences(&kept) {
+        web_sys::console::warn_2(&"the browser kept its own video codecs:".into(), &error);
+    }
 }
 
 /// `pc.restartIce()`: asks for an ICE restart on the next negotiation.

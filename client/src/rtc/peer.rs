@@ -23,11 +23,11 @@ use crate::call::ice::IceProblem;
 use crate::call::ice_restart::{IceRestarts, Step};
 use crate::call::negotiation::{CandidateQueue, Decision, DescriptionKind, Negotiator, SignalingState};
 use crate::call::peer_input::{too_long_to_read, ChannelOpen, DropCounts, Dropped, PeerInput};
-use crate::call::sdp::munge;
+use crate::call::sdp::{keep_video_codec, munge};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
-    add_track, event_handler, restart_ice, set_local_description_implicit, set_onicecandidateerror,
-    set_username_fragment, username_fragment,
+    add_track, event_handler, prefer_video_codecs, restart_ice, set_local_description_implicit,
+    set_onicecandidateerror, set_username_fragment, username_fragment,
 };
 use crate::rtc::media::Screen;
 use crate::rtc::stats::now_ms;
@@ -450,6 +450,9 @@ impl PeerLink {
             if transceiver.direction() != RtcRtpTransceiverDirection::Sendrecv {
                 transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
             }
+            if kind == "video" {
+                prefer_video_codecs(&transceiver, keep_video_codec);
+            }
             *slot.borrow_mut() = Some(transceiver);
         }
         // A pre-negotiated channel: both sides create it with the same id, no `datachannel` event involved.
@@ -630,19 +633,17 @@ impl PeerLink {
     /// The perfect-negotiation routine: every piece of work, in order.
     async fn run(self: Rc<Self>, mut queue: mpsc::UnboundedReceiver<Work>, mut negotiator: Negotiator) {
         let mut candidates: CandidateQueue<RtcIceCandidateInit> = CandidateQueue::default();
-        // A `negotiationneeded` that finds a negotiation in progress waits for it to end. The browser does not fire
-        // the event again while its negotiation-needed flag stays set, so dropping it would lose the change.
-        let mut deferred = false;
         while let Some(work) = queue.next().await {
             if self.closed.get() {
                 break;
             }
             self.negotiating.set(true);
             let result = match work {
-                Work::Negotiate if self.signaling_state() != SignalingState::Stable => {
-                    deferred = true;
-                    Ok(())
-                }
+                // A `negotiationneeded` that finds a negotiation in progress is dropped: once the signaling state is
+                // stable again the browser checks whether one is still needed, and fires the event again if so
+                // (WebRTC 1.0, "set a session description"). Offering again regardless cost a whole extra round of
+                // offer and answer: the connection's first offer is made before the event for it arrives.
+                Work::Negotiate if self.signaling_state() != SignalingState::Stable => Ok(()),
                 Work::Negotiate => self.offer(&mut negotiator).await,
                 Work::Signal(SignalPayload::Offer { sdp }) => {
                     self.on_description(&mut negotiator, &mut candidates, DescriptionKind::Offer, sdp).await
@@ -671,12 +672,6 @@ impl PeerLink {
             }
             if let Err(error) = result {
                 web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
-            }
-            if deferred && !self.closed.get() && self.signaling_state() == SignalingState::Stable {
-                deferred = false;
-                if let Err(error) = self.offer(&mut negotiator).await {
-                    web_sys::console::warn_2(&"negotiation step failed:".into(), &error);
-                }
             }
         }
     }
