@@ -12,6 +12,13 @@
 //! new candidate pair, on a page busy catching up. On the network benchmark's 5 s outage (docs/BENCHMARKS.md),
 //! restarting at once brought the connections back no sooner and sometimes later.
 //!
+//! Both ends of a connection see it go `disconnected`, and two restarts at once collide: each side's offer meets the
+//! other's, one is rolled back, and the negotiation takes a round more (traced on the benchmark's outage in calls of
+//! 4: back after 4.4–5.6 s, with offers crossing on every connection). So one end, the one whose id is smaller, restarts
+//! after [`DISCONNECTED_GRACE_MS`]; the other only after [`LATE_GRACE_MS`], should the first end's restart not have
+//! brought the connection back (that end gone, or its restart lost). `failed` and `online` restart at once on
+//! either end.
+//!
 //! The browser side ([`crate::rtc`]) reports states and `online` events, restarts when told, and calls back after a
 //! [`Check`]'s delay; everything it needs to decide is here.
 
@@ -19,6 +26,10 @@ use crate::call::state::LinkState;
 
 /// How long a connection stays `disconnected` before it is restarted, in milliseconds.
 pub const DISCONNECTED_GRACE_MS: u32 = 2_000;
+
+/// How long a connection stays `disconnected` before the end that leaves restarts to the other restarts it anyway,
+/// in milliseconds: after the other end's restart and its first retry have had their time.
+pub const LATE_GRACE_MS: u32 = 6_000;
 
 /// How long after a restart the connection is checked again; doubled at each further restart, up to
 /// [`LAST_RETRY_MS`].
@@ -52,6 +63,8 @@ pub struct Check {
 /// The ICE restart decisions for one connection.
 #[derive(Debug)]
 pub struct IceRestarts {
+    /// How long `disconnected` lasts before a restart: [`DISCONNECTED_GRACE_MS`] on the end that restarts first.
+    grace_ms: u32,
     state: LinkState,
     last_restart_ms: Option<f64>,
     next_retry_ms: u32,
@@ -62,8 +75,10 @@ pub struct IceRestarts {
 }
 
 impl Default for IceRestarts {
+    /// The end that restarts first.
     fn default() -> Self {
         IceRestarts {
+            grace_ms: DISCONNECTED_GRACE_MS,
             state: LinkState::New,
             last_restart_ms: None,
             next_retry_ms: FIRST_RETRY_MS,
@@ -74,6 +89,11 @@ impl Default for IceRestarts {
 }
 
 impl IceRestarts {
+    /// The decisions for our end of a connection: `first` if it restarts first (our id is the smaller).
+    pub fn new(first: bool) -> Self {
+        IceRestarts { grace_ms: if first { DISCONNECTED_GRACE_MS } else { LATE_GRACE_MS }, ..IceRestarts::default() }
+    }
+
     /// The connection's state changed (at `now_ms`, on any monotonic millisecond clock).
     pub fn on_state(&mut self, state: LinkState, now_ms: f64) -> Step {
         self.state = state;
@@ -81,7 +101,7 @@ impl IceRestarts {
             LinkState::Failed => self.restart(now_ms, false),
             // Perhaps only for a moment: look again after the grace (a check already scheduled, of a restart under
             // way, is replaced by this one: the restart's checks have not connected either).
-            LinkState::Disconnected => Step { restart: false, check: Some(self.schedule(DISCONNECTED_GRACE_MS)) },
+            LinkState::Disconnected => Step { restart: false, check: Some(self.schedule(self.grace_ms)) },
             LinkState::Connected | LinkState::Closed => {
                 // Up again (or over): the next trouble starts from the first retry, and pending checks are stale,
                 // unless one is to make a restart owed to `online` (the network changed under this path too).
@@ -149,6 +169,34 @@ mod tests {
         restarts.on_state(LinkState::Connecting, 0.0);
         restarts.on_state(LinkState::Connected, 100.0);
         restarts
+    }
+
+    #[test]
+    fn the_other_end_restarts_only_if_the_first_ends_restart_did_not_help() {
+        let mut first = IceRestarts::new(true);
+        let mut other = IceRestarts::new(false);
+        for restarts in [&mut first, &mut other] {
+            restarts.on_state(LinkState::Connected, 0.0);
+        }
+        let (first_look, other_look) =
+            (first.on_state(LinkState::Disconnected, 1000.0), other.on_state(LinkState::Disconnected, 1000.0));
+        assert_eq!(first_look.check.map(|check| check.after_ms), Some(DISCONNECTED_GRACE_MS));
+        assert_eq!(other_look.check.map(|check| check.after_ms), Some(LATE_GRACE_MS));
+        assert!(first.on_check(first_look.check.unwrap().id, 3000.0).restart);
+        // The first end's restart brought it back: the other end's look finds it up, and does nothing.
+        other.on_state(LinkState::Connected, 3500.0);
+        assert_eq!(other.on_check(other_look.check.unwrap().id, 7000.0), Step::default());
+        // Still down when its look comes: it restarts too.
+        let look = other.on_state(LinkState::Disconnected, 8000.0).check.unwrap();
+        assert!(other.on_check(look.id, 14_000.0).restart);
+        // `failed` and `online` do not wait, on either end.
+        let other_end = || {
+            let mut restarts = IceRestarts::new(false);
+            restarts.on_state(LinkState::Connected, 100.0);
+            restarts
+        };
+        assert!(other_end().on_state(LinkState::Failed, 200.0).restart);
+        assert!(other_end().on_online(200.0).restart);
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl PeerLink {
         report: Rc<dyn Fn(LinkEvent)>,
     ) -> Result<Rc<PeerLink>, JsValue> {
         let pc = RtcPeerConnection::new_with_configuration(&rtc_configuration(ice))?;
+        let restarts_first = me < &id;
         let (work, queue) = mpsc::unbounded();
         let link = Rc::new_cyclic(|weak: &std::rc::Weak<PeerLink>| {
             let handlers = [
@@ -257,7 +258,8 @@ impl PeerLink {
                 negotiating: Cell::new(false),
                 held: RefCell::new(Vec::new()),
                 video_paused: Cell::new(false),
-                restarts: RefCell::default(),
+                // The end whose id is the smaller restarts a connection that stays disconnected (`call::ice_restart`).
+                restarts: RefCell::new(IceRestarts::new(restarts_first)),
                 online,
                 _handlers: handlers,
             }
