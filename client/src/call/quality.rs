@@ -29,7 +29,7 @@ impl Limitation {
 pub struct LinkReport {
     /// Of the packets they sent us in the interval, the share lost, in percent (audio and video together).
     pub loss_in_percent: Option<f64>,
-    /// Of the packets we sent them, the share they reported lost (`remote-inbound-rtp`'s `fractionLost`), in percent.
+    /// Of the packets we sent them in the interval, the share they reported lost, in percent.
     pub loss_out_percent: Option<f64>,
     /// The round trip of the selected candidate pair, in milliseconds.
     pub rtt_ms: Option<f64>,

@@ -67,20 +67,24 @@ pub fn add_track(pc: &RtcPeerConnection, track: &MediaStreamTrack) -> Result<Rtc
     pc.unchecked_ref::<PeerConnectionMethods>().add_track(track)
 }
 
-/// Limits what `transceiver` offers and accepts to the video codecs of this browser's that `keep` keeps (given each
-/// one's MIME type and `a=fmtp` parameters). Left as it is when the browser refuses.
-pub fn prefer_video_codecs(transceiver: &RtcRtpTransceiver, keep: fn(&str, &str) -> bool) {
+/// This browser's video codecs that `keep` keeps (given each one's MIME type and `a=fmtp` parameters), as
+/// [`prefer_codecs`] takes them.
+pub fn video_codecs(keep: fn(&str, &str) -> bool) -> Array {
     let field =
         |codec: &JsValue, name: &str| Reflect::get(codec, &name.into()).ok().and_then(|value| value.as_string());
     let codecs = Reflect::get(&receiver_capabilities("video"), &"codecs".into()).unwrap_or_default();
-    let kept: Array = Array::from(&codecs)
+    Array::from(&codecs)
         .iter()
         .filter(|codec| {
             keep(&field(codec, "mimeType").unwrap_or_default(), &field(codec, "sdpFmtpLine").unwrap_or_default())
         })
-        .collect();
+        .collect()
+}
+
+/// Limits what `transceiver` offers and accepts to `codecs`. Left as it is when the browser refuses.
+pub fn prefer_codecs(transceiver: &RtcRtpTransceiver, codecs: &Array) {
     // Refused (no codec left to send media with): the browser keeps its own list, which works as before.
-    let _ = transceiver.unchecked_ref::<TransceiverMethods>().set_codec_preferences(&kept);
+    let _ = transceiver.unchecked_ref::<TransceiverMethods>().set_codec_preferences(codecs);
 }
 
 /// `pc.restartIce()`: asks for an ICE restart on the next negotiation.

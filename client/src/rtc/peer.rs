@@ -26,8 +26,8 @@ use crate::call::peer_input::{too_long_to_read, ChannelOpen, DropCounts, Dropped
 use crate::call::sdp::{keep_video_codec, munge};
 use crate::call::state::LinkState;
 use crate::rtc::bindings::{
-    add_track, event_handler, prefer_video_codecs, restart_ice, set_local_description_implicit,
-    set_onicecandidateerror, set_username_fragment, username_fragment,
+    add_track, event_handler, prefer_codecs, restart_ice, set_local_description_implicit, set_onicecandidateerror,
+    set_username_fragment, username_fragment, video_codecs,
 };
 use crate::rtc::media::Screen;
 use crate::rtc::stats::now_ms;
@@ -414,6 +414,8 @@ impl PeerLink {
         };
         let nth = |kind: &str, n: usize| offered.iter().filter(|t| t.receiver().track().kind() == kind).nth(n).cloned();
         let screen_track = outgoing.screen.as_ref().map(|screen| Clone::clone(&screen.track));
+        // What both video transceivers offer and accept.
+        let codecs = video_codecs(keep_video_codec);
         // Tracks go in synchronously: `replaceTrack` queues on the connection's operations chain, so each one would
         // hold up the offer (or answer) that follows by a round trip to the browser's WebRTC thread.
         for (kind, n, track, slot) in [
@@ -453,7 +455,7 @@ impl PeerLink {
                 transceiver.set_direction(RtcRtpTransceiverDirection::Sendrecv);
             }
             if kind == "video" {
-                prefer_video_codecs(&transceiver, keep_video_codec);
+                prefer_codecs(&transceiver, &codecs);
             }
             *slot.borrow_mut() = Some(transceiver);
         }
