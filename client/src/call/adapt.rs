@@ -109,7 +109,7 @@ const UP_AFTER_MAX: u32 = 32;
 /// [`GRACE`] seconds, and then [`DOWN_AFTER`] more, before it can be paused again).
 const UP_FAILED_WITHIN: u32 = GRACE + DOWN_AFTER as u32 + 2;
 /// The seconds after a connection starts (or video resumes) in which only loss counts.
-const GRACE: u32 = 3;
+pub const GRACE: u32 = 3;
 /// How many rungs below the top the network must have taken video to some peer for our notice "Your connection is
 /// weak" to show: one rung is a trim nobody notices, and the estimate may take longer than the grace period to
 /// climb on a clean call.

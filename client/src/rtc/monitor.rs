@@ -3,7 +3,8 @@
 //! told only when the grade reads differently: each dispatch re-renders it), and handed to the adaptation
 //! (`call::adapt`), whose encodings are applied here with `RTCRtpSender.setParameters`, only when they change.
 //! Audio senders get a high priority once, and the screen's sender keeps resolution over frame rate; a change the
-//! browser refuses is tried again at the next look.
+//! browser refuses is tried again at the next look. Nothing is applied in a connection's first seconds (see
+//! [`Monitor::look`]).
 
 use std::cell::Cell;
 use std::rc::{Rc, Weak};
@@ -13,7 +14,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{RtcPeerConnection, RtcPeerConnectionState};
 use yew::Callback;
 
-use crate::call::adapt::{Adapter, Encoding, Observed};
+use crate::call::adapt::{Adapter, Encoding, Observed, GRACE};
 use crate::call::quality::{Grader, OwnVideo};
 use crate::call::state::Action;
 use crate::call::stats::{heard_from, link_report, sent_rates, Snapshot};
@@ -40,6 +41,8 @@ struct Seen {
     refused: Rc<Cell<bool>>,
     /// The connection's grade, with its hysteresis: the call screen hears of it only when it reads differently.
     grader: Grader,
+    /// Looks taken at the connection.
+    looks: u32,
 }
 
 /// What the monitor remembers between two looks.
@@ -61,6 +64,16 @@ impl Monitor {
         camera_on: bool,
         dispatch: &Callback<Action>,
     ) -> Vec<Rc<PeerLink>> {
+        // A connection is first looked at once it is up. Before, its figures say nothing, and a look takes the page
+        // from the set-up: reading a report, and (below) each sender's parameters read and written synchronously with
+        // the browser's WebRTC thread, took seconds on a busy machine while the call was being set up.
+        let links: Vec<&Rc<PeerLink>> = links
+            .iter()
+            .filter(|link| {
+                link.connection().connection_state() == RtcPeerConnectionState::Connected
+                    || self.peers.get(link.id()).is_some_and(|seen| seen.link.as_ptr() == Rc::as_ptr(link))
+            })
+            .collect();
         let pcs: Vec<RtcPeerConnection> = links.iter().map(|link| link.connection().clone()).collect();
         let reports = reports(&pcs).await;
         let adapter = &mut self.adapter;
@@ -89,6 +102,7 @@ impl Monitor {
                 || link.connection().connection_state() != RtcPeerConnectionState::Connected;
             observed.push((peer.clone(), Observed { stale, ..Observed::from_report(&report, sent, screen) }));
             seen.last = Some(now);
+            seen.looks += 1;
             if let Some(grade) = seen.grader.news(&report) {
                 dispatch.emit(Action::Grade(peer.clone(), grade));
             }
@@ -96,7 +110,11 @@ impl Monitor {
         let mut paused_changed = Vec::new();
         for (peer, encoding) in self.adapter.decide(&observed) {
             let Some(link) = links.iter().find(|link| link.id() == &peer) else { continue };
-            self.apply(link, encoding);
+            // Until the adaptation's grace period is over, it keeps the top rung (unless loss is heavy), and the
+            // browser's estimate starts low: nothing to change yet while the first frames are on their way.
+            if self.peers.get(&peer).is_some_and(|seen| seen.looks > GRACE) {
+                self.apply(link, encoding);
+            }
             if link.set_video_paused(self.adapter.paused(&peer)) {
                 paused_changed.push(Rc::clone(link));
             }
