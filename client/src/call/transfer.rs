@@ -824,7 +824,7 @@ impl TransferList {
         match event {
             TransferEvent::Added(_) | TransferEvent::Dismissed(_) | TransferEvent::Dropped(_) => {}
             TransferEvent::Offered(_) => {
-                if transfer.status == Status::Queued {
+                if matches!(transfer.status, Status::Queued) {
                     transfer.status = Status::Waiting;
                 }
             }

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use huddle_common::{ClientMessage, Join, PeerId, PeerMessage, RoomId, ServerMessage};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{File, MediaStream};
+use web_sys::{File, HtmlVideoElement, MediaStream};
 use yew::Callback;
 
 use crate::call::connect_gate::ConnectGate;
@@ -127,9 +127,9 @@ impl Engine {
         self.0.session.borrow().name().to_owned()
     }
 
-    /// What `peer` sends us.
-    pub fn remote_stream(&self, peer: &PeerId) -> Option<MediaStream> {
-        self.0.links.borrow().get(peer).map(|link| link.remote_stream())
+    /// The `<video>` playing what `peer` sends us.
+    pub fn remote_view(&self, peer: &PeerId) -> Option<HtmlVideoElement> {
+        self.0.links.borrow().get(peer).map(|link| link.view())
     }
 
     /// What `peer` shares of their screen.

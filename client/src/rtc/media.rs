@@ -9,7 +9,10 @@ use std::rc::Rc;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AnalyserNode, AudioContext, MediaDeviceKind, MediaStream, MediaStreamConstraints, MediaStreamTrack};
+use web_sys::{
+    AnalyserNode, AudioContext, HtmlVideoElement, MediaDeviceKind, MediaStream, MediaStreamConstraints,
+    MediaStreamTrack,
+};
 
 use crate::call::devices::DeviceChoice;
 use crate::call::error::{Capture, MediaError, MissingMedia};
@@ -299,6 +302,29 @@ pub fn can_choose_speaker() -> bool {
         .and_then(|class| Reflect::get(&class, &"prototype".into()))
         .and_then(|prototype| Reflect::has(&prototype.unchecked_into(), &"setSinkId".into()))
         .unwrap_or(false)
+}
+
+/// A `<video>` that plays whatever it is given, inline (not full screen on phones), not yet in the page.
+pub fn video_element() -> HtmlVideoElement {
+    let document = web_sys::window().and_then(|window| window.document()).expect("a document");
+    let video: HtmlVideoElement = document.create_element("video").expect("a <video>").unchecked_into();
+    let _ = video.set_attribute("autoplay", "");
+    let _ = video.set_attribute("playsinline", "");
+    video
+}
+
+/// Has `video` play `stream`. Assigning `srcObject`, even the same stream, restarts loading: only a different one is
+/// assigned.
+pub fn play(video: &HtmlVideoElement, stream: Option<&MediaStream>) {
+    if video.src_object().as_ref() != stream {
+        video.set_src_object(stream);
+    }
+    if let Ok(playing) = video.play() {
+        // A play() cut short by the next assignment rejects; that is expected, not an error to report.
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = JsFuture::from(playing).await;
+        });
+    }
 }
 
 /// Routes `element`'s sound to the speaker `id` (where supported; failures are ignored: sound stays on the default).

@@ -12,7 +12,7 @@ use js_sys::{Array, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    MediaStream, MediaStreamTrack, MessageEvent, RtcBundlePolicy, RtcConfiguration, RtcDataChannel,
+    HtmlVideoElement, MediaStream, MediaStreamTrack, MessageEvent, RtcBundlePolicy, RtcConfiguration, RtcDataChannel,
     RtcDataChannelEvent, RtcDataChannelInit, RtcDataChannelState, RtcIceCandidateInit, RtcIceServer,
     RtcIceTransportPolicy, RtcPeerConnection, RtcPeerConnectionIceErrorEvent, RtcPeerConnectionIceEvent,
     RtcPeerConnectionState, RtcRtpSender, RtcRtpTransceiver, RtcRtpTransceiverDirection, RtcSdpType,
@@ -29,7 +29,7 @@ use crate::rtc::bindings::{
     add_track, event_handler, prefer_codecs, restart_ice, set_local_description_implicit, set_onicecandidateerror,
     set_username_fragment, username_fragment, video_codecs,
 };
-use crate::rtc::media::Screen;
+use crate::rtc::media::{play, video_element, Screen};
 use crate::rtc::stats::now_ms;
 
 /// What a peer link reports to the call.
@@ -83,9 +83,12 @@ pub struct PeerLink {
     channel: RefCell<Option<RtcDataChannel>>,
     /// The gate for what the peer sends on that channel, and what it dropped.
     input: Rc<RefCell<PeerInput>>,
-    /// The peer's camera and microphone. Replaced by a new stream whenever its tracks change: a `<video>` given a
-    /// stream that gains a track later does not always pick it up, a new stream always plays.
-    remote: RefCell<MediaStream>,
+    /// Plays the peer's camera and microphone, from their first track on: the call screen shows this element on the
+    /// peer's tile, so frames are ready when the tile appears, rather than the tile's render starting the player (the
+    /// screen's updates wait while connections are set up, `call::connect_gate`). Given a new stream whenever its
+    /// tracks change: a `<video>` given a stream that gains a track later does not always pick it up, a new stream
+    /// always plays.
+    view: HtmlVideoElement,
     remote_screen: RefCell<Option<MediaStream>>,
     work: mpsc::UnboundedSender<Work>,
     report: Rc<dyn Fn(LinkEvent)>,
@@ -245,7 +248,7 @@ impl PeerLink {
                 pc: pc.clone(),
                 channel: RefCell::new(None),
                 input: Rc::default(),
-                remote: RefCell::new(MediaStream::new().expect("MediaStream constructor")),
+                view: video_element(),
                 remote_screen: RefCell::new(None),
                 work,
                 report,
@@ -277,9 +280,9 @@ impl PeerLink {
         Ok(link)
     }
 
-    /// The stream of what this peer sends us.
-    pub fn remote_stream(&self) -> MediaStream {
-        Clone::clone(&*self.remote.borrow())
+    /// The `<video>` playing what this peer sends us.
+    pub fn view(&self) -> HtmlVideoElement {
+        Clone::clone(&self.view)
     }
 
     /// The browser's connection, for reading its statistics.
@@ -387,6 +390,7 @@ impl PeerLink {
                 let _ = window.remove_event_listener_with_callback("online", self.online.as_ref().unchecked_ref());
             }
             self.pc.close();
+            self.view.set_src_object(None);
             self.work.close_channel();
             expose(&self.id, None);
         }
@@ -549,7 +553,7 @@ impl PeerLink {
             self.report_media(LinkEvent::ScreenChanged);
             return;
         }
-        let current = self.remote.borrow().get_tracks();
+        let current = self.view.src_object().map_or_else(Array::new, |stream| stream.get_tracks());
         if current.includes(&track, 0) {
             return;
         }
@@ -560,7 +564,7 @@ impl PeerLink {
             .chain(std::iter::once(track.into()))
             .collect();
         let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
-        *self.remote.borrow_mut() = stream;
+        play(&self.view, Some(&stream));
         self.report_media(LinkEvent::MediaChanged);
     }
 

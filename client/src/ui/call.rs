@@ -22,7 +22,7 @@ use crate::ui::transfer::{transfer_panel, use_file_sending};
 use crate::ui::video::Video;
 
 /// Properties of [`Call`].
-#[derive(Properties, PartialEq)]
+#[derive(Properties)]
 pub struct CallProps {
     /// The call, joined from the lobby.
     pub engine: Engine,
@@ -34,6 +34,16 @@ pub struct CallProps {
     pub on_rejoin: Callback<()>,
     /// Back home.
     pub on_home: Callback<()>,
+}
+
+// Never equal: the session renders only when its state or its engine changed (the state's reducer returns the same
+// state for an action that changes nothing), and either is news to the call screen. Comparing the handles would
+// compare the two states field by field, costing time on each render and code for every field; comparing them by
+// address would not work, as both handles read the state as it is now.
+impl PartialEq for CallProps {
+    fn eq(&self, _: &Self) -> bool {
+        false
+    }
 }
 
 /// A call in progress.
@@ -178,7 +188,7 @@ pub fn call(props: &CallProps) -> Html {
             <section class={classes!("stage", file_sending.dragging.then_some("dropping"))} aria-label="Participants"
                 ondragover={file_sending.ondragover.clone()} ondragleave={file_sending.ondragleave.clone()}
                 ondrop={file_sending.ondrop.clone()}>
-                if state.phase == Phase::Reconnecting {
+                if matches!(state.phase, Phase::Reconnecting) {
                     <div class="banner" role="status">{ "Connection to the server lost. Reconnecting… (your call continues)" }</div>
                 }
                 if let Some(problem) = state.ice_problem {
@@ -200,7 +210,7 @@ pub fn call(props: &CallProps) -> Html {
                     // from the end: a tile more or less after the local one re-created it, and a new <video> given
                     // the camera stalled the camera's frames to everyone for a second or two.)
                     <>{ for state.peers.iter().map(|peer| {
-                        remote_tile(peer, engine.remote_stream(&peer.id), (*speaker).clone(), &file_sending.open)
+                        remote_tile(peer, engine.remote_view(&peer.id), (*speaker).clone(), &file_sending.open)
                     }) }</>
                     if let Some(stream) = local_screen {
                         <div class="tile screen local-screen" aria-label="Your screen">
@@ -219,7 +229,7 @@ pub fn call(props: &CallProps) -> Html {
                         }
                     }) }</>
                 </div>
-                if state.peers.is_empty() && state.phase == Phase::InCall {
+                if state.peers.is_empty() && matches!(state.phase, Phase::InCall) {
                     <p class="alone">{ "You're the only one here. Share the link to invite someone." }</p>
                 }
                 if file_sending.dragging {
@@ -303,7 +313,7 @@ fn control(
 /// video), chip and name, mic/camera indicators, connection state and quality, and a button to send them a file.
 fn remote_tile(
     peer: &RemotePeer,
-    stream: Option<web_sys::MediaStream>,
+    element: Option<web_sys::HtmlVideoElement>,
     speaker: Option<AttrValue>,
     on_send_file: &Callback<Option<huddle_common::PeerId>>,
 ) -> Html {
@@ -317,7 +327,7 @@ fn remote_tile(
     html! {
         <div key={peer.id.to_string()} class="tile" data-peer-id={peer.id.to_string()} data-state={peer.link.as_str()}
             aria-label={name.clone()}>
-            <Video {stream} {speaker} fill_toggle=true />
+            <Video {element} {speaker} fill_toggle=true />
             if !peer.camera_on || peer.video_paused { { placeholder(Some(&peer.id), &name) } }
             if let Some(label) = peer.link.label() {
                 <div class={classes!("tile-status", (peer.link == LinkState::Failed).then_some("bad"))}>{ label }</div>

@@ -185,7 +185,7 @@ fn transfer_item(transfer: &Transfer, on_request: &Callback<(TransferKey, Reques
         0 => (1, u64::from(state == "done")),
         size => (size, transfer.bytes),
     };
-    let offered = transfer.status == Status::Offered;
+    let offered = matches!(transfer.status, Status::Offered);
     html! {
         <li {key} class={classes!("transfer", direction)} data-transfer-id={transfer.key.id.clone()}
             data-state={state} data-direction={direction}>

@@ -1,16 +1,20 @@
-//! A `<video>` showing a `MediaStream`.
+//! A `<video>` showing a `MediaStream`, or a peer's, which plays before it is shown.
 
-use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlVideoElement, MediaStream};
 use yew::prelude::*;
 
+use crate::rtc::media::play;
 use crate::ui::icon::{icon, Icon};
 
 /// Properties of [`Video`].
 #[derive(Properties, PartialEq)]
 pub struct VideoProps {
     /// What to show. A stream is live: tracks added to it later play without re-attaching it.
+    #[prop_or_default]
     pub stream: Option<MediaStream>,
+    /// Instead, an element already playing (a peer's, made with the connection: `rtc::peer`), shown as it is.
+    #[prop_or_default]
+    pub element: Option<HtmlVideoElement>,
     /// Silence it (one's own video must never play one's own voice back).
     #[prop_or_default]
     pub muted: bool,
@@ -43,18 +47,16 @@ pub fn video(props: &VideoProps) -> Html {
             if let Some(video) = node.cast::<HtmlVideoElement>() {
                 // `muted` must be the property: the attribute only sets the default.
                 video.set_muted(muted);
-                // Assigning `srcObject`, even the same stream, restarts loading: only assign a different one.
-                if video.src_object() != *stream {
-                    video.set_src_object(stream.as_ref());
-                }
-                play(&video);
+                play(&video, stream.as_ref());
             }
         });
     }
     {
         let node = node.clone();
-        use_effect_with(props.speaker.clone(), move |speaker| {
-            if let (Some(video), Some(speaker)) = (node.cast::<web_sys::HtmlMediaElement>(), speaker) {
+        // A peer's element is new with each connection to them: it needs the speaker too.
+        use_effect_with((props.speaker.clone(), props.element.clone()), move |(speaker, element)| {
+            let video = element.clone().or_else(|| node.cast::<HtmlVideoElement>());
+            if let (Some(video), Some(speaker)) = (video, speaker) {
                 crate::rtc::media::set_speaker(&video, speaker);
             }
         });
@@ -64,10 +66,16 @@ pub fn video(props: &VideoProps) -> Html {
         let fill = fill.clone();
         Callback::from(move |_: MouseEvent| fill.set(!*fill))
     };
-    let class = classes!(props.class.clone(), props.mirrored.then_some("mirrored"), fill.then_some("fill"));
+    let class = classes!(props.class.clone(), props.mirrored.then_some("mirrored"));
+    // The wrapper (no box of its own) carries what Yew cannot put on an element it did not make.
     html! { <>
-        <video ref={node} id={props.id.clone()} {class} autoplay=true playsinline=true
-            ondblclick={props.fill_toggle.then(|| toggle.clone())} />
+        <div class={classes!("video", fill.then_some("fill"))} ondblclick={props.fill_toggle.then(|| toggle.clone())}>
+            if let Some(element) = &props.element {
+                { Html::VRef(element.clone().into()) }
+            } else {
+                <video ref={node} id={props.id.clone()} {class} autoplay=true playsinline=true />
+            }
+        </div>
         if props.fill_toggle {
             <button type="button" class="tile-fit" aria-pressed={fill.to_string()} aria-label="Fill the tile"
                 title="Fill the tile (or double-click)" onclick={toggle}>
@@ -75,13 +83,4 @@ pub fn video(props: &VideoProps) -> Html {
             </button>
         }
     </> }
-}
-
-fn play(video: &HtmlVideoElement) {
-    if let Ok(playing) = video.play() {
-        // A play() cut short by the next assignment rejects; that is expected, not an error to report.
-        spawn_local(async move {
-            let _ = JsFuture::from(playing).await;
-        });
-    }
 }
