@@ -9,9 +9,9 @@
 //!   without a decodable frame for three times it (3 s without `rtx-time`), it asks for a keyframe, and again at
 //!   that pace until one comes; and it holds a decodable frame back for its playout schedule no longer than that
 //!   either. So once an outage ends, a receiver asks for a keyframe within a second rather than three (what that
-//!   gives is measured by the network benchmark's outage profile, `bench/NETWORK.md`). A receiver's settings come from its own
-//!   description: the offerer's from its offer, the answerer's from its answer, which copies `rtx-time` from the
-//!   offer, so answers keep the browser's implicit form.
+//!   gives is measured by the network benchmark's outage profile, `bench/NETWORK.md`). A receiver's settings come
+//!   from its own description: the offerer's from its offer, the answerer's from its answer, which copies
+//!   `rtx-time` from the offer, so answers keep the browser's implicit form.
 //!
 //! Which video codecs a connection offers is an API (`setCodecPreferences`), but what it keeps, [`keep_video_codec`],
 //! is decided here too: it is most of a description's length.

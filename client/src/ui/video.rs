@@ -12,7 +12,9 @@ pub struct VideoProps {
     /// What to show. A stream is live: tracks added to it later play without re-attaching it.
     #[prop_or_default]
     pub stream: Option<MediaStream>,
-    /// Instead, an element already playing (a peer's, made with the connection: `rtc::peer`), shown as it is.
+    /// Instead, an element already playing (a peer's, made with the connection: `rtc::peer`), shown as it is: what it
+    /// plays, whether it is muted, its id and its classes are its maker's, so `stream`, `muted`, `mirrored`, `class`
+    /// and `id` do not apply to it.
     #[prop_or_default]
     pub element: Option<HtmlVideoElement>,
     /// Silence it (one's own video must never play one's own voice back).
