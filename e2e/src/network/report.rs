@@ -316,7 +316,9 @@ impl Report {
              browser's processes (`/proc`), over the measured phases. Medians and the worst receiver are over \
              every receiver the profile affects (for the drop and the outage, those involving the first person), \
              in every run. The baseline (`bench/call-setup/baseline.js`) sets no encoding parameters at all: \
-             Chromium's own congestion control only.\n\n",
+             Chromium's own congestion control only. Both pages show every video in a grid that fills the \
+             window, as a call page does: headless Chromium draws video in software, at a cost that grows with its \
+             size on screen.\n\n",
             date = context.machine.date,
             commit = context.machine.commit,
             runs = context.runs,
@@ -346,6 +348,7 @@ impl Report {
         }
         profiles.sort_by_key(|p| Profile::ALL.iter().position(|q| q == p));
         sizes.sort_unstable();
+        out.push_str(&self.processor_markdown(&sizes));
         for profile in &profiles {
             for people in &sizes {
                 let _ = writeln!(out, "## {}, {people} people\n", profile.label());
@@ -372,6 +375,38 @@ impl Report {
 }
 
 impl Report {
+    /// How busy the browsers of a call kept the machine, per call size: where every person's browser waits for the
+    /// processor, the figures are the machine's as much as the network's.
+    pub fn processor_markdown(&self, sizes: &[usize]) -> String {
+        let cpus = self.context.machine.cpus.max(1) as f64;
+        let busy: Vec<String> = sizes
+            .iter()
+            .filter_map(|&people| {
+                // Each call's browsers together, in % of the machine; the mean over the calls that measured all.
+                let calls: Vec<f64> = self
+                    .calls
+                    .iter()
+                    .filter(|call| call.people == people)
+                    .filter_map(|call| call.cpu_percent.iter().copied().sum::<Option<f64>>())
+                    .map(|sum| sum / cpus)
+                    .collect();
+                (!calls.is_empty())
+                    .then(|| format!("{people} people {:.0} %", calls.iter().sum::<f64>() / calls.len() as f64))
+            })
+            .collect();
+        if busy.is_empty() {
+            return String::new();
+        }
+        format!(
+            "**The processor.** The browsers of a call together kept the machine's {cpus} CPUs this busy over the \
+             measured phases (the mean of every call, both pages): {}. Where that is near 100 %, each browser waited \
+             for the processor as much as for the network, and the freezes, frame rates, round trips and setup times \
+             of those calls are the machine's as much as the link's: a person's own computer gives their browser \
+             cores of its own.\n\n",
+            busy.join(", ")
+        )
+    }
+
     /// The goals whose profile (and size) was measured, each judged on Huddle's worst receiver, beside the
     /// baseline's.
     pub fn goals_markdown(&self, sizes: &[usize]) -> String {
@@ -489,6 +524,18 @@ mod tests {
         assert!(markdown.contains("| calls | 1 | | 1, 1 failed | |"), "{markdown}");
         assert!(markdown.contains("| CPU per browser (% of a core) | 85 | 90 | 85 | 90 |"), "{markdown}");
         assert!(markdown.contains("- JS baseline, lossy, 2 people: timed out\n"), "{markdown}");
+        // Two browsers at 80 % and 90 % of a core each, on a machine of 2 CPUs: 85 % of it.
+        let report = Report {
+            context: Context { machine: Machine { cpus: 2, ..report.context.machine }, ..report.context },
+            ..report
+        };
+        assert!(
+            report
+                .markdown()
+                .contains("this busy over the measured phases (the mean of every call, both pages): 2 people 85 %."),
+            "{}",
+            report.markdown()
+        );
     }
 
     #[test]
