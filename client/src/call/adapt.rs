@@ -45,11 +45,11 @@ pub struct Rung {
 /// The camera's rungs, best first. The top one is what a good connection carries of a webcam picture; each one
 /// below asks for about half to two thirds of the bits. Down to 300 kbit/s the picture keeps the camera's size: the
 /// encoder lowers it itself when the bits run short (Chromium's quality scaler, all the JavaScript baseline of
-/// `bench/NETWORK.md` has, and which keeps a 640×480 camera at 360 lines on 300 kbit/s), and forcing it smaller
+/// `bench/NETWORK.md` has, and which keeps a 640×480 camera near its own size on 300 kbit/s), and forcing it smaller
 /// there only cost resolution the link could carry. The two lowest rungs make it smaller and slower outright, to keep
-/// motion and spare the processor, though no smaller than Chromium itself goes on such links (240 lines at 20 frames
-/// a second on about 100 kbit/s, in `bench/NETWORK.md`'s 500 kbit/s calls of 4): its quality scaler still goes lower
-/// when the picture needs it.
+/// motion and spare the processor, though no smaller than Chromium itself goes on such links (240 lines on about
+/// 100 kbit/s, in `bench/NETWORK.md`'s 500 kbit/s calls of 4): its quality scaler still goes lower when the picture
+/// needs it.
 pub const LADDER: [Rung; 6] = [
     Rung { max_bitrate_bps: 1_200_000, scale_down_by: 1.0, max_framerate: 30.0 },
     Rung { max_bitrate_bps: 800_000, scale_down_by: 1.0, max_framerate: 30.0 },
