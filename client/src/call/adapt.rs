@@ -24,6 +24,11 @@
 //! - Audio first: audio's share is set aside before video gets any, and when even the lowest rung does not fit,
 //!   neither the connection's budget nor the uplink's even share, video pauses (the receiving tile says so) rather
 //!   than starve it.
+//! - A standing queue on the lowest rung: where several senders' lowest rungs fill one person's downlink (three
+//!   others on 500 kbit/s), each encoder sits at its cap with the estimate above it, so nothing in the browser's
+//!   congestion control sees the queue it keeps full. A round trip far above its best for a few seconds there lowers
+//!   that connection's cap in steps, down to the least video a browser sends, and it rises again while the round
+//!   trip is back near its best; only at the full lowest rung does the next step up count clean seconds.
 //! - A new connection starts at the top: the estimate starts low and climbs within seconds, so only loss counts
 //!   for a short grace period.
 
@@ -114,6 +119,16 @@ pub const GRACE: u32 = 3;
 /// weak" to show: one rung is a trim nobody notices, and the estimate may take longer than the grace period to
 /// climb on a clean call.
 const NOTICE_FROM_RUNG: usize = 2;
+/// How far (ms) the round trip must be above its recent best, seconds on end, to be a standing queue on the lowest
+/// rung: well beyond what a busy processor adds to a round trip (a hundred milliseconds or two in calls of four
+/// on two cores), well within the half second a full queue on a thin link adds.
+const QUEUE_MARGIN_MS: f64 = 200.0;
+/// Seconds of a standing queue before the lowest rung's cap is lowered, and between each further step.
+const QUEUE_AFTER: u32 = 3;
+/// Each step down of the lowest rung's cap under a standing queue multiplies it by this.
+const SQUEEZE_DOWN: f64 = 0.7;
+/// Each second of a drained queue multiplies it by this, up to the full rung.
+const SQUEEZE_UP: f64 = 1.1;
 /// How much the uplink ceiling rises each second while nothing is congested.
 const CEILING_RISE: f64 = 1.05;
 /// How much it rises each second while every connection's queue is drained too: the uplink carries more than is
@@ -134,6 +149,14 @@ pub struct Encoding {
 }
 
 impl Encoding {
+    /// The encoding of `rung`, its cap multiplied by `squeeze` (below 1 on the lowest rung only, under a queue).
+    fn squeezed(rung: usize, squeeze: f64) -> Encoding {
+        let full = Encoding::of(rung);
+        let cap = (f64::from(full.max_bitrate_bps) * squeeze).max(PAUSE_BELOW_BPS);
+        // At most the rung's own cap: the figure fits a u32.
+        Encoding { max_bitrate_bps: cap.min(f64::from(full.max_bitrate_bps)) as u32, ..full }
+    }
+
     fn of(rung: usize) -> Encoding {
         match LADDER.get(rung) {
             Some(step) => Encoding {
@@ -214,6 +237,10 @@ struct PeerState {
     queued: bool,
     /// Seconds in a row the round trip was near its best.
     drained: u32,
+    /// Seconds in a row of a standing queue on the lowest rung.
+    standing: u32,
+    /// What the lowest rung's cap is multiplied by: below 1 while a standing queue is drained.
+    squeeze: f64,
 }
 
 /// The least of the values seen over the last [`RTT_BEST_FOR`] to twice that many seconds: kept in two halves, the
@@ -248,10 +275,12 @@ impl RecentBest {
 
     /// Whether `rtt` is near the best (when either is unknown, nothing says otherwise).
     fn near(&self, rtt: Option<f64>) -> bool {
-        match (rtt, self.get()) {
-            (Some(rtt), Some(best)) => rtt <= best + RTT_CLEAN_MARGIN_MS,
-            _ => true,
-        }
+        !self.above(rtt, RTT_CLEAN_MARGIN_MS)
+    }
+
+    /// Whether `rtt` is more than `margin` ms above the best (when either is unknown, nothing says so).
+    fn above(&self, rtt: Option<f64>, margin: f64) -> bool {
+        rtt.zip(self.get()).is_some_and(|(rtt, best)| rtt > best + margin)
     }
 }
 
@@ -270,6 +299,8 @@ impl PeerState {
             best_rtt: RecentBest::default(),
             queued: false,
             drained: 0,
+            standing: 0,
+            squeeze: 1.0,
         }
     }
 
@@ -371,7 +402,7 @@ impl Adapter {
             .map(|((peer, seen), budget)| {
                 let state = &mut self.peers.iter_mut().find(|(known, _)| known == peer).expect("added above").1;
                 step(state, seen, budget, share);
-                (peer.clone(), Encoding::of(state.rung))
+                (peer.clone(), Encoding::squeezed(state.rung, state.squeeze))
             })
             .collect()
     }
@@ -451,8 +482,9 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Opti
     let drained = state.drained_now(seen);
     state.drained = if drained { state.drained + 1 } else { 0 };
     state.queued |= !drained;
-    state.best_rtt.push(seen.rtt_ms);
     let in_grace = state.age <= GRACE;
+    squeeze_under_a_standing_queue(state, seen, drained, in_grace);
+    state.best_rtt.push(seen.rtt_ms);
     let fits = budget.map(rung_for);
     match budget {
         Some(budget) => {
@@ -524,7 +556,7 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Opti
         Some(Limitation::Bandwidth) => !above_fits,
         None => false,
     };
-    let clean = clean_loss && !limited && rtt_near_best && carried;
+    let clean = clean_loss && !limited && rtt_near_best && carried && state.squeeze >= 1.0;
     state.clean = if clean { state.clean + 1 } else { 0 };
     if state.since_up.is_some_and(|since| since > UP_FAILED_WITHIN) {
         // The last step up held.
@@ -537,6 +569,26 @@ fn step(state: &mut PeerState, seen: &Observed, budget: Option<f64>, share: Opti
         state.network_rung = state.network_rung.min(state.rung);
         state.clean = 0;
         state.since_up = Some(0);
+    }
+}
+
+/// On the lowest rung, a round trip more than [`QUEUE_MARGIN_MS`] above its best for [`QUEUE_AFTER`] seconds
+/// lowers the rung's cap, and again after as many more while the queue stands; each second of a `drained` queue
+/// raises it again. Any other rung, or video paused, takes the whole cap.
+fn squeeze_under_a_standing_queue(state: &mut PeerState, seen: &Observed, drained: bool, in_grace: bool) {
+    if state.rung != LADDER.len() - 1 {
+        state.standing = 0;
+        state.squeeze = 1.0;
+        return;
+    }
+    let standing = !in_grace && state.best_rtt.above(seen.rtt_ms, QUEUE_MARGIN_MS);
+    state.standing = if standing { state.standing + 1 } else { 0 };
+    let least = PAUSE_BELOW_BPS / f64::from(LADDER[LADDER.len() - 1].max_bitrate_bps);
+    if state.standing >= QUEUE_AFTER {
+        state.squeeze = (state.squeeze * SQUEEZE_DOWN).max(least);
+        state.standing = 0;
+    } else if drained {
+        state.squeeze = (state.squeeze * SQUEEZE_UP).min(1.0);
     }
 }
 
@@ -587,6 +639,11 @@ mod tests {
     fn rung(encoding: Encoding) -> usize {
         if !encoding.active {
             return LADDER.len();
+        }
+        let lowest = LADDER.len() - 1;
+        if encoding.max_bitrate_bps < LADDER[lowest].max_bitrate_bps {
+            // Squeezed under a standing queue.
+            return lowest;
         }
         LADDER.iter().position(|rung| rung.max_bitrate_bps == encoding.max_bitrate_bps).unwrap()
     }
@@ -886,6 +943,47 @@ mod tests {
         let seconds = (1..=30)
             .find(|_| adapter.decide(&each(&back)).iter().all(|(_, encoding)| rung(*encoding) < LADDER.len() - 1));
         assert!(seconds.is_some_and(|seconds| seconds <= 15), "video held low for {seconds:?} s");
+    }
+
+    #[test]
+    fn a_standing_queue_on_the_lowest_rung_lowers_its_cap_until_it_drains() {
+        let lowest = LADDER.len() - 1;
+        let full = LADDER[lowest].max_bitrate_bps;
+        let mut adapter = settled();
+        // Three others' lowest rungs fill one person's thin downlink: the estimate carries the lowest rung, the
+        // round trip stands half a second above its best.
+        let thin = estimate(150_000.0);
+        assert_eq!(rung(run(&mut adapter, &thin, DOWN)), lowest);
+        let queued = Observed { rtt_ms: Some(550.0), ..thin };
+        assert_eq!(run(&mut adapter, &queued, QUEUE_AFTER - 1).max_bitrate_bps, full, "a moment is no standing queue");
+        let caps: Vec<Encoding> = (0..20).map(|_| run(&mut adapter, &queued, 1)).collect();
+        assert!(caps[0].max_bitrate_bps < full);
+        assert!(caps.windows(2).all(|pair| pair[1].max_bitrate_bps <= pair[0].max_bitrate_bps));
+        assert_eq!(caps[19].max_bitrate_bps, PAUSE_BELOW_BPS as u32, "down to the least video a browser sends");
+        assert!(caps.iter().all(|encoding| encoding.active), "a queue alone never pauses video");
+        assert_eq!(caps[19].scale_down_by, LADDER[lowest].scale_down_by);
+        // Drained: the cap comes back, and only at the full rung does a step up count clean seconds.
+        let back: Vec<Encoding> = (0..60).map(|_| run(&mut adapter, &estimate(3_000_000.0), 1)).collect();
+        let refilled = back.iter().position(|encoding| encoding.max_bitrate_bps == full).expect("the cap came back");
+        assert!(refilled > 5, "the cap came back at once: {back:?}");
+        let up = back.iter().position(|encoding| rung(*encoding) < lowest).expect("never stepped up");
+        assert!(up > refilled);
+    }
+
+    #[test]
+    fn a_round_trip_a_busy_processor_lengthens_leaves_the_cap_alone() {
+        let lowest = LADDER.len() - 1;
+        let mut adapter = settled();
+        let thin = estimate(150_000.0);
+        run(&mut adapter, &thin, DOWN);
+        // 150 ms above its best, for good: a machine busy with a call of four.
+        let busy = Observed { rtt_ms: Some(170.0), ..thin };
+        let full = LADDER[lowest].max_bitrate_bps;
+        assert!((0..60).all(|_| run(&mut adapter, &busy, 1).max_bitrate_bps >= full));
+        // A queue on a higher rung is left to the browser's estimate, which the encoder follows there.
+        let mut adapter = settled();
+        let queued = Observed { rtt_ms: Some(600.0), ..estimate(3_000_000.0) };
+        assert_eq!(run(&mut adapter, &queued, 20), Encoding::of(0));
     }
 
     #[test]
