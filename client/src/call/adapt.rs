@@ -149,12 +149,11 @@ pub struct Encoding {
 }
 
 impl Encoding {
-    /// The encoding of `rung`, its cap multiplied by `squeeze` (below 1 on the lowest rung only, under a queue).
+    /// The encoding of `rung`, its cap multiplied by `squeeze` (at most 1, below it on the lowest rung only, under
+    /// a queue, and never below [`PAUSE_BELOW_BPS`]: `squeeze_under_a_standing_queue` bounds it).
     fn squeezed(rung: usize, squeeze: f64) -> Encoding {
         let full = Encoding::of(rung);
-        let cap = (f64::from(full.max_bitrate_bps) * squeeze).max(PAUSE_BELOW_BPS);
-        // At most the rung's own cap: the figure fits a u32.
-        Encoding { max_bitrate_bps: cap.min(f64::from(full.max_bitrate_bps)) as u32, ..full }
+        Encoding { max_bitrate_bps: (f64::from(full.max_bitrate_bps) * squeeze).round() as u32, ..full }
     }
 
     fn of(rung: usize) -> Encoding {
