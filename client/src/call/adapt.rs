@@ -29,6 +29,8 @@
 //!   congestion control sees the queue it keeps full. A round trip far above its best for a few seconds there lowers
 //!   that connection's cap in steps, down to the least video a browser sends, and it rises again while the round
 //!   trip is back near its best; only at the full lowest rung does the next step up count clean seconds.
+//! - In a call of three or more, the grid's tiles are smaller: no rung sends more than the 360 lines they show of
+//!   the camera's 480 ([`GRID_SCALE`]).
 //! - A new connection starts at the top: the estimate starts low and climbs within seconds, so only loss counts
 //!   for a short grace period.
 
@@ -64,6 +66,13 @@ pub const LADDER: [Rung; 6] = [
     Rung { max_bitrate_bps: 100_000, scale_down_by: 2.0, max_framerate: 20.0 },
 ];
 
+/// `scaleResolutionDownBy` at least, on every rung, in a call of three or more ([`GRID_FROM_PEERS`]): the grid then
+/// has two rows of tiles, each about 340 lines tall on a laptop's 1280×800 window, so of the 480 lines Chromium
+/// captures by default 360 are what a tile shows. Fewer pixels to encode once per peer and to decode once per peer
+/// are also what lets the browsers of a call of four keep up on two cores (`bench/NETWORK.md`, calls of four).
+pub const GRID_SCALE: f64 = 4.0 / 3.0;
+/// How many other people make the grid [`GRID_SCALE`] is for.
+pub const GRID_FROM_PEERS: usize = 2;
 /// What audio may take on a connection, bits per second (Opus speech with its packet overhead), set aside first.
 pub const AUDIO_RESERVE_BPS: f64 = 48_000.0;
 /// The share of the bandwidth estimate spent: the rest absorbs the estimate's wobble.
@@ -151,9 +160,14 @@ pub struct Encoding {
 impl Encoding {
     /// The encoding of `rung`, its cap multiplied by `squeeze` (at most 1, below it on the lowest rung only, under
     /// a queue, and never below [`PAUSE_BELOW_BPS`]: `squeeze_under_a_standing_queue` bounds it).
-    fn squeezed(rung: usize, squeeze: f64) -> Encoding {
+    /// In a call of three or more (`grid`), no more than [`GRID_SCALE`] of the camera's size.
+    fn squeezed(rung: usize, squeeze: f64, grid: bool) -> Encoding {
         let full = Encoding::of(rung);
-        Encoding { max_bitrate_bps: (f64::from(full.max_bitrate_bps) * squeeze).round() as u32, ..full }
+        Encoding {
+            max_bitrate_bps: (f64::from(full.max_bitrate_bps) * squeeze).round() as u32,
+            scale_down_by: if grid && full.scale_down_by < GRID_SCALE { GRID_SCALE } else { full.scale_down_by },
+            ..full
+        }
     }
 
     fn of(rung: usize) -> Encoding {
@@ -392,6 +406,7 @@ impl Adapter {
                 self.peers.push((peer.clone(), PeerState::new()));
             }
         }
+        let grid = self.peers.len() >= GRID_FROM_PEERS;
         let budgets = self.budgets(observed);
         let known: Vec<f64> = budgets.iter().flatten().copied().collect();
         let share = (!known.is_empty()).then(|| known.iter().sum::<f64>() / known.len() as f64);
@@ -401,7 +416,7 @@ impl Adapter {
             .map(|((peer, seen), budget)| {
                 let state = &mut self.peers.iter_mut().find(|(known, _)| known == peer).expect("added above").1;
                 step(state, seen, budget, share);
-                (peer.clone(), Encoding::squeezed(state.rung, state.squeeze))
+                (peer.clone(), Encoding::squeezed(state.rung, state.squeeze, grid))
             })
             .collect()
     }
@@ -1105,5 +1120,31 @@ mod tests {
         let lossy = Observed { loss_out_percent: Some(20.0), ..Observed::default() };
         assert_eq!(rung(adapter.decide(&[(bob, lossy)])[0].1), 1);
         assert_eq!(Adapter::default().own_video(), OwnVideo::Full);
+    }
+
+    #[test]
+    fn in_a_call_of_three_or_more_video_is_sent_at_the_size_a_tile_shows() {
+        let (bob, cy): (PeerId, PeerId) = ("bob".into(), "cy".into());
+        let good = estimate(3_000_000.0);
+        let mut adapter = settled();
+        assert_eq!(run(&mut adapter, &good, 1).scale_down_by, 1.0, "two people see each other large");
+        let three = [(ada(), good.clone()), (bob.clone(), good.clone())];
+        for (_, encoding) in adapter.decide(&three) {
+            assert_eq!(encoding, Encoding { scale_down_by: GRID_SCALE, ..Encoding::of(0) }, "the top rung, smaller");
+        }
+        // A connection in an outage still has its tile.
+        let outage = [(ada(), good.clone()), (bob.clone(), Observed { stale: true, ..good.clone() })];
+        assert_eq!(adapter.decide(&outage)[0].1.scale_down_by, GRID_SCALE);
+        // The lowest rungs are smaller still.
+        let thin = estimate(100_000.0);
+        let thin_three = [(ada(), thin.clone()), (bob.clone(), thin.clone()), (cy.clone(), thin)];
+        let lowest = (0..10).map(|_| adapter.decide(&thin_three)).last().expect("ten seconds")[0].1;
+        assert_eq!(lowest.scale_down_by, LADDER[rung(lowest)].scale_down_by);
+        assert!(lowest.scale_down_by > GRID_SCALE);
+        // Back to two people: full size again.
+        adapter.forget(&bob);
+        adapter.forget(&cy);
+        adapter.forget(&ada());
+        assert_eq!(adapter.decide(&[(cy, good)])[0].1.scale_down_by, 1.0);
     }
 }

@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use huddle_e2e::shaping::{Rate, Shaper};
-use huddle_e2e::spa::{screen_of, selector as sel, two_in_a_call_with_bob_on, Person, TwoInACall};
+use huddle_e2e::spa::{
+    new_room_id, screen_of, selector as sel, tile_of, two_in_a_call_with_bob_on, Person, TwoInACall,
+};
 use huddle_e2e::{diagnostics, ensure, wait_for, wait_until, Browser, Relay, Result, TIMEOUT};
 use serde_json::Value;
 
@@ -137,6 +139,77 @@ async fn audio_keeps_flowing(bob: &Person, ada_id: &str, on: &str) -> Result<()>
         })
         .await?;
     }
+    Ok(())
+}
+
+/// The lines of the video arriving from `arguments[0]` (the last decoded frame's height) and the height of its
+/// tile's picture on screen, in CSS pixels.
+const RECEIVED_SIZE: &str = r#"
+    const [peerId, tile, done] = arguments;
+    const pc = window.__huddle_pcs && window.__huddle_pcs.get(peerId);
+    const video = document.querySelector(`${tile} video`);
+    if (!pc || !video) return done(null);
+    pc.getStats().then((report) => {
+      let lines = null;
+      report.forEach((stat) => {
+        if (stat.type === 'inbound-rtp' && stat.kind === 'video' && stat.frameHeight) lines = stat.frameHeight;
+      });
+      done({ lines, shown: video.getBoundingClientRect().height });
+    }, (error) => done({ error: String(error) }));
+"#;
+
+/// What arrives at `person` from `peer_id`: the lines of the picture, and the height of the tile's picture on screen.
+async fn received_size(person: &Person, peer_id: &str) -> Result<(f64, f64)> {
+    let now = person.eval_js_async(RECEIVED_SIZE, vec![Value::from(peer_id), Value::from(tile_of(peer_id))]).await?;
+    Ok((number(&now, "lines").unwrap_or_default(), number(&now, "shown").unwrap_or_default()))
+}
+
+/// Three people in a call: the grid shows each of them in two rows of tiles, so each camera is sent at no more than
+/// the 360 lines such a tile shows (Chromium's fake camera has 480); once Cy leaves, Ada's tile at Bob's is large
+/// again, and so is the picture Ada sends him.
+pub async fn in_a_call_of_three_each_camera_is_sent_at_the_size_of_its_tile() -> Result<()> {
+    let relay = Relay::start().await?;
+    let room = new_room_id();
+    let people = [Person::new("Ada").await?, Person::new("Bob").await?, Person::new("Cy").await?];
+    for person in &people {
+        person.join_room(&relay, &room).await?;
+    }
+    let [ada, bob, cy] = &people;
+    let ada_id = bob.wait_tile_named("Ada").await?;
+    let bob_id = ada.wait_tile_named("Bob").await?;
+    let cy_id = ada.wait_tile_named("Cy").await?;
+    for peer in [&bob_id, &cy_id] {
+        let what = format!("Ada's camera to {peer} is sent at the size of a tile of the grid");
+        let applied = wait_for(what, TIMEOUT, async || {
+            let camera = senders(ada, peer).await?["camera"].clone();
+            Ok(number(&camera, "scaleResolutionDownBy").is_some_and(|scale| scale >= 4.0 / 3.0).then_some(camera))
+        })
+        .await?;
+        diagnostics::note(format!("Ada's camera to {peer} in a call of three: {applied}"));
+    }
+    let (lines, shown) = wait_for("Bob receives Ada's camera at a tile's size", TIMEOUT, async || {
+        let (lines, shown) = received_size(bob, &ada_id).await?;
+        Ok((lines > 0.0 && lines <= 360.0).then_some((lines, shown)))
+    })
+    .await?;
+    diagnostics::note(format!("Bob receives Ada's camera in {lines} lines, shown {shown} px tall"));
+    ensure!(shown > 0.0 && shown <= 360.0, "Bob's tile of Ada shows her picture {shown} px tall, more than is sent");
+
+    cy.leave().await?;
+    bob.wait_remote_tiles(1).await?;
+    let what = "Ada's camera to Bob is sent at the camera's size once they are two";
+    wait_until(what, TIMEOUT, async || {
+        Ok(number(&senders(ada, &bob_id).await?["camera"], "scaleResolutionDownBy") == Some(1.0))
+    })
+    .await?;
+    let (lines, shown) =
+        wait_for("Bob receives more of Ada's lines once they are two", STEP_DOWN_TIMEOUT, async || {
+            let (lines, shown) = received_size(bob, &ada_id).await?;
+            Ok((lines > 360.0).then_some((lines, shown)))
+        })
+        .await?;
+    diagnostics::note(format!("Bob receives Ada's camera in {lines} lines, shown {shown} px tall"));
+    ensure!(shown > 360.0, "Bob's tile of Ada, alone with him, shows her picture {shown} px tall");
     Ok(())
 }
 

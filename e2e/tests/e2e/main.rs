@@ -76,6 +76,7 @@ huddle_e2e::e2e_main! {
     stats::stats_panel_covers_a_phone_screen,
     adapt::a_thin_link_steps_the_camera_down_and_audio_keeps_flowing,
     adapt::a_shared_screen_keeps_its_resolution_and_opus_has_fec_and_dtx,
+    adapt::in_a_call_of_three_each_camera_is_sent_at_the_size_of_its_tile,
     controls::mute_and_camera_off_show_on_the_other_side,
     controls::simultaneous_camera_toggles_keep_media_flowing,
     controls::rapid_camera_clicks_settle_on_the_last_one,
