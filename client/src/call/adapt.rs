@@ -67,7 +67,7 @@ pub const LADDER: [Rung; 6] = [
 ];
 
 /// `scaleResolutionDownBy` at least, on every rung, in a call of three or more ([`GRID_FROM_PEERS`]): the grid then
-/// has two rows of tiles, each about 340 lines tall on a laptop's 1280×800 window, so of the 480 lines Chromium
+/// has two rows of tiles, each about 340 px tall in a laptop's 1280×800 window, so of the 480 lines Chromium
 /// captures by default 360 are what a tile shows. Fewer pixels to encode once per peer and to decode once per peer
 /// are also what lets the browsers of a call of four keep up on two cores (`bench/NETWORK.md`, calls of four).
 pub const GRID_SCALE: f64 = 4.0 / 3.0;
