@@ -89,6 +89,10 @@ pub struct PeerLink {
     /// tracks change: a `<video>` given a stream that gains a track later does not always pick it up, a new stream
     /// always plays.
     view: HtmlVideoElement,
+    /// A remote track arrived in the running negotiation step: once it is done, `view` plays our microphone's and
+    /// camera's receivers' tracks. A step brings both together, and a stream for each would start the player twice,
+    /// ahead of the step's answer.
+    view_changed: Cell<bool>,
     remote_screen: RefCell<Option<MediaStream>>,
     work: mpsc::UnboundedSender<Work>,
     report: Rc<dyn Fn(LinkEvent)>,
@@ -249,6 +253,7 @@ impl PeerLink {
                 channel: RefCell::new(None),
                 input: Rc::default(),
                 view: video_element(),
+                view_changed: Cell::new(false),
                 remote_screen: RefCell::new(None),
                 work,
                 report,
@@ -541,9 +546,9 @@ impl PeerLink {
         }
     }
 
-    /// A remote track arrived. The camera and microphone go into one stream (one track of each kind, a newer one
-    /// replacing an older one, in a new stream each time); the other video track is the screen, shown on a tile of
-    /// its own while the peer says it shares.
+    /// A remote track arrived. The camera and microphone go into one stream, made anew after each step that brings
+    /// a track (`view_changed`); the other video track is the screen, shown on a tile of its own while the peer says
+    /// it shares.
     fn on_track(&self, event: RtcTrackEvent) {
         let track = event.track();
         if track.kind() == "video" && !self.is_camera(&event.transceiver()) {
@@ -553,18 +558,8 @@ impl PeerLink {
             self.report_media(LinkEvent::ScreenChanged);
             return;
         }
-        let current = self.view.src_object().map_or_else(Array::new, |stream| stream.get_tracks());
-        if current.includes(&track, 0) {
-            return;
-        }
-        let kind = track.kind();
-        let tracks: js_sys::Array = current
-            .iter()
-            .filter(|old| old.unchecked_ref::<MediaStreamTrack>().kind() != kind)
-            .chain(std::iter::once(track.into()))
-            .collect();
-        let Ok(stream) = MediaStream::new_with_tracks(&tracks) else { return };
-        play(&self.view, Some(&stream));
+        // Tracks only arrive while a description is applied: the step plays them once it is done.
+        self.view_changed.set(true);
         self.report_media(LinkEvent::MediaChanged);
     }
 
@@ -676,6 +671,15 @@ impl PeerLink {
             self.negotiating.set(false);
             let held = self.held.take();
             if !self.closed.get() {
+                if self.view_changed.take() {
+                    let tracks: Array = [&self.audio, &self.video]
+                        .iter()
+                        .filter_map(|slot| Some(JsValue::from(slot.borrow().as_ref()?.receiver().track())))
+                        .collect();
+                    if let Ok(stream) = MediaStream::new_with_tracks(&tracks) {
+                        play(&self.view, Some(&stream));
+                    }
+                }
                 held.into_iter().for_each(|event| (self.report)(event));
             }
             if let Err(error) = result {
