@@ -142,6 +142,10 @@
         })),
       };
     },
+    // The page's own peer id once the relay said `joined`, else null: read without touching any connection.
+    selfId() {
+      return state.selfId;
+    },
     // From now on, note per remote video the first frame presented at or after `epochMs` (ms since the Unix
     // epoch; a moment just passed: frames presented since then are among the latest kept).
     markSince(epochMs) {

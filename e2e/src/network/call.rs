@@ -119,12 +119,13 @@ async fn measure<N: Network>(
         probe::install(&browser).await?;
         browsers.push(browser);
     }
-    // One after another, each once the relay has said `joined`: the later ones offer to those already there.
+    // One after another, each once the relay has said `joined` (the page says so without waiting for its
+    // connections, so both pages are paced alike): the later ones offer to those already there.
     let mut ids = Vec::with_capacity(people);
     for browser in &browsers {
         browser.click(JOIN).await?;
         let what = format!("{} has joined", browser.label());
-        ids.push(wait_for(what, TIMEOUT, async || Ok(probe::sample(browser).await?.self_id)).await?);
+        ids.push(wait_for(what, TIMEOUT, async || probe::self_id(browser).await).await?);
     }
     let joined = wait_for("everyone sees and hears everyone", SETUP_TIMEOUT, async || {
         let samples = sample_all(&browsers).await?;

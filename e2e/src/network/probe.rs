@@ -175,6 +175,18 @@ pub async fn sample(browser: &Browser) -> Result<Sample> {
     parse(browser, "network sample", reply)
 }
 
+/// The page's own peer id, once the relay has said `joined`. Unlike [`sample`], it waits for no `getStats()`: in a
+/// page busy setting up connections that takes seconds, which would pace the next person's Join by the page.
+pub async fn self_id(browser: &Browser) -> Result<Option<String>> {
+    const SELF_ID: &str = "return window.__network ? { id: window.__network.selfId() } : null;";
+    #[derive(Deserialize)]
+    struct Reply {
+        id: Option<String>,
+    }
+    let reply = browser.eval_js(SELF_ID, Vec::new()).await?;
+    Ok(parse::<Reply>(browser, "own peer id", reply)?.id)
+}
+
 /// Tells the page to note, per remote video, the first frame presented at or after `epoch_ms` (ms since the Unix
 /// epoch, a moment just passed).
 pub async fn mark_since(browser: &Browser, epoch_ms: f64) -> Result<()> {
