@@ -558,6 +558,10 @@ impl PeerLink {
             self.report_media(LinkEvent::ScreenChanged);
             return;
         }
+        // One already playing (the description applied again: a rollback, say) starts nothing anew.
+        if self.view.src_object().is_some_and(|stream| stream.get_tracks().includes(&track, 0)) {
+            return;
+        }
         // Tracks only arrive while a description is applied: the step plays them once it is done.
         self.view_changed.set(true);
         self.report_media(LinkEvent::MediaChanged);
