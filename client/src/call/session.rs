@@ -144,6 +144,10 @@ pub struct Session {
     /// Who we have a peer connection with, in the order they were made; after a relay restart they may outlive the
     /// roster.
     links: Vec<PeerId>,
+    /// Who we are still to offer to, in turn: each connection we start waits for the one before to send its offer.
+    /// Started all at once (on joining a call of several), each one's calls to the browser's WebRTC thread queued
+    /// behind all the others', and no offer went out before the last connection was made.
+    to_offer: Vec<PeerId>,
     backoff: Backoff,
     /// The relay admitted us at least once.
     ever_joined: bool,
@@ -165,6 +169,7 @@ impl Session {
             roster: Vec::new(),
             ice_policy: IceTransportPolicy::default(),
             links: Vec::new(),
+            to_offer: Vec::new(),
             backoff: Backoff::new(),
             ever_joined: false,
             joined: false,
@@ -223,16 +228,17 @@ impl Session {
             Event::RelayUnusable => self.connection_lost(),
             Event::ReconnectDue => self.open_relay(),
             Event::ConnectFailed(peer) => {
+                // The screen holds for this connection (or is about to): nothing else would settle it now.
+                self.push(Effect::Settled(peer.clone()));
                 self.forget_link(&peer);
-                // A hold still waiting to be taken was for this offer too: nothing would settle it now.
-                for effect in &mut self.outbox {
-                    if let Effect::HoldScreen { peers, .. } = effect {
-                        peers.retain(|id| *id != peer);
-                    }
-                }
-                self.outbox.retain(|effect| !matches!(effect, Effect::HoldScreen { peers, .. } if peers.is_empty()));
             }
-            Event::LinkSignal { peer, payload } => self.push(Effect::Send(ClientMessage::Signal { to: peer, payload })),
+            Event::LinkSignal { peer, payload } => {
+                let offer = matches!(payload, SignalPayload::Offer { .. });
+                self.push(Effect::Send(ClientMessage::Signal { to: peer, payload }));
+                if offer {
+                    self.offer_next();
+                }
+            }
             Event::LinkState { peer, state } => self.on_link_state(peer, state),
             Event::Leave => {
                 self.ended = true;
@@ -247,8 +253,23 @@ impl Session {
         self.outbox.push_back(effect);
     }
 
+    /// Forgets our link to `peer`, or their turn to be offered one. A link forgotten while we waited for its offer
+    /// will not make one: the next in turn goes on.
     fn forget_link(&mut self, peer: &PeerId) {
         self.links.retain(|id| id != peer);
+        let waiting = self.to_offer.len();
+        self.to_offer.retain(|id| id != peer);
+        if self.to_offer.len() == waiting {
+            self.offer_next();
+        }
+    }
+
+    /// Starts the connection to the next person we are to offer to, if any.
+    fn offer_next(&mut self) {
+        if let (Some(me), false) = (self.me().cloned(), self.to_offer.is_empty()) {
+            let peer = self.to_offer.remove(0);
+            self.push(Effect::Connect { me, peer, initiate: true });
+        }
     }
 
     /// The `join` for the next connection: resuming our id, if we have one.
@@ -309,10 +330,11 @@ impl Session {
                 for peer in &joined.peers {
                     if !self.links.contains(&peer.id) {
                         self.links.push(peer.id.clone());
-                        self.push(Effect::Connect { me: me.clone(), peer: peer.id.clone(), initiate: true });
+                        self.to_offer.push(peer.id.clone());
                         offering.push(peer.id.clone());
                     }
                 }
+                self.offer_next();
                 // The screen shows the call once the connections these offers open are up.
                 self.hold_screen(offering);
                 self.push(Effect::Emit(Action::Joined { me, peers: joined.peers }));
@@ -351,6 +373,7 @@ impl Session {
                     // token expired, or the relay restarted with another resume secret): join afresh, and let the
                     // others meet us under a new id (they drop our old connection once it fails).
                     self.identity = None;
+                    self.to_offer.clear();
                     for peer in std::mem::take(&mut self.links) {
                         self.push(Effect::Close { peer: peer.clone() });
                         self.push(Effect::Emit(Action::PeerLeft { peer, dropped: true }));
@@ -483,11 +506,19 @@ mod tests {
         ids.iter().map(|&id| id.into()).collect()
     }
 
-    /// A session admitted as `me` into a room with `peers`.
+    /// Our connection to `peer` sends its offer.
+    fn offers_to(peer: &str) -> Event {
+        Event::LinkSignal { peer: peer.into(), payload: SignalPayload::Offer { sdp: "v=0".into() } }
+    }
+
+    /// A session admitted as `me` into a room with `peers`, its connection to each of them made and offered.
     fn in_call(peers: &[&str]) -> Session {
         let mut session = new_session();
         drain(&mut session);
         step(&mut session, joined("me", "secret", peers));
+        for peer in peers {
+            step(&mut session, offers_to(peer));
+        }
         session
     }
 
@@ -549,8 +580,10 @@ mod tests {
         assert_eq!(session.me(), None);
         // Admitted under a new id: everyone there is offered to again, from the new id.
         let admitted = step(&mut session, joined("new-me", "fresh", &["bob", "cy"]));
-        assert_eq!(connects(&admitted), [("bob".into(), true), ("cy".into(), true)]);
+        assert_eq!(connects(&admitted), [("bob".into(), true)]);
         assert!(admitted.contains(&Effect::Connect { me: "new-me".into(), peer: "bob".into(), initiate: true }));
+        let next = step(&mut session, offers_to("bob"));
+        assert!(next.contains(&Effect::Connect { me: "new-me".into(), peer: "cy".into(), initiate: true }));
     }
 
     #[test]
@@ -702,22 +735,53 @@ mod tests {
     }
 
     #[test]
-    fn the_newcomer_offers_to_everyone_already_there() {
+    fn the_newcomer_offers_to_everyone_already_there_one_after_another() {
         let mut session = new_session();
         drain(&mut session);
-        let effects = step(&mut session, joined("me", "secret", &["bob", "cy"]));
+        let effects = step(&mut session, joined("me", "secret", &["bob", "cy", "dan"]));
         assert!(matches!(effects[0], Effect::SetIce { .. }), "new connections use the fresh ICE settings");
-        assert_eq!(connects(&effects), [("bob".into(), true), ("cy".into(), true)]);
+        assert_eq!(connects(&effects), [("bob".into(), true)], "one connection at a time");
         let tail = &effects[effects.len() - 2..];
         assert_eq!(
             tail,
             [
-                Effect::HoldScreen { peers: ids(&["bob", "cy"]), at_most_ms: SCREEN_HOLD_MAX_MS },
-                Effect::Emit(Action::Joined { me: "me".into(), peers: vec![info("bob"), info("cy")] }),
+                Effect::HoldScreen { peers: ids(&["bob", "cy", "dan"]), at_most_ms: SCREEN_HOLD_MAX_MS },
+                Effect::Emit(Action::Joined { me: "me".into(), peers: vec![info("bob"), info("cy"), info("dan")] }),
             ],
             "the screen waits for the connections before showing the call"
         );
-        assert_eq!(session.roster(), ids(&["bob", "cy"]));
+        assert_eq!(session.roster(), ids(&["bob", "cy", "dan"]));
+        // Bob's connection gathering candidates is no offer yet; once it sends its offer, Cy's is made.
+        let candidate = Event::LinkSignal { peer: "bob".into(), payload: SignalPayload::EndOfCandidates };
+        assert!(connects(&step(&mut session, candidate)).is_empty());
+        let sent = step(&mut session, offers_to("bob"));
+        assert_eq!(
+            sent[0],
+            Effect::Send(ClientMessage::Signal {
+                to: "bob".into(),
+                payload: SignalPayload::Offer { sdp: "v=0".into() }
+            })
+        );
+        assert_eq!(connects(&sent), [("cy".into(), true)]);
+        assert_eq!(connects(&step(&mut session, offers_to("cy"))), [("dan".into(), true)]);
+        assert!(connects(&step(&mut session, offers_to("dan"))).is_empty());
+        // A later offer (renegotiating) starts nothing.
+        assert!(connects(&step(&mut session, offers_to("bob"))).is_empty());
+    }
+
+    #[test]
+    fn the_next_offer_goes_on_when_a_connection_fails_or_its_peer_leaves() {
+        let mut session = new_session();
+        drain(&mut session);
+        step(&mut session, joined("me", "secret", &["bob", "cy", "dan", "eve"]));
+        // Bob's connection cannot be made: Cy's is.
+        assert_eq!(connects(&step(&mut session, Event::ConnectFailed("bob".into()))), [("cy".into(), true)]);
+        // Dan leaves before his turn: he is skipped. Cy leaves before her connection offered: Eve is next.
+        let dan_left = Event::Received(ServerMessage::PeerLeft { peer_id: "dan".into(), reason: LeaveReason::Left });
+        step(&mut session, dan_left);
+        let cy_left = Event::Received(ServerMessage::PeerLeft { peer_id: "cy".into(), reason: LeaveReason::Left });
+        assert_eq!(connects(&step(&mut session, cy_left)), [("eve".into(), true)]);
+        assert!(connects(&step(&mut session, offers_to("eve"))).is_empty());
     }
 
     #[test]
@@ -839,31 +903,28 @@ mod tests {
 
     #[test]
     fn a_connection_that_cannot_be_created_is_not_waited_for() {
-        let mut session = new_session();
-        drain(&mut session);
-        session.handle(joined("me", "secret", &["bob", "cy"]));
-        let mut taken = Vec::new();
-        while let Some(effect) = session.next_effect() {
-            if let Effect::Connect { peer, .. } = &effect {
-                if *peer == PeerId::from("bob") {
-                    session.handle(Event::ConnectFailed(peer.clone()));
+        // Joins a room with `peers`, the connections to `failing` not made; returns whom the screen still waits
+        // for once every effect is taken (as the engine's gate counts them).
+        let awaited_after = |session: &mut Session, peers: &[&str], failing: &[&str]| {
+            drain(session);
+            session.handle(joined("me", "secret", peers));
+            let mut awaited = Vec::new();
+            while let Some(effect) = session.next_effect() {
+                match effect {
+                    Effect::Connect { peer, .. } if failing.contains(&peer.as_str()) => {
+                        session.handle(Event::ConnectFailed(peer));
+                    }
+                    Effect::HoldScreen { peers, .. } => awaited.extend(peers),
+                    Effect::Settled(peer) => awaited.retain(|id| *id != peer),
+                    _ => {}
                 }
             }
-            taken.push(effect);
-        }
-        assert!(taken.contains(&Effect::HoldScreen { peers: ids(&["cy"]), at_most_ms: SCREEN_HOLD_MAX_MS }));
-        // With every connection failed, nothing is held at all.
+            awaited
+        };
+        assert_eq!(awaited_after(&mut new_session(), &["bob", "cy"], &["bob"]), ids(&["cy"]));
+        // With every connection failed, nothing is waited for.
         let mut alone = new_session();
-        drain(&mut alone);
-        alone.handle(joined("me", "secret", &["bob"]));
-        let mut held = false;
-        while let Some(effect) = alone.next_effect() {
-            if let Effect::Connect { peer, .. } = &effect {
-                alone.handle(Event::ConnectFailed(peer.clone()));
-            }
-            held |= matches!(effect, Effect::HoldScreen { .. });
-        }
-        assert!(!held);
+        assert!(awaited_after(&mut alone, &["bob"], &["bob"]).is_empty());
         // Bob's offer, later, gets another try.
         assert_eq!(connects(&step(&mut alone, offer("bob"))), [("bob".into(), false)]);
     }
