@@ -110,16 +110,23 @@ pub fn lobby(props: &LobbyProps) -> Html {
     let meter = use_node_ref();
     {
         let meter = meter.clone();
-        use_effect_with((*media).clone(), move |media| {
-            let level = media.as_ref().and_then(|media| MicLevel::new(&media.stream()));
+        // Not while joining: the call's set-up needs the page (and the processor) more than the meter does.
+        use_effect_with(((*media).clone(), props.joining), move |(media, joining)| {
+            let level = media.as_ref().filter(|_| !joining).and_then(|media| MicLevel::new(&media.stream()));
             let interval = level.map(|level| {
+                let meter = meter.clone();
                 Interval::new(100, move || {
                     if let Some(meter) = meter.cast::<web_sys::Element>() {
                         let _ = meter.set_attribute("value", &fixed(level.level(), 2));
                     }
                 })
             });
-            move || drop(interval)
+            move || {
+                drop(interval);
+                if let Some(meter) = meter.cast::<web_sys::Element>() {
+                    let _ = meter.set_attribute("value", "0");
+                }
+            }
         });
     }
 

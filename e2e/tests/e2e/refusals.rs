@@ -36,6 +36,12 @@ pub async fn taken_name_is_refused() -> Result<()> {
     ensure!(field["value"] == "ada", "the name field holds {}", field["value"]);
     let reason = field["reason"].as_str().unwrap_or_default();
     ensure!(!reason.is_empty(), "no reason under the name: {field}");
+    // The microphone's meter, stopped while joining, hears the (beeping) fake microphone again.
+    wait_for("the lobby's microphone meter moves again", TIMEOUT, async || {
+        let level = other.attr(sel::MIC_LEVEL, "value").await?.unwrap_or_default();
+        Ok(level.parse::<f64>().is_ok_and(|level| level > 0.0).then_some(()))
+    })
+    .await?;
     other.wait_interactable(sel::JOIN).await?;
     other.screenshot(artifacts::screenshot_path("lobby-name-taken.png")).await?;
 
