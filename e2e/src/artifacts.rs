@@ -13,11 +13,17 @@ pub const SERVER_BIN_ENV: &str = "HUDDLE_E2E_SERVER";
 pub const CHROMIUM_ENV: &str = "HUDDLE_E2E_CHROMIUM";
 /// Overrides the chromedriver binary (default: `chromedriver` on `PATH`).
 pub const CHROMEDRIVER_ENV: &str = "HUDDLE_E2E_CHROMEDRIVER";
+/// Overrides the Firefox binary (default: `firefox-esr`, else `firefox`, on `PATH`).
+pub const FIREFOX_ENV: &str = "HUDDLE_E2E_FIREFOX";
+/// Overrides geckodriver (default: `geckodriver` on `PATH`, else in cargo's `bin`, where `cargo xtask setup` puts it).
+pub const GECKODRIVER_ENV: &str = "HUDDLE_E2E_GECKODRIVER";
 /// Overrides coturn's TURN server binary (default: `turnserver` on `PATH`).
 pub const TURNSERVER_ENV: &str = "HUDDLE_E2E_TURNSERVER";
 
 const BROWSER_HINT: &str =
     "install Debian's `chromium` and `chromium-driver` (apt-get install chromium chromium-driver)";
+const FIREFOX_HINT: &str = "install Debian's `firefox-esr` (apt-get install firefox-esr)";
+const GECKODRIVER_HINT: &str = "run `cargo xtask setup`, which installs geckodriver with cargo";
 const TURN_HINT: &str = "install Debian's `coturn` (apt-get install coturn)";
 
 /// The workspace root (the directory holding `dist/`, `target/`, `docs/`).
@@ -94,6 +100,22 @@ pub fn chromium() -> Result<PathBuf> {
 /// The chromedriver binary (its major version must match Chromium's; Debian ships them together).
 pub fn chromedriver() -> Result<PathBuf> {
     tool(CHROMEDRIVER_ENV, &["chromedriver"], "chromedriver", BROWSER_HINT)
+}
+
+/// The Firefox binary.
+pub fn firefox() -> Result<PathBuf> {
+    tool(FIREFOX_ENV, &["firefox-esr", "firefox"], "Firefox", FIREFOX_HINT)
+}
+
+/// geckodriver, which drives Firefox (any recent release drives any recent Firefox).
+pub fn geckodriver() -> Result<PathBuf> {
+    tool(GECKODRIVER_ENV, &["geckodriver"], "geckodriver", GECKODRIVER_HINT).or_else(|missing| {
+        // `cargo install` puts it in cargo's own `bin`, which a bare environment may not have on PATH.
+        let home = env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| Some(PathBuf::from(env::var_os("HOME")?).join(".cargo")));
+        home.map(|home| home.join("bin/geckodriver")).filter(|path| path.is_file()).ok_or(missing)
+    })
 }
 
 /// coturn's `turnserver` (Debian installs it in /usr/bin; its service stays disabled unless enabled).

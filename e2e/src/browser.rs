@@ -1,5 +1,5 @@
-//! One simulated person's browser: its own headless Chromium with a fresh profile, fake camera and microphone,
-//! driven over WebDriver.
+//! One simulated person's browser: its own headless Chromium or Firefox with a fresh profile, fake camera and
+//! microphone, driven over WebDriver.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -12,6 +12,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 
+use crate::default_route::{default_route, DefaultRoute};
 use crate::driver::{driver, Driver};
 use crate::scratch::{slug, ScratchDir};
 use crate::wait::{wait_for, wait_until, TIMEOUT};
@@ -41,20 +42,76 @@ impl Viewport {
     }
 }
 
+/// Which browser a person uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum BrowserKind {
+    /// Debian's Chromium, through chromedriver.
+    #[default]
+    Chromium,
+    /// Debian's Firefox ESR, through geckodriver.
+    Firefox,
+}
+
+impl BrowserKind {
+    /// `chromium` or `firefox`, as test names and reports say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "chromium",
+            BrowserKind::Firefox => "firefox",
+        }
+    }
+}
+
+/// The browsers of a test's people, in the order the test brings them in: the first person uses the first kind, the
+/// second the second, and so on round the list. The e2e suite's list of tests says which tests run with which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Browsers(pub &'static [BrowserKind]);
+
+impl Browsers {
+    /// Everyone in Chromium.
+    pub const CHROMIUM: Browsers = Browsers(&[BrowserKind::Chromium]);
+    /// Everyone in Firefox.
+    pub const FIREFOX: Browsers = Browsers(&[BrowserKind::Firefox]);
+    /// Chromium first, then Firefox, then Chromium…
+    pub const CHROMIUM_FIREFOX: Browsers = Browsers(&[BrowserKind::Chromium, BrowserKind::Firefox]);
+    /// Firefox first, then Chromium, then Firefox…
+    pub const FIREFOX_CHROMIUM: Browsers = Browsers(&[BrowserKind::Firefox, BrowserKind::Chromium]);
+    /// Every pair of browsers, each side starting.
+    pub const PAIRS: &'static [Browsers] =
+        &[Browsers::CHROMIUM, Browsers::CHROMIUM_FIREFOX, Browsers::FIREFOX_CHROMIUM, Browsers::FIREFOX];
+    /// Chromium alone, and both browsers together, each starting.
+    pub const MIXED: &'static [Browsers] =
+        &[Browsers::CHROMIUM, Browsers::CHROMIUM_FIREFOX, Browsers::FIREFOX_CHROMIUM];
+
+    /// The browser of person `person` (0-based, in the order the test brings them in).
+    pub fn of(self, person: usize) -> BrowserKind {
+        self.0.get(person % self.0.len().max(1)).copied().unwrap_or_default()
+    }
+
+    /// `chromium+firefox`: the kinds, in order.
+    pub fn label(self) -> String {
+        self.0.iter().map(|kind| kind.name()).collect::<Vec<_>>().join("+")
+    }
+}
+
 /// How to launch a [`Browser`].
 #[derive(Clone, Debug)]
 pub struct BrowserOptions {
     /// Who this browser is in the test (used in failure reports).
     pub label: String,
+    /// Chromium or Firefox.
+    pub kind: BrowserKind,
     /// The window size.
     pub viewport: Viewport,
-    /// More Chromium switches, e.g. `--use-file-for-fake-video-capture=FILE.y4m`.
+    /// More Chromium switches, e.g. `--use-file-for-fake-video-capture=FILE.y4m` (Chromium only).
     pub extra_args: Vec<String>,
+    /// An `http://` origin the browser treats as secure (camera and microphone work there, as on https).
+    pub trusted_origin: Option<String>,
     /// Give the page the fake camera and microphone without asking (the default). When false, every permission
     /// prompt is denied instead, as for a person who clicks "Block".
     pub grant_media: bool,
     /// Also record the browser's network events, its own requests included (the icon), for
-    /// [`Browser::network_responses`].
+    /// [`Browser::network_responses`] (Chromium only).
     pub record_network: bool,
 }
 
@@ -63,11 +120,18 @@ impl BrowserOptions {
     pub fn new(label: &str) -> Self {
         BrowserOptions {
             label: label.to_owned(),
+            kind: BrowserKind::Chromium,
             viewport: Viewport::Desktop,
             extra_args: Vec::new(),
+            trusted_origin: None,
             grant_media: true,
             record_network: false,
         }
+    }
+
+    /// A desktop-sized browser of `kind` that grants camera and microphone.
+    pub fn of_kind(label: &str, kind: BrowserKind) -> Self {
+        BrowserOptions { kind, ..BrowserOptions::new(label) }
     }
 }
 
@@ -115,13 +179,16 @@ pub struct NetworkResponse {
     pub kind: String,
 }
 
-/// A headless Chromium session; Chromium quits and its profile is deleted when this is dropped.
+/// A headless browser session; the browser quits and its profile is deleted when this is dropped.
 pub struct Browser {
     client: Client,
     session: String,
     driver: Arc<Driver>,
     label: String,
+    kind: BrowserKind,
     _profile: ScratchDir,
+    /// A Firefox's default route (see `default_route`), held while it is open.
+    _route: Option<Arc<DefaultRoute>>,
 }
 
 impl Browser {
@@ -137,59 +204,44 @@ impl Browser {
 
     /// Launches a browser as described.
     pub async fn launch_with(options: BrowserOptions) -> Result<Browser> {
-        Self::launch_on(driver()?, options).await
+        match options.kind {
+            BrowserKind::Chromium => Self::launch_on(driver()?, options).await,
+            BrowserKind::Firefox => {
+                let route = default_route()?;
+                let mut browser = Self::launch_on(Arc::new(Driver::geckodriver()?), options).await?;
+                browser._route = Some(route);
+                Ok(browser)
+            }
+        }
     }
 
-    /// Launches a browser as described, through `driver` (e.g. a chromedriver in a network lab's person namespace).
+    /// Launches a browser as described, through `driver` (e.g. a chromedriver in a network lab's person namespace;
+    /// a geckodriver of its own for a Firefox).
     pub(crate) async fn launch_on(driver: Arc<Driver>, options: BrowserOptions) -> Result<Browser> {
         let profile = ScratchDir::new(&format!("profile-{}", slug(&options.label)))?;
         let (width, height) = options.viewport.size();
-        let mut args: Vec<String> = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--use-fake-device-for-media-stream",
-            // Without it no ICE candidate exists in a loopback-only namespace.
-            "--allow-loopback-in-peer-connection",
-            "--autoplay-policy=no-user-gesture-required",
-            "--hide-scrollbars",
-            "--lang=en-US",
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-        args.push(
-            if options.grant_media { "--use-fake-ui-for-media-stream" } else { "--deny-permission-prompts" }.into(),
-        );
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        args.push(format!("--window-size={width},{height}"));
-        args.extend(options.extra_args);
-
-        let mut capabilities = Capabilities::new();
-        capabilities.insert("browserName".into(), json!("chrome"));
-        capabilities.insert("goog:chromeOptions".into(), json!({ "binary": artifacts::chromium()?, "args": args }));
-        let logs = if options.record_network {
-            json!({ "browser": "ALL", "performance": "ALL" })
-        } else {
-            json!({ "browser": "ALL" })
+        let capabilities = match options.kind {
+            BrowserKind::Chromium => chromium_capabilities(&options, &profile)?,
+            BrowserKind::Firefox => firefox_capabilities(&options, &profile)?,
         };
-        capabilities.insert("goog:loggingPrefs".into(), logs);
         let client = ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url()).await?;
         let session = match client.session_id().await {
             Ok(Some(session)) => session,
             other => {
                 let _ = client.close().await;
-                return Err(Error::Check(format!("chromedriver gave no session id: {other:?}")));
+                return Err(Error::Check(format!("the WebDriver server gave no session id: {other:?}")));
             }
         };
         driver.track(&session, &options.label);
-        let browser = Browser { client, session, driver, label: options.label, _profile: profile };
+        let browser = Browser {
+            client,
+            session,
+            driver,
+            label: options.label,
+            kind: options.kind,
+            _profile: profile,
+            _route: None,
+        };
         let timeouts = TimeoutConfiguration::new(Some(SCRIPT_TIMEOUT), Some(PAGE_LOAD_TIMEOUT), Some(Duration::ZERO));
         browser.client.update_timeouts(timeouts).await.map_err(|e| Error::webdriver("set timeouts", e))?;
         browser.fit_viewport(width, height).await?;
@@ -197,7 +249,7 @@ impl Browser {
     }
 
     /// Resizes the window so that the page's viewport (not the window) is `width` x `height`: even headless,
-    /// Chromium keeps room for its toolbar inside `--window-size`.
+    /// Chromium keeps room for its toolbar inside `--window-size`, and Firefox starts at a size of its own.
     async fn fit_viewport(&self, width: u32, height: u32) -> Result<()> {
         const VIEWPORT: &str = "return [innerWidth, innerHeight, outerWidth, outerHeight];";
         let sizes = self.eval_js(VIEWPORT, Vec::new()).await?;
@@ -221,6 +273,11 @@ impl Browser {
     /// Who this browser is in the test.
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Chromium or Firefox.
+    pub fn kind(&self) -> BrowserKind {
+        self.kind
     }
 
     /// The fantoccini client, for anything the helpers here do not cover.
@@ -461,7 +518,9 @@ impl Browser {
 
     /// The browser console since the last call (also filed in the failure report when the browser closes).
     pub fn console_log(&self) -> Result<Vec<String>> {
-        self.driver.console_log(&self.session)
+        self.driver
+            .console_log(&self.session)?
+            .ok_or_else(|| Error::Check(format!("{}: geckodriver cannot read Firefox's console", self.label)))
     }
 
     /// The HTTP responses the browser got since the last call, in order: every request of the pages and the
@@ -499,10 +558,98 @@ impl Drop for Browser {
     fn drop(&mut self) {
         // Blocking calls: a Drop cannot await, and Chromium must be gone before the profile dir is removed.
         self.driver.untrack(&self.session);
-        let console = self.driver.console_log(&self.session).unwrap_or_else(|e| vec![format!("(unavailable: {e})")]);
+        let console = match self.driver.console_log(&self.session) {
+            Ok(Some(console)) => console,
+            Ok(None) => vec!["(Firefox's console cannot be read over WebDriver)".to_owned()],
+            Err(error) => vec![format!("(unavailable: {error})")],
+        };
         diagnostics::note_block(&format!("{}'s browser console", self.label), console);
         if let Err(error) = self.driver.delete_session(&self.session) {
             diagnostics::note(format!("{}: {error}", self.label));
         }
     }
+}
+
+/// Chromium's switches and chromedriver's options for `options`, its profile in `profile`.
+fn chromium_capabilities(options: &BrowserOptions, profile: &ScratchDir) -> Result<Capabilities> {
+    let (width, height) = options.viewport.size();
+    let mut args: Vec<String> = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--use-fake-device-for-media-stream",
+        // Without it no ICE candidate exists in a loopback-only namespace.
+        "--allow-loopback-in-peer-connection",
+        "--autoplay-policy=no-user-gesture-required",
+        "--hide-scrollbars",
+        "--lang=en-US",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    args.push(if options.grant_media { "--use-fake-ui-for-media-stream" } else { "--deny-permission-prompts" }.into());
+    args.push(format!("--user-data-dir={}", profile.path().display()));
+    args.push(format!("--window-size={width},{height}"));
+    if let Some(origin) = &options.trusted_origin {
+        args.push(format!("--unsafely-treat-insecure-origin-as-secure={origin}"));
+    }
+    args.extend(options.extra_args.iter().cloned());
+
+    let mut capabilities = Capabilities::new();
+    capabilities.insert("browserName".into(), json!("chrome"));
+    capabilities.insert("goog:chromeOptions".into(), json!({ "binary": artifacts::chromium()?, "args": args }));
+    let logs = if options.record_network {
+        json!({ "browser": "ALL", "performance": "ALL" })
+    } else {
+        json!({ "browser": "ALL" })
+    };
+    capabilities.insert("goog:loggingPrefs".into(), logs);
+    Ok(capabilities)
+}
+
+/// Firefox's preferences and geckodriver's options for `options`, its profile in `profile`.
+fn firefox_capabilities(options: &BrowserOptions, profile: &ScratchDir) -> Result<Capabilities> {
+    if !options.extra_args.is_empty() || options.record_network || options.trusted_origin.is_some() {
+        return Err(Error::Check(format!(
+            "{}: Chromium's switches, network log and trusted origins have no Firefox equivalent here yet",
+            options.label
+        )));
+    }
+    let mut prefs = json!({
+        // The fake camera (a plain colour that changes) and microphone (a tone), given without a prompt.
+        "media.navigator.streams.fake": true,
+        "media.navigator.permission.disabled": options.grant_media,
+        // Host candidates with their addresses, not mDNS names (which nothing here resolves). Firefox's candidates
+        // are on the default route's address (see `default_route`).
+        "media.peerconnection.ice.obfuscate_host_addresses": false,
+        "media.autoplay.default": 0,
+        "media.autoplay.blocking_policy": 0,
+        "intl.accept_languages": "en-US",
+        // Nothing of Firefox's own reaching out (nothing could leave the namespace anyway: no waiting on it).
+        "network.captive-portal-service.enabled": false,
+        "network.connectivity-service.enabled": false,
+        "media.gmp-manager.updateEnabled": false,
+        "app.normandy.enabled": false,
+        "browser.region.network.url": "",
+        "services.settings.server": "data:,",
+    });
+    if !options.grant_media {
+        // As for a person who clicks "Block": 2 is "deny".
+        prefs["permissions.default.camera"] = json!(2);
+        prefs["permissions.default.microphone"] = json!(2);
+    }
+    let profile = profile.path().display().to_string();
+    let mut capabilities = Capabilities::new();
+    capabilities.insert("browserName".into(), json!("firefox"));
+    capabilities.insert(
+        "moz:firefoxOptions".into(),
+        json!({ "binary": artifacts::firefox()?, "args": ["-headless", "-profile", profile], "prefs": prefs }),
+    );
+    Ok(capabilities)
 }

@@ -1,5 +1,6 @@
-//! chromedriver: one process for the whole run, on a free loopback port, serving every browser session; and one more
-//! per simulated person of a network lab (`netlab`), started inside that person's network namespace.
+//! The WebDriver servers. chromedriver: one process for the whole run, on a free loopback port, serving every
+//! Chromium session; and one more per simulated person of a network lab (`netlab`), started inside that person's
+//! network namespace. geckodriver serves one session at a time: one process per Firefox.
 //!
 //! Besides fantoccini's async client, a few calls go over a tiny blocking HTTP client, because they are made from
 //! `Drop` (closing a session so no Chromium outlives its test) where nothing can be awaited.
@@ -18,13 +19,23 @@ use serde_json::{json, Value};
 use crate::scratch::slug;
 use crate::{artifacts, Error, Result};
 
-/// How long chromedriver may take to answer `/status`.
+/// Which WebDriver server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Program {
+    /// chromedriver, for Chromium.
+    Chromedriver,
+    /// geckodriver, for Firefox.
+    Geckodriver,
+}
+
+/// How long a driver may take to answer `/status`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one blocking request may take (closing a session waits for Chromium to quit).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A running chromedriver.
+/// A running WebDriver server.
 pub(crate) struct Driver {
+    program: Program,
     /// Where it answers on this namespace's loopback.
     port: u16,
     child: Mutex<Child>,
@@ -61,19 +72,32 @@ impl Driver {
             .and_then(|listener| listener.local_addr())
             .map_err(|e| Error::io("find a free port for chromedriver", e))?
             .port();
-        Self::launch(None, port, None)
+        Self::launch(Program::Chromedriver, None, port, None)
     }
 
-    /// Starts chromedriver listening on `port` and waits until it is ready. `wrapper`: a command that runs it (such
-    /// as `nsenter` into another network namespace), given chromedriver's path and flags as its last arguments.
+    /// A geckodriver of its own, for one Firefox, on a free loopback port.
+    pub(crate) fn geckodriver() -> Result<Driver> {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map_err(|e| Error::io("find a free port for geckodriver", e))?
+            .port();
+        Self::launch(Program::Geckodriver, None, port, None)
+    }
+
+    /// Starts `program` listening on `port` and waits until it is ready. `wrapper`: a command that runs it (such
+    /// as `nsenter` into another network namespace), given the driver's path and flags as its last arguments.
     /// `route`: how this process reaches it then (a forwarder listening on this namespace's loopback, on the port
     /// given), kept as long as the driver; `None` when chromedriver listens on this namespace's loopback itself.
     pub(crate) fn launch(
+        program: Program,
         wrapper: Option<Command>,
         port: u16,
         route: Option<(u16, Box<dyn Send + Sync>)>,
     ) -> Result<Driver> {
-        let binary = artifacts::chromedriver()?;
+        let binary = match program {
+            Program::Chromedriver => artifacts::chromedriver()?,
+            Program::Geckodriver => artifacts::geckodriver()?,
+        };
         let mut command = match wrapper {
             Some(mut wrapper) => {
                 wrapper.arg(&binary);
@@ -81,10 +105,14 @@ impl Driver {
             }
             None => Command::new(&binary),
         };
-        let child = command
-            .arg(format!("--port={port}"))
+        match program {
             // Session errors (e.g. Chromium failing to start) come back in the WebDriver replies.
-            .arg("--log-level=SEVERE")
+            Program::Chromedriver => command.arg(format!("--port={port}")).arg("--log-level=SEVERE"),
+            Program::Geckodriver => {
+                command.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--log", "fatal"])
+            }
+        };
+        let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,7 +122,7 @@ impl Driver {
             Some((local_port, route)) => (local_port, Some(route)),
             None => (port, None),
         };
-        let driver = Driver { port: local_port, child: Mutex::new(child), _route: route };
+        let driver = Driver { program, port: local_port, child: Mutex::new(child), _route: route };
 
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
@@ -113,7 +141,7 @@ impl Driver {
         }
     }
 
-    /// The process id of chromedriver (the browsers it starts are its descendants).
+    /// The process id of the driver (the browsers it starts are its descendants).
     pub(crate) fn pid(&self) -> u32 {
         self.child.lock().unwrap_or_else(|p| p.into_inner()).id()
     }
@@ -163,8 +191,12 @@ impl Driver {
         std::fs::write(path, png).map_err(|e| Error::io(format!("write {}", path.display()), e))
     }
 
-    /// The browser console messages of a session since the last call (needs `goog:loggingPrefs`).
-    pub(crate) fn console_log(&self, session: &str) -> Result<Vec<String>> {
+    /// The browser console messages of a session since the last call (needs `goog:loggingPrefs`). geckodriver has no
+    /// way to read them: `None`.
+    pub(crate) fn console_log(&self, session: &str) -> Result<Option<Vec<String>>> {
+        if self.program == Program::Geckodriver {
+            return Ok(None);
+        }
         let entries = self.log(session, "browser").map_err(|e| Error::io("read the browser console", e))?;
         Ok(entries
             .iter()
@@ -175,7 +207,8 @@ impl Driver {
                 let message = entry["message"].as_str().unwrap_or_default();
                 format!("{level} {message}")
             })
-            .collect())
+            .collect::<Vec<_>>()
+            .into())
     }
 
     /// The DevTools events of a session since the last call, each `{"method": …, "params": …}` (needs `performance`

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::{artifacts, cli, diagnostics, driver, isolation, Error, Result};
+use crate::{artifacts, cli, diagnostics, driver, isolation, Browsers, Error, Result};
 
 /// The most one test may take, whatever it waits on.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(120);
@@ -26,34 +26,77 @@ pub struct Test {
     /// `module::function`.
     pub name: &'static str,
     /// Starts the test.
-    pub run: fn() -> TestFuture,
+    pub run: Run,
     /// Why it is skipped by default (it runs with `--ignored` or `--include-ignored`).
     pub ignore: Option<&'static str>,
 }
 
-/// Declares the e2e binary's `main` with its tests, in the order they run. `#[ignore = "why"]` skips one by default.
+/// How a registered test starts.
+pub enum Run {
+    /// In Chromium, as the test decides.
+    Plain(fn() -> TestFuture),
+    /// Once for each of the browser combinations listed, each run named after its combination
+    /// (`call::two_people[chromium+firefox]`).
+    In(fn(Browsers) -> TestFuture, &'static [Browsers]),
+}
+
+/// Declares the e2e binary's `main` with its tests, in the order they run. `#[ignore = "why"]` skips one by default;
+/// a test that takes the people's [`Browsers`] names, in brackets, the browser combinations it runs in (a
+/// `&'static [Browsers]`): one list, so which tests run in which browsers is said here alone.
 ///
 /// ```text
 /// huddle_e2e::e2e_main! {
 ///     smoke::serves_the_spa,
-///     #[ignore = "needs the call UI"] call::two_people,
+///     call::two_people [Browsers::PAIRS],
+///     #[ignore = "needs the call UI"] call::three_people,
 /// }
 /// ```
 #[macro_export]
 macro_rules! e2e_main {
     (@reason) => { None };
     (@reason $reason:literal) => { Some($reason) };
-    ($($(#[ignore = $reason:literal])? $test:path),* $(,)?) => {
+    (@run $test:path) => {
+        $crate::harness::Run::Plain(|| -> $crate::harness::TestFuture { ::std::boxed::Box::pin($test()) })
+    };
+    (@run $test:path [$browsers:expr]) => {
+        $crate::harness::Run::In(|browsers| -> $crate::harness::TestFuture { ::std::boxed::Box::pin($test(browsers)) }, $browsers)
+    };
+    ($($(#[ignore = $reason:literal])? $test:path $([$browsers:expr])?),* $(,)?) => {
         fn main() -> ::std::process::ExitCode {
             $crate::harness::main(&[$(
                 $crate::harness::Test {
                     name: stringify!($test),
-                    run: || -> $crate::harness::TestFuture { ::std::boxed::Box::pin($test()) },
+                    run: $crate::e2e_main!(@run $test $([$browsers])?),
                     ignore: $crate::e2e_main!(@reason $($reason)?),
                 }
             ),*])
         }
     };
+}
+
+/// One test run: a registered test, in one browser combination if it has several.
+struct Case<'a> {
+    name: String,
+    test: &'a Test,
+    start: Box<dyn Fn() -> TestFuture + Send + Sync>,
+}
+
+/// The runs of the registered tests, in order: one for a plain test, one per combination for the others.
+fn cases(tests: &[Test]) -> Vec<Case<'_>> {
+    let mut cases = Vec::new();
+    for test in tests {
+        // `stringify!` may space a path's separators out.
+        let name = test.name.replace(' ', "");
+        match test.run {
+            Run::Plain(start) => cases.push(Case { name, test, start: Box::new(start) }),
+            Run::In(start, combinations) => cases.extend(combinations.iter().map(|&browsers| Case {
+                name: format!("{name}[{}]", browsers.label()),
+                test,
+                start: Box::new(move || start(browsers)),
+            })),
+        }
+    }
+    cases
 }
 
 /// Which tests to run, from the same command line libtest accepts (unknown libtest flags are accepted and ignored).
@@ -118,7 +161,9 @@ impl Options {
 const USAGE: &str = "\
 Usage: cargo test -p huddle-e2e [-- [FILTER...] [OPTIONS]]
 
-Runs Huddle's end-to-end tests in headless Chromium, inside a network namespace that has only loopback.
+Runs Huddle's end-to-end tests in headless Chromium, and those the list names browsers for in headless Firefox
+too (`test[chromium+firefox]`: Ada in Chromium, Bob in Firefox), inside a network namespace that has only loopback
+(and, while a Firefox is open, a default route that leads nowhere else).
 
   FILTER              run only tests whose name contains FILTER
   --exact             FILTER must match the whole name
@@ -142,10 +187,9 @@ pub fn main(tests: &[Test]) -> ExitCode {
         print!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let names: Vec<String> = tests.iter().map(|test| test.name.replace(' ', "")).collect();
-    let selected: Vec<(&Test, &str)> =
-        tests.iter().zip(&names).filter(|(_, name)| options.matches(name)).map(|(t, n)| (t, n.as_str())).collect();
-    let filtered_out = tests.len() - selected.len();
+    let cases = cases(tests);
+    let selected: Vec<&Case> = cases.iter().filter(|case| options.matches(&case.name)).collect();
+    let filtered_out = cases.len() - selected.len();
     let runs = |test: &Test| match options.ignored {
         Ignored::Skip => test.ignore.is_none(),
         Ignored::Only => test.ignore.is_some(),
@@ -153,8 +197,8 @@ pub fn main(tests: &[Test]) -> ExitCode {
     };
 
     if options.list {
-        for (_, name) in &selected {
-            println!("{name}: test");
+        for case in &selected {
+            println!("{}: test", case.name);
         }
         if !options.terse {
             println!("\n{} tests, 0 benchmarks", selected.len());
@@ -164,7 +208,7 @@ pub fn main(tests: &[Test]) -> ExitCode {
 
     // Isolate only when something will run: a filter that selects nothing (as `cargo test --workspace NAME` passes
     // to every test binary) must stay cheap and must not need unshare.
-    let anything_runs = selected.iter().any(|(test, _)| runs(test));
+    let anything_runs = selected.iter().any(|case| runs(case.test));
     if anything_runs {
         if let Err(why) = isolation::enter() {
             eprintln!("error: {why}");
@@ -178,7 +222,8 @@ pub fn main(tests: &[Test]) -> ExitCode {
     println!("\nrunning {} test{}", selected.len(), if selected.len() == 1 { "" } else { "s" });
     let (mut passed, mut ignored) = (0, 0);
     let mut failures = Vec::new();
-    for (test, name) in &selected {
+    for case in &selected {
+        let (test, name) = (case.test, case.name.as_str());
         if !runs(test) {
             ignored += 1;
             match test.ignore {
@@ -193,7 +238,7 @@ pub fn main(tests: &[Test]) -> ExitCode {
         let _ = std::fs::remove_dir_all(&screens);
         diagnostics::set_artifact_dir(Some(screens.clone()));
         let test_started = Instant::now();
-        let outcome = run_one(name, test.run);
+        let outcome = run_one(name, &case.start);
         let took = test_started.elapsed().as_secs_f64();
         diagnostics::set_artifact_dir(None);
         let transcript = diagnostics::take();
@@ -207,7 +252,7 @@ pub fn main(tests: &[Test]) -> ExitCode {
             }
             Err(failure) => {
                 println!("FAILED <{took:.3}s>");
-                failures.push((*name, failure, transcript));
+                failures.push((name, failure, transcript));
             }
         }
     }
@@ -259,24 +304,26 @@ fn install_panic_hook() {
 }
 
 /// Runs one test on a thread of its own, with its own runtime and an overall time limit.
-fn run_one(name: &str, run: fn() -> TestFuture) -> Result<(), String> {
-    let thread = thread::Builder::new().name(name.to_owned()).spawn(move || -> Result<()> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::io("start a tokio runtime", e))?;
-        runtime.block_on(async {
-            tokio::time::timeout(TEST_TIMEOUT, run())
-                .await
-                .unwrap_or_else(|_| Err(Error::Check(format!("the test did not finish within {TEST_TIMEOUT:?}"))))
-        })
-    });
-    let thread = thread.map_err(|e| format!("cannot start the test's thread: {e}"))?;
-    match thread.join() {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err(LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default()),
-    }
+fn run_one(name: &str, run: &(dyn Fn() -> TestFuture + Send + Sync)) -> Result<(), String> {
+    thread::scope(|scope| {
+        let thread = thread::Builder::new().name(name.to_owned()).spawn_scoped(scope, move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("start a tokio runtime", e))?;
+            runtime.block_on(async {
+                tokio::time::timeout(TEST_TIMEOUT, run())
+                    .await
+                    .unwrap_or_else(|_| Err(Error::Check(format!("the test did not finish within {TEST_TIMEOUT:?}"))))
+            })
+        });
+        let thread = thread.map_err(|e| format!("cannot start the test's thread: {e}"))?;
+        match thread.join() {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(LAST_PANIC.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default()),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -305,6 +352,34 @@ mod tests {
         assert!(!exact.matches("smoke::serves_the_spa"));
         let skipping = parse(&["--skip", "two"]);
         assert!(skipping.matches("smoke::serves_the_spa") && !skipping.matches("call::two_people"));
+    }
+
+    #[test]
+    fn a_test_in_several_browsers_runs_once_each_named_after_them() {
+        fn plain() -> TestFuture {
+            Box::pin(async { Ok(()) })
+        }
+        fn in_browsers(_: Browsers) -> TestFuture {
+            Box::pin(async { Ok(()) })
+        }
+        let tests = [
+            Test { name: "smoke :: plain", run: Run::Plain(plain), ignore: None },
+            Test { name: "call::two", run: Run::In(in_browsers, Browsers::PAIRS), ignore: None },
+        ];
+        let names: Vec<String> = cases(&tests).into_iter().map(|case| case.name).collect();
+        assert_eq!(
+            names,
+            [
+                "smoke::plain",
+                "call::two[chromium]",
+                "call::two[chromium+firefox]",
+                "call::two[firefox+chromium]",
+                "call::two[firefox]",
+            ]
+        );
+        assert_eq!(Browsers::CHROMIUM_FIREFOX.of(2), crate::BrowserKind::Chromium, "the kinds go round");
+        let pair = parse(&["two[chromium+firefox]"]);
+        assert!(pair.matches("call::two[chromium+firefox]") && !pair.matches("call::two[firefox+chromium]"));
     }
 
     #[test]

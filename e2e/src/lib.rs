@@ -1,16 +1,18 @@
-//! Huddle's end-to-end test harness: the real relay, real headless Chromium (one per simulated person, fake camera
-//! and microphone), and real WebRTC, all inside a network namespace that has nothing but loopback.
+//! Huddle's end-to-end test harness: the real relay, real headless Chromium or Firefox (one per simulated person,
+//! fake camera and microphone), and real WebRTC, all inside a network namespace that has nothing but loopback.
 //!
 //! The tests live in `tests/e2e/`, one binary with its own runner ([`harness`]); this library is what they use:
-//! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver,
-//! [`wait_until`] waits on a condition with a bounded timeout, [`spa`] knows the SPA's UI contract (its
-//! selectors and flows), and [`hostile`] is a peer that is not the SPA but code of its own. The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts, plus
-//! [`call_setup`]; the network benchmark (`benches/network.rs`) too, plus [`network`] (on [`netlab`]); the lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin
-//! link on loopback) and [`cdp`]. [`netlab`] gives each person a network namespace and a link of their own, shaped
-//! and impaired per direction, for calls on thin and lossy networks.
+//! [`Relay`] runs `huddle-server`, [`TurnServer`] runs coturn, [`Browser`] drives Chromium through chromedriver or
+//! Firefox through geckodriver ([`Browsers`]: who uses which), [`wait_until`] waits on a condition with a bounded
+//! timeout, [`spa`] knows the SPA's UI contract (its selectors and flows), and [`hostile`] is a peer that is not the
+//! SPA but code of its own. The call setup benchmark (`benches/call_setup.rs`) drives browsers with the same parts,
+//! plus [`call_setup`]; the network benchmark (`benches/network.rs`) too, plus [`network`] (on [`netlab`]); the
+//! lobby load benchmark (`benches/lobby_load.rs`) too, plus [`lobby_load`], [`shaping`] (a thin link on loopback) and
+//! [`cdp`]. [`netlab`] gives each person a network namespace and a link of their own, shaped and impaired per
+//! direction, for calls on thin and lossy networks.
 //!
-//! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), and Debian's
-//! `chromium`, `chromium-driver` and `coturn`.
+//! Before running them: `cargo xtask build` (the SPA into `dist/` and the relay into `target/release/`), Debian's
+//! `chromium`, `chromium-driver`, `firefox-esr` and `coturn`, and geckodriver (`cargo xtask setup`).
 
 #![forbid(unsafe_code)]
 
@@ -19,6 +21,7 @@ mod browser;
 pub mod call_setup;
 pub mod cdp;
 mod cli;
+mod default_route;
 pub mod diagnostics;
 mod driver;
 mod error;
@@ -40,7 +43,7 @@ pub mod tools;
 mod turn;
 mod wait;
 
-pub use browser::{Browser, BrowserOptions, NetworkResponse, ResourceTiming, Viewport};
+pub use browser::{Browser, BrowserKind, BrowserOptions, Browsers, NetworkResponse, ResourceTiming, Viewport};
 pub use error::{Error, Result};
 pub use media::{IceView, InboundBytes, LiveTracks};
 pub use redis::RedisServer;

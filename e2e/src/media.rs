@@ -53,8 +53,10 @@ const ICE_VIEW: &str = r#"
       .map((line) => (line.match(/ typ (\S+)/) || [])[1] || '?');
     pc.getStats().then((report) => {
       let pair = null;
+      // Chromium names the selected pair on the transport; Firefox marks the pair itself.
       report.forEach((stat) => {
         if (stat.type === 'transport' && stat.selectedCandidatePairId) pair = report.get(stat.selectedCandidatePairId);
+        if (stat.type === 'candidate-pair' && stat.selected) pair = stat;
       });
       const type = (id) => (report.get(id) || {}).candidateType || '?';
       done({

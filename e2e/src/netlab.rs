@@ -43,10 +43,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::driver::Driver;
+use crate::driver::{Driver, Program};
 use crate::shaping::Rate;
 use crate::tools::run_tool;
-use crate::{artifacts, isolation, Browser, BrowserOptions, Error, Relay, Result};
+use crate::{artifacts, isolation, Browser, BrowserKind, BrowserOptions, Error, Relay, Result};
 use impairer::{Impairer, Params};
 use namespace::{descendants, Forwarder, Namespace};
 
@@ -188,8 +188,11 @@ impl Lab {
     /// A browser of person `person`, in their namespace, as `options` describe; it may load pages from
     /// [`relay_url`](Self::relay_url) as from a secure origin (camera and microphone work).
     pub async fn browser(&self, person: usize, mut options: BrowserOptions) -> Result<Browser> {
+        if options.kind != BrowserKind::Chromium {
+            return Err(Error::Check(format!("{}: a lab's browsers are Chromium for now", options.label)));
+        }
         let driver = self.network.person(person)?.driver()?;
-        options.extra_args.push(format!("--unsafely-treat-insecure-origin-as-secure={}", self.relay_origin(person)));
+        options.trusted_origin = Some(self.relay_origin(person));
         Browser::launch_on(driver, options).await
     }
 
@@ -487,7 +490,7 @@ impl Person {
         let forwarder: Forwarder = self.namespace.forward(DRIVER_PORT)?;
         let mut nsenter = std::process::Command::new("nsenter");
         nsenter.arg(format!("--net={}", self.namespace.path().display()));
-        Driver::launch(Some(nsenter), DRIVER_PORT, Some((forwarder.port(), Box::new(forwarder))))
+        Driver::launch(Program::Chromedriver, Some(nsenter), DRIVER_PORT, Some((forwarder.port(), Box::new(forwarder))))
     }
 }
 

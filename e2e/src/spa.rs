@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::scratch::random_u64;
 use crate::wait::{wait_for, wait_until, TIMEOUT};
-use crate::{Browser, Error, Relay, Result};
+use crate::{Browser, BrowserKind, BrowserOptions, Browsers, Error, Relay, Result};
 
 /// The selectors of the contract, by screen.
 pub mod selector {
@@ -249,6 +249,11 @@ impl Person {
         Ok(Person { browser: Browser::launch(name).await?, name: name.to_owned() })
     }
 
+    /// `name` with a desktop-sized browser of `kind`.
+    pub async fn in_browser(name: &str, kind: BrowserKind) -> Result<Person> {
+        Ok(Person { browser: Browser::launch_with(BrowserOptions::of_kind(name, kind)).await?, name: name.to_owned() })
+    }
+
     /// `name` using the given browser (e.g. a phone-sized one).
     pub fn with_browser(name: &str, browser: Browser) -> Person {
         Person { browser, name: name.to_owned() }
@@ -459,6 +464,13 @@ pub struct TwoInACall {
 /// Puts Ada and Bob in a new room on `relay` and waits until each sees and hears the other.
 pub async fn two_in_a_call(relay: &Relay) -> Result<TwoInACall> {
     two_in_a_call_with_bob_on(relay, Browser::launch("Bob").await?).await
+}
+
+/// Like [`two_in_a_call`], Ada and Bob in the browsers `browsers` gives them.
+pub async fn two_in_a_call_in(relay: &Relay, browsers: Browsers) -> Result<TwoInACall> {
+    let ada = Browser::launch_with(BrowserOptions::of_kind("Ada", browsers.of(0))).await?;
+    let bob = Browser::launch_with(BrowserOptions::of_kind("Bob", browsers.of(1))).await?;
+    two_in_a_call_on(relay, ada, bob).await
 }
 
 /// Like [`two_in_a_call`], with Bob in the given browser (a phone-sized one, one with more fake devices…).

@@ -4,7 +4,7 @@ use std::fmt;
 use std::time::Instant;
 
 use crate::runner::{self, Result};
-use crate::{size, spa, workspace};
+use crate::{size, spa, tools, workspace};
 
 /// The SPA must build, the code must be formatted and lint-clean on the host and on wasm32, the tests pass, and the
 /// SPA fit its size budget.
@@ -20,6 +20,7 @@ pub fn test(cargo_test_args: &[String]) -> Result {
     };
 
     step("build (setup + SPA)", &mut spa::build)?;
+    step("setup (test tools)", &mut tools::setup_tests)?;
     step("fmt", &mut || runner::run("fmt", workspace::cargo().args(["fmt", "--all", "--check"])))?;
     step("clippy (host)", &mut || {
         runner::run(

@@ -30,17 +30,19 @@ Commands:
   setup         Install what the build needs, skipping what is there: the wasm32 target, the
                 standard library's source (rust-src), the crates of the workspace and of the
                 standard library (the build runs offline), trunk, wasm-bindgen-cli (the version in
-                Cargo.lock), binaryen's wasm-opt and terser (from npm)
-  build         setup, then build the SPA into dist/ (trunk, release, with the standard library
-                built for size), shorten the wasm's import names and minify the JavaScript glue,
-                write a .br and a .gz beside each file, and print its size
+                Cargo.lock), binaryen's wasm-opt and terser (from npm); and geckodriver, with
+                which the end-to-end tests drive Firefox
+  build         setup (geckodriver aside), then build the SPA into dist/ (trunk, release, with the
+                standard library built for size), shorten the wasm's import names and minify the
+                JavaScript glue, write a .br and a .gz beside each file, and print its size
   size          build, then print what a first visit downloads (index.html and the files it
                 loads), raw and as served gzip -9 and brotli; fails if it weighs more than the
                 budget of 150,000 bytes brotli
   run [-- ARGS] build, then run the relay serving dist/ at http://127.0.0.1:8080;
                 ARGS go to huddle-server (e.g. -- --port 9000)
-  test [ARGS]   build, then cargo fmt --check, clippy (host, wasm32), cargo test --workspace
-                and the size budget; ARGS go to cargo test (e.g. golden -- --nocapture)
+  test [ARGS]   build, geckodriver if missing, then cargo fmt --check, clippy (host, wasm32),
+                cargo test --workspace and the size budget; ARGS go to cargo test (e.g.
+                golden -- --nocapture)
   bench [PART] [-- ARGS]
                 Benchmark the relay beside PeerServer and matchbox_server (installed into
                 ~/.cache/huddle/bench when missing), soak it, attack its slots; writes bench/RESULTS.md.
@@ -70,7 +72,7 @@ fn main() -> ExitCode {
     let rest: Vec<String> = args.collect();
 
     let result = match command.as_deref() {
-        Some("setup") => no_args("setup", &rest).and_then(|()| tools::setup()),
+        Some("setup") => no_args("setup", &rest).and_then(|()| tools::setup()).and_then(|()| tools::setup_tests()),
         Some("build") => no_args("build", &rest).and_then(|()| spa::build()).and_then(|()| size::report().map(drop)),
         Some("size") => no_args("size", &rest).and_then(|()| size::size()),
         Some("run") => relay::run(strip_separator(&rest)),

@@ -1,5 +1,6 @@
-//! The toolchain the SPA build needs. `cargo xtask setup` installs each tool only when it is missing or of the
-//! wrong version, so a second run takes a second or two.
+//! The toolchain the SPA build needs, and the one tool the end-to-end tests need that Debian does not package
+//! (geckodriver). `cargo xtask setup` installs each tool only when it is missing or of the wrong version, so a second
+//! run takes a second or two.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ pub const BINARYEN_VERSION: &str = "132";
 /// terser's release, which minifies wasm-bindgen's JavaScript glue (see `glue.rs`).
 pub const TERSER_VERSION: &str = "5.51.4";
 
+/// geckodriver's release, which the end-to-end tests drive Firefox with (Debian packages Firefox, not it).
+pub const GECKODRIVER_VERSION: &str = "0.37.1";
+
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// One thing setup makes sure of.
@@ -33,6 +37,8 @@ enum Tool {
     WasmOpt,
     /// Minifies the JavaScript glue after trunk's build.
     Terser,
+    /// Drives Firefox in the end-to-end tests.
+    Geckodriver,
     /// The crates a build needs, downloaded into cargo's cache: trunk runs cargo `--offline`, so nothing it
     /// compiles may be missing there. `manifest` is the workspace's, or the standard library's (`rust-src`), whose
     /// own dependencies the size-tuned build compiles too (`spa.rs`).
@@ -47,6 +53,7 @@ impl Tool {
             Tool::WasmBindgen { version } => format!("wasm-bindgen-cli {version}"),
             Tool::WasmOpt => format!("binaryen {BINARYEN_VERSION} (wasm-opt)"),
             Tool::Terser => format!("terser {TERSER_VERSION}"),
+            Tool::Geckodriver => format!("geckodriver {GECKODRIVER_VERSION}"),
             Tool::Crates { what, .. } => format!("crates of {what}"),
         }
     }
@@ -64,6 +71,7 @@ impl Tool {
                 reports_version(&mut Command::new(binaryen_bin_dir().join("wasm-opt")), 2, BINARYEN_VERSION)
             }
             Tool::Terser => reports_version(&mut Command::new(terser_bin_dir().join("terser")), 1, TERSER_VERSION),
+            Tool::Geckodriver => reports_version(&mut command("geckodriver"), 1, GECKODRIVER_VERSION),
             // Offline, cargo only checks its cache: it succeeds at once when every crate is there, and fails
             // without touching the network when one is missing.
             Tool::Crates { manifest, .. } => runner::probe(fetch_crates(manifest).arg("--offline")).is_some(),
@@ -84,6 +92,11 @@ impl Tool {
             }
             Tool::WasmOpt => npm_install(&step, &binaryen_dir(), &format!("binaryen@{BINARYEN_VERSION}")),
             Tool::Terser => npm_install(&step, &terser_dir(), &format!("terser@{TERSER_VERSION}")),
+            // As `../shared/E2E.md` verified it: from crates.io, without `--locked`.
+            Tool::Geckodriver => runner::run(
+                &step,
+                workspace::cargo().args(["install", "geckodriver", "--version", GECKODRIVER_VERSION]),
+            ),
             Tool::Crates { manifest, .. } => runner::run(&step, &mut fetch_crates(manifest)),
         }
     }
@@ -171,7 +184,7 @@ fn wasm_bindgen_version() -> Result<String> {
         .ok_or_else(|| Failure::new("setup", "Cargo.lock has no wasm-bindgen; it should, through huddle-client"))
 }
 
-/// Installs whatever of the toolchain is missing, printing one line per tool.
+/// Installs whatever of the SPA's toolchain is missing, printing one line per tool.
 pub fn setup() -> Result {
     let tools = [
         // The target the SPA compiles to, and the standard library's source: the release SPA compiles its own std,
@@ -185,6 +198,16 @@ pub fn setup() -> Result {
         Tool::WasmOpt,
         Tool::Terser,
     ];
+    install(tools)
+}
+
+/// Installs what the end-to-end tests need besides Debian's packages (geckodriver), if it is missing.
+pub fn setup_tests() -> Result {
+    install([Tool::Geckodriver])
+}
+
+/// Installs each of `tools` that is missing, printing one line per tool.
+fn install(tools: impl IntoIterator<Item = Tool>) -> Result {
     for tool in tools {
         let label = tool.label();
         if tool.is_installed() {

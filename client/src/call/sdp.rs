@@ -47,7 +47,8 @@ pub fn keep_video_codec(mime_type: &str, fmtp: &str) -> bool {
 /// one), and `rtx-time` on every RTX payload type's that has none (an RTX line is the one naming its codec with
 /// `apt=`): [`CAMERA_RTX_TIME_MS`] in the first video section, which is the camera's (every connection's
 /// transceivers are the microphone's, the camera's and the screen's, in that order), [`SCREEN_RTX_TIME_MS`] in
-/// the others. Other lines as they were, line endings kept. Payload types are read per media section: a number is
+/// the others. Feedback lines of a payload type their section's `m=` line does not list are left out ([`unlisted`]).
+/// Other lines as they were, line endings kept. Payload types are read per media section: a number is
 /// Opus's only in the section whose `a=rtpmap` says so (BUNDLE makes them unique across sections, but a description
 /// without it may reuse one for video).
 pub fn munge(sdp: &str) -> String {
@@ -76,6 +77,9 @@ fn munge_section(section: &str, rtx_time: &str, out: &mut String) {
         // Its ending cut off by two `strip_suffix`es: lighter in the wasm than `trim_end_matches` (docs/SIZE.md).
         let text = line.strip_suffix('\n').unwrap_or(line);
         let text = text.strip_suffix('\r').unwrap_or(text);
+        if unlisted(text, section) {
+            continue;
+        }
         let fmtp = text.strip_prefix("a=fmtp:").and_then(|rest| rest.split_once(' '));
         if fmtp.is_some_and(|(_, parameters)| parameters.contains("apt=") && !parameters.contains("rtx-time")) {
             out.push_str(text);
@@ -104,6 +108,17 @@ fn munge_section(section: &str, rtx_time: &str, out: &mut String) {
         out.push_str("useinbandfec=1;usedtx=1");
         out.push_str(&line[text.len()..]);
     }
+}
+
+/// Whether `line` is an `a=rtcp-fb` line of a payload type its media section's `m=` line does not list. Firefox
+/// leaves those of the codecs `setCodecPreferences` took out in its offers, and Chromium refuses a description that
+/// has one ("Failed to parse codecs correctly"): they say nothing, and go.
+#[inline(never)]
+fn unlisted(line: &str, section: &str) -> bool {
+    let Some((pt, _)) = line.strip_prefix("a=rtcp-fb:").and_then(|rest| rest.split_once(' ')) else { return false };
+    let m_line = section.split('\n').next().unwrap_or_default();
+    // `a=rtcp-fb:*` is for every payload type; the part before the first `m=` has no payload types of its own.
+    m_line.starts_with("m=") && pt != "*" && m_line.split([' ', '\r']).all(|listed| listed != pt)
 }
 
 /// The payload type of an `a=rtpmap:<pt> opus/...` line.
@@ -210,6 +225,26 @@ mod tests {
         ] {
             assert!(!keep_video_codec(mime_type, fmtp), "{mime_type} {fmtp}");
         }
+    }
+
+    #[test]
+    fn feedback_lines_of_payload_types_the_section_does_not_list_go() {
+        // Firefox's offer after `setCodecPreferences` kept VP8 (120) and its RTX (124): VP9's 121 keeps its
+        // feedback lines, which Chromium refuses.
+        let firefox = "m=video 9 UDP/TLS/RTP/SAVPF 120 124\r\na=mid:1\r\na=rtcp-fb:120 nack\r\na=rtcp-fb:121 nack\r\n\
+            a=rtcp-fb:121 nack pli\r\na=rtcp-fb:* ccm fir\r\na=rtpmap:120 VP8/90000\r\na=rtpmap:124 rtx/90000\r\n\
+            a=fmtp:124 apt=120\r\n";
+        assert_eq!(
+            munge(firefox),
+            format!(
+                "m=video 9 UDP/TLS/RTP/SAVPF 120 124\r\na=mid:1\r\na=rtcp-fb:120 nack\r\na=rtcp-fb:* ccm fir\r\n\
+                 a=rtpmap:120 VP8/90000\r\na=rtpmap:124 rtx/90000\r\na=fmtp:124 apt=120;rtx-time={CAMERA_RTX_TIME_MS}\r\n"
+            )
+        );
+        // A payload type is listed by number, not as the start of another (12 is not 120), last on its line too.
+        let audio = "m=audio 9 RTP 120\na=rtcp-fb:12 nack\na=rtcp-fb:120 nack\n";
+        assert_eq!(munge(audio), "m=audio 9 RTP 120\na=rtcp-fb:120 nack\n");
+        assert_eq!(munge(&audio.replace('\n', "\r\n")), "m=audio 9 RTP 120\r\na=rtcp-fb:120 nack\r\n");
     }
 
     #[test]

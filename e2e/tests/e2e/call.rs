@@ -1,16 +1,17 @@
 //! Calls: people see and hear each other, and leaving is seen by the others.
 
 use huddle_e2e::spa::{
-    new_room_id, selector as sel, tile_of, two_in_a_call, two_in_a_call_with_bob_on, Person, TwoInACall,
+    new_room_id, selector as sel, tile_of, two_in_a_call_in, two_in_a_call_with_bob_on, Person, TwoInACall,
 };
-use huddle_e2e::{artifacts, ensure, Browser, Relay, Result};
+use huddle_e2e::{artifacts, ensure, Browser, Browsers, Relay, Result};
 
 /// Ada starts a call, Bob opens her link: each sees the other's video playing, the connection is connected (on the
-/// tile and in `__huddle_pcs`), audio and video bytes keep arriving; saves a screenshot (`artifacts::screenshot_path`).
-pub async fn two_people_see_and_hear_each_other() -> Result<()> {
+/// tile and in `__huddle_pcs`), audio and video bytes keep arriving; saves a screenshot (`artifacts::screenshot_path`:
+/// `call.png` in Chromium, `call-<browsers>.png` in the others).
+pub async fn two_people_see_and_hear_each_other(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
-    let ada = Person::new("Ada").await?;
-    let bob = Person::new("Bob").await?;
+    let ada = Person::in_browser("Ada", browsers.of(0)).await?;
+    let bob = Person::in_browser("Bob", browsers.of(1)).await?;
 
     ada.start_call(&relay).await?;
     let link = ada.text(sel::SHARE_LINK).await?;
@@ -26,14 +27,20 @@ pub async fn two_people_see_and_hear_each_other() -> Result<()> {
     ensure!(bob.peer_ids().await? == [ada_id.clone()], "Bob's peer connections: {:?}", bob.peer_ids().await?);
     ada.wait_video_playing(&format!("{} video", sel::LOCAL_TILE)).await?;
 
-    ada.screenshot(artifacts::screenshot_path("call.png")).await
+    let picture =
+        if browsers == Browsers::CHROMIUM { "call.png".to_owned() } else { format!("call-{}.png", browsers.label()) };
+    ada.screenshot(artifacts::screenshot_path(&picture)).await
 }
 
 /// Three people in one room: each sees two remote videos playing, with media flowing from both.
-pub async fn three_people_each_see_two_videos() -> Result<()> {
+pub async fn three_people_each_see_two_videos(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
     let room = new_room_id();
-    let people = [Person::new("Ada").await?, Person::new("Bob").await?, Person::new("Cy").await?];
+    let people = [
+        Person::in_browser("Ada", browsers.of(0)).await?,
+        Person::in_browser("Bob", browsers.of(1)).await?,
+        Person::in_browser("Cy", browsers.of(2)).await?,
+    ];
     for person in &people {
         person.join_room(&relay, &room).await?;
     }
@@ -52,9 +59,9 @@ pub async fn three_people_each_see_two_videos() -> Result<()> {
 }
 
 /// Bob leaves: his tile goes away at Ada's, he sees the "left" screen, and rejoining brings him back.
-pub async fn leaving_removes_the_tile() -> Result<()> {
+pub async fn leaving_removes_the_tile(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
-    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    let TwoInACall { ada, bob, bob_id, .. } = two_in_a_call_in(&relay, browsers).await?;
 
     bob.leave().await?;
     ada.wait_gone(&tile_of(&bob_id)).await?;

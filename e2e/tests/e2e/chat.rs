@@ -1,14 +1,14 @@
 //! Chat over the peers' data channels.
 
-use huddle_e2e::spa::{selector as sel, two_in_a_call, TwoInACall};
-use huddle_e2e::{ensure, Relay, Result};
+use huddle_e2e::spa::{selector as sel, two_in_a_call_in, TwoInACall};
+use huddle_e2e::{ensure, Browsers, Relay, Result};
 use serde_json::json;
 
 /// Ada writes, Bob (chat closed) gets an unread badge and the message under her name, after the same chip as on her
 /// tile; Bob answers, Ada reads it.
-pub async fn chat_goes_both_ways() -> Result<()> {
+pub async fn chat_goes_both_ways(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
-    let TwoInACall { ada, bob, .. } = two_in_a_call(&relay).await?;
+    let TwoInACall { ada, bob, .. } = two_in_a_call_in(&relay, browsers).await?;
 
     ada.send_chat("Hi Bob, can you hear me?").await?;
     ada.wait_chat_text("Hi Bob, can you hear me?").await?;

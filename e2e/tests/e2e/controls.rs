@@ -1,15 +1,17 @@
 //! Microphone and camera controls, and what the other side sees of them.
 
 use huddle_e2e::spa::Person;
-use huddle_e2e::spa::{screen_of, screen_tile_of, selector as sel, tile_of, two_in_a_call, TwoInACall};
-use huddle_e2e::{artifacts, ensure, wait_until, Relay, Result, TIMEOUT};
+use huddle_e2e::spa::{
+    screen_of, screen_tile_of, selector as sel, tile_of, two_in_a_call, two_in_a_call_in, TwoInACall,
+};
+use huddle_e2e::{artifacts, ensure, wait_until, Browsers, Relay, Result, TIMEOUT};
 use serde_json::{json, Value};
 
 /// Ada mutes and turns her camera off: Bob's tile of her shows both; turning them back on clears both and her
 /// video plays again.
-pub async fn mute_and_camera_off_show_on_the_other_side() -> Result<()> {
+pub async fn mute_and_camera_off_show_on_the_other_side(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
-    let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call(&relay).await?;
+    let TwoInACall { ada, bob, ada_id, .. } = two_in_a_call_in(&relay, browsers).await?;
 
     ada.set_toggle(sel::TOGGLE_MIC, false).await?;
     bob.wait_tile(&ada_id, "shows muted", |tile| tile.muted).await?;

@@ -29,6 +29,8 @@ mod tiles;
 mod turn;
 mod webrtc;
 
+use huddle_e2e::Browsers;
+
 huddle_e2e::e2e_main! {
     smoke::network_is_isolated,
     smoke::relay_serves_the_spa,
@@ -46,9 +48,9 @@ huddle_e2e::e2e_main! {
     lobby::join_waits_for_a_name,
     lobby::a_link_with_trailing_characters_opens_the_room,
     lobby::the_share_link_is_one_line_at_any_width,
-    call::two_people_see_and_hear_each_other,
-    call::three_people_each_see_two_videos,
-    call::leaving_removes_the_tile,
+    call::two_people_see_and_hear_each_other[Browsers::PAIRS],
+    call::three_people_each_see_two_videos[Browsers::MIXED],
+    call::leaving_removes_the_tile[Browsers::PAIRS],
     recovery::every_rejoin_brings_video_both_ways,
     recovery::media_comes_back_after_an_outage_without_a_rejoin,
     recovery::a_relay_restart_without_resuming_brings_video_back_both_ways,
@@ -56,7 +58,7 @@ huddle_e2e::e2e_main! {
     tiles::a_camera_shows_whole_until_asked_to_fill_the_tile,
     quality::the_tile_says_how_good_the_connection_is_and_why,
     quality::a_paused_video_says_so_on_both_sides,
-    chat::chat_goes_both_ways,
+    chat::chat_goes_both_ways[Browsers::PAIRS],
     files::a_big_file_arrives_intact_and_the_sender_stays_small,
     files::either_side_can_cancel_a_transfer,
     files::a_file_over_4_gib_is_refused_with_a_reason,
@@ -77,7 +79,7 @@ huddle_e2e::e2e_main! {
     adapt::a_thin_link_steps_the_camera_down_and_audio_keeps_flowing,
     adapt::a_shared_screen_keeps_its_resolution_and_opus_has_fec_and_dtx,
     adapt::in_a_call_of_three_each_camera_is_sent_at_the_size_of_its_tile,
-    controls::mute_and_camera_off_show_on_the_other_side,
+    controls::mute_and_camera_off_show_on_the_other_side[Browsers::PAIRS],
     controls::simultaneous_camera_toggles_keep_media_flowing,
     controls::rapid_camera_clicks_settle_on_the_last_one,
     controls::simultaneous_screen_shares_both_show,
