@@ -102,9 +102,9 @@ pub async fn stopping_a_share_from_the_browser_ends_it_for_everyone() -> Result<
 /// Glare: both sides restart ICE at the same moment (what the SPA does when a connection fails), so both send an
 /// offer at once. Perfect negotiation converges: each connection ends up on a new ICE generation (new ufrag on both
 /// descriptions), connected, one connection each, and each sees (frames presented) and hears the other.
-pub async fn simultaneous_ice_restarts_converge() -> Result<()> {
+pub async fn simultaneous_ice_restarts_converge(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
-    let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call(&relay).await?;
+    let TwoInACall { ada, bob, ada_id, bob_id, .. } = two_in_a_call_in(&relay, browsers).await?;
     let before = (ice_ufrags(&ada, &bob_id).await?, ice_ufrags(&bob, &ada_id).await?);
     let restart = "window.__huddle_pcs.get(arguments[0]).restartIce();";
     let (a, b) = tokio::join!(ada.eval_js(restart, vec![json!(bob_id)]), bob.eval_js(restart, vec![json!(ada_id)]));

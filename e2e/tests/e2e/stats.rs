@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use huddle_e2e::spa::{selector as sel, stats_of, two_in_a_call, two_in_a_call_with_bob_on, Person, TwoInACall};
-use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, Browser, Error, Relay, Result, TIMEOUT};
+use huddle_e2e::spa::{selector as sel, stats_of, two_in_a_call_in, two_in_a_call_with_bob_on, Person, TwoInACall};
+use huddle_e2e::{artifacts, diagnostics, ensure, wait_for, Browser, Browsers, Error, Relay, Result, TIMEOUT};
 use serde_json::Value;
 
 const ESCAPE: &str = "\u{E00C}";
@@ -81,10 +81,10 @@ fn resolution(text: &str) -> Option<(u32, u32)> {
 /// Ada opens the statistics: Bob's section says the path is direct over host candidates (loopback), names the
 /// codecs, shows his video's resolution and frame rate, a bitrate that is above zero and keeps changing, and
 /// sparklines that grow; Escape closes the panel and gives the focus back to its button. Saves `stats.png`.
-pub async fn stats_panel_shows_the_live_connection() -> Result<()> {
+pub async fn stats_panel_shows_the_live_connection(browsers: Browsers) -> Result<()> {
     let relay = Relay::start().await?;
     // Bob's browser must stay open: a field left to `..` would be dropped (and his browser closed) right here.
-    let TwoInACall { ada, bob: _bob, bob_id, .. } = two_in_a_call(&relay).await?;
+    let TwoInACall { ada, bob: _bob, bob_id, .. } = two_in_a_call_in(&relay, browsers).await?;
 
     ada.click(sel::TOGGLE_STATS).await?;
     ada.wait_for(sel::STATS).await?;
