@@ -28,6 +28,16 @@ pub(crate) enum Program {
     Geckodriver,
 }
 
+impl Program {
+    /// Its command's name.
+    fn name(self) -> &'static str {
+        match self {
+            Program::Chromedriver => "chromedriver",
+            Program::Geckodriver => "geckodriver",
+        }
+    }
+}
+
 /// How long a driver may take to answer `/status`.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one blocking request may take (closing a session waits for Chromium to quit).
@@ -67,21 +77,22 @@ pub(crate) fn shut_down() {
 
 impl Driver {
     fn start() -> Result<Driver> {
-        // Inside the test's own network namespace nothing else can take the port between here and chromedriver.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map_err(|e| Error::io("find a free port for chromedriver", e))?
-            .port();
-        Self::launch(Program::Chromedriver, None, port, None)
+        Self::on_free_port(Program::Chromedriver)
     }
 
     /// A geckodriver of its own, for one Firefox, on a free loopback port.
     pub(crate) fn geckodriver() -> Result<Driver> {
+        Self::on_free_port(Program::Geckodriver)
+    }
+
+    /// Starts `program` on a free port of this namespace's loopback.
+    fn on_free_port(program: Program) -> Result<Driver> {
+        // Inside the test's own network namespace nothing else can take the port between here and the driver.
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
-            .map_err(|e| Error::io("find a free port for geckodriver", e))?
+            .map_err(|e| Error::io(format!("find a free port for {}", program.name()), e))?
             .port();
-        Self::launch(Program::Geckodriver, None, port, None)
+        Self::launch(program, None, port, None)
     }
 
     /// Starts `program` listening on `port` and waits until it is ready. `wrapper`: a command that runs it (such
@@ -198,7 +209,7 @@ impl Driver {
             return Ok(None);
         }
         let entries = self.log(session, "browser").map_err(|e| Error::io("read the browser console", e))?;
-        Ok(entries
+        let lines = entries
             .iter()
             // Chromium's own pages (the first tab is a new-tab page) are not the page under test.
             .filter(|entry| !entry["message"].as_str().unwrap_or_default().starts_with("chrome://"))
@@ -207,8 +218,8 @@ impl Driver {
                 let message = entry["message"].as_str().unwrap_or_default();
                 format!("{level} {message}")
             })
-            .collect::<Vec<_>>()
-            .into())
+            .collect();
+        Ok(Some(lines))
     }
 
     /// The DevTools events of a session since the last call, each `{"method": …, "params": …}` (needs `performance`
